@@ -1,0 +1,498 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// End-to-end tests of the built binary, with real child processes.
+
+var dynoboxBin string
+
+func TestMain(m *testing.M) {
+	// The test binary doubles as a tiny web app for the dynos it starts.
+	if os.Getenv("DYNOBOX_TEST_HELPER") == "web" {
+		serveHelper()
+		return
+	}
+	dir, err := os.MkdirTemp("", "dynobox-e2e")
+	if err != nil {
+		panic(err)
+	}
+	dynoboxBin = filepath.Join(dir, "dynobox")
+	build := exec.Command("go", "build", "-o", dynoboxBin, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build dynobox:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func serveHelper() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from %s greeting=%s\n", os.Getenv("DYNO"), os.Getenv("GREETING"))
+	})
+	fmt.Println("helper listening on", os.Getenv("PORT"))
+	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+}
+
+// helperCommand is a Procfile command that runs the test binary as a web app.
+func helperCommand(t *testing.T) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "DYNOBOX_TEST_HELPER=web exec " + exe
+}
+
+// writeApp creates an app directory with the given files.
+func writeApp(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// syncBuffer is an io.Writer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type proc struct {
+	t   *testing.T
+	cmd *exec.Cmd
+	out *syncBuffer
+	err *syncBuffer
+}
+
+// startDynobox runs the binary in dir in the background.
+func startDynobox(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, out: &syncBuffer{}, err: &syncBuffer{}}
+	p.cmd = exec.Command(dynoboxBin, args...)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
+	p.cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	return p
+}
+
+func (p *proc) waitOutput(text string) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(p.out.String(), text) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("no %q in output within 15s:\n%s\nstderr:\n%s", text, p.out, p.err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (p *proc) wait() int {
+	p.t.Helper()
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		p.t.Fatalf("dynobox did not exit; output:\n%s", p.out)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// runDynobox runs the binary to completion.
+func runDynobox(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dynoboxBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if err != nil && cmd.ProcessState == nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	// Ask dynobox's own rule: the first free port from a random base.
+	for i := 0; i < 100; i++ {
+		p := 20000 + int(time.Now().UnixNano()%20000)
+		ok := true
+		for _, q := range []int{p, p + 100, p + 200} {
+			if !portFree(q) {
+				ok = false
+			}
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+func portFree(port int) bool {
+	cmd := exec.Command("sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/"+strconv.Itoa(port))
+	return cmd.Run() != nil
+}
+
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+func readPIDs(t *testing.T, path string, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		data, _ := os.ReadFile(path)
+		f := strings.Fields(string(data))
+		if len(f) >= n {
+			var pids []int
+			for _, s := range f {
+				pid, _ := strconv.Atoi(s)
+				pids = append(pids, pid)
+			}
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: want %d pids, have %q", path, n, data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitGone(t *testing.T, pids []int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d still running %s later", pid, within)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func httpGet(t *testing.T, port int) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestStartRunsFormationWithEnvAndStopsCleanly(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	dir := writeApp(t, map[string]string{
+		"Procfile": "web: " + helperCommand(t) + "\nworker: echo worker $DYNO $PORT $GREETING; exec sleep 1000\nrelease: echo never runs\n",
+		".env":     "GREETING=hello-env\n",
+	})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port))
+	p.waitOutput("heroku[web.1]    | State changed from starting to up")
+	p.waitOutput(fmt.Sprintf("app[worker.1]    | worker worker.1 %d hello-env", port+100))
+	if got := httpGet(t, port); got != "hello from web.1 greeting=hello-env\n" {
+		t.Fatalf("web.1 answered %q", got)
+	}
+	if strings.Contains(p.out.String(), "release") {
+		t.Fatalf("release ran as a dyno:\n%s", p.out)
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d after SIGINT, want 0\n%s", code, p.err)
+	}
+	for _, want := range []string{
+		"heroku[web.1]    | Stopping all processes with SIGTERM",
+		"heroku[worker.1] | Process exited with status 143",
+		"heroku[worker.1] | State changed from up to down",
+	} {
+		if !strings.Contains(p.out.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, p.out)
+		}
+	}
+}
+
+func TestFormationArgumentsAndPorts(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	dir := writeApp(t, map[string]string{
+		"Procfile": "web: " + helperCommand(t) + "\nworker: exec sleep 1000\nclock: exec sleep 1000\n",
+	})
+	stdout, stderr, code := runDynobox(t, dir, "check", "-p", strconv.Itoa(port), "web=2,worker=1")
+	if code != 0 {
+		t.Fatalf("check exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("web.1     :%d", port),
+		fmt.Sprintf("web.2     :%d", port+1),
+		fmt.Sprintf("worker.1  :%d", port+100),
+		"not started: clock",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stdout)
+		}
+	}
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port), "web=2", "worker")
+	p.waitOutput("heroku[web.2]    | State changed from starting to up")
+	if got := httpGet(t, port+1); !strings.HasPrefix(got, "hello from web.2") {
+		t.Fatalf("web.2 answered %q", got)
+	}
+	p.waitOutput("heroku[worker.1] | State changed from starting to up")
+	if strings.Contains(p.out.String(), "clock.1") {
+		t.Fatal("clock started though not in the formation")
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+
+	_, stderr, code = runDynobox(t, dir, "start", "nosuch=1")
+	if code != 2 || !strings.Contains(stderr, `unknown process type "nosuch"`) || !strings.Contains(stderr, "web, worker, clock") {
+		t.Fatalf("unknown type: exit %d, %q", code, stderr)
+	}
+}
+
+func TestExitOnCrashExitsWithDynoStatus(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{"Procfile": "worker: sleep 0.2; exit 7\nother: exec sleep 1000\n"})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "--exit-on-crash")
+	if code := p.wait(); code != 7 {
+		t.Fatalf("exit %d, want 7\n%s", code, p.out)
+	}
+	if !strings.Contains(p.out.String(), "heroku[other.1]  | Process exited with status 143") {
+		t.Fatalf("other.1 not stopped:\n%s", p.out)
+	}
+}
+
+func TestKill9OfDynoboxLeavesNoProcess(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"Procfile": "worker: sleep 1000 & echo $! >> pids; sleep 1000 & echo $! >> pids; setsid sh -c 'echo $$ >> pids; exec sleep 1000' & echo ready; wait\n",
+	})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
+	p.waitOutput("| ready")
+	pids := readPIDs(t, filepath.Join(dir, "pids"), 3)
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	waitGone(t, pids, 5*time.Second)
+}
+
+func TestNextStartCleansUpWhenWatchdogDiedToo(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"Procfile": "worker: setsid sh -c 'echo $$ >> pids; exec sleep 1000' & echo ready; wait\n",
+	})
+	port := strconv.Itoa(freePort(t))
+	p := startDynobox(t, dir, "start", "-p", port)
+	p.waitOutput("| ready")
+	pids := readPIDs(t, filepath.Join(dir, "pids"), 1)
+	// Kill dynobox and its watchdog at once, as "pkill -9 dynobox" would.
+	out, _ := exec.Command("pgrep", "-f", dynoboxBin+" "+"__watchdog").Output()
+	p.cmd.Process.Kill()
+	for _, f := range strings.Fields(string(out)) {
+		if pid, _ := strconv.Atoi(f); pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	p.cmd.Wait()
+	time.Sleep(300 * time.Millisecond)
+	if !alive(pids[0]) {
+		// Some other watchdog's sweep got it: nothing for the next start to do.
+		t.Log("daemon already gone")
+	}
+	next := startDynobox(t, dir, "start", "-p", port)
+	next.waitOutput("| ready")
+	waitGone(t, pids, 5*time.Second)
+	next.cmd.Process.Signal(syscall.SIGINT)
+	if code := next.wait(); code != 0 {
+		t.Fatalf("second start exit %d", code)
+	}
+}
+
+func TestSecondStartOnSameAppFails(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{"Procfile": "worker: exec sleep 1000\n"})
+	port := strconv.Itoa(freePort(t))
+	p := startDynobox(t, dir, "start", "-p", port)
+	p.waitOutput("State changed from starting to up")
+	_, stderr, code := runDynobox(t, dir, "start", "-p", port)
+	want := fmt.Sprintf("already running for %s (pid %d)", dir, p.cmd.Process.Pid)
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Fatalf("second start: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	p.wait()
+}
+
+func TestRunPassesEnvAndExitStatus(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"Procfile":   "web: exec sleep 1000\n",
+		".env":       "GREETING='hello run'\n",
+		"bin/mytool": "#!/bin/sh\necho mytool on path\n",
+	})
+	os.Chmod(filepath.Join(dir, "bin/mytool"), 0o755)
+	stdout, stderr, code := runDynobox(t, dir, "run", `echo "$GREETING|$DYNO|$PS|$PORT"; mytool; exit 5`)
+	if code != 5 {
+		t.Fatalf("exit %d, want 5 (stderr %q)", code, stderr)
+	}
+	if !regexp.MustCompile(`^hello run\|run\.\d{4}\|run\.\d{4}\|\d+\nmytool on path\n$`).MatchString(stdout) {
+		t.Fatalf("output %q", stdout)
+	}
+	stdout, _, code = runDynobox(t, dir, "run", "--", "sh", "-c", `echo "$1"; exit 3`, "x", "it's quoted")
+	if code != 3 || stdout != "it's quoted\n" {
+		t.Fatalf("run -- sh -c: exit %d, %q", code, stdout)
+	}
+}
+
+func TestCheckReportsEveryProblemWithFileAndLine(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"Procfile": "# comment\nweb: ok\nthis is not an entry\nworker:\n",
+		".env":     "A=1\nB=\"unterminated\n",
+		"app.json": "{\n  \"env\": {\n    \"X\": 1,,\n  }\n}\n",
+	})
+	_, stderr, code := runDynobox(t, dir, "check")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"Procfile:3:", "Procfile:4:", ".env:2:", "app.json:3:"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	// start refuses the same app with the same errors, and starts nothing.
+	_, stderr2, code := runDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
+	if code != 2 || !strings.Contains(stderr2, "Procfile:3:") {
+		t.Fatalf("start: exit %d\n%s", code, stderr2)
+	}
+}
+
+func TestCheckStrictTurnsWarningsIntoErrors(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{"Procfile": "Web_Server: sleep 1\nweb: a\nweb: b\n"})
+	_, stderr, code := runDynobox(t, dir, "check")
+	if code != 0 || !strings.Contains(stderr, "warning: Procfile:1:") || !strings.Contains(stderr, "warning: Procfile:3:") {
+		t.Fatalf("check: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = runDynobox(t, dir, "check", "--strict")
+	if code != 2 {
+		t.Fatalf("check --strict: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestMissingProcfile(t *testing.T) {
+	t.Parallel()
+	node := writeApp(t, map[string]string{"package.json": "{}\n"})
+	stdout, stderr, code := runDynobox(t, node, "check")
+	if code != 0 || !strings.Contains(stdout, "web.1  :5006  npm start") {
+		t.Fatalf("node app without Procfile: exit %d\n%s%s", code, stdout, stderr)
+	}
+	empty := writeApp(t, nil)
+	_, stderr, code = runDynobox(t, empty, "check")
+	if code != 2 || !strings.Contains(stderr, "no Procfile found") {
+		t.Fatalf("no Procfile: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code = runDynobox(t, empty, "check", "-f", "Other")
+	if code != 2 || !strings.Contains(stderr, "Other") {
+		t.Fatalf("-f missing: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestLogplexFormat(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{"Procfile": "worker: echo hello logplex; exec sleep 1000\n"})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "--log-format", "logplex")
+	p.waitOutput("]: hello logplex")
+	p.cmd.Process.Signal(syscall.SIGINT)
+	p.wait()
+	line := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d app\[worker\.1\]: hello logplex$`)
+	if !line.MatchString(p.out.String()) {
+		t.Fatalf("no Logplex line in:\n%s", p.out)
+	}
+	if !regexp.MustCompile(`(?m) heroku\[worker\.1\]: State changed from starting to up$`).MatchString(p.out.String()) {
+		t.Fatalf("no Logplex platform line in:\n%s", p.out)
+	}
+}
+
+func TestHelpAndUsageErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stdout, _, code := runDynobox(t, dir, "--help")
+	if code != 0 || !strings.Contains(stdout, "start") || !strings.Contains(stdout, "run") || !strings.Contains(stdout, "check") {
+		t.Fatalf("--help: exit %d\n%s", code, stdout)
+	}
+	stdout, _, code = runDynobox(t, dir, "help", "start")
+	for _, flag := range []string{"-p, --port", "-f, --procfile", "-e, --env", "-t, --timeout", "--boot-timeout", "--exit-on-crash", "--log-format", "--state-dir"} {
+		if !strings.Contains(stdout, flag) {
+			t.Errorf("help start lacks %s:\n%s", flag, stdout)
+		}
+	}
+	if _, _, code = runDynobox(t, dir, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	if _, stderr, code := runDynobox(t, dir, "start", "--port", "x"); code != 2 || !strings.Contains(stderr, "port") {
+		t.Errorf("bad flag: exit %d %q", code, stderr)
+	}
+}

@@ -1,0 +1,337 @@
+package runner
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dynobox/dynobox/runner/logbus"
+)
+
+// State is a dyno's state, in Heroku's words.
+type State string
+
+const (
+	Starting State = "starting"
+	Up       State = "up"
+	Crashed  State = "crashed"
+	Down     State = "down"
+)
+
+// DynoInfo is a snapshot of one dyno for display.
+type DynoInfo struct {
+	Name       string    `json:"name"`
+	Type       string    `json:"type"`
+	Command    string    `json:"command"`
+	State      State     `json:"state"`
+	Since      time.Time `json:"since"`
+	Port       int       `json:"port"`
+	PID        int       `json:"pid,omitempty"`
+	Restarts   int       `json:"restarts"`
+	ExitStatus *int      `json:"exit_status,omitempty"`
+}
+
+// dyno supervises one process-type instance. Its run goroutine owns the
+// process; other goroutines read snapshots under mu and signal through the
+// stop/kill channels.
+type dyno struct {
+	slot Slot
+	sup  *Supervisor
+
+	mu       sync.Mutex
+	state    State
+	since    time.Time
+	pid      int
+	restarts int
+	exit     *int
+
+	stopOnce, killOnce sync.Once
+	stop, kill         chan struct{} // closed to ask for a graceful stop / an immediate kill
+	done               chan struct{} // closed when run returns
+}
+
+func newDyno(s *Supervisor, slot Slot) *dyno {
+	return &dyno{slot: slot, sup: s, state: Down, since: time.Now(),
+		stop: make(chan struct{}), kill: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (d *dyno) info() DynoInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return DynoInfo{Name: d.slot.Name, Type: d.slot.Type, Command: d.slot.Command, State: d.state,
+		Since: d.since, Port: d.slot.Port, PID: d.pid, Restarts: d.restarts, ExitStatus: d.exit}
+}
+
+func (d *dyno) event(format string, args ...any) {
+	d.sup.cfg.Bus.Event(logbus.SourceHeroku, d.slot.Name, fmt.Sprintf(format, args...))
+}
+
+// setState records and logs a state change.
+func (d *dyno) setState(s State) {
+	d.mu.Lock()
+	old := d.state
+	d.state, d.since = s, time.Now()
+	d.mu.Unlock()
+	if old != s {
+		d.event("State changed from %s to %s", old, s)
+	}
+}
+
+func (d *dyno) requestStop() { d.stopOnce.Do(func() { close(d.stop) }) }
+func (d *dyno) requestKill() { d.killOnce.Do(func() { close(d.kill) }) }
+
+func (d *dyno) stopping() bool {
+	select {
+	case <-d.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// run starts the dyno and restarts it after every exit until stopped.
+func (d *dyno) run() {
+	defer close(d.done)
+	crashes := 0
+	for {
+		started := time.Now()
+		status, stopped := d.runOnce()
+		if stopped {
+			return
+		}
+		d.sup.reportCrash(d.slot.Name, status)
+		if d.sup.cfg.ExitOnCrash {
+			<-d.stop // the supervisor is stopping everything
+			d.setState(Down)
+			return
+		}
+		if time.Since(started) >= d.sup.cfg.Backoff.StableAfter {
+			crashes = 0
+		}
+		delay := d.sup.cfg.Backoff.Delay(crashes)
+		crashes++
+		if delay > 0 {
+			d.event("Restarting in %s (crash %d in a row)", delay, crashes)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-d.stop:
+				t.Stop()
+				d.setState(Down)
+				return
+			}
+		} else if d.stopping() {
+			d.setState(Down)
+			return
+		}
+		d.mu.Lock()
+		d.restarts++
+		d.mu.Unlock()
+		d.setState(Starting)
+	}
+}
+
+// runOnce runs the process once. It returns the exit status, and whether
+// the dyno was stopped on request (as opposed to exiting by itself).
+func (d *dyno) runOnce() (status int, stopped bool) {
+	cfg := &d.sup.cfg
+	if d.stopping() {
+		return 0, true
+	}
+	d.mu.Lock()
+	if d.state == Down {
+		d.mu.Unlock()
+		d.setState(Starting)
+	} else {
+		d.mu.Unlock()
+	}
+	d.event("Starting process with command `%s`", d.slot.Command)
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		d.event("Error starting process: %v", err)
+		return 127, false
+	}
+	cmd := exec.Command("/bin/sh", "-c", shellScript(cfg.AppDir, d.slot.Command))
+	cmd.Dir = cfg.AppDir
+	cmd.Env = d.sup.dynoEnv(d.slot)
+	cmd.Stdin = nil // /dev/null, as on Heroku
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = groupAttr()
+	err = startChild(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		d.event("Error starting process: %v", err)
+		return 127, false
+	}
+	pid := cmd.Process.Pid
+	d.mu.Lock()
+	d.pid = pid
+	d.mu.Unlock()
+	go func() {
+		logbus.Pump(cfg.Bus, pr, logbus.SourceApp, d.slot.Name)
+		pr.Close()
+	}()
+
+	exited := make(chan int, 1)
+	go func() {
+		cmd.Wait()
+		childDone(pid)
+		exited <- exitStatus(cmd.ProcessState)
+	}()
+
+	finish := func(status int, next State) int {
+		signalGroup(pid, syscall.SIGKILL) // whatever the main process left behind goes with it, as on Heroku
+		d.event("Process exited with status %d", status)
+		d.mu.Lock()
+		d.pid = 0
+		d.exit = &status
+		d.mu.Unlock()
+		d.setState(next)
+		return status
+	}
+
+	var up <-chan struct{}
+	var bootTimeout <-chan time.Time
+	probeDone := make(chan struct{})
+	defer close(probeDone)
+	if d.slot.Type == "web" {
+		up = waitListening(d.slot.Port, probeDone)
+		t := time.NewTimer(cfg.BootTimeout)
+		defer t.Stop()
+		bootTimeout = t.C
+	} else {
+		d.setState(Up)
+	}
+
+	for {
+		select {
+		case <-up:
+			up, bootTimeout = nil, nil
+			d.setState(Up)
+		case <-bootTimeout:
+			d.event("Error R10 (Boot timeout) -> Web process failed to bind to $PORT within %s of launch", humanDuration(cfg.BootTimeout))
+			d.event("Stopping process with SIGKILL")
+			signalGroup(pid, syscall.SIGKILL)
+			return finish(<-exited, Crashed), false
+		case st := <-exited:
+			return finish(st, Crashed), false
+		case <-d.stop:
+			return d.terminate(pid, exited, finish), true
+		case <-d.kill:
+			return d.terminate(pid, exited, finish), true
+		}
+	}
+}
+
+// terminate stops the dyno's process group: SIGTERM, the grace period for
+// every process of the group to exit, then SIGKILL (Heroku's R12). A kill
+// request (a second Ctrl-C) cuts the grace short.
+func (d *dyno) terminate(pid int, exited <-chan int, finish func(int, State) int) int {
+	status, gotStatus := 0, false
+	killAll := func() int {
+		signalGroup(pid, syscall.SIGKILL)
+		if !gotStatus {
+			status = <-exited
+		}
+		return finish(status, Down)
+	}
+	if isClosed(d.kill) {
+		d.event("Stopping all processes with SIGKILL")
+		return killAll()
+	}
+	grace := d.sup.cfg.StopTimeout
+	d.event("Stopping all processes with SIGTERM")
+	signalGroup(pid, syscall.SIGTERM)
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if gotStatus && !groupAlive(pid) {
+			return finish(status, Down)
+		}
+		select {
+		case status = <-exited:
+			gotStatus = true
+			exited = nil
+		case <-tick.C: // the main process may be gone while others in its group linger
+		case <-deadline.C:
+			d.event("Error R12 (Exit timeout) -> At least one process failed to exit within %s of SIGTERM", humanDuration(grace))
+			d.event("Stopping remaining processes with SIGKILL")
+			return killAll()
+		case <-d.kill:
+			d.event("Stopping remaining processes with SIGKILL")
+			return killAll()
+		}
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitListening closes the returned channel once something accepts TCP
+// connections on the port, on IPv4 or IPv6 loopback.
+func waitListening(port int, cancel <-chan struct{}) <-chan struct{} {
+	up := make(chan struct{})
+	addrs := []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), net.JoinHostPort("::1", strconv.Itoa(port))}
+	go func() {
+		tick := time.NewTicker(25 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for _, a := range addrs {
+				if c, err := net.DialTimeout("tcp", a, 250*time.Millisecond); err == nil {
+					c.Close()
+					close(up)
+					return
+				}
+			}
+			select {
+			case <-cancel:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return up
+}
+
+// exitStatus is the shell's convention: the exit code, or 128+signal.
+func exitStatus(ps *os.ProcessState) int {
+	if ps == nil {
+		return 1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// humanDuration prints 60s as "60 seconds", as Heroku's messages do.
+func humanDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		n := int(d / time.Second)
+		if n == 1 {
+			return "1 second"
+		}
+		return fmt.Sprintf("%d seconds", n)
+	}
+	return d.String()
+}

@@ -1,0 +1,137 @@
+// Package logbus carries every log line of a running app — dyno output and
+// platform events — from many writers to a few sinks (the terminal, later the
+// history and live tails), without interleaving lines and without letting a
+// slow sink block a dyno for long.
+package logbus
+
+import (
+	"sync"
+	"time"
+)
+
+// Sources of lines, as in Heroku's Logplex.
+const (
+	SourceApp    = "app"
+	SourceHeroku = "heroku"
+)
+
+// Batch is a run of whole lines from one process, read at one time. Data
+// holds one or more lines, each ending in '\n'. Batches are immutable once
+// published: sinks that keep lines must copy them.
+type Batch struct {
+	Time    time.Time
+	Source  string
+	Process string
+	Data    []byte
+}
+
+// Lines calls fn for each line of the batch, without its newline.
+func (b *Batch) Lines(fn func(line []byte)) {
+	data := b.Data
+	for len(data) > 0 {
+		i := indexNewline(data)
+		if i < 0 {
+			fn(data)
+			return
+		}
+		fn(data[:i])
+		data = data[i+1:]
+	}
+}
+
+// Sink receives batches from the bus goroutine, one at a time, in order.
+// Flush is called whenever the bus has nothing queued.
+type Sink interface {
+	WriteBatch(b *Batch)
+	Flush()
+}
+
+// Bus fans batches from many publishers out to its sinks on one goroutine,
+// so lines are never interleaved.
+type Bus struct {
+	in    chan *Batch
+	sinks []Sink
+	done  chan struct{}
+
+	mu     sync.RWMutex // guards closed against sends on a closed channel
+	closed bool
+}
+
+// Capacity bounds how many batches may wait for the sinks; with reads of at
+// most MaxLine bytes this bounds the bus's memory to a few megabytes.
+const Capacity = 256
+
+// New returns a bus writing to sinks; call Run to start it.
+func New(sinks ...Sink) *Bus {
+	return &Bus{in: make(chan *Batch, Capacity), sinks: sinks, done: make(chan struct{})}
+}
+
+// Run delivers batches until Close; it returns once every queued batch has
+// been written and flushed.
+func (b *Bus) Run() {
+	defer close(b.done)
+	for batch := range b.in {
+		for _, s := range b.sinks {
+			s.WriteBatch(batch)
+		}
+		if len(b.in) == 0 {
+			for _, s := range b.sinks {
+				s.Flush()
+			}
+		}
+	}
+	for _, s := range b.sinks {
+		s.Flush()
+	}
+}
+
+// Publish queues a batch, waiting at most wait for room. It reports whether
+// the batch was queued; a false return means the caller should count the
+// lines as dropped. Publishing after Close drops silently.
+func (b *Bus) Publish(batch *Batch, wait time.Duration) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return false
+	}
+	select {
+	case b.in <- batch:
+		return true
+	default:
+	}
+	if wait <= 0 {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case b.in <- batch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// eventWait is how long a platform event may wait for a full bus: events
+// are few and matter, so they wait longer than dyno output.
+const eventWait = 2 * time.Second
+
+// Event publishes one platform line, e.g. Event("heroku", "web.1", "State changed from starting to up").
+func (b *Bus) Event(source, process, msg string) {
+	data := make([]byte, 0, len(msg)+1)
+	data = append(data, msg...)
+	data = append(data, '\n')
+	b.Publish(&Batch{Time: time.Now(), Source: source, Process: process, Data: data}, eventWait)
+}
+
+// Close stops accepting batches and waits until the sinks have written and
+// flushed everything already queued.
+func (b *Bus) Close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.in)
+	}
+	b.mu.Unlock()
+	<-b.done
+}

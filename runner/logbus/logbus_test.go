@@ -1,0 +1,235 @@
+package logbus
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// chunkReader returns its data in fixed-size reads, to split lines across reads.
+type chunkReader struct {
+	data []byte
+	size int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(r.size, len(p), len(r.data))
+	copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func pumpAll(t *testing.T, input string, chunk int) []Line {
+	t.Helper()
+	mem := NewMemory(0)
+	bus := New(mem)
+	go bus.Run()
+	Pump(bus, &chunkReader{data: []byte(input), size: chunk}, SourceApp, "web.1")
+	bus.Close()
+	return mem.Lines()
+}
+
+func texts(lines []Line) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = l.Text
+	}
+	return out
+}
+
+func TestPumpSplitsLines(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		input string
+		chunk int
+		want  []string
+	}{
+		{"simple", "a\nb\n", 100, []string{"a", "b"}},
+		{"split across reads", "hello world\nsecond line\n", 3, []string{"hello world", "second line"}},
+		{"last line without newline", "a\nno newline", 4, []string{"a", "no newline"}},
+		{"empty lines kept", "a\n\nb\n", 1, []string{"a", "", "b"}},
+		{"invalid utf-8 passes through", "ok\xff\xfe\n", 2, []string{"ok\xff\xfe"}},
+		{"crlf kept as the app wrote it", "dos\r\n", 10, []string{"dos\r"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := texts(pumpAll(t, c.input, c.chunk))
+			if strings.Join(got, "|") != strings.Join(c.want, "|") {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestPumpLongLineSplitAtRuneBoundary(t *testing.T) {
+	t.Parallel()
+	// A line of 150 KiB of 3-byte runes: pieces must be valid UTF-8 and
+	// reassemble to the original.
+	line := strings.Repeat("€", 50<<10)
+	got := texts(pumpAll(t, line+"\nafter\n", 8192))
+	if len(got) < 3 || got[len(got)-1] != "after" {
+		t.Fatalf("got %d pieces, last %q", len(got), got[len(got)-1])
+	}
+	joined := strings.Join(got[:len(got)-1], "")
+	if joined != line {
+		t.Fatalf("reassembled line differs: %d bytes vs %d", len(joined), len(line))
+	}
+	for i, p := range got[:len(got)-1] {
+		if len(p) > MaxLine {
+			t.Errorf("piece %d is %d bytes, over MaxLine", i, len(p))
+		}
+		if !strings.HasPrefix(p, "€") || !strings.HasSuffix(p, "€") {
+			t.Errorf("piece %d cut inside a rune", i)
+		}
+	}
+}
+
+func TestConcurrentPumpsNeverInterleave(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	term := NewTerminal(&out, Logplex, false)
+	bus := New(term)
+	go bus.Run()
+	var wg sync.WaitGroup
+	const writers, lines = 8, 5000
+	for w := 0; w < writers; w++ {
+		pr, pw := io.Pipe()
+		wg.Add(2)
+		go func() { defer wg.Done(); Pump(bus, pr, SourceApp, fmt.Sprintf("w.%d", w)) }()
+		go func() {
+			defer wg.Done()
+			for i := 0; i < lines; i++ {
+				fmt.Fprintf(pw, "writer %d line %d %s\n", w, i, strings.Repeat("x", i%300))
+			}
+			pw.Close()
+		}()
+	}
+	wg.Wait()
+	bus.Close()
+	seen := map[int]int{}
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		var ts, proc string
+		var w, i int
+		if _, err := fmt.Sscanf(l, "%s %s writer %d line %d", &ts, &proc, &w, &i); err != nil {
+			t.Fatalf("mangled line %q: %v", l, err)
+		}
+		if proc != fmt.Sprintf("app[w.%d]:", w) {
+			t.Fatalf("line from writer %d labelled %s", w, proc)
+		}
+		if i != seen[w] {
+			t.Fatalf("writer %d: line %d after %d", w, i, seen[w]-1)
+		}
+		if want := strings.Repeat("x", i%300); !strings.HasSuffix(l, " "+want) && want != "" {
+			t.Fatalf("line cut: %q", l)
+		}
+		seen[w]++
+	}
+	for w := 0; w < writers; w++ {
+		if seen[w] != lines {
+			t.Errorf("writer %d: %d lines, want %d", w, seen[w], lines)
+		}
+	}
+}
+
+// stuckSink blocks every write until released, like a terminal nobody reads.
+type stuckSink struct{ release chan struct{} }
+
+func (s *stuckSink) WriteBatch(*Batch) { <-s.release }
+func (s *stuckSink) Flush()            {}
+
+func TestSlowSinkDoesNotBlockWriter(t *testing.T) {
+	t.Parallel()
+	stuck := &stuckSink{release: make(chan struct{})}
+	mem := NewMemory(0)
+	bus := New(stuck, mem)
+	go bus.Run()
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() { Pump(bus, pr, SourceApp, "flood.1"); close(done) }()
+	// Far more batches than the bus holds: the writer must get through anyway.
+	wrote := make(chan struct{})
+	go func() {
+		for i := 0; i < Capacity*4; i++ {
+			fmt.Fprintf(pw, "line %d\n", i)
+		}
+		close(wrote)
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(20 * time.Second):
+		t.Fatal("writer blocked behind a stuck sink")
+	}
+	close(stuck.release)
+	for len(bus.in) > 0 { // the sink catches up
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Fprintln(pw, "after the jam")
+	pw.Close()
+	<-done
+	bus.Close()
+	if _, ok := mem.WaitFor("", "logplex", "Error L10 (output buffer overflow)", time.Second); !ok {
+		t.Fatalf("no L10 line reporting the dropped lines; got %d lines", len(mem.Lines()))
+	}
+	if _, ok := mem.WaitFor("", "flood.1", "after the jam", time.Second); !ok {
+		t.Fatal("the line after the jam was lost")
+	}
+}
+
+func TestTerminalFormats(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 26, 8, 41, 17, 123456000, time.UTC)
+	batches := []*Batch{
+		{Time: at, Source: SourceHeroku, Process: "web.1", Data: []byte("State changed from starting to up\n")},
+		{Time: at, Source: SourceApp, Process: "web.1", Data: []byte("one\ntwo\n")},
+	}
+	cases := []struct {
+		format Format
+		color  bool
+		want   string
+	}{
+		{Logplex, false, "2026-11-26T08:41:17.123456+00:00 heroku[web.1]: State changed from starting to up\n" +
+			"2026-11-26T08:41:17.123456+00:00 app[web.1]: one\n" +
+			"2026-11-26T08:41:17.123456+00:00 app[web.1]: two\n"},
+		{Compact, false, "08:41:17 heroku[web.1]    | State changed from starting to up\n" +
+			"08:41:17 app[web.1]       | one\n" +
+			"08:41:17 app[web.1]       | two\n"},
+		{Compact, true, "\x1b[36m08:41:17 heroku[web.1]    |\x1b[0m State changed from starting to up\n" +
+			"\x1b[36m08:41:17 app[web.1]       |\x1b[0m one\n" +
+			"\x1b[36m08:41:17 app[web.1]       |\x1b[0m two\n"},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		term := NewTerminal(&out, c.format, c.color)
+		term.loc = time.UTC
+		term.Align("heroku[worker.1]")
+		for _, b := range batches {
+			term.WriteBatch(b)
+		}
+		term.Flush()
+		if out.String() != c.want {
+			t.Errorf("format %d color %v:\ngot:\n%s\nwant:\n%s", c.format, c.color, out.String(), c.want)
+		}
+	}
+}
+
+func BenchmarkPumpToTerminal(b *testing.B) {
+	var payload bytes.Buffer
+	for i := 0; i < 100000; i++ {
+		fmt.Fprintf(&payload, "line %d\n", i)
+	}
+	b.SetBytes(int64(payload.Len()))
+	for b.Loop() {
+		bus := New(NewTerminal(io.Discard, Compact, false))
+		go bus.Run()
+		Pump(bus, bytes.NewReader(payload.Bytes()), SourceApp, "spam.1")
+		bus.Close()
+	}
+}

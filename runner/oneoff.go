@@ -1,0 +1,118 @@
+package runner
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// OneOff is a one-off dyno ("dynobox run"): a command with a dyno's
+// environment, attached to our stdio, whose exit status becomes ours.
+type OneOff struct {
+	AppDir  string
+	Env     []string // the app's env, as Config.Env
+	Args    []string // one argument is a shell command line; several are quoted and joined
+	Session string
+	Stdin   *os.File
+	Stdout  io.Writer
+	Stderr  io.Writer
+}
+
+// Run runs the one-off dyno to completion and returns its exit status
+// (128+N when killed by signal N).
+func (o *OneOff) Run() (int, error) {
+	if len(o.Args) == 0 {
+		return 2, fmt.Errorf("run: no command given")
+	}
+	name := fmt.Sprintf("run.%04d", 1000+rand.IntN(9000))
+	port, err := freePort()
+	if err != nil {
+		return 1, err
+	}
+	command := o.Args[0]
+	if len(o.Args) > 1 {
+		command = ShellJoin(o.Args)
+	}
+	cmd := exec.Command("/bin/sh", "-c", shellScript(o.AppDir, command))
+	cmd.Dir = o.AppDir
+	cmd.Env = DynoEnv(o.Env, o.AppDir, name, port, o.Session)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	tty := o.Stdin != nil && term.IsTerminal(int(o.Stdin.Fd()))
+	cmd.SysProcAttr = groupAttr()
+	if tty {
+		// Make it the terminal's foreground job, as a shell would: Ctrl-C and
+		// Ctrl-Z then reach it directly and it may read the terminal.
+		cmd.SysProcAttr.Foreground = true
+		cmd.SysProcAttr.Ctty = 0
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	if err := startChild(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	}); err != nil {
+		return 1, fmt.Errorf("run: %w", err)
+	}
+	pid := cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				signalGroup(pid, s.(syscall.Signal))
+			case <-exited:
+				return
+			}
+		}
+	}()
+	cmd.Wait()
+	close(exited)
+	childDone(pid)
+	signalGroup(pid, syscall.SIGKILL) // the one-off dyno is gone: so are its background jobs
+	if tty {
+		reclaimTerminal(int(o.Stdin.Fd()))
+	}
+	return exitStatus(cmd.ProcessState), nil
+}
+
+// reclaimTerminal makes our process group the terminal's foreground again.
+func reclaimTerminal(fd int) {
+	signal.Ignore(syscall.SIGTTOU) // we are a background job until this returns
+	defer signal.Reset(syscall.SIGTTOU)
+	_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, unix.Getpgrp())
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ShellJoin quotes each argument for /bin/sh and joins them with spaces.
+func ShellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+			q[i] = a
+		} else {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
+}

@@ -1,0 +1,108 @@
+package runner
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// StateDir is an app's private state directory (.dynobox/, mode 0700).
+type StateDir struct {
+	Path string
+	lock *os.File
+}
+
+// OpenStateDir creates the directory if needed and tightens its mode.
+func OpenStateDir(path string) (*StateDir, error) {
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	if err := os.Chmod(path, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	return &StateDir{Path: path}, nil
+}
+
+// File returns the path of name inside the state directory.
+func (s *StateDir) File(name string) string { return filepath.Join(s.Path, name) }
+
+// AlreadyRunningError reports a live dynobox holding the app's lock.
+type AlreadyRunningError struct {
+	PID    int
+	AppDir string
+}
+
+func (e *AlreadyRunningError) Error() string {
+	return fmt.Sprintf("dynobox is already running for %s (pid %d); stop it first, or use its add-ons with \"dynobox run\"", e.AppDir, e.PID)
+}
+
+// Previous describes the run that held the lock before us.
+type Previous struct {
+	PID     int
+	Session string
+}
+
+// Lock takes the app's exclusive start lock. flock is released by the
+// kernel when its holder dies, so a lock left by kill -9 is simply free;
+// the returned Previous names that crashed run's session so its
+// survivors can be swept.
+func (s *StateDir) Lock(appDir, session string) (*Previous, error) {
+	f, err := os.OpenFile(s.File("start.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		prev := readPidFile(f)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &AlreadyRunningError{PID: prev.PID, AppDir: appDir}
+		}
+		return nil, fmt.Errorf("lock %s: %w", s.File("start.lock"), err)
+	}
+	prev := readPidFile(f)
+	if err := f.Truncate(0); err == nil {
+		_, err = f.WriteAt([]byte(fmt.Sprintf("%d %s\n", os.Getpid(), session)), 0)
+	}
+	s.lock = f
+	if prev.Session == "" {
+		return nil, nil
+	}
+	return &prev, nil
+}
+
+// Unlock releases the start lock and clears the record of our session.
+func (s *StateDir) Unlock() {
+	if s.lock == nil {
+		return
+	}
+	s.lock.Truncate(0)
+	s.lock.Close()
+	s.lock = nil
+}
+
+func readPidFile(f *os.File) Previous {
+	buf := make([]byte, 128)
+	n, _ := f.ReadAt(buf, 0)
+	fields := strings.Fields(string(buf[:n]))
+	var p Previous
+	if len(fields) >= 1 {
+		p.PID, _ = strconv.Atoi(fields[0])
+	}
+	if len(fields) >= 2 {
+		p.Session = fields[1]
+	}
+	return p
+}
+
+// NewSession returns a random id for one run of dynobox.
+func NewSession() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

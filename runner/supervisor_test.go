@@ -1,0 +1,361 @@
+package runner
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dynobox/dynobox/runner/logbus"
+)
+
+const wait = 10 * time.Second
+
+type harness struct {
+	t   *testing.T
+	sup *Supervisor
+	log *logbus.Memory
+	dir string
+}
+
+// startSupervisor runs slots under a supervisor whose log goes to memory;
+// everything is stopped when the test ends.
+func startSupervisor(t *testing.T, slots []Slot, mod func(*Config)) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	mem := logbus.NewMemory(0)
+	bus := logbus.New(mem)
+	go bus.Run()
+	cfg := Config{
+		AppDir: dir, Env: os.Environ(), Slots: slots,
+		BootTimeout: wait, StopTimeout: 5 * time.Second,
+		Backoff: Backoff{First: 50 * time.Millisecond, Max: time.Second, StableAfter: time.Minute},
+		Bus:     bus, Session: NewSession(),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	sup := New(cfg)
+	h := &harness{t: t, sup: sup, log: mem, dir: dir}
+	t.Cleanup(func() {
+		sup.Kill()
+		sup.Stop()
+		bus.Close()
+		SweepSession(cfg.Session, 0)
+	})
+	if err := sup.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// waitLog waits for a platform line (heroku[process]) containing text.
+func (h *harness) waitLog(process, text string) logbus.Line {
+	h.t.Helper()
+	return h.waitFor(logbus.SourceHeroku, process, text)
+}
+
+// waitApp waits for a line of the dyno's own output (app[process]).
+func (h *harness) waitApp(process, text string) logbus.Line {
+	h.t.Helper()
+	return h.waitFor(logbus.SourceApp, process, text)
+}
+
+func (h *harness) waitFor(source, process, text string) logbus.Line {
+	h.t.Helper()
+	l, ok := h.log.WaitFor(source, process, text, wait)
+	if !ok {
+		h.t.Fatalf("no %q from %s within %s; log:\n%s", text, process, wait, h.dump())
+	}
+	return l
+}
+
+func (h *harness) dump() string {
+	var b strings.Builder
+	for _, l := range h.log.Lines() {
+		b.WriteString(l.String() + "\n")
+	}
+	return b.String()
+}
+
+func freeTestPort(t *testing.T) int {
+	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func slot(typ string, i int, port int, command string) Slot {
+	return Slot{Type: typ, Index: i, Name: fmt.Sprintf("%s.%d", typ, i), Command: command, Port: port}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+func waitGone(t *testing.T, pids []int) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d still running", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func readPIDs(t *testing.T, path string, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		data, _ := os.ReadFile(path)
+		f := strings.Fields(string(data))
+		if len(f) >= n {
+			pids := make([]int, len(f))
+			for i, s := range f {
+				pids[i], _ = strconv.Atoi(s)
+			}
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: want %d pids, have %q", path, n, data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDynoEnvironment(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7123, `echo "port=$PORT dyno=$DYNO ps=$PS greeting=$GREETING"; sleep 1000`)}, func(c *Config) {
+		c.Env = append(c.Env, "GREETING=hi there", "PORT=1", "DYNO=wrong")
+	})
+	h.waitApp("worker.1", "port=7123 dyno=worker.1 ps=worker.1 greeting=hi there")
+	h.waitLog("worker.1", "State changed from starting to up")
+}
+
+func TestAppBinOnPathAndProfileSourced(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bin", "myapp"), []byte("#!/bin/sh\necho myapp ran with $FROM_PROFILE $FROM_PROFILE_D\nsleep 1000\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, ".profile"), []byte("FROM_PROFILE=profile-$FROM_PROFILE_D; export FROM_PROFILE\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, ".profile.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, ".profile.d", "a.sh"), []byte("export FROM_PROFILE_D=dotd\n"), 0o644)
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, "myapp")}, func(c *Config) { c.AppDir = dir })
+	// .profile.d runs before .profile, as on Heroku.
+	h.waitApp("worker.1", "myapp ran with profile-dotd dotd")
+}
+
+func TestWebDynoUpOnlyWhenListening(t *testing.T) {
+	t.Parallel()
+	port := freeTestPort(t)
+	// Listen only after a delay: the dyno must stay "starting" until then.
+	h := startSupervisor(t, []Slot{slot("web", 1, port, `sleep 0.3; echo listening; exec python3 -c "
+import socket,time,os
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(); time.sleep(1000)"`)}, nil)
+	upLine := h.waitLog("web.1", "State changed from starting to up")
+	listenLine := h.waitApp("web.1", "listening")
+	if upLine.Time.Before(listenLine.Time) {
+		t.Fatalf("web.1 was up at %s, before it listened at %s", upLine.Time, listenLine.Time)
+	}
+	if c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
+		t.Fatalf("web.1 is up but its port refuses: %v", err)
+	} else {
+		c.Close()
+	}
+}
+
+func TestBootTimeoutR10(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{slot("web", 1, freeTestPort(t), "sleep 1000")}, func(c *Config) {
+		c.BootTimeout = 300 * time.Millisecond
+		c.Backoff = Backoff{First: time.Hour, Max: time.Hour, StableAfter: time.Hour}
+	})
+	h.waitLog("web.1", "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 300ms of launch")
+	h.waitLog("web.1", "Process exited with status 137")
+	h.waitLog("web.1", "State changed from starting to crashed")
+}
+
+func TestRestartBackoffGrows(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, "echo run; exit 3")}, func(c *Config) {
+		c.Backoff = Backoff{First: 200 * time.Millisecond, Max: 400 * time.Millisecond, StableAfter: time.Minute}
+	})
+	deadline := time.Now().Add(wait)
+	for h.log.Count(logbus.SourceHeroku, "worker.1", "Starting process with command") < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than 5 starts:\n%s", h.dump())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var starts []time.Time
+	for _, l := range h.log.Lines() {
+		if l.Process == "worker.1" && strings.HasPrefix(l.Text, "Starting process") {
+			starts = append(starts, l.Time)
+		}
+	}
+	// Crash 1 restarts at once; then 200ms, 400ms, 400ms (capped).
+	wantMin := []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond}
+	for i, min := range wantMin {
+		gap := starts[i+1].Sub(starts[i])
+		if gap < min {
+			t.Errorf("restart %d after %s, want at least %s", i+1, gap, min)
+		}
+		if gap > min+time.Second {
+			t.Errorf("restart %d after %s, want about %s", i+1, gap, min)
+		}
+	}
+	if n := h.log.Count(logbus.SourceHeroku, "worker.1", "Process exited with status 3"); n < 4 {
+		t.Errorf("%d exit lines, want at least 4", n)
+	}
+	h.waitLog("worker.1", "State changed from crashed to starting")
+	h.waitLog("worker.1", "Restarting in 200ms")
+}
+
+func TestBackoffDelays(t *testing.T) {
+	t.Parallel()
+	b := DefaultBackoff
+	want := []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
+	for n, w := range want {
+		if got := b.Delay(n); got != w {
+			t.Errorf("Delay(%d) = %s, want %s", n, got, w)
+		}
+	}
+}
+
+func TestExitOnCrashReportsStatus(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{
+		slot("worker", 1, 7000, "sleep 0.2; exit 42"),
+		slot("other", 1, 7100, "sleep 1000"),
+	}, func(c *Config) { c.ExitOnCrash = true })
+	select {
+	case c := <-h.sup.Crashes():
+		if c.Dyno != "worker.1" || c.Status != 42 {
+			t.Fatalf("crash %+v, want worker.1 status 42", c)
+		}
+	case <-time.After(wait):
+		t.Fatal("no crash reported")
+	}
+	h.sup.Stop()
+	if n := h.log.Count(logbus.SourceHeroku, "worker.1", "Starting process"); n != 1 {
+		t.Errorf("worker.1 started %d times; --exit-on-crash must not restart", n)
+	}
+	h.waitLog("other.1", "Process exited with status 143")
+}
+
+func TestGracefulStop(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, `trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.05; done`)}, nil)
+	h.waitApp("worker.1", "ready")
+	h.sup.Stop()
+	h.waitLog("worker.1", "Stopping all processes with SIGTERM")
+	h.waitApp("worker.1", "got TERM")
+	h.waitLog("worker.1", "Process exited with status 0")
+	h.waitLog("worker.1", "State changed from up to down")
+	if n := h.log.Count(logbus.SourceHeroku, "worker.1", "SIGKILL"); n != 0 {
+		t.Errorf("a dyno that exits on SIGTERM got SIGKILL:\n%s", h.dump())
+	}
+}
+
+func TestStopKillsProcessIgnoringSIGTERM(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, `trap '' TERM; echo $$ > pid; echo ready; while true; do sleep 0.05; done`)}, func(c *Config) {
+		c.StopTimeout = 300 * time.Millisecond
+	})
+	h.waitApp("worker.1", "ready")
+	pids := readPIDs(t, filepath.Join(h.dir, "pid"), 1)
+	start := time.Now()
+	h.sup.Stop()
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("stopped after %s, before the grace period", d)
+	}
+	h.waitLog("worker.1", "Error R12 (Exit timeout) -> At least one process failed to exit within 300ms of SIGTERM")
+	h.waitLog("worker.1", "Stopping remaining processes with SIGKILL")
+	h.waitLog("worker.1", "Process exited with status 137")
+	waitGone(t, pids)
+}
+
+func TestKillCutsGraceShort(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, `trap '' TERM; echo ready; while true; do sleep 0.05; done`)}, func(c *Config) {
+		c.StopTimeout = time.Hour
+	})
+	h.waitApp("worker.1", "ready")
+	stopped := make(chan struct{})
+	go func() { h.sup.Stop(); close(stopped) }()
+	h.waitLog("worker.1", "Stopping all processes with SIGTERM")
+	h.sup.Kill()
+	select {
+	case <-stopped:
+	case <-time.After(wait):
+		t.Fatal("Kill did not cut the grace period short")
+	}
+	h.waitLog("worker.1", "Process exited with status 137")
+}
+
+func TestStopLeavesNoGrandchildren(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, `sleep 1000 & echo $! >> pids; sleep 1000 & echo $! >> pids; echo ready; wait`)}, nil)
+	h.waitApp("worker.1", "ready")
+	pids := readPIDs(t, filepath.Join(h.dir, "pids"), 2)
+	for _, pid := range pids {
+		if !alive(pid) {
+			t.Fatalf("background job %d not running before stop", pid)
+		}
+	}
+	h.sup.Stop()
+	waitGone(t, pids)
+}
+
+func TestCrashTakesLeftoversWithIt(t *testing.T) {
+	t.Parallel()
+	// The main process exits while a background job lives on: the job goes
+	// with the dyno, as on Heroku, before the restart.
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, `if [ -e pids ]; then sleep 1000; fi; sleep 1000 & echo $! >> pids; exit 1`)}, nil)
+	h.waitLog("worker.1", "Process exited with status 1")
+	pids := readPIDs(t, filepath.Join(h.dir, "pids"), 1)
+	waitGone(t, pids)
+}
+
+func TestSweepSessionFindsDaemons(t *testing.T) {
+	t.Parallel()
+	// A daemon that left the process group is still found by its session mark.
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, `setsid sh -c 'echo $$ > daemon; exec sleep 1000' & echo ready; sleep 1000`)}, nil)
+	h.waitApp("worker.1", "ready")
+	pids := readPIDs(t, filepath.Join(h.dir, "daemon"), 1)
+	h.sup.Stop()
+	if !alive(pids[0]) {
+		t.Fatal("the daemon left the group, yet died with it: this test no longer tests the sweep")
+	}
+	if n := SweepSession(h.sup.cfg.Session, time.Second); n == 0 {
+		t.Fatal("sweep found nothing")
+	}
+	waitGone(t, pids)
+}
+
+func TestSignalGroupIgnoresMissing(t *testing.T) {
+	t.Parallel()
+	signalGroup(0, syscall.SIGKILL) // must not signal our own group
+	signalGroup(1, syscall.SIGKILL) // nor init's
+	if groupAlive(999999) {
+		t.Fatal("a nonexistent group is alive")
+	}
+}
