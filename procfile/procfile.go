@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Entry is one process type of a Procfile.
@@ -64,7 +66,7 @@ func Parse(file string, r io.Reader) (*Procfile, []Problem, error) {
 		name, cmd = strings.TrimSpace(name), strings.TrimSpace(cmd)
 		switch {
 		case !ok:
-			if word := strings.Fields(line)[0]; validName(word) {
+			if word := leadingName(line); word != "" {
 				errs = append(errs, at(n, "missing %q after process type %q", ":", word))
 			} else {
 				errs = append(errs, at(n, "expected %q, got %q", "type: command", line))
@@ -145,6 +147,23 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// leadingName returns the name a line without ":" starts with ("web" in
+// "web bundle exec puma" or "web=puma"), or "" when it does not look like
+// an entry at all.
+func leadingName(line string) string {
+	i := 0
+	for i < len(line) && validName(line[i:i+1]) {
+		i++
+	}
+	if i == 0 {
+		return ""
+	}
+	if r, _ := utf8.DecodeRuneInString(line[i:]); i < len(line) && r != '=' && !unicode.IsSpace(r) {
+		return ""
+	}
+	return line[:i]
 }
 
 // herokuName is what Heroku's current buildpack turns a valid name into.

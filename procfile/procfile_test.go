@@ -107,6 +107,16 @@ func TestParseProcfile(t *testing.T) {
 			err:  `Procfile:3: missing ":" after process type "web"`,
 		},
 		{
+			name: "equals instead of colon",
+			in:   "web=./bin/web\n",
+			err:  `Procfile:1: missing ":" after process type "web"`,
+		},
+		{
+			name: "lone word",
+			in:   "worker\n",
+			err:  `Procfile:1: missing ":" after process type "worker"`,
+		},
+		{
 			name: "not an entry at all",
 			in:   "web: a\n== oops ==\n",
 			err:  `Procfile:2: expected "type: command", got "== oops =="`,

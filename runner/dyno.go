@@ -36,9 +36,27 @@ type DynoInfo struct {
 	ExitStatus *int      `json:"exit_status,omitempty"`
 }
 
+// control is a request to a running dyno, from ps:restart and ps:stop.
+type control int
+
+const (
+	ctlRestart control = iota // stop the process (SIGTERM, grace) and start it again
+	ctlStop                   // stop the process and stay down until restarted
+)
+
+// outcome says why runOnce returned.
+type outcome int
+
+const (
+	exitedItself  outcome = iota // the process exited: a crash, restart with backoff
+	shutDown                     // the supervisor is stopping or removing the dyno
+	restarted                    // ctlRestart
+	stoppedByUser                // ctlStop
+)
+
 // dyno supervises one process-type instance. Its run goroutine owns the
 // process; other goroutines read snapshots under mu and signal through the
-// stop/kill channels.
+// channels.
 type dyno struct {
 	slot Slot
 	sup  *Supervisor
@@ -50,13 +68,14 @@ type dyno struct {
 	restarts int
 	exit     *int
 
+	ctl                chan control // ps:restart / ps:stop requests
 	stopOnce, killOnce sync.Once
 	stop, kill         chan struct{} // closed to ask for a graceful stop / an immediate kill
 	done               chan struct{} // closed when run returns
 }
 
 func newDyno(s *Supervisor, slot Slot) *dyno {
-	return &dyno{slot: slot, sup: s, state: Down, since: time.Now(),
+	return &dyno{slot: slot, sup: s, state: Down, since: time.Now(), ctl: make(chan control, 4),
 		stop: make(chan struct{}), kill: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -76,33 +95,49 @@ func (d *dyno) setState(s State) {
 	d.mu.Lock()
 	old := d.state
 	d.state, d.since = s, time.Now()
+	var status *int
+	if s == Crashed || s == Down {
+		status = d.exit
+	}
 	d.mu.Unlock()
 	if old != s {
 		d.event("State changed from %s to %s", old, s)
+		d.sup.stateChanged(d.slot, old, s, status)
 	}
 }
 
 func (d *dyno) requestStop() { d.stopOnce.Do(func() { close(d.stop) }) }
 func (d *dyno) requestKill() { d.killOnce.Do(func() { close(d.kill) }) }
 
-func (d *dyno) stopping() bool {
+// send queues a control request; a full queue means one is pending anyway.
+func (d *dyno) send(c control) {
 	select {
-	case <-d.stop:
-		return true
+	case d.ctl <- c:
 	default:
-		return false
 	}
 }
 
-// run starts the dyno and restarts it after every exit until stopped.
+// run starts the dyno and restarts it after every exit until shut down.
 func (d *dyno) run() {
 	defer close(d.done)
 	crashes := 0
 	for {
 		started := time.Now()
-		status, stopped := d.runOnce()
-		if stopped {
+		status, why := d.runOnce()
+		switch why {
+		case shutDown:
 			return
+		case restarted:
+			crashes = 0
+			d.countRestart()
+			continue
+		case stoppedByUser:
+			if !d.waitForRestart() {
+				return
+			}
+			crashes = 0
+			d.countRestart()
+			continue
 		}
 		d.sup.reportCrash(d.slot.Name, status)
 		if d.sup.cfg.ExitOnCrash {
@@ -117,45 +152,63 @@ func (d *dyno) run() {
 		crashes++
 		if delay > 0 {
 			d.event("Restarting in %s (crash %d in a row)", delay, crashes)
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-d.stop:
-				t.Stop()
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case c := <-d.ctl:
+			t.Stop()
+			if c == ctlStop {
 				d.setState(Down)
-				return
+				if !d.waitForRestart() {
+					return
+				}
 			}
-		} else if d.stopping() {
+			crashes = 0 // a restart by hand resets the cool-off, as on Heroku
+		case <-d.stop:
+			t.Stop()
 			d.setState(Down)
 			return
 		}
-		d.mu.Lock()
-		d.restarts++
-		d.mu.Unlock()
-		d.setState(Starting)
+		d.countRestart()
 	}
 }
 
-// runOnce runs the process once. It returns the exit status, and whether
-// the dyno was stopped on request (as opposed to exiting by itself).
-func (d *dyno) runOnce() (status int, stopped bool) {
-	cfg := &d.sup.cfg
-	if d.stopping() {
-		return 0, true
-	}
+func (d *dyno) countRestart() {
 	d.mu.Lock()
-	if d.state == Down {
-		d.mu.Unlock()
-		d.setState(Starting)
-	} else {
-		d.mu.Unlock()
+	d.restarts++
+	d.mu.Unlock()
+}
+
+// waitForRestart parks a stopped dyno until ps:restart (true) or shutdown.
+func (d *dyno) waitForRestart() bool {
+	for {
+		select {
+		case c := <-d.ctl:
+			if c == ctlRestart {
+				return true
+			}
+		case <-d.stop:
+			return false
+		}
 	}
+}
+
+// runOnce runs the process once and says why it ended.
+func (d *dyno) runOnce() (int, outcome) {
+	cfg := &d.sup.cfg
+	select {
+	case <-d.stop:
+		return 0, shutDown
+	default:
+	}
+	d.setState(Starting)
 	d.event("Starting process with command `%s`", d.slot.Command)
 
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		d.event("Error starting process: %v", err)
-		return 127, false
+		return 127, exitedItself
 	}
 	cmd := exec.Command("/bin/sh", "-c", shellScript(cfg.AppDir, d.slot.Command))
 	cmd.Dir = cfg.AppDir
@@ -173,7 +226,7 @@ func (d *dyno) runOnce() (status int, stopped bool) {
 	if err != nil {
 		pr.Close()
 		d.event("Error starting process: %v", err)
-		return 127, false
+		return 127, exitedItself
 	}
 	pid := cmd.Process.Pid
 	d.mu.Lock()
@@ -224,13 +277,18 @@ func (d *dyno) runOnce() (status int, stopped bool) {
 			d.event("Error R10 (Boot timeout) -> Web process failed to bind to $PORT within %s of launch", humanDuration(cfg.BootTimeout))
 			d.event("Stopping process with SIGKILL")
 			signalGroup(pid, syscall.SIGKILL)
-			return finish(<-exited, Crashed), false
+			return finish(<-exited, Crashed), exitedItself
 		case st := <-exited:
-			return finish(st, Crashed), false
+			return finish(st, Crashed), exitedItself
+		case c := <-d.ctl:
+			if c == ctlRestart {
+				return d.terminate(pid, exited, finish, Starting), restarted
+			}
+			return d.terminate(pid, exited, finish, Down), stoppedByUser
 		case <-d.stop:
-			return d.terminate(pid, exited, finish), true
+			return d.terminate(pid, exited, finish, Down), shutDown
 		case <-d.kill:
-			return d.terminate(pid, exited, finish), true
+			return d.terminate(pid, exited, finish, Down), shutDown
 		}
 	}
 }
@@ -238,14 +296,14 @@ func (d *dyno) runOnce() (status int, stopped bool) {
 // terminate stops the dyno's process group: SIGTERM, the grace period for
 // every process of the group to exit, then SIGKILL (Heroku's R12). A kill
 // request (a second Ctrl-C) cuts the grace short.
-func (d *dyno) terminate(pid int, exited <-chan int, finish func(int, State) int) int {
+func (d *dyno) terminate(pid int, exited <-chan int, finish func(int, State) int, next State) int {
 	status, gotStatus := 0, false
 	killAll := func() int {
 		signalGroup(pid, syscall.SIGKILL)
 		if !gotStatus {
 			status = <-exited
 		}
-		return finish(status, Down)
+		return finish(status, next)
 	}
 	if isClosed(d.kill) {
 		d.event("Stopping all processes with SIGKILL")
@@ -260,7 +318,7 @@ func (d *dyno) terminate(pid int, exited <-chan int, finish func(int, State) int
 	defer tick.Stop()
 	for {
 		if gotStatus && !groupAlive(pid) {
-			return finish(status, Down)
+			return finish(status, next)
 		}
 		select {
 		case status = <-exited:

@@ -5,6 +5,7 @@ package runner
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner/logbus"
 )
 
@@ -26,6 +28,21 @@ type Config struct {
 	Backoff     Backoff
 	Bus         *logbus.Bus
 	Session     string
+
+	// Procfile and PublicPort let the formation change at runtime (Scale).
+	Procfile   *procfile.Procfile
+	PublicPort int
+	// OnState, when set, hears every dyno state change (for history and
+	// the router); it must not block.
+	OnState func(StateChange)
+}
+
+// StateChange is one dyno changing state.
+type StateChange struct {
+	Dyno, Type string
+	From, To   State
+	Time       time.Time
+	ExitStatus *int // with Crashed and Down: the last exit status
 }
 
 // Crash is a dyno's process exiting while it was meant to run.
@@ -37,10 +54,14 @@ type Crash struct {
 // Supervisor owns the dynos of one app.
 type Supervisor struct {
 	cfg     Config
-	mu      sync.Mutex
-	dynos   []*dyno
 	crashes chan Crash
+
+	mu      sync.Mutex
+	dynos   []*dyno // formation order; scaled-down dynos leave once stopped
+	env     []string
 	started bool
+	closing bool
+	changed chan struct{} // closed and replaced at every state or formation change
 }
 
 // New returns a supervisor; it starts nothing until Start.
@@ -48,7 +69,7 @@ func New(cfg Config) *Supervisor {
 	if cfg.Backoff == (Backoff{}) {
 		cfg.Backoff = DefaultBackoff
 	}
-	return &Supervisor{cfg: cfg, crashes: make(chan Crash, 1)}
+	return &Supervisor{cfg: cfg, crashes: make(chan Crash, 1), env: cfg.Env, changed: make(chan struct{})}
 }
 
 // Start launches every planned dyno and returns at once; dynos report their
@@ -61,11 +82,16 @@ func (s *Supervisor) Start() error {
 	}
 	s.started = true
 	for _, slot := range s.cfg.Slots {
-		d := newDyno(s, slot)
-		s.dynos = append(s.dynos, d)
-		go d.run()
+		s.launchLocked(slot)
 	}
 	return nil
+}
+
+func (s *Supervisor) launchLocked(slot Slot) {
+	d := newDyno(s, slot)
+	s.dynos = append(s.dynos, d)
+	s.notifyLocked()
+	go d.run()
 }
 
 // Crashes delivers the first crash (only with ExitOnCrash does anyone act on it).
@@ -78,9 +104,31 @@ func (s *Supervisor) reportCrash(name string, status int) {
 	}
 }
 
+func (s *Supervisor) stateChanged(slot Slot, from, to State, status *int) {
+	if s.cfg.OnState != nil {
+		s.cfg.OnState(StateChange{Dyno: slot.Name, Type: slot.Type, From: from, To: to, Time: time.Now(), ExitStatus: status})
+	}
+	s.mu.Lock()
+	s.notifyLocked()
+	s.mu.Unlock()
+}
+
+func (s *Supervisor) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Changed returns a channel closed at the next dyno state or formation change.
+func (s *Supervisor) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
 // Stop asks every dyno to stop gracefully and waits until all have.
 func (s *Supervisor) Stop() {
 	s.mu.Lock()
+	s.closing = true
 	dynos := append([]*dyno(nil), s.dynos...)
 	s.mu.Unlock()
 	for _, d := range dynos {
@@ -94,6 +142,7 @@ func (s *Supervisor) Stop() {
 // Kill cuts any grace period short: remaining processes get SIGKILL now.
 func (s *Supervisor) Kill() {
 	s.mu.Lock()
+	s.closing = true
 	dynos := append([]*dyno(nil), s.dynos...)
 	s.mu.Unlock()
 	for _, d := range dynos {
@@ -113,10 +162,168 @@ func (s *Supervisor) Dynos() []DynoInfo {
 	return out
 }
 
+// Formation counts the dynos of each type that are meant to run.
+func (s *Supervisor) Formation() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	counts := map[string]int{}
+	if s.cfg.Procfile != nil {
+		for _, n := range s.cfg.Procfile.Names() {
+			if n != ReleaseType {
+				counts[n] = 0
+			}
+		}
+	}
+	for _, d := range s.dynos {
+		if !isClosed(d.stop) {
+			counts[d.slot.Type]++
+		}
+	}
+	return counts
+}
+
+// ErrUnknownType is returned for a process type the Procfile lacks.
+var ErrUnknownType = errors.New("unknown process type")
+
+// Scale sets the number of dynos of a type: new ones start at once on
+// fresh ports, the highest-numbered ones above n are stopped. Dynos of
+// other types are not touched.
+func (s *Supervisor) Scale(typ string, n int) error {
+	if s.cfg.Procfile == nil {
+		return errors.New("this supervisor cannot scale")
+	}
+	entry, ok := s.cfg.Procfile.Lookup(typ)
+	if !ok || typ == ReleaseType {
+		return fmt.Errorf("%w %q; the Procfile has: %s", ErrUnknownType, typ, strings.Join(scalableTypes(s.cfg.Procfile), ", "))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return errors.New("dynobox is stopping")
+	}
+	var live []*dyno
+	used := map[int]bool{s.cfg.PublicPort: true}
+	for _, d := range s.dynos {
+		used[d.slot.Port] = true
+		if d.slot.Type == typ && !isClosed(d.stop) {
+			live = append(live, d)
+		}
+	}
+	for i := len(live); i > n; i-- {
+		d := live[i-1]
+		d.requestStop()
+		go s.remove(d)
+	}
+	for i := len(live) + 1; i <= n; i++ {
+		port := s.portFor(typ, i, used)
+		used[port] = true
+		s.launchLocked(Slot{Type: typ, Index: i, Name: fmt.Sprintf("%s.%d", typ, i), Command: entry.Command, Port: port})
+	}
+	s.notifyLocked()
+	return nil
+}
+
+// portFor picks a port in foreman's pattern, skipping used and busy ones.
+func (s *Supervisor) portFor(typ string, i int, used map[int]bool) int {
+	if typ == "web" && i == 1 && !used[s.cfg.PublicPort] {
+		return s.cfg.PublicPort
+	}
+	ti := 0
+	for k, e := range s.cfg.Procfile.Entries {
+		if e.Name == typ {
+			ti = k
+		}
+	}
+	p := s.cfg.PublicPort + 100*ti + i - 1
+	for used[p] || !PortFree(p) {
+		p++
+	}
+	return p
+}
+
+// remove drops a stopped dyno from the list once its goroutine is done.
+func (s *Supervisor) remove(d *dyno) {
+	<-d.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.dynos {
+		if x == d {
+			s.dynos = append(s.dynos[:i], s.dynos[i+1:]...)
+			break
+		}
+	}
+	s.notifyLocked()
+}
+
+// Select names the dynos a ps:restart or ps:stop applies to: all, one
+// type, or one dyno.
+type Select struct {
+	Type string // "web"
+	Dyno string // "web.1"
+}
+
+func (sel Select) match(slot Slot) bool {
+	switch {
+	case sel.Dyno != "":
+		return slot.Name == sel.Dyno
+	case sel.Type != "":
+		return slot.Type == sel.Type
+	}
+	return true
+}
+
+// Restart restarts the selected dynos (stopped ones start again) and
+// returns their names.
+func (s *Supervisor) Restart(sel Select) ([]string, error) { return s.control(sel, ctlRestart) }
+
+// StopDynos stops the selected dynos until they are restarted or rescaled.
+func (s *Supervisor) StopDynos(sel Select) ([]string, error) { return s.control(sel, ctlStop) }
+
+func (s *Supervisor) control(sel Select, c control) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for _, d := range s.dynos {
+		if !isClosed(d.stop) && sel.match(d.slot) {
+			d.send(c)
+			names = append(names, d.slot.Name)
+		}
+	}
+	if len(names) == 0 && (sel.Dyno != "" || sel.Type != "") {
+		what := sel.Dyno
+		if what == "" {
+			what = sel.Type
+		}
+		return nil, fmt.Errorf("no dyno matches %q", what)
+	}
+	return names, nil
+}
+
+// SetEnv replaces the environment new processes start with; it does not
+// restart anything by itself.
+func (s *Supervisor) SetEnv(env []string) {
+	s.mu.Lock()
+	s.env = env
+	s.mu.Unlock()
+}
+
+func scalableTypes(pf *procfile.Procfile) []string {
+	var out []string
+	for _, n := range pf.Names() {
+		if n != ReleaseType {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // dynoEnv is the environment of one dyno: the app's env, its port and name,
 // and the session marker that lets the watchdog find its processes.
 func (s *Supervisor) dynoEnv(slot Slot) []string {
-	return DynoEnv(s.cfg.Env, s.cfg.AppDir, slot.Name, slot.Port, s.cfg.Session)
+	s.mu.Lock()
+	env := s.env
+	s.mu.Unlock()
+	return DynoEnv(env, s.cfg.AppDir, slot.Name, slot.Port, s.cfg.Session)
 }
 
 // DynoEnv builds the environment of a dyno or one-off dyno named name:

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner/logbus"
 )
 
@@ -358,4 +359,109 @@ func TestSignalGroupIgnoresMissing(t *testing.T) {
 	if groupAlive(999999) {
 		t.Fatal("a nonexistent group is alive")
 	}
+}
+
+func testProcfile(t *testing.T, text string) *procfile.Procfile {
+	t.Helper()
+	pf, _, err := procfile.Parse("Procfile", strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf
+}
+
+func TestScaleUpAndDownAtRuntime(t *testing.T) {
+	t.Parallel()
+	pf := testProcfile(t, "web: exec sleep 1000\nworker: echo $DYNO on $PORT; exec sleep 1000\n")
+	public := freeTestPort(t)
+	h := startSupervisor(t, []Slot{slot("worker", 1, public+100, "echo $DYNO on $PORT; exec sleep 1000")}, func(c *Config) {
+		c.Procfile, c.PublicPort = pf, public
+	})
+	h.waitLog("worker.1", "State changed from starting to up")
+	if err := h.sup.Scale("worker", 3); err != nil {
+		t.Fatal(err)
+	}
+	h.waitApp("worker.3", "worker.3 on")
+	if got := h.sup.Formation(); got["worker"] != 3 || got["web"] != 0 {
+		t.Fatalf("formation %v", got)
+	}
+	before := h.sup.Dynos()[0]
+	if err := h.sup.Scale("worker", 1); err != nil {
+		t.Fatal(err)
+	}
+	h.waitLog("worker.3", "State changed from up to down")
+	h.waitLog("worker.2", "State changed from up to down")
+	deadline := time.Now().Add(wait)
+	for len(h.sup.Dynos()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("dynos after scale down: %+v", h.sup.Dynos())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := h.sup.Dynos()[0]; after.Name != "worker.1" || after.PID != before.PID {
+		t.Fatalf("worker.1 was touched by scaling: %+v vs %+v", after, before)
+	}
+	if err := h.sup.Scale("nosuch", 1); err == nil || !strings.Contains(err.Error(), "web, worker") {
+		t.Fatalf("unknown type: %v", err)
+	}
+}
+
+func TestRestartAndStopDynos(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{
+		slot("worker", 1, 7000, "echo pid $$; exec sleep 1000"),
+		slot("clock", 1, 7100, "exec sleep 1000"),
+	}, nil)
+	h.waitLog("worker.1", "State changed from starting to up")
+	h.waitLog("clock.1", "State changed from starting to up")
+	pid := h.sup.Dynos()[0].PID
+	names, err := h.sup.Restart(Select{Dyno: "worker.1"})
+	if err != nil || len(names) != 1 {
+		t.Fatalf("restart: %v %v", names, err)
+	}
+	h.waitLog("worker.1", "State changed from up to starting")
+	deadline := time.Now().Add(wait)
+	for {
+		d := h.sup.Dynos()[0]
+		if d.State == Up && d.PID != pid && d.PID != 0 {
+			if d.Restarts != 1 {
+				t.Errorf("restarts = %d, want 1", d.Restarts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker.1 not back up with a new pid: %+v", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := h.sup.StopDynos(Select{Type: "clock"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitLog("clock.1", "State changed from up to down")
+	time.Sleep(100 * time.Millisecond) // a stopped dyno must stay down
+	if d := h.sup.Dynos()[1]; d.State != Down {
+		t.Fatalf("clock.1 is %s after ps:stop", d.State)
+	}
+	h.sup.Restart(Select{})
+	deadline = time.Now().Add(wait)
+	for h.sup.Dynos()[1].State != Up {
+		if time.Now().After(deadline) {
+			t.Fatalf("clock.1 did not start again: %+v", h.sup.Dynos()[1])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := h.sup.Restart(Select{Dyno: "web.9"}); err == nil {
+		t.Fatal("restart of a missing dyno succeeded")
+	}
+}
+
+func TestSetEnvAppliesOnRestart(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, "echo value=$FOO; exec sleep 1000")}, func(c *Config) {
+		c.Env = []string{"PATH=" + os.Getenv("PATH"), "FOO=old"}
+	})
+	h.waitApp("worker.1", "value=old")
+	h.sup.SetEnv([]string{"PATH=" + os.Getenv("PATH"), "FOO=new"})
+	h.sup.Restart(Select{})
+	h.waitApp("worker.1", "value=new")
 }

@@ -1,0 +1,447 @@
+// Package state is dynobox's memory between runs: formation, config vars,
+// releases, dyno events, add-on records and log history, in one SQLite
+// database in the app's state directory. Nothing else in dynobox talks SQL.
+package state
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the SQLite driver, registered as "sqlite3"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// timeFormat keeps times sortable as text.
+const timeFormat = time.RFC3339Nano
+
+// Store is an open state database.
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens (creating if needed) the database at path and applies any
+// migrations it lacks. A file that is not a readable dynobox database is
+// an error naming the file — never a silent reset that would lose config vars.
+func Open(path string) (*Store, error) {
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, unreadable(path, err)
+	}
+	db.SetMaxOpenConns(1) // one writer; WAL lets other processes read meanwhile
+	s := &Store{db: db, path: path}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, unreadable(path, err)
+	}
+	os.Chmod(path, 0o600)
+	return s, nil
+}
+
+func unreadable(path string, err error) error {
+	return fmt.Errorf("state database %s is unreadable (%v); it holds the app's config vars and releases, so dynobox will not replace it: restore it from a backup, or move it aside to start with an empty state", path, err)
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// migrate applies the embedded migrations newer than PRAGMA user_version,
+// each in its own transaction.
+func (s *Store) migrate() error {
+	var have int
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&have); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	if have > len(names) {
+		return fmt.Errorf("it was written by a newer dynobox (schema %d, this one knows %d); upgrade dynobox", have, len(names))
+	}
+	for i := have; i < len(names); i++ {
+		body, err := migrations.ReadFile(names[i])
+		if err != nil {
+			return err
+		}
+		tx, err := s.db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", names[i], err)
+		}
+		if _, err := tx.Exec("PRAGMA user_version = " + strconv.Itoa(i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// --- formation ---
+
+// Formation returns the remembered dyno counts (empty before any scaling).
+func (s *Store) Formation() (map[string]int, error) {
+	rows, err := s.db.Query("SELECT type, quantity FROM formation")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var t string
+		var n int
+		if err := rows.Scan(&t, &n); err != nil {
+			return nil, err
+		}
+		out[t] = n
+	}
+	return out, rows.Err()
+}
+
+// SetFormation remembers counts for the given types (others are kept).
+func (s *Store) SetFormation(counts map[string]int) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return err
+	}
+	for t, n := range counts {
+		if _, err := tx.Exec("INSERT INTO formation(type, quantity) VALUES(?, ?) ON CONFLICT(type) DO UPDATE SET quantity = excluded.quantity", t, n); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// --- config vars and releases ---
+
+// ConfigVars returns the config vars set through dynobox.
+func (s *Store) ConfigVars() (map[string]string, error) {
+	rows, err := s.db.Query("SELECT key, value FROM config_vars")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
+}
+
+// Release is one numbered release.
+type Release struct {
+	Version     int               `json:"version"`
+	Description string            `json:"description"`
+	CreatedAt   time.Time         `json:"created_at"`
+	Config      map[string]string `json:"-"`
+	BuildID     string            `json:"build_id,omitempty"`
+	Status      string            `json:"status"`
+}
+
+// UpdateConfig sets and unsets config vars and records a release with
+// description, atomically. It returns the new release.
+func (s *Store) UpdateConfig(set map[string]string, unset []string, description string) (Release, error) {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return Release{}, err
+	}
+	defer tx.Rollback()
+	for k, v := range set {
+		if _, err := tx.Exec("INSERT INTO config_vars(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", k, v); err != nil {
+			return Release{}, err
+		}
+	}
+	for _, k := range unset {
+		if _, err := tx.Exec("DELETE FROM config_vars WHERE key = ?", k); err != nil {
+			return Release{}, err
+		}
+	}
+	rel, err := addRelease(tx, description, "")
+	if err != nil {
+		return Release{}, err
+	}
+	return rel, tx.Commit()
+}
+
+// ReplaceConfig makes the config vars exactly cfg (a rollback) and records a release.
+func (s *Store) ReplaceConfig(cfg map[string]string, description string) (Release, error) {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return Release{}, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("DELETE FROM config_vars"); err != nil {
+		return Release{}, err
+	}
+	for k, v := range cfg {
+		if _, err := tx.Exec("INSERT INTO config_vars(key, value) VALUES(?, ?)", k, v); err != nil {
+			return Release{}, err
+		}
+	}
+	rel, err := addRelease(tx, description, "")
+	if err != nil {
+		return Release{}, err
+	}
+	return rel, tx.Commit()
+}
+
+// AddRelease records a release of the current config (e.g. "Initial release").
+func (s *Store) AddRelease(description, buildID string) (Release, error) {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return Release{}, err
+	}
+	defer tx.Rollback()
+	rel, err := addRelease(tx, description, buildID)
+	if err != nil {
+		return Release{}, err
+	}
+	return rel, tx.Commit()
+}
+
+func addRelease(tx *sql.Tx, description, buildID string) (Release, error) {
+	cfg := map[string]string{}
+	rows, err := tx.Query("SELECT key, value FROM config_vars")
+	if err != nil {
+		return Release{}, err
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return Release{}, err
+		}
+		cfg[k] = v
+	}
+	rows.Close()
+	blob, _ := json.Marshal(cfg)
+	now := time.Now().UTC()
+	res, err := tx.Exec("INSERT INTO releases(version, description, created_at, config, build_id) VALUES((SELECT COALESCE(MAX(version), 0) + 1 FROM releases), ?, ?, ?, ?)",
+		description, now.Format(timeFormat), string(blob), buildID)
+	if err != nil {
+		return Release{}, err
+	}
+	id, _ := res.LastInsertId()
+	return Release{Version: int(id), Description: description, CreatedAt: now, Config: cfg, BuildID: buildID, Status: "succeeded"}, nil
+}
+
+// Releases lists releases, newest first, at most limit (0: all).
+func (s *Store) Releases(limit int) ([]Release, error) {
+	q := "SELECT version, description, created_at, config, build_id, status FROM releases ORDER BY version DESC"
+	if limit > 0 {
+		q += " LIMIT " + strconv.Itoa(limit)
+	}
+	rows, err := s.db.Query(q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Release
+	for rows.Next() {
+		var r Release
+		var at, cfg string
+		if err := rows.Scan(&r.Version, &r.Description, &at, &cfg, &r.BuildID, &r.Status); err != nil {
+			return nil, err
+		}
+		r.CreatedAt, _ = time.Parse(timeFormat, at)
+		json.Unmarshal([]byte(cfg), &r.Config)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ErrNoRelease is returned for a release version that does not exist.
+var ErrNoRelease = errors.New("no such release")
+
+// Release returns one release by version.
+func (s *Store) Release(version int) (Release, error) {
+	var r Release
+	var at, cfg string
+	err := s.db.QueryRow("SELECT version, description, created_at, config, build_id, status FROM releases WHERE version = ?", version).
+		Scan(&r.Version, &r.Description, &at, &cfg, &r.BuildID, &r.Status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("%w v%d", ErrNoRelease, version)
+	}
+	if err != nil {
+		return r, err
+	}
+	r.CreatedAt, _ = time.Parse(timeFormat, at)
+	json.Unmarshal([]byte(cfg), &r.Config)
+	return r, nil
+}
+
+// --- dyno events ---
+
+// DynoEvent is a state change of a dyno.
+type DynoEvent struct {
+	At         time.Time `json:"at"`
+	Dyno       string    `json:"dyno"`
+	Type       string    `json:"type"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	ExitStatus *int      `json:"exit_status,omitempty"`
+}
+
+// AddDynoEvent records a state change, keeping the table bounded.
+func (s *Store) AddDynoEvent(e DynoEvent) error {
+	_, err := s.db.Exec("INSERT INTO dyno_events(at, dyno, type, from_state, to_state, exit_status) VALUES(?, ?, ?, ?, ?, ?)",
+		e.At.UTC().Format(timeFormat), e.Dyno, e.Type, e.From, e.To, e.ExitStatus)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Exec("DELETE FROM dyno_events WHERE id <= (SELECT MAX(id) FROM dyno_events) - 10000")
+	return err
+}
+
+// DynoEvents returns the last n events of a dyno ("" for all), oldest first.
+func (s *Store) DynoEvents(dyno string, n int) ([]DynoEvent, error) {
+	rows, err := s.db.Query(`SELECT at, dyno, type, from_state, to_state, exit_status FROM
+		(SELECT * FROM dyno_events WHERE ? = '' OR dyno = ? ORDER BY id DESC LIMIT ?) ORDER BY id`, dyno, dyno, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DynoEvent
+	for rows.Next() {
+		var e DynoEvent
+		var at string
+		var st sql.NullInt64
+		if err := rows.Scan(&at, &e.Dyno, &e.Type, &e.From, &e.To, &st); err != nil {
+			return nil, err
+		}
+		e.At, _ = time.Parse(timeFormat, at)
+		if st.Valid {
+			v := int(st.Int64)
+			e.ExitStatus = &v
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// --- add-on records ---
+
+// AddonRecord is an add-on attached to the app.
+type AddonRecord struct {
+	Name      string    `json:"name"`
+	Plan      string    `json:"plan"`
+	As        string    `json:"as,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Addons lists attached add-ons in creation order.
+func (s *Store) Addons() ([]AddonRecord, error) {
+	rows, err := s.db.Query("SELECT name, plan, as_name, created_at FROM addons ORDER BY created_at, name")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AddonRecord
+	for rows.Next() {
+		var a AddonRecord
+		var at string
+		if err := rows.Scan(&a.Name, &a.Plan, &a.As, &at); err != nil {
+			return nil, err
+		}
+		a.CreatedAt, _ = time.Parse(timeFormat, at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AddAddon records an add-on; the name must be new.
+func (s *Store) AddAddon(a AddonRecord) error {
+	_, err := s.db.Exec("INSERT INTO addons(name, plan, as_name, created_at) VALUES(?, ?, ?, ?)", a.Name, a.Plan, a.As, a.CreatedAt.UTC().Format(timeFormat))
+	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+		return fmt.Errorf("an add-on named %q exists already", a.Name)
+	}
+	return err
+}
+
+// RemoveAddon forgets an add-on; it reports whether it existed.
+func (s *Store) RemoveAddon(name string) (bool, error) {
+	res, err := s.db.Exec("DELETE FROM addons WHERE name = ?", name)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// --- log history ---
+
+// LogLine is one stored log line.
+type LogLine struct {
+	At      time.Time
+	Source  string
+	Process string
+	Text    string
+}
+
+// AppendLogs stores lines in one transaction and trims history to keep.
+func (s *Store) AppendLogs(ctx context.Context, lines []LogLine, keep int) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.Prepare("INSERT INTO logs(at, source, process, text) VALUES(?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, l := range lines {
+		if _, err := stmt.Exec(l.At.UTC().Format(timeFormat), l.Source, l.Process, l.Text); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec("DELETE FROM logs WHERE id <= (SELECT MAX(id) FROM logs) - ?", keep); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// RecentLogs returns the last n stored lines, oldest first.
+func (s *Store) RecentLogs(n int) ([]LogLine, error) {
+	rows, err := s.db.Query("SELECT at, source, process, text FROM (SELECT * FROM logs ORDER BY id DESC LIMIT ?) ORDER BY id", n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []LogLine
+	for rows.Next() {
+		var l LogLine
+		var at string
+		if err := rows.Scan(&at, &l.Source, &l.Process, &l.Text); err != nil {
+			return nil, err
+		}
+		l.At, _ = time.Parse(timeFormat, at)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}

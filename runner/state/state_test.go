@@ -1,0 +1,143 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func TestConfigReleasesSurviveReopen(t *testing.T) {
+	t.Parallel()
+	s, path := openTemp(t)
+	if _, err := s.AddRelease("Initial release", ""); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.UpdateConfig(map[string]string{"FOO": "bar", "N": "1"}, nil, "Set FOO, N config vars")
+	if err != nil || r2.Version != 2 {
+		t.Fatalf("release %+v, %v", r2, err)
+	}
+	r3, err := s.UpdateConfig(map[string]string{"N": "2"}, []string{"FOO"}, "Set N config vars")
+	if err != nil || r3.Version != 3 {
+		t.Fatalf("release %+v, %v", r3, err)
+	}
+	if err := s.SetFormation(map[string]int{"web": 3, "worker": 0}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cfg, _ := s.ConfigVars()
+	if len(cfg) != 1 || cfg["N"] != "2" {
+		t.Fatalf("config after reopen: %v", cfg)
+	}
+	f, _ := s.Formation()
+	if f["web"] != 3 || f["worker"] != 0 || len(f) != 2 {
+		t.Fatalf("formation after reopen: %v", f)
+	}
+	rels, _ := s.Releases(0)
+	if len(rels) != 3 || rels[0].Version != 3 || rels[2].Description != "Initial release" {
+		t.Fatalf("releases: %+v", rels)
+	}
+	old, err := s.Release(2)
+	if err != nil || old.Config["FOO"] != "bar" {
+		t.Fatalf("v2: %+v %v", old, err)
+	}
+	r4, err := s.ReplaceConfig(old.Config, "Rollback to v2")
+	if err != nil || r4.Version != 4 {
+		t.Fatal(err)
+	}
+	cfg, _ = s.ConfigVars()
+	if cfg["FOO"] != "bar" || cfg["N"] != "1" {
+		t.Fatalf("after rollback: %v", cfg)
+	}
+	if _, err := s.Release(99); err == nil || !strings.Contains(err.Error(), "v99") {
+		t.Fatalf("missing release: %v", err)
+	}
+}
+
+func TestCorruptDatabaseIsAnErrorNotAReset(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	garbage := []byte(strings.Repeat("not a database ", 1000))
+	os.WriteFile(path, garbage, 0o600)
+	_, err := Open(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "move it aside") {
+		t.Fatalf("corrupt db: %v", err)
+	}
+	after, _ := os.ReadFile(path)
+	if string(after) != string(garbage) {
+		t.Fatal("the corrupt file was modified")
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	t.Parallel()
+	s, path := openTemp(t)
+	s.db.Exec("PRAGMA user_version = 99")
+	s.Close()
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "newer dynobox") {
+		t.Fatalf("newer schema: %v", err)
+	}
+}
+
+func TestLogHistoryBounded(t *testing.T) {
+	t.Parallel()
+	s, _ := openTemp(t)
+	for b := 0; b < 5; b++ {
+		var lines []LogLine
+		for i := 0; i < 1000; i++ {
+			lines = append(lines, LogLine{At: time.Now(), Source: "app", Process: "web.1", Text: fmt.Sprintf("line %d", b*1000+i)})
+		}
+		if err := s.AppendLogs(context.Background(), lines, 2000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.RecentLogs(5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2000 || got[0].Text != "line 3000" || got[1999].Text != "line 4999" {
+		t.Fatalf("kept %d lines, first %q", len(got), got[0].Text)
+	}
+}
+
+func TestDynoEventsAndAddons(t *testing.T) {
+	t.Parallel()
+	s, _ := openTemp(t)
+	st := 143
+	s.AddDynoEvent(DynoEvent{At: time.Now(), Dyno: "web.1", Type: "web", From: "starting", To: "up"})
+	s.AddDynoEvent(DynoEvent{At: time.Now(), Dyno: "web.1", Type: "web", From: "up", To: "down", ExitStatus: &st})
+	s.AddDynoEvent(DynoEvent{At: time.Now(), Dyno: "worker.1", Type: "worker", From: "starting", To: "up"})
+	ev, _ := s.DynoEvents("web.1", 10)
+	if len(ev) != 2 || ev[1].To != "down" || ev[1].ExitStatus == nil || *ev[1].ExitStatus != 143 {
+		t.Fatalf("events: %+v", ev)
+	}
+	if err := s.AddAddon(AddonRecord{Name: "heroku-postgresql", Plan: "heroku-postgresql:essential-0", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddAddon(AddonRecord{Name: "heroku-postgresql", Plan: "x", CreatedAt: time.Now()}); err == nil {
+		t.Fatal("duplicate add-on accepted")
+	}
+	if ok, _ := s.RemoveAddon("heroku-postgresql"); !ok {
+		t.Fatal("remove failed")
+	}
+}
