@@ -35,7 +35,9 @@ func main() {
 }
 
 func commands() []*command {
-	return []*command{startCommand(), runCommand(), checkCommand(), versionCommand()}
+	cmds := []*command{startCommand(), runCommand(), checkCommand()}
+	cmds = append(cmds, verbCommands()...)
+	return append(cmds, versionCommand())
 }
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
@@ -89,9 +91,9 @@ Usage: dynobox COMMAND [flags] [args]
 Commands:
 `)
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, `  help     Show help for a command: dynobox help COMMAND
+	fmt.Fprint(w, `  help               Show help for a command: dynobox help COMMAND
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input files.
 `)

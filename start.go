@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
+	dbstate "github.com/dynobox/dynobox/runner/state"
+	"github.com/dynobox/dynobox/web/api"
 	"golang.org/x/term"
 )
 
@@ -89,6 +92,32 @@ func start(af *appFlags, args []string, o startOptions) int {
 	if err != nil {
 		return reportLoadError(stderr, err)
 	}
+	store, err := dbstate.Open(state.File("state.db"))
+	if err != nil {
+		fmt.Fprintf(stderr, "dynobox: %v\n", err)
+		return exitFailure
+	}
+	defer store.Close()
+	if rels, err := store.Releases(1); err == nil && len(rels) == 0 {
+		store.AddRelease("Initial release", "")
+	}
+	if len(args) == 0 {
+		// ps:scale is remembered: it overrides the default formation.
+		if saved, err := store.Formation(); err == nil && len(saved) > 0 {
+			for t, n := range saved {
+				if _, ok := app.Procfile.Lookup(t); ok && t != runner.ReleaseType {
+					args = append(args, fmt.Sprintf("%s=%d", t, n))
+				}
+			}
+			if len(args) > 0 {
+				for t, n := range runner.DefaultFormation(app.Procfile, app.AppJSON) {
+					if _, ok := saved[t]; !ok {
+						args = append(args, fmt.Sprintf("%s=%d", t, n))
+					}
+				}
+			}
+		}
+	}
 	slots, code := planFormation(app, args, stderr)
 	if code != exitOK {
 		return code
@@ -109,7 +138,11 @@ func start(af *appFlags, args []string, o startOptions) int {
 	for _, s := range slots {
 		tty.Align("heroku[" + s.Name + "]")
 	}
-	bus := logbus.New(tty)
+	hub := logbus.NewHub(runner.HistoryLines)
+	hub.Preload(runner.LoadHistory(store, runner.HistoryLines))
+	history := runner.NewHistory(store)
+	defer history.Close()
+	bus := logbus.New(tty, hub, history)
 	go bus.Run()
 	defer bus.Close()
 
@@ -127,11 +160,31 @@ func start(af *appFlags, args []string, o startOptions) int {
 	for _, s := range slots {
 		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s on port %d: %s", s.Name, s.Port, s.Command))
 	}
+	events := runner.NewEventLog(store)
+	defer events.Close()
+	ctl := &runner.Controller{App: app, Store: store, Hub: hub, Bus: bus, Started: time.Now(),
+		RouterURL: fmt.Sprintf("http://127.0.0.1:%d", app.Port), Socket: api.SocketPath(state.Path)}
+	env, err := ctl.Env()
+	if err != nil {
+		fmt.Fprintf(stderr, "dynobox: %v\n", err)
+		return exitFailure
+	}
 	sup := runner.New(runner.Config{
-		AppDir: app.Dir, Env: app.Env(), Slots: slots,
+		AppDir: app.Dir, Env: env, Slots: slots,
 		BootTimeout: o.boot, StopTimeout: o.grace, ExitOnCrash: o.exitOnCrash,
-		Bus: bus, Session: session,
+		Bus: bus, Session: session, Procfile: app.Procfile, PublicPort: app.Port,
+		OnState: events.Record,
 	})
+	ctl.Sup = sup
+	apiListener, err := api.Listen(ctl.Socket)
+	if err != nil {
+		fmt.Fprintf(stderr, "dynobox: %v\n", err)
+		return exitFailure
+	}
+	apiServer := &http.Server{Handler: api.Handler(ctl), ReadHeaderTimeout: 10 * time.Second}
+	go apiServer.Serve(apiListener)
+	defer os.Remove(ctl.Socket)
+	defer apiServer.Close()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)

@@ -16,7 +16,7 @@ const MaxLine = 64 << 10
 // outputWait is how long a dyno's output may wait for a full bus before its
 // lines are dropped: long enough to ride out a burst, short enough that a
 // stuck terminal never stalls the app.
-const outputWait = 100 * time.Millisecond
+const outputWait = 250 * time.Millisecond
 
 func indexNewline(b []byte) int { return bytes.IndexByte(b, '\n') }
 

@@ -1,0 +1,314 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/state"
+)
+
+// Controller is the running app as the API sees it: the supervisor, the
+// state database and the log hub behind one set of methods, shared by the
+// CLI verbs and the dashboard.
+type Controller struct {
+	App     *App
+	Sup     *Supervisor
+	Store   *state.Store
+	Hub     *logbus.Hub
+	Bus     *logbus.Bus
+	Started time.Time
+	// AddonEnv returns the config vars the add-ons set (nil: none).
+	AddonEnv func() map[string]string
+	// Addresses for info: where the app and dashboard answer.
+	RouterURL, DashboardURL, Socket string
+
+	mu sync.Mutex // one config or formation change at a time
+}
+
+// Name is the app's name: its directory's name.
+func (c *Controller) Name() string { return filepath.Base(c.App.Dir) }
+
+// Env is every dyno's environment: the OS environment < env files <
+// config vars set through dynobox (add-on vars among them).
+func (c *Controller) Env() ([]string, error) {
+	vars, err := c.Store.ConfigVars()
+	if err != nil {
+		return nil, err
+	}
+	m := envMap(os.Environ())
+	for k, v := range c.App.FileEnv {
+		m[k] = v
+	}
+	for k, v := range vars {
+		m[k] = v
+	}
+	for k, v := range c.addonEnv() {
+		m[k] = v
+	}
+	return sortedEnv(m), nil
+}
+
+func (c *Controller) addonEnv() map[string]string {
+	if c.AddonEnv == nil {
+		return nil
+	}
+	return c.AddonEnv()
+}
+
+func sortedEnv(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env := make([]string, len(keys))
+	for i, k := range keys {
+		env[i] = k + "=" + m[k]
+	}
+	return env
+}
+
+// ConfigVar is one config var as `dynobox config` shows it.
+type ConfigVar struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Source string `json:"source"` // "config" (config:set), "env" (an env file), "addon"
+}
+
+// Config lists the app's config vars: those from env files and app.json,
+// those set through dynobox, and the add-ons' (as on Heroku, add-on vars
+// are config vars). The OS environment is not listed.
+func (c *Controller) Config() ([]ConfigVar, error) {
+	vars, err := c.Store.ConfigVars()
+	if err != nil {
+		return nil, err
+	}
+	all := map[string]ConfigVar{}
+	for k, v := range c.App.FileEnv {
+		all[k] = ConfigVar{k, v, "env"}
+	}
+	for k, v := range vars {
+		all[k] = ConfigVar{k, v, "config"}
+	}
+	for k, v := range c.addonEnv() {
+		all[k] = ConfigVar{k, v, "addon"}
+	}
+	out := make([]ConfigVar, 0, len(all))
+	for _, v := range all {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+var configKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// SetConfig sets and unsets config vars, records a release and restarts
+// every dyno with the new environment.
+func (c *Controller) SetConfig(set map[string]string, unset []string) (state.Release, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	addon := c.addonEnv()
+	var keys []string
+	for k := range set {
+		keys = append(keys, k)
+	}
+	keys = append(keys, unset...)
+	if len(keys) == 0 {
+		return state.Release{}, &InputError{errors.New("no config vars given; use KEY=VALUE")}
+	}
+	for _, k := range keys {
+		if !configKey.MatchString(k) {
+			return state.Release{}, &InputError{fmt.Errorf("invalid config var name %q: use letters, digits and _, not starting with a digit", k)}
+		}
+		if _, ok := addon[k]; ok {
+			return state.Release{}, &InputError{fmt.Errorf("%s is set by an add-on; change the add-on instead (addons:destroy / addons:create)", k)}
+		}
+		if k == "PORT" || k == "DYNO" || k == "PS" {
+			return state.Release{}, &InputError{fmt.Errorf("%s is set by dynobox for each dyno and cannot be a config var", k)}
+		}
+	}
+	var desc string
+	if len(set) > 0 {
+		sk := sortedKeys(set)
+		desc = "Set " + strings.Join(sk, ", ") + " config vars"
+	} else {
+		desc = "Unset " + strings.Join(unset, ", ") + " config vars"
+	}
+	rel, err := c.Store.UpdateConfig(set, unset, desc)
+	if err != nil {
+		return rel, err
+	}
+	c.apiEvent(desc)
+	c.apiEvent(fmt.Sprintf("Release v%d created", rel.Version))
+	return rel, c.restartWithNewEnv()
+}
+
+// Rollback restores the config vars of release v as a new release and
+// restarts the dynos.
+func (c *Controller) Rollback(v int) (state.Release, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, err := c.Store.Release(v)
+	if err != nil {
+		return old, &InputError{err}
+	}
+	rel, err := c.Store.ReplaceConfig(old.Config, fmt.Sprintf("Rollback to v%d", v))
+	if err != nil {
+		return rel, err
+	}
+	c.apiEvent(fmt.Sprintf("Rollback to v%d", v))
+	c.apiEvent(fmt.Sprintf("Release v%d created", rel.Version))
+	return rel, c.restartWithNewEnv()
+}
+
+func (c *Controller) restartWithNewEnv() error {
+	env, err := c.Env()
+	if err != nil {
+		return err
+	}
+	c.Sup.SetEnv(env)
+	_, err = c.Sup.Restart(Select{})
+	return err
+}
+
+func (c *Controller) apiEvent(msg string) {
+	c.Bus.Event(logbus.SourceApp, "api", msg)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Releases lists releases, newest first.
+func (c *Controller) Releases() ([]state.Release, error) { return c.Store.Releases(0) }
+
+// ScaleChange is one "web=3", "worker+1" or "clock-1".
+type ScaleChange struct {
+	Type string `json:"type"`
+	Op   string `json:"op"` // "=", "+" or "-"
+	N    int    `json:"n"`
+}
+
+var scaleArg = regexp.MustCompile(`^([\w-]+)([=+-])(\d+)$`)
+
+// ParseScale reads ps:scale arguments (Heroku's `^([\w-]+)([=+-]\d+)$`).
+func ParseScale(args []string) ([]ScaleChange, error) {
+	var out []ScaleChange
+	for _, a := range args {
+		for _, part := range strings.Split(a, ",") {
+			if part == "" {
+				continue
+			}
+			m := scaleArg.FindStringSubmatch(part)
+			if m == nil {
+				return nil, &InputError{fmt.Errorf("bad scale %q: use TYPE=N, TYPE+N or TYPE-N, e.g. web=3 worker+1", part)}
+			}
+			n, _ := strconv.Atoi(m[3])
+			out = append(out, ScaleChange{Type: m[1], Op: m[2], N: n})
+		}
+	}
+	if len(out) == 0 {
+		return nil, &InputError{errors.New("nothing to scale: use TYPE=N, e.g. web=3 worker+1")}
+	}
+	return out, nil
+}
+
+// Scale applies changes to the formation — all or none — and remembers
+// the result across restarts. It returns the new counts of the types changed.
+func (c *Controller) Scale(changes []ScaleChange) (map[string]int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	current := c.Sup.Formation()
+	next := map[string]int{}
+	for _, ch := range changes {
+		have, ok := current[ch.Type]
+		if !ok {
+			return nil, &InputError{fmt.Errorf("unknown process type %q; the Procfile has: %s", ch.Type, strings.Join(scalableTypes(c.App.Procfile), ", "))}
+		}
+		if n, seen := next[ch.Type]; seen {
+			have = n
+		}
+		switch ch.Op {
+		case "=":
+			have = ch.N
+		case "+":
+			have += ch.N
+		case "-":
+			have -= ch.N
+		}
+		if have < 0 {
+			have = 0
+		}
+		if have > 100 {
+			return nil, &InputError{fmt.Errorf("%s=%d: at most 100 dynos of one type", ch.Type, have)}
+		}
+		next[ch.Type] = have
+	}
+	for t, n := range next {
+		if err := c.Sup.Scale(t, n); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Store.SetFormation(next); err != nil {
+		return next, fmt.Errorf("scaled, but could not remember the formation: %w", err)
+	}
+	c.apiEvent("Scaled to " + FormationString(next))
+	return next, nil
+}
+
+// Info is what `dynobox info --json` prints: the one call a test harness needs.
+type Info struct {
+	Name      string            `json:"name"`
+	Dir       string            `json:"dir"`
+	PID       int               `json:"pid"`
+	Started   time.Time         `json:"started_at"`
+	Release   int               `json:"release"`
+	Router    string            `json:"router_url"`
+	Dashboard string            `json:"dashboard_url,omitempty"`
+	Socket    string            `json:"api_socket"`
+	Formation map[string]int    `json:"formation"`
+	Dynos     []DynoInfo        `json:"dynos"`
+	Addons    []AddonInfo       `json:"addons"`
+	Commands  map[string]string `json:"commands"`
+}
+
+// AddonInfo describes an add-on for info and `addons`.
+type AddonInfo struct {
+	Name   string            `json:"name"`
+	Plan   string            `json:"plan"`
+	State  string            `json:"state"`
+	Addr   string            `json:"address"`
+	Config map[string]string `json:"config_vars"`
+}
+
+// Info gathers the app's state.
+func (c *Controller) Info() Info {
+	rel := 0
+	if rels, err := c.Store.Releases(1); err == nil && len(rels) > 0 {
+		rel = rels[0].Version
+	}
+	cmds := map[string]string{}
+	for _, e := range c.App.Procfile.Entries {
+		cmds[e.Name] = e.Command
+	}
+	return Info{
+		Name: c.Name(), Dir: c.App.Dir, PID: os.Getpid(), Started: c.Started, Release: rel,
+		Router: c.RouterURL, Dashboard: c.DashboardURL, Socket: c.Socket,
+		Formation: c.Sup.Formation(), Dynos: c.Sup.Dynos(), Addons: []AddonInfo{}, Commands: cmds,
+	}
+}

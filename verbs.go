@@ -1,0 +1,503 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/state"
+	"github.com/dynobox/dynobox/web/api"
+)
+
+// The verbs that steer a running dynobox, in the shapes of Heroku's CLI.
+
+// clientFlags are the flags of every verb that talks to a running dynobox.
+type clientFlags struct {
+	dir, stateDir string
+	json          bool
+}
+
+func (f *clientFlags) register(fs *flag.FlagSet, withJSON bool) {
+	fs.StringVar(&f.dir, "app-dir", ".", "the app `DIR`ectory")
+	alias(fs, "C", "app-dir")
+	fs.StringVar(&f.stateDir, "state-dir", "", "state `DIR`ectory (default DIR/.dynobox)")
+	if withJSON {
+		fs.BoolVar(&f.json, "json", false, "print JSON for scripts")
+		alias(fs, "j", "json")
+	}
+}
+
+func (f *clientFlags) client() *api.Client {
+	dir, err := filepath.Abs(f.dir)
+	if err != nil {
+		dir = f.dir
+	}
+	sd := f.stateDir
+	if sd == "" {
+		sd = filepath.Join(dir, ".dynobox")
+	}
+	return api.NewClient(dir, sd)
+}
+
+// verbError prints err and picks the exit code: 2 for what the user must
+// fix in the request, 1 otherwise (including "not running").
+func verbError(err error) int {
+	fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+	var re *api.RequestError
+	if errors.As(err, &re) {
+		return exitUsage
+	}
+	var ie *runner.InputError
+	if errors.As(err, &ie) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func printJSON(v any) int {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+	return exitOK
+}
+
+func verbCommands() []*command {
+	return []*command{psCommand(), scaleCommand(), restartCommand(), stopCommand(), logsCommand(),
+		configCommand(), configSetCommand(), configUnsetCommand(), configGetCommand(),
+		releasesCommand(), rollbackCommand(), infoCommand()}
+}
+
+func infoCommand() *command {
+	c := newCommand("info", "", "Show the running app: release, addresses, add-ons, dynos with ports and pids.", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	c.run = func(c *command, args []string) int {
+		var info runner.Info
+		if err := f.client().Info(&info); err != nil {
+			return verbError(err)
+		}
+		if f.json {
+			return printJSON(info)
+		}
+		fmt.Printf("=== %s\n", info.Name)
+		rows := [][2]string{
+			{"Dir", info.Dir}, {"PID", strconv.Itoa(info.PID)}, {"Release", fmt.Sprintf("v%d", info.Release)},
+			{"Web URL", info.Router}, {"Started", humanTime(info.Started)},
+		}
+		if info.Dashboard != "" {
+			rows = append(rows, [2]string{"Dashboard", info.Dashboard})
+		}
+		printAligned(os.Stdout, rows)
+		return exitOK
+	}
+	return c
+}
+
+func psCommand() *command {
+	c := newCommand("ps", "[TYPE ...]", "List the dynos by process type, with state, port, pid and restarts.", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	c.run = func(c *command, args []string) int {
+		var ps api.PS
+		if err := f.client().PS(&ps); err != nil {
+			return verbError(err)
+		}
+		if len(args) > 0 {
+			keep := map[string]bool{}
+			for _, a := range args {
+				keep[a] = true
+			}
+			var dynos []runner.DynoInfo
+			for _, d := range ps.Dynos {
+				if keep[d.Type] {
+					dynos = append(dynos, d)
+				}
+			}
+			ps.Dynos = dynos
+		}
+		if f.json {
+			return printJSON(ps)
+		}
+		writePS(os.Stdout, ps)
+		return exitOK
+	}
+	return c
+}
+
+// writePS prints Heroku's ps shape: "=== web: npm start (2)" then dynos.
+func writePS(w io.Writer, ps api.PS) {
+	byType := map[string][]runner.DynoInfo{}
+	var types []string
+	for _, d := range ps.Dynos {
+		if _, ok := byType[d.Type]; !ok {
+			types = append(types, d.Type)
+		}
+		byType[d.Type] = append(byType[d.Type], d)
+	}
+	if len(types) == 0 {
+		fmt.Fprintln(w, "No dynos are running; scale some with \"dynobox ps:scale web=1\".")
+		return
+	}
+	for i, t := range types {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "=== %s: %s (%d)\n", t, ps.Commands[t], ps.Formation[t])
+		for _, d := range byType[t] {
+			pid := "-"
+			if d.PID > 0 {
+				pid = strconv.Itoa(d.PID)
+			}
+			fmt.Fprintf(w, "%s: %s %s  port=%d pid=%s restarts=%d\n", d.Name, d.State, humanTime(d.Since), d.Port, pid, d.Restarts)
+		}
+	}
+}
+
+// humanTime is Heroku's "2026/11/26 10:00:00 +0000 (~ 5m ago)".
+func humanTime(t time.Time) string {
+	ago := time.Since(t).Round(time.Second)
+	var rel string
+	switch {
+	case ago < time.Minute:
+		rel = fmt.Sprintf("%ds", int(ago.Seconds()))
+	case ago < time.Hour:
+		rel = fmt.Sprintf("%dm", int(ago.Minutes()))
+	default:
+		rel = fmt.Sprintf("%dh", int(ago.Hours()))
+	}
+	return fmt.Sprintf("%s (~ %s ago)", t.Format("2006/01/02 15:04:05 -0700"), rel)
+}
+
+func scaleCommand() *command {
+	c := newCommand("ps:scale", "TYPE=N|TYPE+N|TYPE-N ...", "Change the formation of the running app; remembered across restarts.", `
+Only the named types change; web=0 stops all web dynos. Examples:
+  dynobox ps:scale web=3 worker+1 clock-1`)
+	var f clientFlags
+	f.register(c.flags, true)
+	c.run = func(c *command, args []string) int {
+		changes, err := runner.ParseScale(args)
+		if err != nil {
+			return verbError(err)
+		}
+		var counts map[string]int
+		if err := f.client().Post("/v1/ps/scale", map[string]any{"changes": changes}, &counts); err != nil {
+			return verbError(err)
+		}
+		if f.json {
+			return printJSON(counts)
+		}
+		fmt.Printf("Scaling dynos... done, now running %s\n", runner.FormationString(counts))
+		return exitOK
+	}
+	return c
+}
+
+func selectFlags(fs *flag.FlagSet) (*string, *string) {
+	typ := fs.String("process-type", "", "only dynos of this `TYPE`")
+	alias(fs, "p", "process-type")
+	dyno := fs.String("dyno-name", "", "only this `DYNO`, e.g. web.1")
+	alias(fs, "d", "dyno-name")
+	return typ, dyno
+}
+
+func restartCommand() *command {
+	c := newCommand("ps:restart", "[DYNO]", "Restart dynos: all, one type (-p) or one dyno (-d).", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	typ, dyno := selectFlags(c.flags)
+	c.run = func(c *command, args []string) int {
+		return controlVerb(&f, "/v1/ps/restart", "Restarting", *typ, *dyno, args)
+	}
+	return c
+}
+
+func stopCommand() *command {
+	c := newCommand("ps:stop", "[DYNO]", "Stop dynos (-p TYPE or -d DYNO) until they are restarted or rescaled.", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	typ, dyno := selectFlags(c.flags)
+	c.run = func(c *command, args []string) int {
+		if *typ == "" && *dyno == "" && len(args) == 0 {
+			fmt.Fprintln(os.Stderr, "dynobox: ps:stop needs -p TYPE or -d DYNO (or a dyno name)")
+			return exitUsage
+		}
+		return controlVerb(&f, "/v1/ps/stop", "Stopping", *typ, *dyno, args)
+	}
+	return c
+}
+
+func controlVerb(f *clientFlags, path, verb, typ, dyno string, args []string) int {
+	if len(args) > 1 {
+		fmt.Fprintln(os.Stderr, "dynobox: name at most one dyno or type")
+		return exitUsage
+	}
+	if len(args) == 1 { // Heroku accepts "web" or "web.1" as an argument
+		if strings.Contains(args[0], ".") {
+			dyno = args[0]
+		} else {
+			typ = args[0]
+		}
+	}
+	var names []string
+	if err := f.client().Post(path, runner.Select{Type: typ, Dyno: dyno}, &names); err != nil {
+		return verbError(err)
+	}
+	if f.json {
+		return printJSON(names)
+	}
+	what := "all dynos"
+	switch {
+	case dyno != "":
+		what = dyno
+	case typ != "":
+		what = typ + " dynos"
+	}
+	fmt.Printf("%s %s... done\n", verb, what)
+	return exitOK
+}
+
+func logsCommand() *command {
+	c := newCommand("logs", "", "Show the app's logs in Logplex format: the last 100 lines, or follow with --tail.", fmt.Sprintf(`
+The running dynobox keeps the last %d lines, across its restarts.`, api.MaxLogLines))
+	var f clientFlags
+	f.register(c.flags, true)
+	n := c.flags.Int("num", 100, "number of lines to show")
+	alias(c.flags, "n", "num")
+	tail := c.flags.Bool("tail", false, "keep printing new lines as they arrive")
+	alias(c.flags, "t", "tail")
+	typ, dyno := selectFlags(c.flags)
+	source := c.flags.String("source", "", "only lines from `SOURCE`: app or heroku")
+	alias(c.flags, "s", "source")
+	c.run = func(c *command, args []string) int {
+		if *source != "" && *source != "app" && *source != "heroku" {
+			fmt.Fprintf(os.Stderr, "dynobox: --source %q: use app or heroku\n", *source)
+			return exitUsage
+		}
+		q := url.Values{"n": {strconv.Itoa(*n)}, "dyno": {*dyno}, "type": {*typ}, "source": {*source}}
+		if *tail {
+			q.Set("tail", "1")
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		enc := json.NewEncoder(os.Stdout)
+		err := f.client().Logs(ctx, q, func(l api.LogLine) error {
+			if f.json {
+				return enc.Encode(l)
+			}
+			_, err := fmt.Printf("%s %s[%s]: %s\n", l.Time.Format("2006-01-02T15:04:05.000000-07:00"), l.Source, l.Process, l.Text)
+			return err
+		})
+		if err != nil {
+			return verbError(err)
+		}
+		return exitOK
+	}
+	return c
+}
+
+func configCommand() *command {
+	c := newCommand("config", "", "List config vars: from env files, config:set and add-ons.", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	shell := c.flags.Bool("shell", false, "print KEY='value' lines for a shell")
+	alias(c.flags, "s", "shell")
+	c.run = func(c *command, args []string) int {
+		var vars []runner.ConfigVar
+		if err := f.client().Config(&vars); err != nil {
+			return verbError(err)
+		}
+		switch {
+		case f.json:
+			m := map[string]string{}
+			for _, v := range vars {
+				m[v.Key] = v.Value
+			}
+			return printJSON(m)
+		case *shell:
+			for _, v := range vars {
+				fmt.Printf("%s=%s\n", v.Key, runner.ShellJoin([]string{v.Value}))
+			}
+		default:
+			var info runner.Info
+			f.client().Info(&info)
+			fmt.Printf("=== %s Config Vars\n\n", info.Name)
+			rows := make([][2]string, len(vars))
+			for i, v := range vars {
+				rows[i] = [2]string{v.Key + ":", v.Value}
+			}
+			printAligned(os.Stdout, rows)
+		}
+		return exitOK
+	}
+	return c
+}
+
+func printAligned(w io.Writer, rows [][2]string) {
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r[0]))
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-*s %s\n", width, r[0], r[1])
+	}
+}
+
+func configSetCommand() *command {
+	c := newCommand("config:set", "KEY=VALUE ...", "Set config vars: creates a release and restarts the dynos.", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	c.run = func(c *command, args []string) int {
+		set := map[string]string{}
+		for _, a := range args {
+			k, v, ok := strings.Cut(a, "=")
+			if !ok || k == "" {
+				fmt.Fprintf(os.Stderr, "dynobox: %q must be KEY=VALUE\n", a)
+				return exitUsage
+			}
+			set[k] = v
+		}
+		if len(set) == 0 {
+			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox config:set KEY=VALUE ...")
+			return exitUsage
+		}
+		return configChange(&f, api.ConfigChange{Set: set}, "Setting")
+	}
+	return c
+}
+
+func configUnsetCommand() *command {
+	c := newCommand("config:unset", "KEY ...", "Unset config vars: creates a release and restarts the dynos.", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	c.run = func(c *command, args []string) int {
+		if len(args) == 0 {
+			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox config:unset KEY ...")
+			return exitUsage
+		}
+		return configChange(&f, api.ConfigChange{Unset: args}, "Unsetting")
+	}
+	return c
+}
+
+func configChange(f *clientFlags, change api.ConfigChange, verb string) int {
+	var rel state.Release
+	if err := f.client().Post("/v1/config", change, &rel); err != nil {
+		return verbError(err)
+	}
+	if f.json {
+		return printJSON(rel)
+	}
+	keys := change.Unset
+	if len(change.Set) > 0 {
+		keys = nil
+		for k := range change.Set {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+	}
+	fmt.Printf("%s %s and restarting... done, v%d\n", verb, strings.Join(keys, ", "), rel.Version)
+	if len(change.Set) > 0 {
+		rows := make([][2]string, len(keys))
+		for i, k := range keys {
+			rows[i] = [2]string{k + ":", change.Set[k]}
+		}
+		printAligned(os.Stdout, rows)
+	}
+	return exitOK
+}
+
+func configGetCommand() *command {
+	c := newCommand("config:get", "KEY", "Print one config var's raw value.", "")
+	var f clientFlags
+	f.register(c.flags, false)
+	c.run = func(c *command, args []string) int {
+		if len(args) != 1 {
+			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox config:get KEY")
+			return exitUsage
+		}
+		var vars []runner.ConfigVar
+		if err := f.client().Config(&vars); err != nil {
+			return verbError(err)
+		}
+		for _, v := range vars {
+			if v.Key == args[0] {
+				fmt.Println(v.Value)
+				return exitOK
+			}
+		}
+		fmt.Println() // Heroku prints an empty line for an unset var
+		return exitOK
+	}
+	return c
+}
+
+func releasesCommand() *command {
+	c := newCommand("releases", "", "List releases, newest first.", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	c.run = func(c *command, args []string) int {
+		var rels []state.Release
+		if err := f.client().Releases(&rels); err != nil {
+			return verbError(err)
+		}
+		if f.json {
+			return printJSON(rels)
+		}
+		var info runner.Info
+		f.client().Info(&info)
+		cur := 0
+		if len(rels) > 0 {
+			cur = rels[0].Version
+		}
+		fmt.Printf("=== %s Releases - Current: v%d\n", info.Name, cur)
+		width := 0
+		for _, r := range rels {
+			width = max(width, len(r.Description))
+		}
+		for _, r := range rels {
+			fmt.Printf("v%-3d %-*s  %s\n", r.Version, width, r.Description, humanTime(r.CreatedAt.Local()))
+		}
+		return exitOK
+	}
+	return c
+}
+
+func rollbackCommand() *command {
+	c := newCommand("releases:rollback", "vN", "Restore the config vars of release vN, as a new release.", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	c.run = func(c *command, args []string) int {
+		if len(args) != 1 {
+			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox releases:rollback vN")
+			return exitUsage
+		}
+		v, err := strconv.Atoi(strings.TrimPrefix(args[0], "v"))
+		if err != nil || v <= 0 {
+			fmt.Fprintf(os.Stderr, "dynobox: %q is not a release; use vN as \"dynobox releases\" lists them\n", args[0])
+			return exitUsage
+		}
+		var rel state.Release
+		if err := f.client().Post("/v1/releases/rollback", map[string]int{"version": v}, &rel); err != nil {
+			return verbError(err)
+		}
+		if f.json {
+			return printJSON(rel)
+		}
+		fmt.Printf("Rolling back to v%d... done, v%d\n", v, rel.Version)
+		return exitOK
+	}
+	return c
+}

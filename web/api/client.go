@@ -1,0 +1,150 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SocketPath is where the API of the app with state directory stateDir
+// listens. Unix socket paths are limited to about 107 bytes, so a deep
+// state directory gets a socket under the temp dir named by its hash.
+func SocketPath(stateDir string) string {
+	abs, err := filepath.Abs(stateDir)
+	if err != nil {
+		abs = stateDir
+	}
+	p := filepath.Join(abs, "api.sock")
+	if len(p) < 100 {
+		return p
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(os.TempDir(), "dynobox-"+hex.EncodeToString(sum[:8])+".sock")
+}
+
+// NotRunningError says no dynobox serves the app.
+type NotRunningError struct{ AppDir string }
+
+func (e *NotRunningError) Error() string {
+	return fmt.Sprintf("no dynobox is running for %s — start it with \"dynobox start\"", e.AppDir)
+}
+
+// RequestError is an error the API blamed on the request (HTTP 400).
+type RequestError struct{ Msg string }
+
+func (e *RequestError) Error() string { return e.Msg }
+
+// Client talks to a running dynobox over its Unix socket.
+type Client struct {
+	appDir string
+	http   *http.Client
+}
+
+// NewClient returns a client for the app whose state is in stateDir.
+func NewClient(appDir, stateDir string) *Client {
+	sock := SocketPath(stateDir)
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}
+	return &Client{appDir: appDir, http: &http.Client{Transport: tr}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://dynobox"+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.dialError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e errorBody
+		json.NewDecoder(resp.Body).Decode(&e)
+		if resp.StatusCode == http.StatusBadRequest {
+			return &RequestError{e.Error}
+		}
+		return fmt.Errorf("%s", e.Error)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (c *Client) dialError(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return &NotRunningError{c.appDir}
+	}
+	return err
+}
+
+func (c *Client) call(method, path string, body, out any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return c.do(ctx, method, path, body, out)
+}
+
+// Info, PS, Config, Releases: GETs.
+func (c *Client) Info(out any) error     { return c.call("GET", "/v1/info", nil, out) }
+func (c *Client) PS(out *PS) error       { return c.call("GET", "/v1/ps", nil, out) }
+func (c *Client) Config(out any) error   { return c.call("GET", "/v1/config", nil, out) }
+func (c *Client) Releases(out any) error { return c.call("GET", "/v1/releases", nil, out) }
+
+// Post sends body to path and decodes the reply into out.
+func (c *Client) Post(path string, body, out any) error { return c.call("POST", path, body, out) }
+
+// Logs streams log lines to fn until the stream ends (or ctx ends, with tail).
+func (c *Client) Logs(ctx context.Context, q url.Values, fn func(LogLine) error) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://dynobox/v1/logs?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.dialError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e errorBody
+		json.NewDecoder(resp.Body).Decode(&e)
+		return &RequestError{e.Error}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var l LogLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("bad log line from dynobox: %v", err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return sc.Err()
+}

@@ -1,0 +1,209 @@
+// Package api is dynobox's local JSON API: the handlers that the CLI verbs
+// (over a Unix socket) and the dashboard (over HTTP) share, and the client
+// the CLI verbs use.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/state"
+)
+
+// MaxLogLines is how far back `logs -n` can reach.
+const MaxLogLines = runner.HistoryLines
+
+// Handler serves the API for a running app.
+func Handler(c *runner.Controller) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) { reply(w, c.Info(), nil) })
+	mux.HandleFunc("GET /v1/ps", func(w http.ResponseWriter, r *http.Request) {
+		info := c.Info()
+		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos}, nil)
+	})
+	mux.HandleFunc("POST /v1/ps/scale", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Changes []runner.ScaleChange }
+		if !decode(w, r, &req) {
+			return
+		}
+		counts, err := c.Scale(req.Changes)
+		reply(w, counts, err)
+	})
+	mux.HandleFunc("POST /v1/ps/restart", func(w http.ResponseWriter, r *http.Request) { control(w, r, c.Sup.Restart) })
+	mux.HandleFunc("POST /v1/ps/stop", func(w http.ResponseWriter, r *http.Request) { control(w, r, c.Sup.StopDynos) })
+	mux.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
+		vars, err := c.Config()
+		reply(w, vars, err)
+	})
+	mux.HandleFunc("POST /v1/config", func(w http.ResponseWriter, r *http.Request) {
+		var req ConfigChange
+		if !decode(w, r, &req) {
+			return
+		}
+		rel, err := c.SetConfig(req.Set, req.Unset)
+		reply(w, rel, err)
+	})
+	mux.HandleFunc("GET /v1/releases", func(w http.ResponseWriter, r *http.Request) {
+		rels, err := c.Releases()
+		if rels == nil {
+			rels = []state.Release{}
+		}
+		reply(w, rels, err)
+	})
+	mux.HandleFunc("POST /v1/releases/rollback", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Version int }
+		if !decode(w, r, &req) {
+			return
+		}
+		rel, err := c.Rollback(req.Version)
+		reply(w, rel, err)
+	})
+	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) { streamLogs(w, r, c.Hub) })
+	return mux
+}
+
+// PS is the reply of GET /v1/ps.
+type PS struct {
+	Formation map[string]int    `json:"formation"`
+	Commands  map[string]string `json:"commands"`
+	Dynos     []runner.DynoInfo `json:"dynos"`
+}
+
+// ConfigChange is the body of POST /v1/config.
+type ConfigChange struct {
+	Set   map[string]string `json:"set,omitempty"`
+	Unset []string          `json:"unset,omitempty"`
+}
+
+// errorBody is every error reply.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		code := http.StatusInternalServerError
+		var ie *runner.InputError
+		if errors.As(err, &ie) || errors.Is(err, runner.ErrUnknownType) {
+			code = http.StatusBadRequest
+		}
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(errorBody{err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v); err != nil {
+		reply(w, nil, &runner.InputError{Err: fmt.Errorf("bad request body: %v", err)})
+		return false
+	}
+	return true
+}
+
+func control(w http.ResponseWriter, r *http.Request, fn func(runner.Select) ([]string, error)) {
+	var sel runner.Select
+	if !decode(w, r, &sel) {
+		return
+	}
+	names, err := fn(sel)
+	if err != nil {
+		err = &runner.InputError{Err: err}
+	}
+	if names == nil {
+		names = []string{}
+	}
+	reply(w, names, err)
+}
+
+// LogLine is one line of GET /v1/logs (newline-delimited JSON).
+type LogLine struct {
+	Time    time.Time `json:"time"`
+	Source  string    `json:"source"`
+	Process string    `json:"process"`
+	Text    string    `json:"text"`
+}
+
+// streamLogs writes the last n lines, then with tail=1 every new line until
+// the client goes away. A tail that falls behind gets an L10 line saying
+// how many lines it missed; it never slows the bus.
+func streamLogs(w http.ResponseWriter, r *http.Request, hub *logbus.Hub) {
+	q := r.URL.Query()
+	n := 100
+	if s := q.Get("n"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			reply(w, nil, &runner.InputError{Err: fmt.Errorf("-n %q: want a number of lines", s)})
+			return
+		}
+		n = min(v, MaxLogLines)
+	}
+	f := logbus.Filter{Dyno: q.Get("dyno"), Type: q.Get("type"), Source: q.Get("source")}
+	tail := q.Get("tail") == "1"
+	var sub *logbus.Subscription
+	if tail { // subscribe before reading history, so no line falls between
+		sub = hub.Subscribe(f, 4096)
+		defer sub.Close()
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	for _, l := range hub.Recent(n, f) {
+		enc.Encode(LogLine{l.Time, l.Source, l.Process, l.Text})
+	}
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	if !tail {
+		return
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case l, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			if missed := sub.TakeMissed(); missed > 0 {
+				enc.Encode(LogLine{time.Now(), logbus.SourceHeroku, "logplex",
+					fmt.Sprintf("Error L10 (output buffer overflow): %d messages dropped since this tail fell behind", missed)})
+			}
+			if err := enc.Encode(LogLine{l.Time, l.Source, l.Process, l.Text}); err != nil {
+				return
+			}
+			if len(sub.C) == 0 && flusher != nil {
+				flusher.Flush()
+			}
+		}
+	}
+}
+
+// Listen serves h on a Unix socket at path (mode 0600). A socket left by
+// a killed dynobox is removed; one that answers belongs to a live dynobox.
+func Listen(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another dynobox answers on %s", path)
+	}
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("api socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("api socket: %w", err)
+	}
+	return l, nil
+}
