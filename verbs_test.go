@@ -202,16 +202,19 @@ func TestSlowTailDoesNotBlockFloodingDyno(t *testing.T) {
 	p, dir, _ := runningApp(t, map[string]string{
 		"Procfile": "flood: sleep 1; seq 1 300000 | sed 's/^/flood /'; echo flood done; exec sleep 1000\n",
 	})
-	// A tail whose reader never reads: its pipe fills and it stops reading the API.
-	tail := exec.Command(dynoboxBin, "logs", "--tail", "-n", "0")
-	tail.Dir = dir
-	if _, err := tail.StdoutPipe(); err != nil {
-		t.Fatal(err)
+	// Ten tails whose readers never read: their pipes fill and they stop
+	// reading the API.
+	for i := 0; i < 10; i++ {
+		tail := exec.Command(dynoboxBin, "logs", "--tail", "-n", "0")
+		tail.Dir = dir
+		if _, err := tail.StdoutPipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tail.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { tail.Process.Kill(); tail.Wait() }()
 	}
-	if err := tail.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { tail.Process.Kill(); tail.Wait() }()
 	p.waitOutput("| flood done")
 	if n := strings.Count(p.out.String(), "| flood "); n != 300001 {
 		t.Fatalf("terminal got %d flood lines, want 300001", n)

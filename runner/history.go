@@ -125,6 +125,9 @@ type EventLog struct {
 	store *state.Store
 	ch    chan StateChange
 	done  chan struct{}
+
+	mu     sync.Mutex // guards closed against a send on a closed channel
+	closed bool
 }
 
 // NewEventLog starts recording; Close drains and stops.
@@ -142,7 +145,11 @@ func NewEventLog(store *state.Store) *EventLog {
 // Record queues a change; when the queue is full the change is dropped
 // (the log bus has it anyway).
 func (e *EventLog) Record(c StateChange) {
-	defer func() { recover() }() // a late change after Close is dropped
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
 	select {
 	case e.ch <- c:
 	default:
@@ -151,6 +158,11 @@ func (e *EventLog) Record(c StateChange) {
 
 // Close writes what is queued and stops.
 func (e *EventLog) Close() {
-	close(e.ch)
+	e.mu.Lock()
+	if !e.closed {
+		e.closed = true
+		close(e.ch)
+	}
+	e.mu.Unlock()
 	<-e.done
 }
