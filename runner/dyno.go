@@ -67,6 +67,7 @@ type dyno struct {
 	pid      int
 	restarts int
 	exit     *int
+	cooloff  bool // crashed and waiting out a restart delay
 
 	ctl                chan control // ps:restart / ps:stop requests
 	stopOnce, killOnce sync.Once
@@ -153,6 +154,9 @@ func (d *dyno) run() {
 		if delay > 0 {
 			d.event("Restarting in %s (crash %d in a row)", delay, crashes)
 		}
+		d.mu.Lock()
+		d.cooloff = delay > 0
+		d.mu.Unlock()
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -170,8 +174,18 @@ func (d *dyno) run() {
 			d.setState(Down)
 			return
 		}
+		d.mu.Lock()
+		d.cooloff = false
+		d.mu.Unlock()
 		d.countRestart()
 	}
+}
+
+// restartingNow: crashed, but restarting at once rather than after a delay.
+func (d *dyno) restartingNow() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state == Crashed && !d.cooloff && !d.sup.cfg.ExitOnCrash
 }
 
 func (d *dyno) countRestart() {
@@ -205,7 +219,7 @@ func (d *dyno) runOnce() (int, outcome) {
 	d.setState(Starting)
 	d.event("Starting process with command `%s`", d.slot.Command)
 
-	pr, pw, err := os.Pipe()
+	pr, pw, err := outputPipe()
 	if err != nil {
 		d.event("Error starting process: %v", err)
 		return 127, exitedItself

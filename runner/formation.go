@@ -94,17 +94,17 @@ func PortFree(port int) bool {
 }
 
 // Plan lays out the dynos of a formation in Procfile order with ports in
-// foreman's pattern: web.1 on the public port, every other dyno on
-// public + 100 × type index + instance − 1, moved to the next free port
-// when that one is taken.
-func Plan(pf *procfile.Procfile, counts map[string]int, public int, free PortChecker) ([]Slot, error) {
+// foreman's pattern: public + 100 × type index + instance − 1, moved to the
+// next free port when that one is taken. web.1 gets the public port itself
+// unless a router holds it (behindRouter).
+func Plan(pf *procfile.Procfile, counts map[string]int, public int, behindRouter bool, free PortChecker) ([]Slot, error) {
 	used := map[int]bool{public: true}
 	var slots []Slot
 	for ti, e := range pf.Entries {
 		n := counts[e.Name]
 		for i := 1; i <= n; i++ {
 			s := Slot{Type: e.Name, Index: i, Name: fmt.Sprintf("%s.%d", e.Name, i), Command: e.Command}
-			if e.Name == "web" && i == 1 {
+			if e.Name == "web" && i == 1 && !behindRouter {
 				s.Port = public
 			} else {
 				p := public + 100*ti + i - 1

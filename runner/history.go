@@ -37,13 +37,11 @@ func NewHistory(store *state.Store) *History {
 
 // WriteBatch keeps a reference to b (batches are immutable).
 func (h *History) WriteBatch(b *logbus.Batch) {
-	n := 0
-	b.Lines(func([]byte) { n++ })
 	h.mu.Lock()
 	h.pending = append(h.pending, b)
-	h.lines += n
-	for len(h.pending) > 1 && h.lines-countLines(h.pending[0]) >= HistoryLines {
-		h.lines -= countLines(h.pending[0])
+	h.lines += b.LineCount()
+	for len(h.pending) > 1 && h.lines-h.pending[0].LineCount() >= HistoryLines {
+		h.lines -= h.pending[0].LineCount()
 		h.pending[0] = nil
 		h.pending = h.pending[1:]
 	}
@@ -52,12 +50,6 @@ func (h *History) WriteBatch(b *logbus.Batch) {
 
 // Flush does nothing: saving happens on the history's own clock.
 func (h *History) Flush() {}
-
-func countLines(b *logbus.Batch) int {
-	n := 0
-	b.Lines(func([]byte) { n++ })
-	return n
-}
 
 func (h *History) loop() {
 	defer close(h.done)

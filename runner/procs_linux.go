@@ -215,3 +215,19 @@ func listChildren(pid int) []procInfo {
 	}
 	return out
 }
+
+// pipeSize is the kernel buffer of a dyno's output pipe: a larger one lets
+// a chatty dyno write on while dynobox formats, with fewer context switches
+// (Linux defaults to 64 KiB; 1 MiB is the unprivileged maximum).
+const pipeSize = 1 << 20
+
+// outputPipe is the pipe a dyno's stdout and stderr both write to, so the
+// order between them is kept.
+func outputPipe() (r, w *os.File, err error) {
+	r, w, err = os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, pipeSize) // best effort
+	return r, w, nil
+}

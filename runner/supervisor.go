@@ -32,6 +32,10 @@ type Config struct {
 	// Procfile and PublicPort let the formation change at runtime (Scale).
 	Procfile   *procfile.Procfile
 	PublicPort int
+	// Router: a router holds the public port and sends requests to up web
+	// dynos, so restarting a web dyno starts its replacement first and
+	// stops the old one once the new one is up (Heroku's preboot).
+	Router bool
 	// OnState, when set, hears every dyno state change (for history and
 	// the router); it must not block.
 	OnState func(StateChange)
@@ -225,6 +229,7 @@ func (s *Supervisor) Scale(typ string, n int) error {
 
 // portFor picks a port in foreman's pattern, skipping used and busy ones.
 func (s *Supervisor) portFor(typ string, i int, used map[int]bool) int {
+	used[s.cfg.PublicPort] = used[s.cfg.PublicPort] || s.cfg.Router
 	if typ == "web" && i == 1 && !used[s.cfg.PublicPort] {
 		return s.cfg.PublicPort
 	}
@@ -284,10 +289,15 @@ func (s *Supervisor) control(sel Select, c control) ([]string, error) {
 	defer s.mu.Unlock()
 	var names []string
 	for _, d := range s.dynos {
-		if !isClosed(d.stop) && sel.match(d.slot) {
-			d.send(c)
-			names = append(names, d.slot.Name)
+		if isClosed(d.stop) || !sel.match(d.slot) {
+			continue
 		}
+		names = append(names, d.slot.Name)
+		if c == ctlRestart && s.cfg.Router && d.slot.Type == "web" && d.info().State != Down {
+			go s.preboot(d)
+			continue
+		}
+		d.send(c)
 	}
 	if len(names) == 0 && (sel.Dyno != "" || sel.Type != "") {
 		what := sel.Dyno
@@ -297,6 +307,91 @@ func (s *Supervisor) control(sel Select, c control) ([]string, error) {
 		return nil, fmt.Errorf("no dyno matches %q", what)
 	}
 	return names, nil
+}
+
+// preboot replaces a running web dyno without a gap: the new dyno starts
+// on a fresh port, and the old one is stopped once the new one is up (or
+// has failed to boot, so that the formation still converges).
+func (s *Supervisor) preboot(old *dyno) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	used := map[int]bool{}
+	for _, d := range s.dynos {
+		used[d.slot.Port] = true
+	}
+	slot := old.slot
+	slot.Port = s.portFor(slot.Type, 0, used) // instance 0: never the public port
+	nd := newDyno(s, slot)
+	nd.restarts = old.info().Restarts + 1
+	s.dynos = append(s.dynos, nd)
+	s.notifyLocked()
+	go nd.run()
+	s.mu.Unlock()
+	old.event("Restarting with preboot: %s starts on port %d, then the old process stops", slot.Name, slot.Port)
+
+	deadline := time.NewTimer(s.cfg.BootTimeout + time.Second)
+	defer deadline.Stop()
+wait:
+	for {
+		changed := s.Changed()
+		if st := nd.info().State; st == Up || st == Crashed || isClosed(nd.done) {
+			break
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			break wait
+		case <-old.stop:
+			break wait
+		}
+	}
+	old.requestStop()
+	s.remove(old)
+}
+
+// WebStatus says whether the web dynos can take requests.
+type WebStatus int
+
+const (
+	WebReady    WebStatus = iota // at least one web dyno is up
+	WebNone                      // no web dynos: no web type, scaled to 0, or stopped
+	WebStarting                  // none up yet, but some are starting or will restart
+	WebCrashed                   // every web dyno has crashed
+)
+
+// Web returns the web dynos that are up, and the status of the web type.
+func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var up []DynoInfo
+	starting, crashed := 0, 0
+	for _, d := range s.dynos {
+		if d.slot.Type != "web" {
+			continue
+		}
+		info := d.info()
+		switch {
+		case info.State == Up: // even one being replaced: it serves until it stops
+			up = append(up, info)
+		case isClosed(d.stop):
+		case info.State == Starting || d.restartingNow():
+			starting++
+		case info.State == Crashed:
+			crashed++
+		}
+	}
+	switch {
+	case len(up) > 0:
+		return up, WebReady
+	case starting > 0:
+		return nil, WebStarting
+	case crashed > 0:
+		return nil, WebCrashed
+	}
+	return nil, WebNone
 }
 
 // SetEnv replaces the environment new processes start with; it does not

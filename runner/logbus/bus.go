@@ -5,6 +5,7 @@
 package logbus
 
 import (
+	"bytes"
 	"sync"
 	"time"
 )
@@ -23,6 +24,23 @@ type Batch struct {
 	Source  string
 	Process string
 	Data    []byte
+	lines   int // counted once, lazily
+}
+
+// LineCount is the number of lines in the batch.
+func (b *Batch) LineCount() int {
+	if b.lines == 0 {
+		b.lines = bytes.Count(b.Data, []byte{'\n'})
+	}
+	return b.lines
+}
+
+// AppendLines appends the batch's lines to out as Lines.
+func (b *Batch) AppendLines(out []Line) []Line {
+	b.Lines(func(text []byte) {
+		out = append(out, Line{Time: b.Time, Source: b.Source, Process: b.Process, Text: string(text)})
+	})
+	return out
 }
 
 // Lines calls fn for each line of the batch, without its newline.
@@ -89,6 +107,7 @@ func (b *Bus) Run() {
 // the batch was queued; a false return means the caller should count the
 // lines as dropped. Publishing after Close drops silently.
 func (b *Bus) Publish(batch *Batch, wait time.Duration) bool {
+	batch.LineCount() // counted before the batch is shared between goroutines
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {

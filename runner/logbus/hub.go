@@ -6,20 +6,23 @@ import (
 	"sync/atomic"
 )
 
-// Hub is the sink behind `logs` and live tails: a ring of recent lines and
-// any number of subscribers. A subscriber that falls behind misses lines
-// (counted) instead of slowing the bus.
+// Hub is the sink behind `logs` and live tails: the most recent lines and
+// any number of subscribers. It keeps and hands out whole batches (each is
+// from one process), so a flood of lines costs no allocation per line. A
+// subscriber that falls behind misses lines (counted) instead of slowing
+// the bus.
 type Hub struct {
-	mu   sync.Mutex
-	ring []Line
-	next int // ring write position once full
-	full bool
-	subs map[*Subscription]struct{}
+	size int
+
+	mu      sync.Mutex
+	batches []*Batch // oldest first; trimmed to about size lines
+	lines   int
+	subs    map[*Subscription]struct{}
 }
 
-// NewHub keeps the last size lines.
+// NewHub keeps at least the last size lines.
 func NewHub(size int) *Hub {
-	return &Hub{ring: make([]Line, 0, size), subs: map[*Subscription]struct{}{}}
+	return &Hub{size: size, subs: map[*Subscription]struct{}{}}
 }
 
 // Filter selects lines like `logs -d/-p/-s`.
@@ -29,95 +32,87 @@ type Filter struct {
 	Source string // "app" or "heroku"
 }
 
-// Match reports whether l passes the filter.
-func (f Filter) Match(l Line) bool {
-	if f.Source != "" && l.Source != f.Source {
+// Match reports whether lines from source and process pass the filter.
+func (f Filter) Match(source, process string) bool {
+	if f.Source != "" && source != f.Source {
 		return false
 	}
-	if f.Dyno != "" && l.Process != f.Dyno {
+	if f.Dyno != "" && process != f.Dyno {
 		return false
 	}
-	if f.Type != "" && l.Process != f.Type && !strings.HasPrefix(l.Process, f.Type+".") {
+	if f.Type != "" && process != f.Type && !strings.HasPrefix(process, f.Type+".") {
 		return false
 	}
 	return true
 }
 
-// WriteBatch adds b's lines to the ring and offers them to subscribers.
+// WriteBatch keeps b and offers it to subscribers.
 func (h *Hub) WriteBatch(b *Batch) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	b.Lines(func(text []byte) {
-		l := Line{Time: b.Time, Source: b.Source, Process: b.Process, Text: string(text)}
-		h.addLocked(l)
-		for s := range h.subs {
-			s.offer(l)
-		}
-	})
+	h.addLocked(b)
+	for s := range h.subs {
+		s.offer(b)
+	}
 }
 
-func (h *Hub) addLocked(l Line) {
-	if cap(h.ring) == 0 {
-		return
+func (h *Hub) addLocked(b *Batch) {
+	h.batches = append(h.batches, b)
+	h.lines += b.LineCount()
+	for len(h.batches) > 1 && h.lines-h.batches[0].LineCount() >= h.size {
+		h.lines -= h.batches[0].LineCount()
+		h.batches[0] = nil
+		h.batches = h.batches[1:]
 	}
-	if !h.full {
-		h.ring = append(h.ring, l)
-		if len(h.ring) == cap(h.ring) {
-			h.full = true
-		}
-		return
-	}
-	h.ring[h.next] = l
-	h.next = (h.next + 1) % len(h.ring)
 }
 
 // Flush does nothing; lines are visible at once.
 func (h *Hub) Flush() {}
 
-// Preload seeds the ring with history (e.g. from a previous run).
+// Preload seeds the hub with history (e.g. from a previous run).
 func (h *Hub) Preload(lines []Line) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, l := range lines {
-		h.addLocked(l)
+		h.addLocked(&Batch{Time: l.Time, Source: l.Source, Process: l.Process, Data: []byte(l.Text + "\n")})
 	}
 }
 
 // Recent returns up to n of the newest lines passing f, oldest first.
 func (h *Hub) Recent(n int, f Filter) []Line {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	all := make([]Line, 0, len(h.ring))
-	if h.full {
-		all = append(all, h.ring[h.next:]...)
-		all = append(all, h.ring[:h.next]...)
-	} else {
-		all = append(all, h.ring...)
-	}
-	var out []Line
-	for i := len(all) - 1; i >= 0 && len(out) < n; i-- {
-		if f.Match(all[i]) {
-			out = append(out, all[i])
+	batches := append([]*Batch(nil), h.batches...)
+	h.mu.Unlock()
+	var picked []*Batch
+	count := 0
+	for i := len(batches) - 1; i >= 0 && count < n; i-- {
+		if b := batches[i]; f.Match(b.Source, b.Process) {
+			picked = append(picked, b)
+			count += b.LineCount()
 		}
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
+	out := make([]Line, 0, count)
+	for i := len(picked) - 1; i >= 0; i-- {
+		out = picked[i].AppendLines(out)
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
 	}
 	return out
 }
 
 // Subscription is a live tail of the bus.
 type Subscription struct {
-	C      <-chan Line
-	c      chan Line
+	C      <-chan *Batch
+	c      chan *Batch
 	filter Filter
 	missed atomic.Int64
 	hub    *Hub
 }
 
-// Subscribe starts a tail of lines passing f, buffering up to buf lines.
+// Subscribe starts a tail of lines passing f, buffering up to buf batches.
 func (h *Hub) Subscribe(f Filter, buf int) *Subscription {
-	c := make(chan Line, buf)
+	c := make(chan *Batch, buf)
 	s := &Subscription{C: c, c: c, filter: f, hub: h}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
@@ -125,14 +120,14 @@ func (h *Hub) Subscribe(f Filter, buf int) *Subscription {
 	return s
 }
 
-func (s *Subscription) offer(l Line) {
-	if !s.filter.Match(l) {
+func (s *Subscription) offer(b *Batch) {
+	if !s.filter.Match(b.Source, b.Process) {
 		return
 	}
 	select {
-	case s.c <- l:
+	case s.c <- b:
 	default:
-		s.missed.Add(1)
+		s.missed.Add(int64(b.LineCount()))
 	}
 }
 

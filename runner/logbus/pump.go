@@ -46,7 +46,7 @@ func Pump(bus *Bus, r io.Reader, source, process string) {
 		if dropped == 0 {
 			droppedSince = batch.Time
 		}
-		dropped += bytes.Count(data, []byte{'\n'})
+		dropped += batch.LineCount()
 	}
 	for {
 		m, err := r.Read(buf[n:])

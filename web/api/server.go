@@ -152,7 +152,7 @@ func streamLogs(w http.ResponseWriter, r *http.Request, hub *logbus.Hub) {
 	tail := q.Get("tail") == "1"
 	var sub *logbus.Subscription
 	if tail { // subscribe before reading history, so no line falls between
-		sub = hub.Subscribe(f, 4096)
+		sub = hub.Subscribe(f, 1024)
 		defer sub.Close()
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -171,7 +171,7 @@ func streamLogs(w http.ResponseWriter, r *http.Request, hub *logbus.Hub) {
 		select {
 		case <-r.Context().Done():
 			return
-		case l, ok := <-sub.C:
+		case b, ok := <-sub.C:
 			if !ok {
 				return
 			}
@@ -179,7 +179,13 @@ func streamLogs(w http.ResponseWriter, r *http.Request, hub *logbus.Hub) {
 				enc.Encode(LogLine{time.Now(), logbus.SourceHeroku, "logplex",
 					fmt.Sprintf("Error L10 (output buffer overflow): %d messages dropped since this tail fell behind", missed)})
 			}
-			if err := enc.Encode(LogLine{l.Time, l.Source, l.Process, l.Text}); err != nil {
+			var err error
+			b.Lines(func(text []byte) {
+				if err == nil {
+					err = enc.Encode(LogLine{b.Time, b.Source, b.Process, string(text)})
+				}
+			})
+			if err != nil {
 				return
 			}
 			if len(sub.C) == 0 && flusher != nil {
