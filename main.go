@@ -182,7 +182,7 @@ Warnings (names Heroku would rewrite, duplicate types) are printed;
 		if err != nil {
 			return reportLoadError(os.Stderr, err)
 		}
-		slots, code := planFormation(app, args, os.Stderr)
+		slots, code := planFormation(app, args, withRouter, os.Stderr)
 		if code != exitOK {
 			return code
 		}
@@ -193,7 +193,7 @@ Warnings (names Heroku would rewrite, duplicate types) are printed;
 }
 
 // planFormation turns formation arguments into planned dynos with ports.
-func planFormation(app *runner.App, args []string, stderr io.Writer) ([]runner.Slot, int) {
+func planFormation(app *runner.App, args []string, behindRouter bool, stderr io.Writer) ([]runner.Slot, int) {
 	counts, err := runner.ParseFormationArgs(args, app.Procfile)
 	if err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
@@ -202,7 +202,7 @@ func planFormation(app *runner.App, args []string, stderr io.Writer) ([]runner.S
 	if counts == nil {
 		counts = runner.DefaultFormation(app.Procfile, app.AppJSON)
 	}
-	slots, err := runner.Plan(app.Procfile, counts, app.Port, runner.PortFree)
+	slots, err := runner.Plan(app.Procfile, counts, app.Port, behindRouter, runner.PortFree)
 	if err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
 		return nil, exitFailure
@@ -242,3 +242,7 @@ func printPlan(w io.Writer, app *runner.App, slots []runner.Slot) {
 		fmt.Fprintf(w, "  not started: %s\n", strings.Join(idle, ", "))
 	}
 }
+
+// withRouter: a router holds the public port and every web dyno, web.1
+// included, gets a port of its own behind it.
+const withRouter = false

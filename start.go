@@ -118,7 +118,7 @@ func start(af *appFlags, args []string, o startOptions) int {
 			}
 		}
 	}
-	slots, code := planFormation(app, args, stderr)
+	slots, code := planFormation(app, args, withRouter, stderr)
 	if code != exitOK {
 		return code
 	}
