@@ -93,7 +93,15 @@ func LoadApp(opts LoadOptions) (*App, error) {
 		envFiles[i] = displayPath(f)
 	}
 	app.EnvFiles = envFiles
-	fileEnv, err := procfile.ReadEnvFiles(envFiles, os.LookupEnv)
+	var readable []string
+	for _, f := range envFiles {
+		if _, err := os.Stat(f); err != nil {
+			problems = append(problems, fmt.Errorf("%s: env file not found; create it or leave it out of -e", f))
+			continue
+		}
+		readable = append(readable, f)
+	}
+	fileEnv, err := procfile.ReadEnvFiles(readable, os.LookupEnv)
 	if err != nil {
 		problems = append(problems, err)
 	}
