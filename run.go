@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/state"
 )
 
 func runCommand() *command {
@@ -26,12 +27,12 @@ quoted and run as they are (dynobox run -- go test ./...).`)
 			fmt.Fprintf(os.Stderr, "dynobox: app directory: %v\n", err)
 			return exitUsage
 		}
-		state, err := runner.OpenStateDir(af.stateDirPath())
+		stateDir, err := runner.OpenStateDir(af.stateDirPath())
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
 			return exitFailure
 		}
-		secrets := runner.NewSecrets(state.File("secrets.json"))
+		secrets := runner.NewSecrets(stateDir.File("secrets.json"))
 		app, err := runner.LoadApp(af.loadOptions(secrets.Get))
 		if err != nil {
 			return reportLoadError(os.Stderr, err)
@@ -48,7 +49,20 @@ quoted and run as they are (dynobox run -- go test ./...).`)
 			return exitFailure
 		}
 		defer wd.Close()
-		o := &runner.OneOff{AppDir: app.Dir, Env: app.Env(), Args: args, Session: session,
+		// Config vars set with config:set apply to one-off dynos too.
+		var vars map[string]string
+		if store, err := state.Open(stateDir.File("state.db")); err != nil {
+			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+			return exitFailure
+		} else {
+			vars, err = store.ConfigVars()
+			store.Close()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+				return exitFailure
+			}
+		}
+		o := &runner.OneOff{AppDir: app.Dir, Env: runner.ComposeEnv(app.FileEnv, vars, nil), Args: args, Session: session,
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 		status, err := o.Run()
 		if err != nil {

@@ -124,6 +124,9 @@ func TestConfigSetRestartsDynosAndPersists(t *testing.T) {
 	if out, _, _ := verb("config:get", "FOO"); out != "bar baz\n" {
 		t.Fatalf("config:get FOO = %q", out)
 	}
+	if out, _, _ := verb("run", "echo $FOO"); out != "bar baz\n" {
+		t.Fatalf("a one-off dyno sees FOO=%q", out)
+	}
 	out, _, _ = verb("config")
 	if !strings.Contains(out, "FOO:       bar baz") || !strings.Contains(out, "FROM_FILE: 1") {
 		t.Fatalf("config:\n%s", out)

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -151,25 +150,6 @@ func LoadApp(opts LoadOptions) (*App, error) {
 		return app, &InputError{errors.Join(problems...)}
 	}
 	return app, nil
-}
-
-// Env is the environment every dyno starts from: the OS environment, then
-// the env files (later files win); PORT, DYNO and PS are set per dyno.
-func (a *App) Env() []string {
-	m := envMap(os.Environ())
-	for k, v := range a.FileEnv {
-		m[k] = v
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	env := make([]string, 0, len(keys))
-	for _, k := range keys {
-		env = append(env, k+"="+m[k])
-	}
-	return env
 }
 
 // StrictProblems turns warnings into errors for `check --strict`.

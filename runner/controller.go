@@ -44,17 +44,20 @@ func (c *Controller) Env() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ComposeEnv(c.App.FileEnv, vars, c.addonEnv()), nil
+}
+
+// ComposeEnv layers the environment in precedence order: the OS
+// environment < env files (and app.json defaults) < config vars set through
+// dynobox < add-on vars (which cannot be set by hand).
+func ComposeEnv(fileEnv, configVars, addonVars map[string]string) []string {
 	m := envMap(os.Environ())
-	for k, v := range c.App.FileEnv {
-		m[k] = v
+	for _, layer := range []map[string]string{fileEnv, configVars, addonVars} {
+		for k, v := range layer {
+			m[k] = v
+		}
 	}
-	for k, v := range vars {
-		m[k] = v
-	}
-	for k, v := range c.addonEnv() {
-		m[k] = v
-	}
-	return sortedEnv(m), nil
+	return sortedEnv(m)
 }
 
 func (c *Controller) addonEnv() map[string]string {
