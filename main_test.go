@@ -106,11 +106,17 @@ type proc struct {
 // startDynobox runs the binary in dir in the background.
 func startDynobox(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
+	return startDynoboxEnv(t, dir, nil, args...)
+}
+
+// startDynoboxEnv is startDynobox with extra environment variables.
+func startDynoboxEnv(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, out: &syncBuffer{}, err: &syncBuffer{}}
 	p.cmd = exec.Command(dynoboxBin, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
-	p.cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	p.cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,29 +1,42 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/state"
+	"github.com/dynobox/dynobox/web/api"
 )
 
 func runCommand() *command {
 	c := newCommand("run", "[--] COMMAND [ARGS...]", "Run a one-off dyno: COMMAND with the environment a dyno gets.", `
-The command runs as run.NNNN with the app's env files, PORT (a free port),
-DYNO and PS, the app's bin/ first on PATH and .profile sourced, in the app
-directory, attached to this terminal; dynobox exits with its status.
-One argument is a shell command line ('echo $PORT'); several arguments are
-quoted and run as they are (dynobox run -- go test ./...).`)
+The command runs as run.NNNN with the app's env files, config vars and add-on
+config vars, PORT (a free port), DYNO and PS, the app's bin/ first on PATH and
+.profile sourced, in the app directory, attached to this terminal; dynobox
+exits with its status. One argument is a shell command line ('echo $PORT');
+several arguments are quoted and run as they are (dynobox run -- go test ./...).
+
+When "dynobox start" runs for the app, the command uses its add-ons. When
+not, dynobox starts the app's add-ons for the command and stops them after
+(a test harness: dynobox run -- go test ./...). --ephemeral gives those
+add-ons throwaway data that is deleted afterwards.`)
 	c.stopAtFn = true
 	var af appFlags
 	af.register(c.flags, false)
+	ephemeral := c.flags.Bool("ephemeral", false, "start the add-ons with throwaway data, deleted afterwards")
 	c.run = func(c *command, args []string) int {
 		if len(args) == 0 {
 			fmt.Fprintln(os.Stderr, "dynobox: run: no command given; e.g. dynobox run -- go test ./...")
 			return exitUsage
 		}
-		if _, err := absDir(af.dir); err != nil {
+		appDir, err := absDir(af.dir)
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "dynobox: app directory: %v\n", err)
 			return exitUsage
 		}
@@ -49,20 +62,13 @@ quoted and run as they are (dynobox run -- go test ./...).`)
 			return exitFailure
 		}
 		defer wd.Close()
-		// Config vars set with config:set apply to one-off dynos too.
-		var vars map[string]string
-		if store, err := state.Open(stateDir.File("state.db")); err != nil {
-			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-			return exitFailure
-		} else {
-			vars, err = store.ConfigVars()
-			store.Close()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-				return exitFailure
-			}
+
+		env, cleanup, code := oneOffEnv(app, appDir, stateDir, session, *ephemeral)
+		if code != exitOK {
+			return code
 		}
-		o := &runner.OneOff{AppDir: app.Dir, Env: runner.ComposeEnv(app.FileEnv, vars, nil), Args: args, Session: session,
+		defer cleanup()
+		o := &runner.OneOff{AppDir: app.Dir, Env: env, Args: args, Session: session,
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 		status, err := o.Run()
 		if err != nil {
@@ -71,4 +77,83 @@ quoted and run as they are (dynobox run -- go test ./...).`)
 		return status
 	}
 	return c
+}
+
+// oneOffEnv is a one-off dyno's environment: from the running dynobox
+// (its config vars and add-ons) when there is one; otherwise the app's
+// config vars plus add-ons started here, which cleanup stops.
+func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, session string, ephemeral bool) ([]string, func(), int) {
+	none := func() {}
+	if !ephemeral {
+		var vars []runner.ConfigVar
+		err := api.NewClient(appDir, stateDir.Path).Config(&vars)
+		if err == nil {
+			m := map[string]string{}
+			for _, v := range vars {
+				m[v.Key] = v.Value
+			}
+			return runner.ComposeEnv(app.FileEnv, m, nil), none, exitOK
+		}
+		var nr *api.NotRunningError
+		if !errors.As(err, &nr) {
+			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+			return nil, none, exitFailure
+		}
+	}
+
+	// No dynobox runs the app: start its add-ons for this command.
+	addonDir := stateDir.Path
+	unlock := none
+	if ephemeral {
+		// A private state tree: never touches the app's data, and may run
+		// next to a running dynobox.
+		addonDir = filepath.Join(stateDir.Path, "ephemeral-"+session)
+	} else {
+		// Hold the app's lock so a "dynobox start" cannot start the same
+		// add-ons on the same data meanwhile.
+		if _, err := stateDir.Lock(appDir, session); err != nil {
+			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+			return nil, none, exitFailure
+		}
+		unlock = stateDir.Unlock
+	}
+	store, err := state.Open(stateDir.File("state.db"))
+	if err != nil {
+		unlock()
+		fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+		return nil, none, exitFailure
+	}
+	vars, err := store.ConfigVars()
+	var specs []addons.Spec
+	var names []string
+	if err == nil {
+		specs, names, err = runner.AddonSpecs(app, store)
+	}
+	store.Close()
+	if err != nil {
+		unlock()
+		return nil, none, reportLoadError(os.Stderr, err)
+	}
+	set, err := runner.BuildAddons(specs, names, addonDir, ephemeral, func(string, string) {})
+	if err != nil {
+		unlock()
+		return nil, none, reportLoadError(os.Stderr, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
+	defer cancel()
+	if err := set.Start(ctx); err != nil {
+		unlock()
+		fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+		return nil, none, exitFailure
+	}
+	cleanup := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		set.Stop(ctx)
+		if ephemeral {
+			os.RemoveAll(addonDir)
+		}
+		unlock()
+	}
+	return runner.ComposeEnv(app.FileEnv, vars, set.Env()), cleanup, exitOK
 }

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
 	dbstate "github.com/dynobox/dynobox/runner/state"
@@ -39,13 +45,17 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 	c.flags.Var(secondsFlag{&boot}, "boot-timeout", "`SECONDS` a web dyno has to bind $PORT before Heroku's R10 (default 60)")
 	exitOnCrash := c.flags.Bool("exit-on-crash", false, "stop everything when any dyno exits, and exit with its status")
 	logFormat := c.flags.String("log-format", "compact", "`FORMAT` of log lines: compact or logplex (Heroku's full lines)")
+	bind := c.flags.String("bind", "127.0.0.1", "`ADDRESS` the router listens on; anything but loopback exposes the app to the network")
 	c.run = func(c *command, args []string) int {
 		format, ok := logbus.ParseFormat(*logFormat)
 		if !ok {
 			fmt.Fprintf(os.Stderr, "dynobox: --log-format %q: use compact or logplex\n", *logFormat)
 			return exitUsage
 		}
-		return start(&af, args, startOptions{grace: grace, boot: boot, exitOnCrash: *exitOnCrash, format: format})
+		if ip := net.ParseIP(*bind); *bind != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			fmt.Fprintf(os.Stderr, "dynobox: warning: --bind %s makes the app reachable from other machines\n", *bind)
+		}
+		return start(&af, args, startOptions{grace: grace, boot: boot, exitOnCrash: *exitOnCrash, format: format, bind: *bind})
 	}
 	return c
 }
@@ -54,6 +64,7 @@ type startOptions struct {
 	grace, boot time.Duration
 	exitOnCrash bool
 	format      logbus.Format
+	bind        string // the router's address
 }
 
 func start(af *appFlags, args []string, o startOptions) int {
@@ -126,10 +137,20 @@ func start(af *appFlags, args []string, o startOptions) int {
 		fmt.Fprintf(stderr, "dynobox: the formation has no dynos; name some, e.g. \"dynobox start web=1\"\n")
 		return exitUsage
 	}
-	for _, s := range slots {
-		if s.Type == "web" && s.Index == 1 && !runner.PortFree(s.Port) {
-			fmt.Fprintf(stderr, "dynobox: port %d is in use by another process; pass -p PORT or stop it\n", s.Port)
+	var publicListener net.Listener
+	if withRouter {
+		publicListener, err = net.Listen("tcp", net.JoinHostPort(o.bind, strconv.Itoa(app.Port)))
+		if err != nil {
+			fmt.Fprintf(stderr, "dynobox: port %d is in use by another process; pass -p PORT or stop it (%v)\n", app.Port, err)
 			return exitFailure
+		}
+		defer publicListener.Close()
+	} else {
+		for _, s := range slots {
+			if s.Type == "web" && s.Index == 1 && !runner.PortFree(s.Port) {
+				fmt.Fprintf(stderr, "dynobox: port %d is in use by another process; pass -p PORT or stop it\n", s.Port)
+				return exitFailure
+			}
 		}
 	}
 
@@ -137,6 +158,13 @@ func start(af *appFlags, args []string, o startOptions) int {
 	tty := logbus.NewTerminal(os.Stdout, o.format, color)
 	for _, s := range slots {
 		tty.Align("heroku[" + s.Name + "]")
+	}
+	specs, names, err := runner.AddonSpecs(app, store)
+	if err != nil {
+		return reportLoadError(stderr, err)
+	}
+	for _, n := range names {
+		tty.Align("app[" + n + "]")
 	}
 	hub := logbus.NewHub(runner.HistoryLines)
 	hub.Preload(runner.LoadHistory(store, runner.HistoryLines))
@@ -157,12 +185,23 @@ func start(af *appFlags, args []string, o startOptions) int {
 		return exitFailure
 	}
 
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	// Add-ons first: no dyno starts until every one accepts connections.
+	set, code := startAddons(specs, names, state.Path, false, bus, sigs, stderr)
+	if code != exitOK {
+		return code
+	}
+	defer stopAddons(set)
+
 	for _, s := range slots {
 		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s on port %d: %s", s.Name, s.Port, s.Command))
 	}
 	events := runner.NewEventLog(store)
 	defer events.Close()
-	ctl := &runner.Controller{App: app, Store: store, Hub: hub, Bus: bus, Started: time.Now(),
+	ctl := &runner.Controller{App: app, Store: store, Hub: hub, Bus: bus, Started: time.Now(), Addons: set, StateDir: state.Path,
 		RouterURL: fmt.Sprintf("http://127.0.0.1:%d", app.Port), Socket: api.SocketPath(state.Path)}
 	env, err := ctl.Env()
 	if err != nil {
@@ -185,9 +224,6 @@ func start(af *appFlags, args []string, o startOptions) int {
 	go apiServer.Serve(apiListener)
 	defer os.Remove(ctl.Socket)
 	defer apiServer.Close()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	if err := sup.Start(); err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
 		return exitFailure
@@ -238,4 +274,46 @@ func absDir(dir string) (string, error) {
 		return "", errors.New(dir + " is not a directory")
 	}
 	return filepath.Abs(dir)
+}
+
+// startAddons starts the app's add-ons and waits until each accepts
+// connections; a signal meanwhile cancels the start. On failure the
+// started ones are stopped again and the error names the add-on.
+func startAddons(specs []addons.Spec, names []string, stateDir string, ephemeral bool, bus *logbus.Bus, sigs <-chan os.Signal, stderr io.Writer) (*addons.Set, int) {
+	if len(specs) == 0 {
+		return addons.NewSet(), exitOK
+	}
+	set, err := runner.BuildAddons(specs, names, stateDir, ephemeral, func(name, line string) {
+		bus.Event(logbus.SourceApp, name, line)
+	})
+	if err != nil {
+		return nil, reportLoadError(stderr, err)
+	}
+	bus.Event(logbus.SourceHeroku, "dynobox", "Starting add-ons: "+strings.Join(names, ", "))
+	ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	started := time.Now()
+	if err := set.Start(ctx); err != nil {
+		fmt.Fprintf(stderr, "dynobox: %v; no dyno was started\n", err)
+		return nil, exitFailure
+	}
+	for _, st := range set.List() {
+		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s is up on %s (sets %s)", st.Name, st.Addr, strings.Join(addons.SortedEnv(st.Config), ", ")))
+	}
+	bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("Add-ons ready in %s", time.Since(started).Round(time.Millisecond)))
+	return set, exitOK
+}
+
+// stopAddons stops the add-ons once the dynos are down, within the grace period.
+func stopAddons(set *addons.Set) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	set.Stop(ctx)
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
 )
@@ -26,8 +27,9 @@ type Controller struct {
 	Hub     *logbus.Hub
 	Bus     *logbus.Bus
 	Started time.Time
-	// AddonEnv returns the config vars the add-ons set (nil: none).
-	AddonEnv func() map[string]string
+	// Addons are the app's running add-ons; StateDir is where new ones keep data.
+	Addons   *addons.Set
+	StateDir string
 	// Addresses for info: where the app and dashboard answer.
 	RouterURL, DashboardURL, Socket string
 
@@ -61,10 +63,10 @@ func ComposeEnv(fileEnv, configVars, addonVars map[string]string) []string {
 }
 
 func (c *Controller) addonEnv() map[string]string {
-	if c.AddonEnv == nil {
+	if c.Addons == nil {
 		return nil
 	}
-	return c.AddonEnv()
+	return c.Addons.Env()
 }
 
 func sortedEnv(m map[string]string) []string {
@@ -286,17 +288,8 @@ type Info struct {
 	Socket    string            `json:"api_socket"`
 	Formation map[string]int    `json:"formation"`
 	Dynos     []DynoInfo        `json:"dynos"`
-	Addons    []AddonInfo       `json:"addons"`
+	Addons    []addons.Status   `json:"addons"`
 	Commands  map[string]string `json:"commands"`
-}
-
-// AddonInfo describes an add-on for info and `addons`.
-type AddonInfo struct {
-	Name   string            `json:"name"`
-	Plan   string            `json:"plan"`
-	State  string            `json:"state"`
-	Addr   string            `json:"address"`
-	Config map[string]string `json:"config_vars"`
 }
 
 // Info gathers the app's state.
@@ -312,6 +305,6 @@ func (c *Controller) Info() Info {
 	return Info{
 		Name: c.Name(), Dir: c.App.Dir, PID: os.Getpid(), Started: c.Started, Release: rel,
 		Router: c.RouterURL, Dashboard: c.DashboardURL, Socket: c.Socket,
-		Formation: c.Sup.Formation(), Dynos: c.Sup.Dynos(), Addons: []AddonInfo{}, Commands: cmds,
+		Formation: c.Sup.Formation(), Dynos: c.Sup.Dynos(), Addons: c.AddonStatus(), Commands: cmds,
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/proc"
 	"github.com/dynobox/dynobox/runner/logbus"
 )
 
@@ -230,7 +231,7 @@ func (d *dyno) runOnce() (int, outcome) {
 	cmd.Stdin = nil // /dev/null, as on Heroku
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = groupAttr()
-	err = startChild(func() (int, error) {
+	err = proc.StartChild(func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
 		}
@@ -254,7 +255,7 @@ func (d *dyno) runOnce() (int, outcome) {
 	exited := make(chan int, 1)
 	go func() {
 		cmd.Wait()
-		childDone(pid)
+		proc.ChildDone(pid)
 		exited <- exitStatus(cmd.ProcessState)
 	}()
 

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"github.com/dynobox/dynobox/internal/proc"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -58,7 +59,7 @@ func (o *OneOff) Run() (int, error) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
-	if err := startChild(func() (int, error) {
+	if err := proc.StartChild(func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
 		}
@@ -80,7 +81,7 @@ func (o *OneOff) Run() (int, error) {
 	}()
 	cmd.Wait()
 	close(exited)
-	childDone(pid)
+	proc.ChildDone(pid)
 	signalGroup(pid, syscall.SIGKILL) // the one-off dyno is gone: so are its background jobs
 	if tty {
 		reclaimTerminal(int(o.Stdin.Fd()))

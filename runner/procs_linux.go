@@ -3,14 +3,11 @@ package runner
 import (
 	"bytes"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -44,49 +41,12 @@ func groupAlive(pgid int) bool {
 		return false
 	}
 	// kill(2) also succeeds for zombies; look closer.
-	for _, p := range listProcs() {
-		if p.pgid == pgid && p.state != 'Z' {
+	for _, p := range proc.List() {
+		if p.PGID == pgid && p.State != 'Z' {
 			return true
 		}
 	}
 	return false
-}
-
-type procInfo struct {
-	pid, ppid, pgid int
-	state           byte
-}
-
-// listProcs reads /proc/*/stat. Processes vanishing meanwhile are skipped.
-func listProcs() []procInfo {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []procInfo
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name is in parentheses and may contain spaces or ')'.
-		end := bytes.LastIndexByte(data, ')')
-		if end < 0 || end+2 >= len(data) {
-			continue
-		}
-		f := strings.Fields(string(data[end+2:]))
-		if len(f) < 3 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		pgid, _ := strconv.Atoi(f[2])
-		out = append(out, procInfo{pid: pid, ppid: ppid, pgid: pgid, state: f[0][0]})
-	}
-	return out
 }
 
 // sessionPIDs lists live processes whose environment carries SessionVar=session.
@@ -97,16 +57,16 @@ func sessionPIDs(session string) []int {
 	want := []byte(SessionVar + "=" + session + "\x00")
 	self := os.Getpid()
 	var pids []int
-	for _, p := range listProcs() {
-		if p.pid == self || p.state == 'Z' {
+	for _, p := range proc.List() {
+		if p.PID == self || p.State == 'Z' {
 			continue
 		}
-		env, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/environ")
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/environ")
 		if err != nil {
 			continue
 		}
 		if bytes.HasPrefix(env, want) || bytes.Contains(env, append([]byte{0}, want...)) {
-			pids = append(pids, p.pid)
+			pids = append(pids, p.PID)
 		}
 	}
 	return pids
@@ -141,79 +101,6 @@ func SweepSession(session string, grace time.Duration) int {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return len(pids)
-}
-
-// reaper makes dynobox a child subreaper, so orphaned grandchildren of
-// dynos stay our descendants instead of escaping to init, and reaps those
-// orphans when they exit. It is process-wide: there is one set of children.
-// Children started through startChild are left to their exec.Cmd.Wait.
-var reaper struct {
-	once    sync.Once
-	mu      sync.Mutex
-	managed map[int]bool
-}
-
-// startChild runs start (which forks a child and returns its pid) while
-// orphan reaping is held off, and marks the pid as waited for by its owner.
-// Call childDone once that Wait has returned.
-func startChild(start func() (int, error)) error {
-	reaper.once.Do(func() {
-		reaper.managed = map[int]bool{}
-		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-		go reapLoop()
-	})
-	reaper.mu.Lock()
-	defer reaper.mu.Unlock()
-	pid, err := start()
-	if err == nil {
-		reaper.managed[pid] = true
-	}
-	return err
-}
-
-func childDone(pid int) {
-	reaper.mu.Lock()
-	delete(reaper.managed, pid)
-	reaper.mu.Unlock()
-}
-
-func reapLoop() {
-	sigchld := make(chan os.Signal, 1)
-	signal.Notify(sigchld, syscall.SIGCHLD)
-	// The tick is a safety net: SIGCHLDs coalesce, and one may race a start.
-	tick := time.NewTicker(5 * time.Second)
-	for {
-		select {
-		case <-sigchld:
-		case <-tick.C:
-		}
-		reapOrphans()
-	}
-}
-
-// reapOrphans waits for exited children that no exec.Cmd owns.
-func reapOrphans() {
-	self := os.Getpid()
-	reaper.mu.Lock()
-	defer reaper.mu.Unlock()
-	for _, p := range listChildren(self) {
-		if reaper.managed[p.pid] || p.state != 'Z' {
-			continue
-		}
-		var ws unix.WaitStatus
-		_, _ = unix.Wait4(p.pid, &ws, unix.WNOHANG, nil)
-	}
-}
-
-// listChildren returns the children of pid.
-func listChildren(pid int) []procInfo {
-	var out []procInfo
-	for _, p := range listProcs() {
-		if p.ppid == pid {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // pipeSize is the kernel buffer of a dyno's output pipe: a larger one lets

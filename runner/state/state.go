@@ -348,15 +348,16 @@ func (s *Store) DynoEvents(dyno string, n int) ([]DynoEvent, error) {
 
 // AddonRecord is an add-on attached to the app.
 type AddonRecord struct {
-	Name      string    `json:"name"`
-	Plan      string    `json:"plan"`
-	As        string    `json:"as,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	Name      string          `json:"name"`
+	Plan      string          `json:"plan"`
+	As        string          `json:"as,omitempty"`
+	Options   map[string]bool `json:"options,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
 }
 
 // Addons lists attached add-ons in creation order.
 func (s *Store) Addons() ([]AddonRecord, error) {
-	rows, err := s.db.Query("SELECT name, plan, as_name, created_at FROM addons ORDER BY created_at, name")
+	rows, err := s.db.Query("SELECT name, plan, as_name, options, created_at FROM addons ORDER BY created_at, name")
 	if err != nil {
 		return nil, err
 	}
@@ -364,10 +365,11 @@ func (s *Store) Addons() ([]AddonRecord, error) {
 	var out []AddonRecord
 	for rows.Next() {
 		var a AddonRecord
-		var at string
-		if err := rows.Scan(&a.Name, &a.Plan, &a.As, &at); err != nil {
+		var at, opts string
+		if err := rows.Scan(&a.Name, &a.Plan, &a.As, &opts, &at); err != nil {
 			return nil, err
 		}
+		json.Unmarshal([]byte(opts), &a.Options)
 		a.CreatedAt, _ = time.Parse(timeFormat, at)
 		out = append(out, a)
 	}
@@ -376,7 +378,11 @@ func (s *Store) Addons() ([]AddonRecord, error) {
 
 // AddAddon records an add-on; the name must be new.
 func (s *Store) AddAddon(a AddonRecord) error {
-	_, err := s.db.Exec("INSERT INTO addons(name, plan, as_name, created_at) VALUES(?, ?, ?, ?)", a.Name, a.Plan, a.As, a.CreatedAt.UTC().Format(timeFormat))
+	opts, _ := json.Marshal(a.Options)
+	if a.Options == nil {
+		opts = []byte("{}")
+	}
+	_, err := s.db.Exec("INSERT INTO addons(name, plan, as_name, options, created_at) VALUES(?, ?, ?, ?, ?)", a.Name, a.Plan, a.As, string(opts), a.CreatedAt.UTC().Format(timeFormat))
 	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 		return fmt.Errorf("an add-on named %q exists already", a.Name)
 	}

@@ -141,3 +141,27 @@ func TestDynoEventsAndAddons(t *testing.T) {
 		t.Fatal("remove failed")
 	}
 }
+
+func TestOldDatabaseMigrates(t *testing.T) {
+	t.Parallel()
+	// A database as the first dynobox left it: schema 1, an add-on recorded.
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.db.Exec("DROP TABLE addons")
+	s.db.Exec("CREATE TABLE addons (name TEXT PRIMARY KEY, plan TEXT NOT NULL, as_name TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL)")
+	s.db.Exec("INSERT INTO addons VALUES ('heroku-redis', 'heroku-redis', '', '2026-01-01T00:00:00Z')")
+	s.db.Exec("PRAGMA user_version = 1")
+	s.Close()
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	list, err := s.Addons()
+	if err != nil || len(list) != 1 || list[0].Name != "heroku-redis" {
+		t.Fatalf("after migration: %+v %v", list, err)
+	}
+}

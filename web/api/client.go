@@ -113,6 +113,14 @@ func (c *Client) PS(out *PS) error       { return c.call("GET", "/v1/ps", nil, o
 func (c *Client) Config(out any) error   { return c.call("GET", "/v1/config", nil, out) }
 func (c *Client) Releases(out any) error { return c.call("GET", "/v1/releases", nil, out) }
 
+// Delete sends a DELETE to path and decodes the reply into out.
+func (c *Client) Delete(path string, out any) error { return c.call("DELETE", path, nil, out) }
+
+// Call sends method to path with body and decodes the reply into out.
+func (c *Client) Call(method, path string, body, out any) error {
+	return c.call(method, path, body, out)
+}
+
 // Post sends body to path and decodes the reply into out.
 func (c *Client) Post(path string, body, out any) error { return c.call("POST", path, body, out) }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
@@ -67,6 +68,19 @@ func Handler(c *runner.Controller) http.Handler {
 		reply(w, rel, err)
 	})
 	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) { streamLogs(w, r, c.Hub) })
+	mux.HandleFunc("GET /v1/addons", func(w http.ResponseWriter, r *http.Request) { reply(w, c.AddonStatus(), nil) })
+	mux.HandleFunc("POST /v1/addons", func(w http.ResponseWriter, r *http.Request) {
+		var spec addons.Spec
+		if !decode(w, r, &spec) {
+			return
+		}
+		st, rel, err := c.CreateAddon(spec)
+		reply(w, AddonChange{Addon: st, Release: rel}, err)
+	})
+	mux.HandleFunc("DELETE /v1/addons/{name}", func(w http.ResponseWriter, r *http.Request) {
+		rel, err := c.DestroyAddon(r.PathValue("name"))
+		reply(w, AddonChange{Release: rel}, err)
+	})
 	return mux
 }
 
@@ -75,6 +89,12 @@ type PS struct {
 	Formation map[string]int    `json:"formation"`
 	Commands  map[string]string `json:"commands"`
 	Dynos     []runner.DynoInfo `json:"dynos"`
+}
+
+// AddonChange is the reply of POST /v1/addons and DELETE /v1/addons/NAME.
+type AddonChange struct {
+	Addon   addons.Status `json:"addon"`
+	Release state.Release `json:"release"`
 }
 
 // ConfigChange is the body of POST /v1/config.

@@ -1,0 +1,39 @@
+// Package addons runs an app's backing services — Postgres, Redis and a
+// Kafka-protocol broker — on loopback, and hands back the config vars that
+// Heroku's add-ons set (DATABASE_URL, REDIS_URL, KAFKA_URL …).
+package addons
+
+import (
+	"context"
+)
+
+// Addon is one running backing service. New… constructors have no side
+// effects; Start returns once the service accepts connections (or fails,
+// leaving nothing running); Stop is idempotent and bounded by ctx.
+type Addon interface {
+	// Name is the add-on's name as `dynobox addons` lists it, e.g.
+	// "heroku-postgresql" or the attachment name given with --as.
+	Name() string
+	// Plan is what was asked for, e.g. "heroku-postgresql:essential-0".
+	Plan() string
+	Start(ctx context.Context) error
+	// Env is the config vars the add-on sets (valid after Start).
+	Env() map[string]string
+	// Addr is where it listens, e.g. "127.0.0.1:5432" (valid after Start).
+	Addr() string
+	Stop(ctx context.Context) error
+}
+
+// Options are what every add-on gets from dynobox.
+type Options struct {
+	// Dir is the add-on's own directory inside the app's state directory
+	// (mode 0700), where it keeps data, passwords, certificates and ports.
+	Dir string
+	// As is the attachment name (--as NAME → NAME_URL); "" for the default.
+	As string
+	// Ephemeral: throwaway data, removed by Stop (dynobox run --ephemeral).
+	Ephemeral bool
+	// Log receives the add-on's own log lines, one call per line, without
+	// the newline; dynobox puts them on the log bus as app[<Name()>].
+	Log func(line string)
+}

@@ -1,0 +1,679 @@
+package addons
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"github.com/dynobox/dynobox/internal/proc"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+const (
+	// pgUser is the superuser every add-on connects as.
+	pgUser = "dynobox"
+	// pgReadyLine is what the postmaster logs (with lc_messages=C) once
+	// it accepts connections: readiness without polling.
+	pgReadyLine = "database system is ready to accept connections"
+	// pgStartLimit bounds a start whose ctx has no deadline.
+	pgStartLimit = 2 * time.Minute
+	// pgSockMax is the longest unix socket path (sun_path less its NUL).
+	pgSockMax = 107
+)
+
+// pgServer is one PostgreSQL server: a data directory and a postmaster that
+// dynobox supervises as its own child. Add-ons whose ServerDir is the same
+// share it, each with its own database (pgAcquire/release).
+type pgServer struct {
+	dir       string // port, password, bindir files; data/ and run/ inside
+	dataDir   string
+	ephemeral bool
+	deathSig  syscall.Signal
+
+	mu      sync.Mutex // serialises start, stop and refs
+	refs    int
+	removed bool // out of the registry: pgAcquire must make a new one
+
+	// Set by start, read-only while running.
+	bin      pgBinaries
+	run      *pgRunAs
+	port     int
+	password string
+	sockDir  string
+	tmpSock  bool // sockDir is ours under /tmp, removed at stop
+	log      func(string)
+	cmd      *exec.Cmd
+	done     chan struct{} // closed once the postmaster has exited
+	exitErr  error         // valid after done
+	stopping atomic.Bool
+	tail     pgTail
+}
+
+var pgServers = struct {
+	sync.Mutex
+	m map[string]*pgServer // by data directory
+}{m: map[string]*pgServer{}}
+
+// pgAcquire returns the running server for p, starting it (or restarting
+// it, if it died) when needed. Each success must be paired with release.
+func pgAcquire(ctx context.Context, p *Postgres) (*pgServer, error) {
+	dir, dataDir, err := p.serverPaths(true)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		pgServers.Lock()
+		s := pgServers.m[dataDir]
+		if s == nil {
+			s = &pgServer{dir: dir, dataDir: dataDir, ephemeral: p.opts.Ephemeral, deathSig: p.deathSig}
+			pgServers.m[dataDir] = s
+		}
+		pgServers.Unlock()
+
+		s.mu.Lock()
+		if s.removed {
+			s.mu.Unlock()
+			continue
+		}
+		if !s.running() {
+			if err := s.start(ctx, p); err != nil {
+				if s.refs == 0 {
+					s.forget()
+				}
+				s.mu.Unlock()
+				return nil, err
+			}
+		}
+		s.refs++
+		s.mu.Unlock()
+		return s, nil
+	}
+}
+
+// release drops one user; the last one stops the server.
+func (s *pgServer) release(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refs--; s.refs > 0 {
+		return nil
+	}
+	s.forget()
+	return s.stop(ctx)
+}
+
+// forget takes s out of the registry; s.mu is held.
+func (s *pgServer) forget() {
+	s.removed = true
+	pgServers.Lock()
+	if pgServers.m[s.dataDir] == s {
+		delete(pgServers.m, s.dataDir)
+	}
+	pgServers.Unlock()
+}
+
+// ephemeralRoot holds an ephemeral server's data directory; the persistent
+// one (dir/data) is never touched by an ephemeral run.
+func (s *pgServer) ephemeralRoot() string { return filepath.Join(s.dir, "ephemeral") }
+
+func (s *pgServer) running() bool {
+	if s.done == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// start brings the server up: recover from an earlier run, find binaries,
+// initdb if new, pick the port, run postgres, wait for readiness.
+func (s *pgServer) start(ctx context.Context, p *Postgres) error {
+	s.log = p.logf
+	if err := pgStopLeftover(s.dataDir, filepath.Join(s.dir, "run"), s.log); err != nil {
+		return err
+	}
+	if s.ephemeral {
+		// Throwaway data: whatever an earlier ephemeral run left goes.
+		if err := os.RemoveAll(s.ephemeralRoot()); err != nil {
+			return fmt.Errorf("remove old ephemeral data: %w", err)
+		}
+		if err := os.MkdirAll(s.ephemeralRoot(), 0o700); err != nil {
+			return err
+		}
+	}
+	want, err := pgDataMajor(s.dataDir)
+	if err != nil {
+		return err
+	}
+	recorded, _ := os.ReadFile(filepath.Join(s.dir, "bindir"))
+	if s.bin, err = p.finder().find(ctx, want, strings.TrimSpace(string(recorded))); err != nil {
+		return err
+	}
+	if s.run, err = pgPickRunAs(s.dataDir, s.log); err != nil {
+		return err
+	}
+	if s.password, err = pgSecret(filepath.Join(s.dir, "password")); err != nil {
+		return err
+	}
+	if want == "" {
+		if err := s.initdb(ctx); err != nil {
+			return err
+		}
+	} else if err := s.ensureOwner(); err != nil {
+		return err
+	}
+	if !s.ephemeral {
+		if err := os.WriteFile(filepath.Join(s.dir, "bindir"), []byte(s.bin.dir+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	if err := s.makeSockDir(); err != nil {
+		return err
+	}
+	if err := s.launchWithPort(ctx); err != nil {
+		if s.tmpSock {
+			os.RemoveAll(s.sockDir)
+		}
+		return err
+	}
+	return nil
+}
+
+// pgDataMajor returns the major version of the cluster in dataDir, or ""
+// when there is none yet. It never deletes anything: a directory that is
+// neither empty nor a cluster is an error.
+func pgDataMajor(dataDir string) (string, error) {
+	v, err := os.ReadFile(filepath.Join(dataDir, "PG_VERSION"))
+	if err == nil {
+		return strings.TrimSpace(string(v)), nil
+	}
+	entries, derr := os.ReadDir(dataDir)
+	if errors.Is(derr, os.ErrNotExist) || (derr == nil && len(entries) == 0) {
+		os.Remove(dataDir)
+		return "", nil
+	}
+	return "", fmt.Errorf("%s is not a PostgreSQL data directory (no PG_VERSION); move it away", dataDir)
+}
+
+// pgSecret reads the server's password, creating a random one (0600).
+func pgSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 16)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	pw := hex.EncodeToString(buf) // URL-safe as it is
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save postgres password: %w", err)
+	}
+	return pw, nil
+}
+
+// initdb creates the cluster in a scratch directory and renames it into
+// place, so an interrupted initdb never leaves a half-made data directory.
+func (s *pgServer) initdb(ctx context.Context) error {
+	began := time.Now()
+	tmp := s.dataDir + ".initdb"
+	pwfile := s.dataDir + ".pw"
+	defer os.Remove(pwfile)
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(pwfile, []byte(s.password+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := errors.Join(pgChown(tmp, s.run), pgChown(pwfile, s.run)); err != nil {
+		return err
+	}
+	auth := "scram-sha-256"
+	if s.bin.major == "9.6" {
+		auth = "md5"
+	}
+	args := []string{"-D", tmp, "-U", pgUser, "--pwfile=" + pwfile, "--auth=" + auth, "--encoding=UTF8",
+		// Without fsync initdb takes under a second instead of many on slow
+		// disks; the kernel writes the files back within seconds anyway.
+		"--no-sync"}
+	out, err := s.command(ctx, "initdb", append(args, "--locale=C.UTF-8")...).CombinedOutput()
+	if err != nil && strings.Contains(string(out), "invalid locale") {
+		os.RemoveAll(tmp)
+		if err := errors.Join(os.Mkdir(tmp, 0o700), pgChown(tmp, s.run)); err != nil {
+			return err
+		}
+		out, err = s.command(ctx, "initdb", append(args, "--locale=C")...).CombinedOutput()
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("initdb (PostgreSQL %s in %s, as %s): %v: %s", s.bin.version, s.bin.dir, s.runName(), err, pgLastLines(string(out), 5))
+	}
+	if err := os.Rename(tmp, s.dataDir); err != nil {
+		return err
+	}
+	s.log(fmt.Sprintf("created a PostgreSQL %s database cluster in %s (%s binaries in %s) in %s",
+		s.bin.version, s.dataDir, s.bin.source, s.bin.dir, time.Since(began).Round(time.Millisecond)))
+	return nil
+}
+
+// ensureOwner gives a root-owned data directory (copied in, say) to the
+// account that runs the server; PostgreSQL insists on owning it.
+func (s *pgServer) ensureOwner() error {
+	if s.run == nil {
+		return nil
+	}
+	st, err := os.Stat(s.dataDir)
+	if err != nil {
+		return err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid == s.run.uid {
+		return nil
+	}
+	s.log("giving " + s.dataDir + " to user " + s.run.name)
+	return pgChownTree(s.dataDir, s.run)
+}
+
+func (s *pgServer) runName() string {
+	if s.run == nil {
+		return "the current user"
+	}
+	return "user " + s.run.name
+}
+
+// command prepares a PostgreSQL program to run as the server's account,
+// dying with dynobox.
+func (s *pgServer) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin.dir, name), args...)
+	cmd.Env = pgServerEnv()
+	cmd.SysProcAttr = pgSysProcAttr(s.run, syscall.SIGKILL)
+	return cmd
+}
+
+// pgServerEnv is dynobox's environment without what would redirect
+// PostgreSQL programs (PGDATA, PGPORT …) or mark them as a dyno: the
+// runner's session sweep would SIGTERM the server (a "smart" shutdown that
+// waits for clients) after a crash of dynobox.
+func pgServerEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "DYNOBOX_SESSION=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// makeSockDir prepares the unix socket directory: run/ in the server's
+// directory, or a private directory under /tmp when that path would be too
+// long for a unix socket.
+func (s *pgServer) makeSockDir() error {
+	s.sockDir, s.tmpSock = filepath.Join(s.dir, "run"), false
+	if len(s.sockDir+"/.s.PGSQL.65535") > pgSockMax || strings.ContainsAny(s.sockDir, ", \"") {
+		dir, err := os.MkdirTemp("", "dynobox-pg-")
+		if err != nil {
+			return err
+		}
+		s.sockDir, s.tmpSock = dir, true
+	} else if err := os.MkdirAll(s.sockDir, 0o700); err != nil {
+		return err
+	}
+	return pgChown(s.sockDir, s.run)
+}
+
+// launchWithPort starts postgres on the remembered port, or on a new one
+// when another process holds it (now, or by the time postgres binds).
+func (s *pgServer) launchWithPort(ctx context.Context) error {
+	portFile := filepath.Join(s.dir, "port")
+	old := 0
+	if b, err := os.ReadFile(portFile); err == nil {
+		old, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	s.port = old
+	for attempt := 0; ; attempt++ {
+		if s.port <= 0 || !pgPortFree(s.port) {
+			p, err := pgFreePort()
+			if err != nil {
+				return err
+			}
+			if s.port > 0 {
+				s.log(fmt.Sprintf("port %d is in use by another process; using port %d (DATABASE_URL changes)", s.port, p))
+			}
+			s.port = p
+		}
+		if s.port != old {
+			if err := os.WriteFile(portFile, []byte(strconv.Itoa(s.port)+"\n"), 0o600); err != nil {
+				return err
+			}
+			old = s.port
+		}
+		err := s.launch(ctx)
+		if err == nil || attempt == 2 || !s.tail.contains("could not create any TCP/IP sockets") {
+			return err
+		}
+		s.port = 0 // taken between our check and postgres' bind
+	}
+}
+
+func pgPortFree(port int) bool {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func pgFreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// launch runs the postmaster and waits until it accepts connections.
+func (s *pgServer) launch(ctx context.Context) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(s.bin.dir, "postgres"),
+		"-D", s.dataDir,
+		"-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories="+s.sockDir,
+		"-c", "lc_messages=C", // pgReadyLine must be English
+		"-c", "log_destination=stderr",
+		"-c", "logging_collector=off",
+		"-c", "log_line_prefix=[%p] ", // the log bus adds the time
+		"-c", "cluster_name=dynobox")
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.Env = pgServerEnv()
+	cmd.SysProcAttr = pgSysProcAttr(s.run, s.deathSig)
+	s.cmd, s.done, s.exitErr = cmd, make(chan struct{}), nil
+	s.stopping.Store(false)
+	s.tail.reset()
+	ready := make(chan struct{})
+	go pgReadLog(r, &s.tail, s.log, ready)
+
+	started := make(chan error, 1)
+	go s.supervise(cmd, s.done, started)
+	err = <-started
+	w.Close() // the children hold their own copies
+	if err != nil {
+		return fmt.Errorf("start postgres (%s) as %s: %w", s.bin.dir, s.runName(), err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, pgStartLimit)
+		defer cancel()
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-s.done:
+		return fmt.Errorf("postgres exited during startup (%v): %s", s.exitErr, s.tail.String())
+	case <-ctx.Done():
+		s.kill()
+		return fmt.Errorf("postgres did not accept connections: %w; last log lines: %s", ctx.Err(), s.tail.String())
+	}
+}
+
+// supervise starts the postmaster and waits for it. Pdeathsig fires when
+// the thread that forked the child exits, not the process, so the
+// goroutine keeps its thread for the child's lifetime.
+func (s *pgServer) supervise(cmd *exec.Cmd, done chan struct{}, started chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// Through the process-wide reaper: dynobox reaps orphans as a child
+	// subreaper, and must leave the postmaster's exit status to this Wait.
+	if err := proc.StartChild(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	}); err != nil {
+		started <- err
+		close(done)
+		return
+	}
+	started <- nil
+	err := cmd.Wait()
+	proc.ChildDone(cmd.Process.Pid)
+	s.exitErr = err
+	if !s.stopping.Load() {
+		s.log(fmt.Sprintf("postgres (pid %d) exited unexpectedly: %v", cmd.Process.Pid, err))
+	}
+	close(done)
+}
+
+// pgReadLog passes the server's output on, one line per call, and notices
+// readiness.
+func pgReadLog(r io.ReadCloser, tail *pgTail, log func(string), ready chan struct{}) {
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 64<<10)
+	isReady := false
+	for {
+		line, err := br.ReadString('\n')
+		if line = strings.TrimRight(line, "\r\n"); line != "" {
+			tail.add(line)
+			log(line)
+			if !isReady && strings.Contains(line, pgReadyLine) {
+				isReady = true
+				close(ready)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stop shuts the server down: SIGINT is a fast shutdown (clients are
+// disconnected, a checkpoint is written). When ctx ends first: SIGQUIT
+// (immediate shutdown), then SIGKILL. Ephemeral data goes afterwards.
+func (s *pgServer) stop(ctx context.Context) error {
+	var err error
+	if s.running() {
+		s.stopping.Store(true)
+		_ = s.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			s.log("postgres did not stop in time; forcing it")
+			s.kill()
+			err = fmt.Errorf("stop postgres: %w", ctx.Err())
+		}
+	}
+	if s.tmpSock {
+		os.RemoveAll(s.sockDir)
+	}
+	if s.ephemeral {
+		if rerr := os.RemoveAll(s.ephemeralRoot()); rerr != nil && err == nil {
+			err = fmt.Errorf("remove ephemeral data: %w", rerr)
+		}
+	}
+	return err
+}
+
+// kill ends the postmaster without a checkpoint: SIGQUIT makes it take
+// its backends down with it; SIGKILL if even that hangs, then any backend
+// it left.
+func (s *pgServer) kill() {
+	s.stopping.Store(true)
+	_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-s.done:
+	case <-time.After(3 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	for _, pid := range pgServerProcs(s.dataDir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		pgWaitGone(pid, 2*time.Second)
+	}
+}
+
+// pgStopLeftover makes sure nothing of a server from an earlier run (dynobox
+// killed with -9, a crash) still works in dataDir, then clears the lock
+// files that would make PostgreSQL refuse to start: it trusts a pid in
+// them that now belongs to a zombie or to an unrelated process.
+func pgStopLeftover(dataDir, sockDir string, log func(string)) error {
+	pidFile := filepath.Join(dataDir, "postmaster.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return nil // shut down cleanly, or never started
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(first))
+	if pgServerProc(pid, dataDir) {
+		log(fmt.Sprintf("stopping PostgreSQL (pid %d) left running by an earlier dynobox", pid))
+		if err := pgTerminate(pid); err != nil {
+			return err
+		}
+	}
+	// Backends of a postmaster that was SIGKILLed live on, attached to
+	// the old shared memory.
+	for _, bpid := range pgServerProcs(dataDir) {
+		log(fmt.Sprintf("killing PostgreSQL process %d left behind by a crashed server", bpid))
+		_ = syscall.Kill(bpid, syscall.SIGKILL)
+		if !pgWaitGone(bpid, 5*time.Second) {
+			return fmt.Errorf("PostgreSQL process %d of an earlier run in %s does not exit", bpid, dataDir)
+		}
+	}
+	if !pgStalePid(pid, dataDir) {
+		return nil // cannot tell: PostgreSQL's own checks decide
+	}
+	if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale %s: %w", pidFile, err)
+	}
+	locks, _ := filepath.Glob(filepath.Join(sockDir, ".s.PGSQL.*"))
+	for _, l := range locks {
+		os.Remove(l)
+	}
+	return nil
+}
+
+// pgTerminate stops a postmaster that is not our child: fast shutdown,
+// then immediate, then SIGKILL.
+func pgTerminate(pid int) error {
+	steps := []struct {
+		sig  syscall.Signal
+		wait time.Duration
+	}{{syscall.SIGINT, 10 * time.Second}, {syscall.SIGQUIT, 5 * time.Second}, {syscall.SIGKILL, 5 * time.Second}}
+	for _, st := range steps {
+		if err := syscall.Kill(pid, st.sig); err != nil {
+			if errors.Is(err, syscall.ESRCH) {
+				return nil
+			}
+			return fmt.Errorf("stop PostgreSQL left running (pid %d): %w", pid, err)
+		}
+		if pgWaitGone(pid, st.wait) {
+			return nil
+		}
+	}
+	return fmt.Errorf("PostgreSQL left running (pid %d) does not stop", pid)
+}
+
+// connect opens a connection pool to one of the server's databases.
+func (s *pgServer) connect(db string) (*sql.DB, error) {
+	conn, err := pq.NewConnector(fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=10",
+		pgUser, s.password, s.port, db))
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(conn), nil
+}
+
+// ensureDB creates an add-on's database unless it exists. This is also the
+// end of readiness: the server answers queries with our password.
+func (s *pgServer) ensureDB(ctx context.Context, name string) error {
+	db, err := s.connect("postgres")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var exists bool
+	if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("query postgres: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = db.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
+	var perr *pq.Error
+	if errors.As(err, &perr) && perr.Code == "42P04" { // created meanwhile by a sharing add-on
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// pgTail keeps the last lines of the server's log for error messages.
+type pgTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (t *pgTail) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == 10 {
+		t.lines = slices.Delete(t.lines, 0, 1)
+	}
+	t.lines = append(t.lines, line)
+}
+
+func (t *pgTail) reset() {
+	t.mu.Lock()
+	t.lines = nil
+	t.mu.Unlock()
+}
+
+func (t *pgTail) contains(s string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.ContainsFunc(t.lines, func(l string) bool { return strings.Contains(l, s) })
+}
+
+func (t *pgTail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == 0 {
+		return "(no output)"
+	}
+	return strings.Join(t.lines, " | ")
+}
+
+func pgLastLines(out string, n int) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

@@ -1,0 +1,351 @@
+package addons
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// pgColors are the names Heroku gives Postgres add-ons
+// (HEROKU_POSTGRESQL_<COLOR>_URL).
+var pgColors = []string{
+	"AMBER", "AQUA", "BLACK", "BLUE", "BRONZE", "BROWN", "CHARCOAL", "COBALT",
+	"COPPER", "CRIMSON", "CYAN", "GOLD", "GRAY", "GREEN", "IVORY", "JADE",
+	"LIME", "MAROON", "MAUVE", "NAVY", "OLIVE", "ONYX", "ORANGE", "PINK",
+	"PUCE", "PURPLE", "RED", "ROSE", "SILVER", "TEAL", "VIOLET", "WHITE", "YELLOW",
+}
+
+// pgClaimed holds the colors of running Postgres add-ons, so two add-ons of
+// one dynobox never get the same color var.
+var pgClaimed = struct {
+	sync.Mutex
+	m map[string]string // color → add-on dir
+}{m: map[string]string{}}
+
+// Postgres is the heroku-postgresql add-on: a real PostgreSQL server on
+// 127.0.0.1, its data in the add-on's directory.
+//
+// Exported fields are settings; set them before Start.
+type Postgres struct {
+	// BinDir holds initdb and postgres (a --pg-bin-dir flag); "" means
+	// $DYNOBOX_PG_BIN_DIR, then embedded-postgres' binaries (cached, or
+	// downloaded), then a system installation.
+	BinDir string
+	// NoDownload keeps embedded-postgres from downloading binaries; its
+	// cache is still used.
+	NoDownload bool
+	// NoSystem skips system installations.
+	NoSystem bool
+	// CacheDir replaces the caches of embedded-postgres archives
+	// (~/.embedded-postgres-go) and of their extracted binaries.
+	CacheDir string
+	// ServerDir is where the server's data, port and password live;
+	// "" means Options.Dir. Add-ons with the same ServerDir share one
+	// server, each with its own database. Ephemeral add-ons get a
+	// throwaway server (ServerDir/ephemeral) and never touch ServerDir/data.
+	ServerDir string
+	// PlanName is what Plan returns; "" means "heroku-postgresql".
+	PlanName string
+	// Secondary marks a database that is not the app's first one: like
+	// Heroku, it sets only HEROKU_POSTGRESQL_<COLOR>_URL, not DATABASE_URL.
+	Secondary bool
+
+	opts     Options
+	deathSig syscall.Signal // sent to the server if dynobox dies; tests set 0
+
+	mu    sync.Mutex
+	srv   *pgServer
+	color string
+	env   map[string]string
+	// Copies of the server's settings at Start (another add-on sharing it
+	// may restart it).
+	port             int
+	password, bindir string
+}
+
+// NewPostgres returns the add-on; nothing happens until Start.
+func NewPostgres(opts Options) *Postgres {
+	return &Postgres{opts: opts, deathSig: syscall.SIGINT}
+}
+
+var _ Addon = (*Postgres)(nil)
+
+// Name is "heroku-postgresql", or the attachment name in lower case with
+// dashes ("PRIMARY_DB" → "primary-db").
+func (p *Postgres) Name() string {
+	if p.opts.As == "" {
+		return "heroku-postgresql"
+	}
+	return strings.ReplaceAll(strings.ToLower(p.opts.As), "_", "-")
+}
+
+// Plan is what was asked for.
+func (p *Postgres) Plan() string {
+	if p.PlanName != "" {
+		return p.PlanName
+	}
+	return "heroku-postgresql"
+}
+
+// Database is the name of the add-on's database, derived from Name.
+func (p *Postgres) Database() string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, p.Name())
+}
+
+// Start starts the server (or joins a running one it shares) and creates
+// the add-on's database; it returns once that database accepts
+// connections. On failure nothing is left running.
+func (p *Postgres) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.srv != nil {
+		return nil
+	}
+	s, err := pgAcquire(ctx, p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Name(), err)
+	}
+	color, err := p.claimColor()
+	if err == nil {
+		if err = s.ensureDB(ctx, p.Database()); err != nil {
+			p.releaseColor(color)
+		}
+	}
+	if err != nil {
+		// Roll back: ctx may be what failed, so the stop gets its own time.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		s.release(stopCtx)
+		return fmt.Errorf("%s: %w", p.Name(), err)
+	}
+	p.srv, p.color = s, color
+	p.port, p.password, p.bindir = s.port, s.password, s.bin.dir
+	p.env = p.makeEnv(p.url(p.port, p.password))
+	return nil
+}
+
+// Stop releases the server; the last add-on using it stops it (fast
+// shutdown, then immediate shutdown and SIGKILL when ctx ends first). An
+// ephemeral server's data goes with it. Stop is idempotent.
+func (p *Postgres) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.srv
+	if s == nil {
+		return nil
+	}
+	p.srv = nil
+	p.releaseColor(p.color)
+	if err := s.release(ctx); err != nil {
+		return fmt.Errorf("%s: %w", p.Name(), err)
+	}
+	return nil
+}
+
+// Env is DATABASE_URL and HEROKU_POSTGRESQL_<COLOR>_URL; with --as NAME,
+// NAME_URL alone (Heroku names an attachment's var after it, and the color
+// var is the name of the default attachment).
+func (p *Postgres) Env() map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	env := make(map[string]string, len(p.env))
+	for k, v := range p.env {
+		env[k] = v
+	}
+	return env
+}
+
+// Addr is "127.0.0.1:PORT".
+func (p *Postgres) Addr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.srv == nil {
+		return ""
+	}
+	return "127.0.0.1:" + strconv.Itoa(p.port)
+}
+
+func (p *Postgres) makeEnv(url string) map[string]string {
+	if p.opts.As != "" {
+		return map[string]string{strings.ToUpper(strings.ReplaceAll(p.opts.As, "-", "_")) + "_URL": url}
+	}
+	env := map[string]string{"HEROKU_POSTGRESQL_" + p.color + "_URL": url}
+	if !p.Secondary {
+		env["DATABASE_URL"] = url
+	}
+	return env
+}
+
+func (p *Postgres) url(port int, password string) string {
+	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s", pgUser, password, port, p.Database())
+}
+
+// claimColor reads the add-on's color, or picks one from its name and
+// keeps it: env vars stay the same from run to run.
+func (p *Postgres) claimColor() (string, error) {
+	path := filepath.Join(p.opts.Dir, "color")
+	pgClaimed.Lock()
+	defer pgClaimed.Unlock()
+	if b, err := os.ReadFile(path); err == nil {
+		if c := strings.TrimSpace(string(b)); c != "" {
+			pgClaimed.m[c] = p.opts.Dir
+			return c, nil
+		}
+	}
+	h := fnv.New32a()
+	h.Write([]byte(p.Name()))
+	start := int(h.Sum32() % uint32(len(pgColors)))
+	color := pgColors[start]
+	for i := range pgColors {
+		c := pgColors[(start+i)%len(pgColors)]
+		if owner, taken := pgClaimed.m[c]; !taken || owner == p.opts.Dir {
+			color = c
+			break
+		}
+	}
+	if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(color+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save color: %w", err)
+	}
+	pgClaimed.m[color] = p.opts.Dir
+	return color, nil
+}
+
+func (p *Postgres) releaseColor(color string) {
+	pgClaimed.Lock()
+	if pgClaimed.m[color] == p.opts.Dir {
+		delete(pgClaimed.m, color)
+	}
+	pgClaimed.Unlock()
+}
+
+// logf sends one of our own lines to the log bus.
+func (p *Postgres) logf(line string) {
+	if p.opts.Log != nil {
+		p.opts.Log(line)
+	}
+}
+
+func (p *Postgres) finder() pgFinder {
+	explicit := p.BinDir
+	if explicit == "" {
+		explicit = os.Getenv(PgBinDirEnv)
+	}
+	return pgFinder{explicit: explicit, noDownload: p.NoDownload, noSystem: p.NoSystem, cacheDir: p.CacheDir, log: p.logf}
+}
+
+// serverPaths returns the server directory and its data directory, with
+// symlinks resolved (a postgres process is recognised by its working
+// directory, which the kernel reports resolved). create makes the server
+// directory.
+func (p *Postgres) serverPaths(create bool) (dir, dataDir string, err error) {
+	dir = p.ServerDir
+	if dir == "" {
+		dir = p.opts.Dir
+	}
+	if dir == "" {
+		return "", "", errors.New("no state directory for postgres")
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", "", err
+	}
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", "", fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		return "", "", err
+	}
+	if p.opts.Ephemeral {
+		return dir, filepath.Join(dir, "ephemeral", "data"), nil
+	}
+	return dir, filepath.Join(dir, "data"), nil
+}
+
+// PsqlCommand prepares psql connected to the add-on's database, for
+// `dynobox pg:psql`; args go to psql (e.g. "-c", "SELECT 1"). It works
+// whether this process started the server or another dynobox did (it then
+// reads the port and password from the state directory). The password goes
+// in the environment, not on the command line where ps would show it. The
+// caller wires Stdin, Stdout and Stderr.
+func PsqlCommand(pg *Postgres, args ...string) (*exec.Cmd, error) {
+	port, password, bindir, err := pg.conninfo()
+	if err != nil {
+		return nil, err
+	}
+	psql, err := pgFindPsql(bindir)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(psql, args...)
+	cmd.Env = append(pgServerEnv(),
+		"PGHOST=127.0.0.1",
+		"PGPORT="+strconv.Itoa(port),
+		"PGUSER="+pgUser,
+		"PGPASSWORD="+password,
+		"PGDATABASE="+pg.Database(),
+		"PGAPPNAME=dynobox pg:psql")
+	return cmd, nil
+}
+
+// conninfo returns where the add-on's server listens, from memory when it
+// runs here, else from its state directory.
+func (p *Postgres) conninfo() (port int, password, bindir string, err error) {
+	p.mu.Lock()
+	running := p.srv != nil
+	port, password, bindir = p.port, p.password, p.bindir
+	p.mu.Unlock()
+	if running {
+		return port, password, bindir, nil
+	}
+	dir, _, err := p.serverPaths(false)
+	if err != nil {
+		return 0, "", "", fmt.Errorf("%s has not been started; run dynobox start first", p.Name())
+	}
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		return strings.TrimSpace(string(b))
+	}
+	port, _ = strconv.Atoi(read("port"))
+	password = read("password")
+	if port == 0 || password == "" {
+		return 0, "", "", fmt.Errorf("%s has not been started; run dynobox start first", p.Name())
+	}
+	return port, password, read("bindir"), nil
+}
+
+// pgFindPsql prefers the psql next to the server (same version), then PATH.
+func pgFindPsql(bindir string) (string, error) {
+	if bindir != "" {
+		if p := filepath.Join(bindir, "psql"); pgExecutable(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("psql"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("psql not found; install the PostgreSQL client " +
+		"(Debian/Ubuntu: apt-get install postgresql-client; macOS: brew install libpq) or put psql on PATH")
+}
+
+func pgExecutable(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir() && st.Mode().Perm()&0o111 != 0
+}

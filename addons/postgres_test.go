@@ -1,0 +1,757 @@
+package addons
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// pgTestLog collects an add-on's log lines; they are printed if the test
+// fails (t.Log cannot be called once a test has finished, and server lines
+// arrive asynchronously).
+type pgTestLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func newPgTestLog(t testing.TB) *pgTestLog {
+	l := &pgTestLog{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("postgres log:\n%s", l.String())
+		}
+	})
+	return l
+}
+
+func (l *pgTestLog) add(line string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+}
+
+func (l *pgTestLog) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+func (l *pgTestLog) has(sub string) bool {
+	return strings.Contains(l.String(), sub)
+}
+
+func (l *pgTestLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// pgTestNeedBinaries skips when no PostgreSQL is installed (CI installs
+// Debian's postgresql package).
+func pgTestNeedBinaries(t testing.TB) {
+	t.Helper()
+	if _, err := (pgFinder{noDownload: true, log: func(string) {}}).find(context.Background(), "", ""); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no PostgreSQL binaries in CI (.ci/run must apt-get install postgresql): %v", err)
+		}
+		t.Skipf("no PostgreSQL binaries: %v", err)
+	}
+}
+
+// newTestPostgres returns an add-on in dir that is stopped when the test ends.
+func newTestPostgres(t testing.TB, opts Options) (*Postgres, *pgTestLog) {
+	t.Helper()
+	l := newPgTestLog(t)
+	if opts.Log == nil {
+		opts.Log = l.add
+	}
+	p := NewPostgres(opts)
+	p.NoDownload = true // tests never download
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := p.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return p, l
+}
+
+func pgTestStart(t testing.TB, p *Postgres) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := p.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+}
+
+func pgTestStop(t testing.TB, p *Postgres) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Stop(ctx); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+}
+
+func pgTestConnect(t testing.TB, dsn string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func pgTestExec(t testing.TB, dsn string, sqls ...string) {
+	t.Helper()
+	conn := pgTestConnect(t, dsn)
+	for _, q := range sqls {
+		if _, err := conn.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	conn.Close(context.Background())
+}
+
+func pgTestQuery(t testing.TB, dsn, q string) string {
+	t.Helper()
+	conn := pgTestConnect(t, dsn)
+	defer conn.Close(context.Background())
+	var s string
+	if err := conn.QueryRow(context.Background(), q).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return s
+}
+
+func TestPostgresConnectPgxAndPsql(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	dir := t.TempDir()
+	p, log := newTestPostgres(t, Options{Dir: dir})
+	pgTestStart(t, p)
+	if !log.has("] LOG:  database system is ready to accept connections") ||
+		slices.ContainsFunc(log.snapshot(), func(l string) bool { return strings.ContainsAny(l, "\r\n") }) {
+		t.Errorf("server log lines not passed on one by one:\n%s", log)
+	}
+
+	env := p.Env()
+	dbURL := env["DATABASE_URL"]
+	u, err := url.Parse(dbURL)
+	if err != nil || u.Scheme != "postgres" || u.Hostname() != "127.0.0.1" || u.Port() == "" || u.User.Username() != "dynobox" {
+		t.Fatalf("DATABASE_URL = %q", dbURL)
+	}
+	if p.Addr() != u.Host {
+		t.Errorf("Addr() = %q, URL host %q", p.Addr(), u.Host)
+	}
+	var colorVars []string
+	for k, v := range env {
+		if strings.HasPrefix(k, "HEROKU_POSTGRESQL_") && strings.HasSuffix(k, "_URL") && v == dbURL {
+			colorVars = append(colorVars, k)
+		}
+	}
+	if len(env) != 2 || len(colorVars) != 1 {
+		t.Errorf("env = %v, want DATABASE_URL and one HEROKU_POSTGRESQL_<COLOR>_URL", env)
+	}
+	if p.Name() != "heroku-postgresql" || p.Plan() != "heroku-postgresql" {
+		t.Errorf("Name, Plan = %q, %q", p.Name(), p.Plan())
+	}
+
+	pgTestExec(t, dbURL, "CREATE TABLE notes (body text)", "INSERT INTO notes VALUES ('from pgx')")
+	if got := pgTestQuery(t, dbURL, "SHOW listen_addresses"); got != "127.0.0.1" {
+		t.Errorf("listen_addresses = %q", got)
+	}
+	if got := pgTestQuery(t, dbURL, "SELECT current_database()"); got != "heroku_postgresql" {
+		t.Errorf("database = %q", got)
+	}
+
+	cmd, err := PsqlCommand(p, "-X", "-tAc", "INSERT INTO notes VALUES ('from psql'); SELECT string_agg(body, ',' ORDER BY body) FROM notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "from pgx,from psql") {
+		t.Fatalf("psql: %v: %s", err, out)
+	}
+
+	st, err := os.Stat(filepath.Join(dir, "password"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("password file: %v %v", st.Mode(), err)
+	}
+
+	// Stop and Start again, and a new add-on on the same directory (the
+	// next dynobox run): same data, same port, same config vars.
+	pgTestStop(t, p)
+	pgTestStop(t, p) // idempotent
+	pgTestStart(t, p)
+	if got := pgTestQuery(t, dbURL, "SELECT count(*)::text FROM notes"); got != "2" {
+		t.Errorf("after restart: %s rows", got)
+	}
+	pgTestStop(t, p)
+	p2, _ := newTestPostgres(t, Options{Dir: dir})
+	pgTestStart(t, p2)
+	if fmt.Sprint(p2.Env()) != fmt.Sprint(env) {
+		t.Errorf("env changed between runs:\n%v\n%v", env, p2.Env())
+	}
+	if got := pgTestQuery(t, dbURL, "SELECT count(*)::text FROM notes"); got != "2" {
+		t.Errorf("next run: %s rows", got)
+	}
+}
+
+// TestPostgresHelperProcess is the dynobox that TestPostgresKill9 kills.
+func TestPostgresHelperProcess(t *testing.T) {
+	dir := os.Getenv("DYNOBOX_PG_TEST_HELPER")
+	if dir == "" {
+		t.Skip("helper process for TestPostgresKill9")
+	}
+	p := NewPostgres(Options{Dir: dir, Log: func(l string) { fmt.Fprintln(os.Stderr, l) }})
+	p.NoDownload = true
+	if os.Getenv("DYNOBOX_PG_TEST_NO_DEATHSIG") != "" {
+		p.deathSig = 0 // as if dynobox had died where Pdeathsig does not exist
+	}
+	if err := p.Start(context.Background()); err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	fmt.Println("READY", p.Env()["DATABASE_URL"], p.srv.cmd.Process.Pid)
+	io.Copy(io.Discard, os.Stdin) // until killed
+	os.Exit(0)
+}
+
+// pgTestHelper starts a dynobox-like process running the add-on in dir and
+// returns it, the URL and the postmaster's pid.
+func pgTestHelper(t *testing.T, dir string, keepServer bool) (*exec.Cmd, string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPostgresHelperProcess$")
+	cmd.Env = append(os.Environ(), "DYNOBOX_PG_TEST_HELPER="+dir)
+	if keepServer {
+		cmd.Env = append(cmd.Env, "DYNOBOX_PG_TEST_NO_DEATHSIG=1")
+	}
+	stderr := &pgTestLog{}
+	cmd.Stderr = pgLineWriter(stderr.add)
+	if _, err := cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("helper stderr:\n%s", stderr.String())
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			if f := strings.Fields(s.Text()); len(f) > 0 && (f[0] == "READY" || f[0] == "ERROR") {
+				line <- s.Text()
+				break
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case l := <-line:
+		f := strings.Fields(l)
+		if f[0] != "READY" || len(f) != 3 {
+			t.Fatalf("helper: %s", l)
+		}
+		pid, _ := strconv.Atoi(f[2])
+		return cmd, f[1], pid
+	case <-time.After(90 * time.Second):
+		t.Fatal("helper did not start postgres")
+	}
+	return nil, "", 0
+}
+
+// pgLineWriter adapts a per-line function to an io.Writer.
+type pgLineWriter func(string)
+
+func (w pgLineWriter) Write(b []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		w(l)
+	}
+	return len(b), nil
+}
+
+// TestPostgresKill9 kills the process running the add-on with SIGKILL, as
+// a crash or kill -9 of dynobox would, and starts it again.
+func TestPostgresKill9(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	for _, tc := range []struct {
+		name       string
+		keepServer bool
+	}{
+		// Pdeathsig: the server shuts itself down when dynobox dies.
+		{"server stops with dynobox", false},
+		// No Pdeathsig (or it was lost): the server is left running
+		// with our port and data directory; the next start stops it.
+		{"server left running", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			helper, dsn, pmPid := pgTestHelper(t, dir, tc.keepServer)
+			pgTestExec(t, dsn, "CREATE TABLE survived (n int)", "INSERT INTO survived VALUES (42)")
+			client := pgTestConnect(t, dsn) // an app still connected
+
+			helper.Process.Signal(syscall.SIGKILL)
+			helper.Wait()
+			if tc.keepServer {
+				if !pgProcAlive(pmPid) {
+					t.Fatal("the server should have been left running")
+				}
+			} else {
+				if !pgWaitGone(pmPid, 30*time.Second) {
+					t.Fatal("the server did not stop when its parent died")
+				}
+				if _, err := os.Stat(filepath.Join(dir, "data", "postmaster.pid")); !os.IsNotExist(err) {
+					t.Errorf("no clean shutdown: postmaster.pid still there (%v)", err)
+				}
+			}
+			client.Close(context.Background())
+
+			p, log := newTestPostgres(t, Options{Dir: dir})
+			pgTestStart(t, p)
+			if p.Env()["DATABASE_URL"] != dsn {
+				t.Errorf("DATABASE_URL changed: %s → %s", dsn, p.Env()["DATABASE_URL"])
+			}
+			if got := pgTestQuery(t, dsn, "SELECT n::text FROM survived"); got != "42" {
+				t.Errorf("row = %s", got)
+			}
+			if tc.keepServer && !log.has("left running by an earlier dynobox") {
+				t.Errorf("no log line about the server left running:\n%s", log)
+			}
+			if pgProcAlive(pmPid) {
+				t.Errorf("old postmaster %d still running", pmPid)
+			}
+		})
+	}
+}
+
+// TestPostgresPostmasterSIGKILL kills the postmaster itself while a backend
+// is busy: that backend lives on, attached to the old shared memory, and
+// PostgreSQL refuses to start until it is gone.
+func TestPostgresPostmasterSIGKILL(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	dir := t.TempDir()
+	p, _ := newTestPostgres(t, Options{Dir: dir})
+	pgTestStart(t, p)
+	dsn := p.Env()["DATABASE_URL"]
+	pgTestExec(t, dsn, "CREATE TABLE survived (n int)", "INSERT INTO survived VALUES (7)")
+
+	busy := pgTestConnect(t, dsn)
+	go busy.Exec(context.Background(), "SELECT count(*) FROM generate_series(1, 100000000000)")
+	watch := pgTestConnect(t, dsn)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		watch.QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%generate_series%' AND pid <> pg_backend_pid()").Scan(&n)
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("busy query did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pm := p.srv.cmd.Process.Pid
+	dataDir := p.srv.dataDir
+	syscall.Kill(pm, syscall.SIGKILL)
+	<-p.srv.done
+	if len(pgServerProcs(dataDir)) == 0 {
+		t.Log("no backend outlived the postmaster; the sweep is not exercised")
+	}
+
+	// The next start (a new add-on, as after a restart of dynobox) must
+	// clear the orphan and recover the data.
+	p2, log := newTestPostgres(t, Options{Dir: dir})
+	pgTestStart(t, p2)
+	if got := pgTestQuery(t, dsn, "SELECT n::text FROM survived"); got != "7" {
+		t.Errorf("row = %s", got)
+	}
+	if !log.has("left behind by a crashed server") {
+		t.Errorf("orphaned backend not reported:\n%s", log)
+	}
+}
+
+func TestPostgresTwoAtOnce(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	a, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+	b, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+	var wg sync.WaitGroup
+	for _, p := range []*Postgres{a, b} {
+		wg.Go(func() { pgTestStart(t, p) })
+	}
+	wg.Wait()
+	if a.Addr() == b.Addr() {
+		t.Fatalf("both on %s", a.Addr())
+	}
+	pgTestExec(t, a.Env()["DATABASE_URL"], "CREATE TABLE only_a (n int)")
+	got := pgTestQuery(t, b.Env()["DATABASE_URL"], "SELECT count(*)::text FROM pg_tables WHERE tablename = 'only_a'")
+	if got != "0" {
+		t.Error("the two add-ons share data")
+	}
+}
+
+// TestPostgresSharedServer runs two add-ons as two databases of one server.
+func TestPostgresSharedServer(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	server := t.TempDir()
+	main, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+	main.ServerDir = server
+	other, _ := newTestPostgres(t, Options{Dir: t.TempDir(), As: "ANALYTICS_DB"})
+	other.ServerDir = server
+	pgTestStart(t, main)
+	pgTestStart(t, other)
+
+	if main.Addr() != other.Addr() {
+		t.Fatalf("not shared: %s, %s", main.Addr(), other.Addr())
+	}
+	if other.Name() != "analytics-db" {
+		t.Errorf("Name() = %q", other.Name())
+	}
+	env := other.Env()
+	if len(env) != 1 || env["ANALYTICS_DB_URL"] == "" {
+		t.Fatalf("--as env = %v", env)
+	}
+	if got := pgTestQuery(t, env["ANALYTICS_DB_URL"], "SELECT current_database()"); got != "analytics_db" {
+		t.Errorf("database = %q", got)
+	}
+	if main.color == other.color {
+		// (other has no color var, but two default add-ons must differ)
+		t.Logf("colors: %s, %s", main.color, other.color)
+	}
+
+	pgTestStop(t, main)
+	if got := pgTestQuery(t, env["ANALYTICS_DB_URL"], "SELECT 'still up'"); got != "still up" {
+		t.Error(got)
+	}
+	port, _ := strconv.Atoi(strings.TrimPrefix(other.Addr(), "127.0.0.1:"))
+	pgTestStop(t, other)
+	if !pgPortFree(port) {
+		t.Error("server still listening after the last add-on stopped")
+	}
+}
+
+func TestPostgresColorsDiffer(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	server := t.TempDir()
+	first, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+	first.ServerDir = server
+	second, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+	second.ServerDir = server
+	second.Secondary = true
+	pgTestStart(t, first)
+	pgTestStart(t, second)
+	if first.color == second.color {
+		t.Fatalf("both %s", first.color)
+	}
+	if _, ok := second.Env()["DATABASE_URL"]; ok || len(second.Env()) != 1 {
+		t.Errorf("secondary env = %v, want only its color var", second.Env())
+	}
+}
+
+func TestPostgresPortTaken(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	dir := t.TempDir()
+	p, log := newTestPostgres(t, Options{Dir: dir})
+	pgTestStart(t, p)
+	old := p.Addr()
+	pgTestStop(t, p)
+
+	l, err := net.Listen("tcp", old)
+	if err != nil {
+		t.Skipf("port taken meanwhile: %v", err)
+	}
+	defer l.Close()
+	pgTestStart(t, p)
+	if p.Addr() == old {
+		t.Fatal("same port although it is taken")
+	}
+	if !log.has("is in use by another process; using port") {
+		t.Errorf("port change not logged:\n%s", log)
+	}
+	pgTestQuery(t, p.Env()["DATABASE_URL"], "SELECT 'ok'")
+	b, _ := os.ReadFile(filepath.Join(dir, "port"))
+	if "127.0.0.1:"+strings.TrimSpace(string(b)) != p.Addr() {
+		t.Errorf("new port not kept: %s", b)
+	}
+}
+
+func TestPostgresEphemeral(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	dir := t.TempDir()
+	keep, _ := newTestPostgres(t, Options{Dir: dir})
+	pgTestStart(t, keep)
+	pgTestExec(t, keep.Env()["DATABASE_URL"], "CREATE TABLE kept (n int)")
+	pgTestStop(t, keep)
+
+	eph, _ := newTestPostgres(t, Options{Dir: dir, Ephemeral: true})
+	pgTestStart(t, eph)
+	dsn := eph.Env()["DATABASE_URL"]
+	if got := pgTestQuery(t, dsn, "SELECT count(*)::text FROM pg_tables WHERE tablename = 'kept'"); got != "0" {
+		t.Error("ephemeral run sees persistent data")
+	}
+	pgTestExec(t, dsn, "CREATE TABLE throwaway (n int)")
+	pgTestStop(t, eph)
+	if _, err := os.Stat(filepath.Join(dir, "ephemeral")); !os.IsNotExist(err) {
+		t.Errorf("ephemeral data left: %v", err)
+	}
+
+	pgTestStart(t, keep)
+	if got := pgTestQuery(t, keep.Env()["DATABASE_URL"], "SELECT count(*)::text FROM pg_tables WHERE tablename IN ('kept', 'throwaway')"); got != "1" {
+		t.Errorf("persistent data damaged: %s tables", got)
+	}
+}
+
+// TestPostgresLongDir: a unix socket path cannot exceed 107 bytes.
+func TestPostgresLongDir(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	dir := filepath.Join(t.TempDir(), strings.Repeat("state-directory-", 6))
+	p, _ := newTestPostgres(t, Options{Dir: dir})
+	pgTestStart(t, p)
+	sock := p.srv.sockDir
+	if strings.HasPrefix(sock, dir) || !p.srv.tmpSock {
+		t.Fatalf("socket dir %s", sock)
+	}
+	if _, err := os.Stat(filepath.Join(sock, ".s.PGSQL."+strings.TrimPrefix(p.Addr(), "127.0.0.1:"))); err != nil {
+		t.Fatalf("no socket: %v", err)
+	}
+	pgTestQuery(t, p.Env()["DATABASE_URL"], "SELECT 'ok'")
+	pgTestStop(t, p)
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket dir left: %v", err)
+	}
+}
+
+func TestPostgresMissingBinaries(t *testing.T) {
+	empty := t.TempDir()
+	t.Run("DYNOBOX_PG_BIN_DIR empty", func(t *testing.T) {
+		t.Setenv(PgBinDirEnv, empty)
+		dir := t.TempDir()
+		p, _ := newTestPostgres(t, Options{Dir: dir})
+		err := p.Start(context.Background())
+		if err == nil || !strings.Contains(err.Error(), PgBinDirEnv+"="+empty) || !strings.Contains(err.Error(), "no initdb") {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+			t.Errorf("data dir created: %v", err)
+		}
+	})
+	t.Run("nothing installed", func(t *testing.T) {
+		p, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+		p.NoSystem = true
+		p.CacheDir = empty
+		err := p.Start(context.Background())
+		t.Log(err)
+		for _, want := range []string{"no PostgreSQL server binaries found", "apt-get install postgresql", "brew install", PgBinDirEnv} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("error lacks %q: %v", want, err)
+			}
+		}
+	})
+}
+
+func TestPostgresPsqlMissing(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	p := NewPostgres(Options{Dir: t.TempDir()})
+	if _, err := PsqlCommand(p); err == nil || !strings.Contains(err.Error(), "has not been started") {
+		t.Errorf("not started: %v", err)
+	}
+	os.WriteFile(filepath.Join(p.opts.Dir, "port"), []byte("5432\n"), 0o600)
+	os.WriteFile(filepath.Join(p.opts.Dir, "password"), []byte("x\n"), 0o600)
+	if _, err := PsqlCommand(p); err == nil || !strings.Contains(err.Error(), "apt-get install postgresql-client") {
+		t.Errorf("no psql: %v", err)
+	}
+}
+
+func TestPostgresParseVersion(t *testing.T) {
+	for out, want := range map[string]string{
+		"postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n": "15.18 15",
+		"postgres (PostgreSQL) 17.5\n":                           "17.5 17",
+		"postgres (PostgreSQL) 9.6.24\n":                         "9.6.24 9.6",
+		"postgres (PostgreSQL) 18beta1\n":                        "18 18",
+	} {
+		v, m, err := pgParseVersion(out)
+		if err != nil || v+" "+m != want {
+			t.Errorf("%q → %q %q %v, want %s", out, v, m, err, want)
+		}
+	}
+	if _, _, err := pgParseVersion("bash: postgres: not found"); err == nil {
+		t.Error("garbage parsed")
+	}
+}
+
+// TestPostgresAsNormalUser runs the main tests again as "nobody" when the
+// suite runs as root, so both ways of running the server are covered.
+func TestPostgresAsNormalUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("already a normal user")
+	}
+	pgTestNeedBinaries(t)
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip(err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	home, err := os.MkdirTemp("", "dynobox-pg-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	bin := filepath.Join(home, "addons.test")
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(os.Chown(home, uid, gid), os.Chown(bin, uid, gid)); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []string{"TestPostgresConnectPgxAndPsql", "TestPostgresKill9", "TestPostgresPostmasterSIGKILL"}
+	cmd := exec.Command(bin, "-test.run=^("+strings.Join(tests, "|")+")$", "-test.v", "-test.count=1")
+	cmd.Dir = home
+	cmd.Env = []string{"HOME=" + home, "TMPDIR=" + home, "USER=nobody", "PATH=" + os.Getenv("PATH")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
+	for _, name := range tests {
+		if !strings.Contains(string(out), "--- PASS: "+name) {
+			t.Errorf("%s did not pass as nobody:\n%s", name, out)
+		}
+	}
+}
+
+// BenchmarkPostgresColdStart measures Start with a new data directory
+// (initdb included) up to the add-on's database accepting connections.
+func BenchmarkPostgresColdStart(b *testing.B) {
+	pgTestNeedBinaries(b)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		p, _ := newTestPostgres(b, Options{Dir: b.TempDir()})
+		b.StartTimer()
+		pgTestStart(b, p)
+		b.StopTimer()
+		pgTestStop(b, p)
+	}
+}
+
+// BenchmarkPostgresWarmStart measures Start of an existing data directory
+// up to the add-on's database accepting connections.
+func BenchmarkPostgresWarmStart(b *testing.B) {
+	pgTestNeedBinaries(b)
+	p, _ := newTestPostgres(b, Options{Dir: b.TempDir()})
+	pgTestStart(b, p)
+	pgTestStop(b, p)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pgTestStart(b, p)
+		b.StopTimer()
+		pgTestStop(b, p)
+		b.StartTimer()
+	}
+}
+
+// TestPostgresRootKeepsDataOwner: as root, a data directory that belongs
+// to a normal user (dynobox ran without root before) is run as that user.
+func TestPostgresRootKeepsDataOwner(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	pgTestNeedBinaries(t)
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip(err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	dir := t.TempDir()
+	p, _ := newTestPostgres(t, Options{Dir: dir})
+	pgTestStart(t, p)
+	pgTestExec(t, p.Env()["DATABASE_URL"], "CREATE TABLE mine (n int)")
+	pgTestStop(t, p)
+	if err := pgChownTree(filepath.Join(dir, "data"), &pgRunAs{uid: uint32(uid), gid: uint32(gid)}); err != nil {
+		t.Fatal(err)
+	}
+
+	pgTestStart(t, p)
+	if p.srv.run == nil || p.srv.run.uid != uint32(uid) {
+		t.Errorf("runs as %+v, want uid %d", p.srv.run, uid)
+	}
+	st, _ := os.Stat(fmt.Sprintf("/proc/%d", p.srv.cmd.Process.Pid))
+	if st.Sys().(*syscall.Stat_t).Uid != uint32(uid) {
+		t.Errorf("postmaster uid %d", st.Sys().(*syscall.Stat_t).Uid)
+	}
+	pgTestQuery(t, p.Env()["DATABASE_URL"], "SELECT count(*)::text FROM mine")
+}
+
+// TestPostgresStopForced: when ctx ends before the fast shutdown does, the
+// server is taken down hard, and the next start recovers.
+func TestPostgresStopForced(t *testing.T) {
+	t.Parallel()
+	pgTestNeedBinaries(t)
+	p, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+	pgTestStart(t, p)
+	dsn := p.Env()["DATABASE_URL"]
+	pgTestExec(t, dsn, "CREATE TABLE t (n int)", "INSERT INTO t VALUES (1)")
+	srv := p.srv
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Stop(ctx); err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("Stop(canceled) = %v", err)
+	}
+	if srv.running() || len(pgServerProcs(srv.dataDir)) > 0 {
+		t.Fatal("server processes left after a forced stop")
+	}
+	pgTestStart(t, p)
+	if got := pgTestQuery(t, dsn, "SELECT n::text FROM t"); got != "1" {
+		t.Errorf("row = %s", got)
+	}
+}

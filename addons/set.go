@@ -1,0 +1,186 @@
+package addons
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// State of an add-on in a Set, as `dynobox addons` shows it.
+const (
+	StateStopped  = "stopped"
+	StateStarting = "starting"
+	StateUp       = "up"
+	StateFailed   = "failed"
+)
+
+// Set is the add-ons of one app: started together before any dyno, stopped
+// together after the dynos.
+type Set struct {
+	mu     sync.Mutex
+	list   []Addon
+	states map[string]string
+}
+
+// NewSet holds list; nothing starts until Start.
+func NewSet(list ...Addon) *Set {
+	s := &Set{list: list, states: map[string]string{}}
+	for _, a := range list {
+		s.states[a.Name()] = StateStopped
+	}
+	return s
+}
+
+// Start starts every add-on at once and returns when all accept
+// connections. If any fails, the ones that started are stopped again and
+// the error names the add-on and the cause.
+func (s *Set) Start(ctx context.Context) error {
+	s.mu.Lock()
+	list := append([]Addon(nil), s.list...)
+	for _, a := range list {
+		s.states[a.Name()] = StateStarting
+	}
+	s.mu.Unlock()
+	errs := make([]error, len(list))
+	var wg sync.WaitGroup
+	for i, a := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = a.Start(ctx)
+			s.setState(a.Name(), errs[i])
+		}()
+	}
+	wg.Wait()
+	var first error
+	for i, err := range errs {
+		if err != nil && first == nil {
+			first = fmt.Errorf("add-on %s: %w", list[i].Name(), err)
+		}
+	}
+	if first != nil {
+		for i, a := range list {
+			if errs[i] == nil {
+				a.Stop(context.Background())
+				s.mu.Lock()
+				s.states[a.Name()] = StateStopped
+				s.mu.Unlock()
+			}
+		}
+	}
+	return first
+}
+
+func (s *Set) setState(name string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.states[name] = StateFailed
+	} else {
+		s.states[name] = StateUp
+	}
+}
+
+// Add starts one more add-on and keeps it in the set.
+func (s *Set) Add(ctx context.Context, a Addon) error {
+	s.mu.Lock()
+	for _, x := range s.list {
+		if x.Name() == a.Name() {
+			s.mu.Unlock()
+			return fmt.Errorf("an add-on named %s exists already", a.Name())
+		}
+	}
+	s.states[a.Name()] = StateStarting
+	s.mu.Unlock()
+	err := a.Start(ctx)
+	s.setState(a.Name(), err)
+	if err != nil {
+		return fmt.Errorf("add-on %s: %w", a.Name(), err)
+	}
+	s.mu.Lock()
+	s.list = append(s.list, a)
+	s.mu.Unlock()
+	return nil
+}
+
+// Remove stops an add-on and drops it from the set; it returns the add-on.
+func (s *Set) Remove(ctx context.Context, name string) (Addon, error) {
+	s.mu.Lock()
+	var found Addon
+	for i, a := range s.list {
+		if a.Name() == name {
+			found = a
+			s.list = append(s.list[:i], s.list[i+1:]...)
+			break
+		}
+	}
+	delete(s.states, name)
+	s.mu.Unlock()
+	if found == nil {
+		return nil, fmt.Errorf("no add-on named %q", name)
+	}
+	return found, found.Stop(ctx)
+}
+
+// Stop stops every add-on, in parallel, each bounded by ctx.
+func (s *Set) Stop(ctx context.Context) {
+	s.mu.Lock()
+	list := append([]Addon(nil), s.list...)
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, a := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.Stop(ctx)
+			s.mu.Lock()
+			s.states[a.Name()] = StateStopped
+			s.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+}
+
+// Env merges every running add-on's config vars.
+func (s *Set) Env() map[string]string {
+	s.mu.Lock()
+	list := append([]Addon(nil), s.list...)
+	s.mu.Unlock()
+	env := map[string]string{}
+	for _, a := range list {
+		for k, v := range a.Env() {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// Status describes one add-on of the set.
+type Status struct {
+	Name   string            `json:"name"`
+	Plan   string            `json:"plan"`
+	State  string            `json:"state"`
+	Addr   string            `json:"address"`
+	Config map[string]string `json:"config_vars"`
+}
+
+// List describes every add-on, in the set's order.
+func (s *Set) List() []Status {
+	s.mu.Lock()
+	list := append([]Addon(nil), s.list...)
+	states := make(map[string]string, len(s.states))
+	for k, v := range s.states {
+		states[k] = v
+	}
+	s.mu.Unlock()
+	out := make([]Status, 0, len(list))
+	for _, a := range list {
+		st := Status{Name: a.Name(), Plan: a.Plan(), State: states[a.Name()], Config: map[string]string{}}
+		if st.State == StateUp {
+			st.Addr = a.Addr()
+			st.Config = a.Env()
+		}
+		out = append(out, st)
+	}
+	return out
+}

@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dynobox/dynobox/addons"
+	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/state"
+	"github.com/dynobox/dynobox/web/api"
+	"golang.org/x/term"
+)
+
+// The add-on verbs: addons, addons:create, addons:destroy, pg:psql,
+// redis:cli and the kafka:* verbs of Heroku's Kafka plugin.
+
+func addonCommands() []*command {
+	return []*command{addonsCommand(), addonsCreateCommand(), addonsDestroyCommand(), psqlCommand(), redisCLICommand(),
+		kafkaTopicsCommand(), kafkaCreateCommand(), kafkaWriteCommand(), kafkaTailCommand()}
+}
+
+// stateStore opens the app's state database, for verbs that work without
+// a running dynobox.
+func (f *clientFlags) stateStore() (*state.Store, string, error) {
+	dir, _ := filepath.Abs(f.dir)
+	sd := f.stateDir
+	if sd == "" {
+		sd = filepath.Join(dir, ".dynobox")
+	}
+	sdir, err := runner.OpenStateDir(sd)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := state.Open(sdir.File("state.db"))
+	return st, sdir.Path, err
+}
+
+// mask hides the secret part of a config var: a URL's password, a PEM
+// block's body, or the whole value of a key or password var.
+func mask(key, v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxxxxx")
+			return strings.Replace(u.String(), "xxxxxxxx", "********", 1)
+		}
+	}
+	if strings.HasPrefix(v, "-----BEGIN ") {
+		first, _, _ := strings.Cut(v, "\n")
+		return first + " … (hidden; --reveal shows it)"
+	}
+	if strings.Contains(key, "KEY") || strings.Contains(key, "PASSWORD") || strings.Contains(key, "SECRET") {
+		return "********"
+	}
+	return v
+}
+
+func addonsCommand() *command {
+	c := newCommand("addons", "", "List the app's add-ons: name, plan, state, address and config vars.", `
+Secrets in config vars are masked unless --reveal is given.`)
+	var f clientFlags
+	f.register(c.flags, true)
+	reveal := c.flags.Bool("reveal", false, "show config var values in full")
+	c.run = func(c *command, args []string) int {
+		var list []addons.Status
+		err := f.client().Call("GET", "/v1/addons", nil, &list)
+		var nr *api.NotRunningError
+		if errors.As(err, &nr) {
+			// Not running: list what is attached, from the state database.
+			store, _, err := f.stateStore()
+			if err != nil {
+				return verbError(err)
+			}
+			defer store.Close()
+			recs, err := store.Addons()
+			if err != nil {
+				return verbError(err)
+			}
+			for _, r := range recs {
+				list = append(list, addons.Status{Name: r.Name, Plan: r.Plan, State: "stopped (dynobox is not running)", Config: map[string]string{}})
+			}
+		} else if err != nil {
+			return verbError(err)
+		}
+		if !*reveal {
+			for _, st := range list {
+				for k, v := range st.Config {
+					st.Config[k] = mask(k, v)
+				}
+			}
+		}
+		if f.json {
+			if list == nil {
+				list = []addons.Status{}
+			}
+			return printJSON(list)
+		}
+		if len(list) == 0 {
+			fmt.Println("No add-ons. Attach one with \"dynobox addons:create heroku-postgresql\" or in app.json.")
+			return exitOK
+		}
+		for i, st := range list {
+			if i > 0 {
+				fmt.Println()
+			}
+			fmt.Printf("=== %s (%s): %s\n", st.Name, st.Plan, st.State)
+			rows := [][2]string{}
+			if st.Addr != "" {
+				rows = append(rows, [2]string{"Address:", st.Addr})
+			}
+			for _, k := range addons.SortedEnv(st.Config) {
+				v := st.Config[k]
+				if strings.Contains(v, "\n") {
+					v = strings.SplitN(v, "\n", 2)[0] + " …"
+				}
+				rows = append(rows, [2]string{k + ":", v})
+			}
+			printAligned(os.Stdout, rows)
+		}
+		return exitOK
+	}
+	return c
+}
+
+func addonsCreateCommand() *command {
+	c := newCommand("addons:create", "PLAN", "Attach an add-on: heroku-postgresql, heroku-redis or heroku-kafka[:PLAN].", `
+With dynobox running, the add-on starts at once and the dynos restart with
+its config vars (a new release); otherwise it starts with the next
+"dynobox start". heroku-kafka:basic-* plans emulate Heroku's multi-tenant
+KAFKA_PREFIX.`)
+	var f clientFlags
+	f.register(c.flags, true)
+	as := c.flags.String("as", "", "attachment `NAME`: sets NAME_URL instead of the default config vars")
+	plaintext := c.flags.Bool("plaintext", false, "Kafka only: kafka:// without TLS, for tools that want it")
+	c.run = func(c *command, args []string) int {
+		if len(args) != 1 {
+			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox addons:create PLAN [--as NAME]")
+			return exitUsage
+		}
+		spec := addons.Spec{Plan: args[0], As: *as, Plaintext: *plaintext}
+		if err := spec.Validate(); err != nil {
+			return verbError(&runner.InputError{Err: err})
+		}
+		var change api.AddonChange
+		err := f.client().Post("/v1/addons", spec, &change)
+		var nr *api.NotRunningError
+		if errors.As(err, &nr) {
+			return createOffline(&f, spec)
+		}
+		if err != nil {
+			return verbError(err)
+		}
+		if f.json {
+			return printJSON(change)
+		}
+		fmt.Printf("Creating %s on %s... done, v%d\n", change.Addon.Name, filepath.Base(f.dir), change.Release.Version)
+		fmt.Printf("%s is up on %s; it sets %s\n", change.Addon.Name, change.Addon.Addr, strings.Join(addons.SortedEnv(change.Addon.Config), ", "))
+		return exitOK
+	}
+	return c
+}
+
+// createOffline records an add-on for the next start.
+func createOffline(f *clientFlags, spec addons.Spec) int {
+	store, _, err := f.stateStore()
+	if err != nil {
+		return verbError(err)
+	}
+	defer store.Close()
+	recs, err := store.Addons()
+	if err != nil {
+		return verbError(err)
+	}
+	taken := map[string]bool{}
+	for _, r := range recs {
+		taken[r.Name] = true
+	}
+	name := spec.Name(taken)
+	if taken[name] {
+		return verbError(&runner.InputError{Err: fmt.Errorf("an add-on named %s exists already; pick another with --as NAME", name)})
+	}
+	rec := state.AddonRecord{Name: name, Plan: spec.Plan, As: spec.As, Options: map[string]bool{"plaintext": spec.Plaintext}, CreatedAt: time.Now()}
+	if err := store.AddAddon(rec); err != nil {
+		return verbError(err)
+	}
+	rel, err := store.AddRelease("Add "+name, "")
+	if err != nil {
+		return verbError(err)
+	}
+	fmt.Printf("Creating %s... done, v%d\n%s starts with the next \"dynobox start\".\n", name, rel.Version, name)
+	return exitOK
+}
+
+func addonsDestroyCommand() *command {
+	c := newCommand("addons:destroy", "NAME", "Detach an add-on and delete its data.", `
+Asks you to type the add-on's name, or pass --confirm NAME.`)
+	var f clientFlags
+	f.register(c.flags, true)
+	confirm := c.flags.String("confirm", "", "the add-on's `NAME`, to confirm without a prompt")
+	c.run = func(c *command, args []string) int {
+		if len(args) != 1 {
+			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox addons:destroy NAME [--confirm NAME]")
+			return exitUsage
+		}
+		name := args[0]
+		if *confirm != name {
+			if *confirm != "" || !term.IsTerminal(int(os.Stdin.Fd())) {
+				fmt.Fprintf(os.Stderr, "dynobox: this deletes %s and all its data; confirm with --confirm %s\n", name, name)
+				return exitUsage
+			}
+			fmt.Fprintf(os.Stderr, "This deletes %s and all its data. Type %s to confirm: ", name, name)
+			line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+			if strings.TrimSpace(line) != name {
+				fmt.Fprintln(os.Stderr, "dynobox: not confirmed; nothing was deleted")
+				return exitUsage
+			}
+		}
+		var change api.AddonChange
+		err := f.client().Delete("/v1/addons/"+name, &change)
+		var nr *api.NotRunningError
+		if errors.As(err, &nr) {
+			return destroyOffline(&f, name)
+		}
+		if err != nil {
+			return verbError(err)
+		}
+		if f.json {
+			return printJSON(change)
+		}
+		fmt.Printf("Destroying %s... done, v%d\n", name, change.Release.Version)
+		return exitOK
+	}
+	return c
+}
+
+func destroyOffline(f *clientFlags, name string) int {
+	store, stateDir, err := f.stateStore()
+	if err != nil {
+		return verbError(err)
+	}
+	defer store.Close()
+	recs, err := store.Addons()
+	if err != nil {
+		return verbError(err)
+	}
+	for _, r := range recs {
+		if r.Name == name && r.Options["app.json"] {
+			return verbError(&runner.InputError{Err: fmt.Errorf("%s is declared in app.json; remove it there, then destroy it", name)})
+		}
+	}
+	ok, err := store.RemoveAddon(name)
+	if err != nil {
+		return verbError(err)
+	}
+	if !ok {
+		return verbError(&runner.InputError{Err: fmt.Errorf("no add-on named %q", name)})
+	}
+	os.RemoveAll(filepath.Join(stateDir, "addons", name))
+	rel, _ := store.AddRelease("Remove "+name, "")
+	fmt.Printf("Destroying %s... done, v%d\n", name, rel.Version)
+	return exitOK
+}
+
+// runningEnv is the running app's config vars, add-on vars among them.
+func runningEnv(f *clientFlags) (map[string]string, error) {
+	var vars []runner.ConfigVar
+	if err := f.client().Config(&vars); err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for _, v := range vars {
+		env[v.Key] = v.Value
+	}
+	return env, nil
+}
+
+// attachVar turns an add-on's attachment name into its config var prefix.
+func attachVar(name, def string) string {
+	if name == "" {
+		return def
+	}
+	return strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// runAttached runs cmd on our terminal and returns its exit status.
+func runAttached(cmdErr error, run func() error, status func() int) int {
+	if cmdErr != nil {
+		return verbError(cmdErr)
+	}
+	signal.Ignore(os.Interrupt) // Ctrl-C is for the interactive tool
+	defer signal.Reset(os.Interrupt)
+	if err := run(); err != nil && status() < 0 {
+		return verbError(err)
+	}
+	return status()
+}
+
+func psqlCommand() *command {
+	c := newCommand("pg:psql", "[NAME] [-- PSQL ARGS...]", "Open psql on the app's Postgres (the default one, or add-on NAME).", "")
+	c.stopAtFn = true
+	var f clientFlags
+	f.register(c.flags, false)
+	sql := c.flags.String("command", "", "run this `SQL` and exit, instead of an interactive session")
+	alias(c.flags, "c", "command")
+	c.run = func(c *command, args []string) int {
+		if _, err := runningEnv(&f); err != nil {
+			return verbError(err)
+		}
+		_, stateDir, err := f.stateStore()
+		if err != nil {
+			return verbError(err)
+		}
+		name := addons.PostgresService
+		if len(args) > 0 { // an add-on's name, or psql's own arguments
+			if _, err := os.Stat(filepath.Join(stateDir, "addons", addons.AttachmentName(args[0]))); err == nil {
+				name, args = addons.AttachmentName(args[0]), args[1:]
+			}
+		}
+		a, err := addons.Build(addons.Spec{Plan: addons.PostgresService}, name, stateDir, false, nil)
+		if err != nil {
+			return verbError(err)
+		}
+		if *sql != "" {
+			args = append(args, "-c", *sql)
+		}
+		cmd, err := addons.PsqlCommand(a.(*addons.Postgres), args...)
+		if cmd != nil {
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		}
+		return runAttached(err, func() error { return cmd.Run() }, func() int { return cmd.ProcessState.ExitCode() })
+	}
+	return c
+}
+
+func redisCLICommand() *command {
+	c := newCommand("redis:cli", "[NAME] [-- REDIS-CLI ARGS...]", "Open redis-cli on the app's Redis (REDIS_URL, or NAME_URL).", "")
+	c.stopAtFn = true
+	var f clientFlags
+	f.register(c.flags, false)
+	c.run = func(c *command, args []string) int {
+		env, err := runningEnv(&f)
+		if err != nil {
+			return verbError(err)
+		}
+		urlVar := "REDIS_URL"
+		if len(args) > 0 { // an add-on's name, or redis-cli's own arguments
+			if args[0] == addons.RedisService {
+				args = args[1:]
+			} else if v := attachVar(args[0], "REDIS") + "_URL"; strings.HasPrefix(env[v], "redis") {
+				urlVar, args = v, args[1:]
+			}
+		}
+		cmd, err := addons.RedisCLI(context.Background(), env, urlVar, args...)
+		if cmd != nil {
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		}
+		return runAttached(err, func() error { return cmd.Run() }, func() int { return cmd.ProcessState.ExitCode() })
+	}
+	return c
+}
+
+// kafkaFlags: which Kafka add-on (--app-name-less, as Heroku's plugin).
+func kafkaVerb(name, args, summary string, minArgs int, body func(ctx context.Context, env map[string]string, prefix string, args []string, c *command) error, extra func(c *command)) *command {
+	c := newCommand(name, args, summary, "")
+	var f clientFlags
+	f.register(c.flags, false)
+	addon := c.flags.String("addon", "", "the Kafka add-on's attachment `NAME` (default: KAFKA_URL)")
+	if extra != nil {
+		extra(c)
+	}
+	c.run = func(c *command, args []string) int {
+		if len(args) < minArgs {
+			fmt.Fprintf(os.Stderr, "dynobox: usage: dynobox %s %s\n", name, c.args)
+			return exitUsage
+		}
+		env, err := runningEnv(&f)
+		if err != nil {
+			return verbError(err)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := body(ctx, env, attachVar(*addon, "KAFKA"), args, c); err != nil {
+			return verbError(err)
+		}
+		return exitOK
+	}
+	return c
+}
+
+func kafkaTopicsCommand() *command {
+	return kafkaVerb("kafka:topics", "", "List Kafka topics with partitions and messages.", 0,
+		func(ctx context.Context, env map[string]string, prefix string, args []string, c *command) error {
+			return addons.KafkaTopics(ctx, env, prefix, os.Stdout)
+		}, nil)
+}
+
+func kafkaCreateCommand() *command {
+	var partitions *int
+	return kafkaVerb("kafka:topics:create", "TOPIC [--partitions N]", "Create a Kafka topic.", 1,
+		func(ctx context.Context, env map[string]string, prefix string, args []string, c *command) error {
+			return addons.KafkaCreateTopic(ctx, env, prefix, args[0], *partitions, os.Stdout)
+		}, func(c *command) { partitions = c.flags.Int("partitions", 1, "number of partitions") })
+}
+
+func kafkaWriteCommand() *command {
+	return kafkaVerb("kafka:topics:write", "TOPIC MESSAGE", "Write one message to a Kafka topic.", 2,
+		func(ctx context.Context, env map[string]string, prefix string, args []string, c *command) error {
+			return addons.KafkaWrite(ctx, env, prefix, args[0], strings.Join(args[1:], " "), os.Stdout)
+		}, nil)
+}
+
+func kafkaTailCommand() *command {
+	return kafkaVerb("kafka:topics:tail", "TOPIC", "Print a Kafka topic's messages as they arrive (Ctrl-C stops).", 1,
+		func(ctx context.Context, env map[string]string, prefix string, args []string, c *command) error {
+			return addons.KafkaTail(ctx, env, prefix, args[0], os.Stdout, nil)
+		}, nil)
+}

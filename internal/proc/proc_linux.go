@@ -1,0 +1,131 @@
+// Package proc reads the process table and reaps orphaned children: the
+// few process facts that both the dyno supervisor and the add-ons need.
+package proc
+
+import (
+	"bytes"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Info is one process as /proc/PID/stat describes it.
+type Info struct {
+	PID, PPID, PGID int
+	State           byte // 'R', 'S', 'Z' …
+}
+
+// List reads /proc/*/stat. Processes vanishing meanwhile are skipped.
+func List() []Info {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []Info
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The command name is in parentheses and may contain spaces or ')'.
+		end := bytes.LastIndexByte(data, ')')
+		if end < 0 || end+2 >= len(data) {
+			continue
+		}
+		f := strings.Fields(string(data[end+2:]))
+		if len(f) < 3 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		pgid, _ := strconv.Atoi(f[2])
+		out = append(out, Info{PID: pid, PPID: ppid, PGID: pgid, State: f[0][0]})
+	}
+	return out
+}
+
+// The reaper makes dynobox a child subreaper, so orphaned grandchildren of
+// dynos stay our descendants instead of escaping to init, and reaps those
+// orphans when they exit. It is process-wide: there is one set of children,
+// so every package that starts child processes in a dynobox that reaps
+// (dynos, add-on servers) starts them through StartChild; their
+// exec.Cmd.Wait then keeps its exit status.
+var reaper struct {
+	once    sync.Once
+	mu      sync.Mutex
+	managed map[int]bool
+}
+
+// StartChild runs start (which forks a child and returns its pid) while
+// orphan reaping is held off, and marks the pid as waited for by its owner.
+// Call ChildDone once that Wait has returned.
+func StartChild(start func() (int, error)) error {
+	reaper.once.Do(func() {
+		reaper.managed = map[int]bool{}
+		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+		go reapLoop()
+	})
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	pid, err := start()
+	if err == nil {
+		reaper.managed[pid] = true
+	}
+	return err
+}
+
+// ChildDone forgets pid once its owner's Wait has returned.
+func ChildDone(pid int) {
+	reaper.mu.Lock()
+	delete(reaper.managed, pid)
+	reaper.mu.Unlock()
+}
+
+func reapLoop() {
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	// The tick is a safety net: SIGCHLDs coalesce, and one may race a start.
+	tick := time.NewTicker(5 * time.Second)
+	for {
+		select {
+		case <-sigchld:
+		case <-tick.C:
+		}
+		reapOrphans()
+	}
+}
+
+// reapOrphans waits for exited children that no exec.Cmd owns.
+func reapOrphans() {
+	self := os.Getpid()
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	for _, p := range children(self) {
+		if reaper.managed[p.PID] || p.State != 'Z' {
+			continue
+		}
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(p.PID, &ws, unix.WNOHANG, nil)
+	}
+}
+
+// children returns the children of pid.
+func children(pid int) []Info {
+	var out []Info
+	for _, p := range List() {
+		if p.PPID == pid {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,167 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dynobox/dynobox/addons"
+	"github.com/dynobox/dynobox/runner/state"
+)
+
+// AddonStartTimeout bounds how long the add-ons may take to accept
+// connections (a first Postgres initdb takes about a second).
+const AddonStartTimeout = 2 * time.Minute
+
+// AddonSpecs is every add-on of the app: those app.json declares and those
+// added with addons:create, in that order. Declared ones not yet recorded
+// are recorded (with a release), as Heroku provisions app.json add-ons.
+func AddonSpecs(app *App, store *state.Store) ([]addons.Spec, []string, error) {
+	records, err := store.Addons()
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]state.AddonRecord{}
+	for _, r := range records {
+		byName[r.Name] = r
+	}
+	taken := map[string]bool{}
+	var specs []addons.Spec
+	var names []string
+	if app.AppJSON != nil {
+		for _, a := range app.AppJSON.Addons {
+			spec := addons.Spec{Plan: a.Plan, As: a.As}
+			if p, ok := a.Options["plaintext"].(bool); ok {
+				spec.Plaintext = p
+			}
+			if err := spec.Validate(); err != nil {
+				return nil, nil, &InputError{fmt.Errorf("app.json addons: %w", err)}
+			}
+			name := spec.Name(taken)
+			taken[name] = true
+			if _, ok := byName[name]; !ok {
+				rec := state.AddonRecord{Name: name, Plan: spec.Plan, As: spec.As, Options: map[string]bool{"plaintext": spec.Plaintext, "app.json": true}, CreatedAt: time.Now()}
+				if err := store.AddAddon(rec); err != nil {
+					return nil, nil, err
+				}
+				store.AddRelease("Add "+name, "")
+			}
+			specs = append(specs, spec)
+			names = append(names, name)
+		}
+	}
+	for _, r := range records {
+		if taken[r.Name] {
+			continue
+		}
+		taken[r.Name] = true
+		specs = append(specs, addons.Spec{Plan: r.Plan, As: r.As, Plaintext: r.Options["plaintext"]})
+		names = append(names, r.Name)
+	}
+	return specs, names, nil
+}
+
+// BuildAddons makes the add-ons of specs (named names), logging through log.
+func BuildAddons(specs []addons.Spec, names []string, stateDir string, ephemeral bool, log func(name, line string)) (*addons.Set, error) {
+	var list []addons.Addon
+	for i, spec := range specs {
+		name := names[i]
+		a, err := addons.Build(spec, name, stateDir, ephemeral, func(line string) { log(name, line) })
+		if err != nil {
+			return nil, &InputError{err}
+		}
+		list = append(list, a)
+	}
+	return addons.NewSet(list...), nil
+}
+
+// AddonStatus lists the running add-ons for info and `addons`.
+func (c *Controller) AddonStatus() []addons.Status {
+	if c.Addons == nil {
+		return []addons.Status{}
+	}
+	return c.Addons.List()
+}
+
+// CreateAddon attaches and starts a new add-on, records it, creates a
+// release and restarts the dynos so they see its config vars.
+func (c *Controller) CreateAddon(spec addons.Spec) (addons.Status, state.Release, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := spec.Validate(); err != nil {
+		return addons.Status{}, state.Release{}, &InputError{err}
+	}
+	taken := map[string]bool{}
+	for _, st := range c.Addons.List() {
+		taken[st.Name] = true
+	}
+	name := spec.Name(taken)
+	if taken[name] {
+		return addons.Status{}, state.Release{}, &InputError{fmt.Errorf("an add-on named %s exists already; pick another with --as NAME", name)}
+	}
+	a, err := addons.Build(spec, name, c.StateDir, false, func(line string) { c.Bus.Event("app", name, line) })
+	if err != nil {
+		return addons.Status{}, state.Release{}, &InputError{err}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), AddonStartTimeout)
+	defer cancel()
+	if err := c.Addons.Add(ctx, a); err != nil {
+		return addons.Status{}, state.Release{}, err
+	}
+	rec := state.AddonRecord{Name: name, Plan: spec.Plan, As: spec.As, Options: map[string]bool{"plaintext": spec.Plaintext}, CreatedAt: time.Now()}
+	if err := c.Store.AddAddon(rec); err != nil {
+		c.Addons.Remove(ctx, name)
+		return addons.Status{}, state.Release{}, err
+	}
+	rel, err := c.Store.AddRelease("Add "+name, "")
+	if err != nil {
+		return addons.Status{}, rel, err
+	}
+	c.apiEvent(fmt.Sprintf("Add %s (%s)", name, spec.Plan))
+	c.apiEvent(fmt.Sprintf("Release v%d created", rel.Version))
+	var st addons.Status
+	for _, s := range c.Addons.List() {
+		if s.Name == name {
+			st = s
+		}
+	}
+	return st, rel, c.restartWithNewEnv()
+}
+
+// ErrDeclared is returned when destroying an add-on that app.json declares.
+var ErrDeclared = errors.New("declared in app.json")
+
+// DestroyAddon stops an add-on, deletes its data, forgets it, creates a
+// release and restarts the dynos without its config vars.
+func (c *Controller) DestroyAddon(name string) (state.Release, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	records, err := c.Store.Addons()
+	if err != nil {
+		return state.Release{}, err
+	}
+	for _, r := range records {
+		if r.Name == name && r.Options["app.json"] {
+			return state.Release{}, &InputError{fmt.Errorf("%s is %w; remove it there, then destroy it", name, ErrDeclared)}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Addons.Remove(ctx, name); err != nil {
+		return state.Release{}, &InputError{err}
+	}
+	if _, err := c.Store.RemoveAddon(name); err != nil {
+		return state.Release{}, err
+	}
+	os.RemoveAll(filepath.Join(c.StateDir, "addons", name))
+	rel, err := c.Store.AddRelease("Remove "+name, "")
+	if err != nil {
+		return rel, err
+	}
+	c.apiEvent("Remove " + name)
+	c.apiEvent(fmt.Sprintf("Release v%d created", rel.Version))
+	return rel, c.restartWithNewEnv()
+}
