@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// The README's demo command must work from a fresh clone.
+// The README's demo command must work from a fresh clone: web and worker
+// with Postgres, Redis and Kafka from app.json.
 func TestDemoAppFromProcfileExample(t *testing.T) {
 	t.Parallel()
 	root, err := filepath.Abs(".")
@@ -20,17 +21,18 @@ func TestDemoAppFromProcfileExample(t *testing.T) {
 	state := t.TempDir() // keep the test's state out of the work tree
 	p := startDynobox(t, root, "start", "-f", "Procfile.example", "-e", ".env.example", "-p", strconv.Itoa(port), "--state-dir", state)
 	deadline := time.Now().Add(2 * time.Minute) // the first go run compiles
-	for !strings.Contains(p.out.String(), "heroku[web.1]    | State changed from starting to up") {
+	for !p.hasOutput("heroku[web.1] | State changed from starting to up") {
 		if time.Now().After(deadline) || p.cmd.ProcessState != nil {
 			t.Fatalf("demo web did not come up:\n%s\n%s", p.out, p.err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	got := httpGet(t, port)
-	if !strings.HasPrefix(got, "Hello from web.1, request 1. Welcome to dynobox.") {
+	if !strings.HasPrefix(got, "Hello from web.1, request 1. Welcome to dynobox.\nPostgres has 1 visits, Redis counted 1") {
 		t.Fatalf("demo web answered %q", got)
 	}
-	p.waitOutput("worker.1 started, working every")
+	// The web produced the visit to Kafka; the worker consumes it.
+	p.waitOutput("consumed visit: web.1 GET /")
 	p.cmd.Process.Signal(syscall.SIGINT)
 	if code := p.wait(); code != 0 {
 		t.Fatalf("exit %d\n%s", code, p.out)

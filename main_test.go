@@ -129,10 +129,20 @@ func startDynoboxEnv(t *testing.T, dir string, env []string, args ...string) *pr
 	return p
 }
 
+// hasOutput reports whether the output contains text, ignoring how many
+// spaces align the columns.
+func (p *proc) hasOutput(text string) bool {
+	return strings.Contains(collapseSpaces(p.out.String()), collapseSpaces(text))
+}
+
+func collapseSpaces(s string) string {
+	return regexp.MustCompile(` +`).ReplaceAllString(s, " ")
+}
+
 func (p *proc) waitOutput(text string) {
 	p.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(p.out.String(), text) {
+	for !p.hasOutput(text) {
 		if time.Now().After(deadline) {
 			p.t.Fatalf("no %q in output within 15s:\n%s\nstderr:\n%s", text, p.out, p.err)
 		}
