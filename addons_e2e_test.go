@@ -139,8 +139,15 @@ func TestPostgresDataSurvivesKill9OfDynobox(t *testing.T) {
 		t.Fatalf("pg:psql: %s", stderr)
 	}
 	url1, _, _ := runDynobox(t, dir, "config:get", "DATABASE_URL")
+	pidFile, err := os.ReadFile(filepath.Join(dir, ".dynobox", "addons", "postgres-server", "data", "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	postmaster, _ := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
 	p.cmd.Process.Kill()
 	p.cmd.Wait()
+	// The server does not outlive dynobox: it shuts itself down.
+	waitGone(t, []int{postmaster}, 10*time.Second)
 
 	p2 := startDynobox(t, dir, "start", "-p", port)
 	p2.waitOutput("State changed from starting to up")
