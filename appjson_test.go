@@ -66,11 +66,11 @@ func TestEnvFilesOrderAndPort(t *testing.T) {
 		t.Fatalf("run: exit %d %q %s", code, out, stderr)
 	}
 	out, _, _ = runDynobox(t, dir, "check", "-e", "a.env")
-	if !strings.Contains(out, "web.1  :6123") {
+	if !strings.Contains(out, "router  :6123") {
 		t.Fatalf("PORT from the env file is not the public port:\n%s", out)
 	}
 	out, _, _ = runDynobox(t, dir, "check", "-e", "a.env", "-p", "6200")
-	if !strings.Contains(out, "web.1  :6200") {
+	if !strings.Contains(out, "router  :6200") {
 		t.Fatalf("-p does not win over PORT in the env file:\n%s", out)
 	}
 	if _, stderr, code := runDynobox(t, dir, "check", "-e", "missing.env"); code != 2 || !strings.Contains(stderr, "missing.env") {

@@ -19,8 +19,8 @@ func TestDemoAppFromProcfileExample(t *testing.T) {
 	}
 	port := freePort(t)
 	state := t.TempDir() // keep the test's state out of the work tree
-	p := startDynobox(t, root, "start", "-f", "Procfile.example", "-e", ".env.example", "-p", strconv.Itoa(port), "--state-dir", state)
-	deadline := time.Now().Add(2 * time.Minute) // the first go run compiles
+	p := startDynobox(t, root, "start", "-f", "Procfile.example", "-e", ".env.example", "-p", strconv.Itoa(port), "--state-dir", state, "--boot-timeout", "240")
+	deadline := time.Now().Add(4 * time.Minute) // go run compiles, on a busy machine
 	for !p.hasOutput("heroku[web.1] | State changed from starting to up") {
 		if time.Now().After(deadline) || p.cmd.ProcessState != nil {
 			t.Fatalf("demo web did not come up:\n%s\n%s", p.out, p.err)

@@ -221,9 +221,12 @@ func printPlan(w io.Writer, app *runner.App, slots []runner.Slot) {
 	if len(app.EnvFiles) > 0 {
 		fmt.Fprintf(w, "env %s\n", strings.Join(app.EnvFiles, ", "))
 	}
-	width := 0
+	width := len("router")
 	for _, s := range slots {
 		width = max(width, len(s.Name))
+	}
+	if withRouter {
+		fmt.Fprintf(w, "  %-*s  :%d  → the web dynos\n", width, "router", app.Port)
 	}
 	for _, s := range slots {
 		fmt.Fprintf(w, "  %-*s  :%d  %s\n", width, s.Name, s.Port, s.Command)
@@ -246,4 +249,4 @@ func printPlan(w io.Writer, app *runner.App, slots []runner.Slot) {
 
 // withRouter: a router holds the public port and every web dyno, web.1
 // included, gets a port of its own behind it.
-const withRouter = false
+const withRouter = true

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,6 +40,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build dynobox:", err)
 		os.Exit(1)
 	}
+	// Warm the build cache for the demo app's "go run", so its first boot
+	// is not a cold compile racing the other tests for two cores.
+	warm := exec.Command("go", "build", "-o", os.DevNull, "./example/web", "./example/worker")
+	warm.Stdout, warm.Stderr = os.Stdout, os.Stderr
+	if err := warm.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build the demo app:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -47,6 +56,14 @@ func TestMain(m *testing.M) {
 func serveHelper() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from %s greeting=%s\n", os.Getenv("DYNO"), os.Getenv("GREETING"))
+	})
+	http.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		h.Set("Host", r.Host)
+		json.NewEncoder(w).Encode(h)
+	})
+	http.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Hour)
 	})
 	fmt.Println("helper listening on", os.Getenv("PORT"))
 	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
@@ -271,7 +288,7 @@ func TestStartRunsFormationWithEnvAndStopsCleanly(t *testing.T) {
 	if got := httpGet(t, port); got != "hello from web.1 greeting=hello-env\n" {
 		t.Fatalf("web.1 answered %q", got)
 	}
-	if strings.Contains(p.out.String(), "release") {
+	if p.hasOutput("[release.1]") {
 		t.Fatalf("release ran as a dyno:\n%s", p.out)
 	}
 	p.cmd.Process.Signal(syscall.SIGINT)
@@ -283,7 +300,7 @@ func TestStartRunsFormationWithEnvAndStopsCleanly(t *testing.T) {
 		"heroku[worker.1] | Process exited with status 143",
 		"heroku[worker.1] | State changed from up to down",
 	} {
-		if !strings.Contains(p.out.String(), want) {
+		if !p.hasOutput(want) {
 			t.Errorf("missing %q in:\n%s", want, p.out)
 		}
 	}
@@ -300,8 +317,9 @@ func TestFormationArgumentsAndPorts(t *testing.T) {
 		t.Fatalf("check exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		fmt.Sprintf("web.1     :%d", port),
-		fmt.Sprintf("web.2     :%d", port+1),
+		fmt.Sprintf("router    :%d  → the web dynos", port),
+		fmt.Sprintf("web.1     :%d", port+1),
+		fmt.Sprintf("web.2     :%d", port+2),
 		fmt.Sprintf("worker.1  :%d", port+100),
 		"not started: clock",
 	} {
@@ -311,7 +329,7 @@ func TestFormationArgumentsAndPorts(t *testing.T) {
 	}
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port), "web=2", "worker")
 	p.waitOutput("heroku[web.2]    | State changed from starting to up")
-	if got := httpGet(t, port+1); !strings.HasPrefix(got, "hello from web.2") {
+	if got := httpGet(t, port+2); !strings.HasPrefix(got, "hello from web.2") {
 		t.Fatalf("web.2 answered %q", got)
 	}
 	p.waitOutput("heroku[worker.1] | State changed from starting to up")
@@ -336,7 +354,7 @@ func TestExitOnCrashExitsWithDynoStatus(t *testing.T) {
 	if code := p.wait(); code != 7 {
 		t.Fatalf("exit %d, want 7\n%s", code, p.out)
 	}
-	if !strings.Contains(p.out.String(), "heroku[other.1]  | Process exited with status 143") {
+	if !p.hasOutput("heroku[other.1] | Process exited with status 143") {
 		t.Fatalf("other.1 not stopped:\n%s", p.out)
 	}
 }
@@ -462,7 +480,7 @@ func TestMissingProcfile(t *testing.T) {
 	t.Parallel()
 	node := writeApp(t, map[string]string{"package.json": "{}\n"})
 	stdout, stderr, code := runDynobox(t, node, "check")
-	if code != 0 || !strings.Contains(stdout, "web.1  :5006  npm start") {
+	if code != 0 || !strings.Contains(stdout, "web.1   :5007  npm start") {
 		t.Fatalf("node app without Procfile: exit %d\n%s%s", code, stdout, stderr)
 	}
 	empty := writeApp(t, nil)

@@ -20,6 +20,7 @@ import (
 	"github.com/dynobox/dynobox/runner/logbus"
 	dbstate "github.com/dynobox/dynobox/runner/state"
 	"github.com/dynobox/dynobox/web/api"
+	"github.com/dynobox/dynobox/web/router"
 	"golang.org/x/term"
 )
 
@@ -43,9 +44,12 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 	c.flags.Var(secondsFlag{&grace}, "timeout", "grace `SECONDS` between SIGTERM and SIGKILL when stopping (default 30)")
 	alias(c.flags, "t", "timeout")
 	c.flags.Var(secondsFlag{&boot}, "boot-timeout", "`SECONDS` a web dyno has to bind $PORT before Heroku's R10 (default 60)")
+	requestTimeout := 30 * time.Second
+	c.flags.Var(secondsFlag{&requestTimeout}, "request-timeout", "`SECONDS` a web dyno has to start its response before the router's H12 (default 30)")
 	exitOnCrash := c.flags.Bool("exit-on-crash", false, "stop everything when any dyno exits, and exit with its status")
 	logFormat := c.flags.String("log-format", "compact", "`FORMAT` of log lines: compact or logplex (Heroku's full lines)")
 	bind := c.flags.String("bind", "127.0.0.1", "`ADDRESS` the router listens on; anything but loopback exposes the app to the network")
+	dashboard := c.flags.String("dashboard", "", "`ADDR`ess of the web dashboard (default 127.0.0.1:PORT+1000), or off")
 	c.run = func(c *command, args []string) int {
 		format, ok := logbus.ParseFormat(*logFormat)
 		if !ok {
@@ -55,7 +59,7 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 		if ip := net.ParseIP(*bind); *bind != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			fmt.Fprintf(os.Stderr, "dynobox: warning: --bind %s makes the app reachable from other machines\n", *bind)
 		}
-		return start(&af, args, startOptions{grace: grace, boot: boot, exitOnCrash: *exitOnCrash, format: format, bind: *bind})
+		return start(&af, args, startOptions{grace: grace, boot: boot, exitOnCrash: *exitOnCrash, format: format, bind: *bind, dashboard: *dashboard, requestTimeout: requestTimeout})
 	}
 	return c
 }
@@ -65,6 +69,9 @@ type startOptions struct {
 	exitOnCrash bool
 	format      logbus.Format
 	bind        string // the router's address
+	dashboard   string // the dashboard's address, or "off"
+	// requestTimeout is the router's H12: no response started in time.
+	requestTimeout time.Duration
 }
 
 func start(af *appFlags, args []string, o startOptions) int {
@@ -159,6 +166,9 @@ func start(af *appFlags, args []string, o startOptions) int {
 	for _, s := range slots {
 		tty.Align("heroku[" + s.Name + "]")
 	}
+	if _, ok := app.Procfile.Lookup(runner.ReleaseType); ok {
+		tty.Align("heroku[release.0000]")
+	}
 	specs, names, err := runner.AddonSpecs(app, store)
 	if err != nil {
 		return reportLoadError(stderr, err)
@@ -202,7 +212,7 @@ func start(af *appFlags, args []string, o startOptions) int {
 	events := runner.NewEventLog(store)
 	defer events.Close()
 	ctl := &runner.Controller{App: app, Store: store, Hub: hub, Bus: bus, Started: time.Now(), Addons: set, StateDir: state.Path,
-		RouterURL: fmt.Sprintf("http://127.0.0.1:%d", app.Port), Socket: api.SocketPath(state.Path)}
+		RouterURL: fmt.Sprintf("http://%s/", net.JoinHostPort(routerHost(o.bind), strconv.Itoa(app.Port))), Socket: api.SocketPath(state.Path), Session: session}
 	env, err := ctl.Env()
 	if err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
@@ -212,9 +222,23 @@ func start(af *appFlags, args []string, o startOptions) int {
 		AppDir: app.Dir, Env: env, Slots: slots,
 		BootTimeout: o.boot, StopTimeout: o.grace, ExitOnCrash: o.exitOnCrash,
 		Bus: bus, Session: session, Procfile: app.Procfile, PublicPort: app.Port,
-		OnState: events.Record,
+		OnState: events.Record, Router: withRouter,
 	})
 	ctl.Sup = sup
+	if withRouter {
+		rt := router.New(router.Config{
+			Pool:            webPool{sup},
+			Log:             func(line string) { bus.Event(logbus.SourceHeroku, "router", line) },
+			PublicPort:      app.Port,
+			ResponseTimeout: o.requestTimeout,
+		})
+		go rt.Serve(publicListener)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			rt.Shutdown(ctx)
+		}()
+	}
 	apiListener, err := api.Listen(ctl.Socket)
 	if err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
@@ -224,6 +248,24 @@ func start(af *appFlags, args []string, o startOptions) int {
 	go apiServer.Serve(apiListener)
 	defer os.Remove(ctl.Socket)
 	defer apiServer.Close()
+	if o.dashboard != "off" {
+		if o.dashboard == "" {
+			o.dashboard = fmt.Sprintf("127.0.0.1:%d", app.Port+1000)
+		}
+		stopDashboard, err := serveDashboard(ctl, o.dashboard)
+		if err != nil {
+			fmt.Fprintf(stderr, "dynobox: dashboard: %v; pass --dashboard ADDR or --dashboard off\n", err)
+			return exitFailure
+		}
+		defer stopDashboard()
+		bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+ctl.DashboardURL)
+	}
+	// The release phase of a release that has not had one runs after the
+	// add-ons are up and before any dyno boots on it.
+	if err := ctl.ReleaseIfPending(); err != nil {
+		fmt.Fprintf(stderr, "dynobox: %v; no dyno was started\n", err)
+		return exitFailure
+	}
 	if err := sup.Start(); err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
 		return exitFailure
@@ -316,4 +358,12 @@ func stopAddons(set *addons.Set) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	set.Stop(ctx)
+}
+
+// routerHost is where a browser on this machine reaches the router.
+func routerHost(bind string) string {
+	if bind == "" || bind == "0.0.0.0" || bind == "::" {
+		return "localhost"
+	}
+	return bind
 }

@@ -32,6 +32,8 @@ type Controller struct {
 	StateDir string
 	// Addresses for info: where the app and dashboard answer.
 	RouterURL, DashboardURL, Socket string
+	// Session marks the processes this dynobox starts (release phase too).
+	Session string
 
 	mu sync.Mutex // one config or formation change at a time
 }
@@ -149,12 +151,21 @@ func (c *Controller) SetConfig(set map[string]string, unset []string) (state.Rel
 	} else {
 		desc = "Unset " + strings.Join(unset, ", ") + " config vars"
 	}
+	before, err := c.Store.ConfigVars()
+	if err != nil {
+		return state.Release{}, err
+	}
 	rel, err := c.Store.UpdateConfig(set, unset, desc)
 	if err != nil {
 		return rel, err
 	}
 	c.apiEvent(desc)
 	c.apiEvent(fmt.Sprintf("Release v%d created", rel.Version))
+	if err := c.runRelease(rel.Version); err != nil {
+		// The failed release is not deployed: the dynos keep the old config.
+		c.Store.SetConfigVars(before)
+		return rel, fmt.Errorf("%w; the dynos keep running the previous release and its config vars", err)
+	}
 	return rel, c.restartWithNewEnv()
 }
 

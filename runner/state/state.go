@@ -161,6 +161,8 @@ type Release struct {
 	Config      map[string]string `json:"-"`
 	BuildID     string            `json:"build_id,omitempty"`
 	Status      string            `json:"status"`
+	// Phase is how its release phase went: "" (not run), "succeeded", "failed".
+	Phase string `json:"release_phase,omitempty"`
 }
 
 // UpdateConfig sets and unsets config vars and records a release with
@@ -186,6 +188,25 @@ func (s *Store) UpdateConfig(set map[string]string, unset []string, description 
 		return Release{}, err
 	}
 	return rel, tx.Commit()
+}
+
+// SetConfigVars makes the config vars exactly cfg without a release (to
+// undo a change whose release failed).
+func (s *Store) SetConfigVars(cfg map[string]string) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("DELETE FROM config_vars"); err != nil {
+		return err
+	}
+	for k, v := range cfg {
+		if _, err := tx.Exec("INSERT INTO config_vars(key, value) VALUES(?, ?)", k, v); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // ReplaceConfig makes the config vars exactly cfg (a rollback) and records a release.
@@ -252,7 +273,7 @@ func addRelease(tx *sql.Tx, description, buildID string) (Release, error) {
 
 // Releases lists releases, newest first, at most limit (0: all).
 func (s *Store) Releases(limit int) ([]Release, error) {
-	q := "SELECT version, description, created_at, config, build_id, status FROM releases ORDER BY version DESC"
+	q := "SELECT version, description, created_at, config, build_id, status, phase FROM releases ORDER BY version DESC"
 	if limit > 0 {
 		q += " LIMIT " + strconv.Itoa(limit)
 	}
@@ -265,7 +286,7 @@ func (s *Store) Releases(limit int) ([]Release, error) {
 	for rows.Next() {
 		var r Release
 		var at, cfg string
-		if err := rows.Scan(&r.Version, &r.Description, &at, &cfg, &r.BuildID, &r.Status); err != nil {
+		if err := rows.Scan(&r.Version, &r.Description, &at, &cfg, &r.BuildID, &r.Status, &r.Phase); err != nil {
 			return nil, err
 		}
 		r.CreatedAt, _ = time.Parse(timeFormat, at)
@@ -282,8 +303,8 @@ var ErrNoRelease = errors.New("no such release")
 func (s *Store) Release(version int) (Release, error) {
 	var r Release
 	var at, cfg string
-	err := s.db.QueryRow("SELECT version, description, created_at, config, build_id, status FROM releases WHERE version = ?", version).
-		Scan(&r.Version, &r.Description, &at, &cfg, &r.BuildID, &r.Status)
+	err := s.db.QueryRow("SELECT version, description, created_at, config, build_id, status, phase FROM releases WHERE version = ?", version).
+		Scan(&r.Version, &r.Description, &at, &cfg, &r.BuildID, &r.Status, &r.Phase)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("%w v%d", ErrNoRelease, version)
 	}
@@ -293,6 +314,54 @@ func (s *Store) Release(version int) (Release, error) {
 	r.CreatedAt, _ = time.Parse(timeFormat, at)
 	json.Unmarshal([]byte(cfg), &r.Config)
 	return r, nil
+}
+
+// SetReleaseOutcome records a release's status ("succeeded", "failed")
+// and how its release phase went.
+func (s *Store) SetReleaseOutcome(version int, status, phase string) error {
+	_, err := s.db.Exec("UPDATE releases SET status = ?, phase = ? WHERE version = ?", status, phase, version)
+	return err
+}
+
+// --- builds ---
+
+// Build is a recorded build.
+type Build struct {
+	ID       string        `json:"id"`
+	Started  time.Time     `json:"started_at"`
+	Duration time.Duration `json:"duration"`
+	Status   string        `json:"status"`
+	Kind     string        `json:"kind"`
+	Output   string        `json:"output,omitempty"`
+}
+
+// AddBuild records a build.
+func (s *Store) AddBuild(b Build) error {
+	_, err := s.db.Exec("INSERT INTO builds(id, started_at, duration_ms, status, kind, output) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, output = excluded.output",
+		b.ID, b.Started.UTC().Format(timeFormat), b.Duration.Milliseconds(), b.Status, b.Kind, b.Output)
+	return err
+}
+
+// Builds lists builds, newest first, at most limit.
+func (s *Store) Builds(limit int) ([]Build, error) {
+	rows, err := s.db.Query("SELECT id, started_at, duration_ms, status, kind, output FROM builds ORDER BY started_at DESC LIMIT ?", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Build
+	for rows.Next() {
+		var b Build
+		var at string
+		var ms int64
+		if err := rows.Scan(&b.ID, &at, &ms, &b.Status, &b.Kind, &b.Output); err != nil {
+			return nil, err
+		}
+		b.Started, _ = time.Parse(timeFormat, at)
+		b.Duration = time.Duration(ms) * time.Millisecond
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }
 
 // --- dyno events ---

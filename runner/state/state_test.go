@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -146,16 +147,19 @@ func TestOldDatabaseMigrates(t *testing.T) {
 	t.Parallel()
 	// A database as the first dynobox left it: schema 1, an add-on recorded.
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(path)
+	db, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.db.Exec("DROP TABLE addons")
-	s.db.Exec("CREATE TABLE addons (name TEXT PRIMARY KEY, plan TEXT NOT NULL, as_name TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL)")
-	s.db.Exec("INSERT INTO addons VALUES ('heroku-redis', 'heroku-redis', '', '2026-01-01T00:00:00Z')")
-	s.db.Exec("PRAGMA user_version = 1")
-	s.Close()
-	s, err = Open(path)
+	first, _ := migrations.ReadFile("migrations/0001_init.sql")
+	for _, q := range []string{string(first), "INSERT INTO addons VALUES ('heroku-redis', 'heroku-redis', '', '2026-01-01T00:00:00Z')",
+		"INSERT INTO releases(version, description, created_at) VALUES (1, 'Initial release', '2026-01-01T00:00:00Z')", "PRAGMA user_version = 1"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +167,9 @@ func TestOldDatabaseMigrates(t *testing.T) {
 	list, err := s.Addons()
 	if err != nil || len(list) != 1 || list[0].Name != "heroku-redis" {
 		t.Fatalf("after migration: %+v %v", list, err)
+	}
+	rels, err := s.Releases(0)
+	if err != nil || len(rels) != 1 || rels[0].Phase != "" {
+		t.Fatalf("releases after migration: %+v %v", rels, err)
 	}
 }

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# bench/router.sh — dynobox's router against nginx as a reverse proxy, on
+# this machine, in one run: wrk against a trivial web dyno directly, through
+# the router, and through nginx, interleaved, at a few concurrencies.
+#
+#   bash bench/router.sh            # 3 runs of 10 s per target and concurrency, about 4 minutes
+#   QUICK=1 bash bench/router.sh    # 1 run of 5 s
+#
+# Environment:
+#   CONNS="10 50 200"  wrk connections (10 is "moderate" for a local app)
+#   THREADS=1          wrk threads: the machine's CPUs are shared by wrk, the
+#                      dyno and the proxy, so keep the load generator small
+#   RUNS=3 DURATION=10 WARMUP=2   repeats and seconds
+#   OUT=/tmp/dynobox-router-bench results (router-results.md, router-raw.tsv) and logs
+#
+# Needs wrk and nginx (Debian: apt-get install -y wrk nginx-light) and go.
+# Both proxies add Heroku's headers and keep connections to the dyno alive;
+# the router also formats its log line for every request (and drops it),
+# nginx has access_log off.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+OUT=${OUT:-${TMPDIR:-/tmp}/dynobox-router-bench}
+if [[ ${QUICK:-0} == 1 ]]; then
+	RUNS=${RUNS:-1}
+	DURATION=${DURATION:-5}
+else
+	RUNS=${RUNS:-3}
+	DURATION=${DURATION:-10}
+fi
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-10 50 200}
+THREADS=${THREADS:-1}
+TARGETS="direct router nginx"
+
+log() { printf '%s\n' "$*" >&2; }
+die() {
+	log "router.sh: $*"
+	exit 1
+}
+# median of the numbers on stdin, one a line.
+median() { sort -g | awk '{a[NR]=$1} END{if(!NR){print "-"; exit} print a[int((NR+1)/2)]}'; }
+
+command -v go >/dev/null || die "go is not on PATH"
+command -v wrk >/dev/null || die "wrk is missing: apt-get install -y wrk"
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[[ -x $NGINX ]] || die "nginx is missing: apt-get install -y nginx-light"
+
+mkdir -p "$OUT"
+rm -rf "$OUT/nginx"
+mkdir -p "$OUT/nginx"
+log "building bench/routerbench"
+(cd "$ROOT" && go build -o "$OUT/routerbench" ./bench/routerbench)
+
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# start NAME CMD...: runs a routerbench server in the background (not in a
+# subshell, so that cleanup can stop it) and sets ADDR to its address.
+start() {
+	local name=$1 f=$OUT/$1.out
+	shift
+	"$@" >"$f" 2>"$OUT/$name.err" &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		if grep -q '^listening ' "$f" 2>/dev/null; then
+			ADDR=$(sed -n 's/^listening //p' "$f")
+			return
+		fi
+		sleep 0.05
+	done
+	die "$name did not start: $(cat "$OUT/$name.err")"
+}
+
+# free_port: a loopback port nothing listens on.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port"
+}
+
+start backend "$OUT/routerbench" backend
+BACKEND=$ADDR
+start router "$OUT/routerbench" router -backend "$BACKEND"
+ROUTER=$ADDR
+NGINX_ADDR=127.0.0.1:$(free_port)
+N=$OUT/nginx
+cat >"$N/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $N/nginx.pid;
+error_log $N/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $N/body;
+	proxy_temp_path $N/proxy;
+	fastcgi_temp_path $N/fastcgi;
+	uwsgi_temp_path $N/uwsgi;
+	scgi_temp_path $N/scgi;
+	upstream dyno {
+		server $BACKEND;
+		keepalive 512;
+	}
+	server {
+		listen $NGINX_ADDR;
+		location / {
+			proxy_pass http://dyno;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host \$http_host;
+			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+			proxy_set_header X-Forwarded-Proto \$scheme;
+			proxy_set_header X-Forwarded-Port \$server_port;
+			proxy_set_header X-Request-Start \$msec;
+			proxy_set_header X-Request-Id \$request_id;
+			proxy_set_header Via "1.1 vegur";
+		}
+	}
+}
+EOF
+"$NGINX" -p "$N" -c "$N/nginx.conf" 2>"$N/stderr.log" &
+PIDS+=($!)
+
+declare -A URL=([direct]="http://$BACKEND/" [router]="http://$ROUTER/" [nginx]="http://$NGINX_ADDR/")
+for t in $TARGETS; do
+	for _ in $(seq 100); do
+		[[ $(curl -s "${URL[$t]}" 2>/dev/null || true) == "Hello, world!" ]] && continue 2
+		sleep 0.05
+	done
+	die "$t does not answer at ${URL[$t]}"
+done
+
+{
+	echo "date: $(date -u +%FT%TZ)"
+	echo "machine: $(nproc) CPUs, $(uname -sr)"
+	go version
+	"$NGINX" -v 2>&1
+	{ wrk -v 2>&1 || true; } | head -1
+} >"$OUT/versions.txt"
+
+# measure TARGET CONNS SECONDS: one wrk run; prints "rps p50 p75 p90 p99" (µs).
+measure() {
+	wrk -t"$THREADS" -c"$2" -d"$3"s --latency "${URL[$1]}" | awk '
+		function us(v) {
+			if (v ~ /us$/) return v + 0
+			if (v ~ /ms$/) return v * 1000
+			if (v ~ /s$/) return v * 1000000
+			return v
+		}
+		/^ +50%/ { p50 = us($2) } /^ +75%/ { p75 = us($2) }
+		/^ +90%/ { p90 = us($2) } /^ +99%/ { p99 = us($2) }
+		/^Requests\/sec:/ { rps = $2 }
+		/Non-2xx|Socket errors/ { print "router.sh: " $0 > "/dev/stderr" }
+		END { printf "%s %s %s %s %s\n", rps, p50, p75, p90, p99 }'
+}
+
+RAW=$OUT/router-raw.tsv
+printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\n' >"$RAW"
+for c in $CONNS; do
+	for t in $TARGETS; do measure "$t" "$c" "$WARMUP" >/dev/null; done
+	for run in $(seq "$RUNS"); do
+		for t in $TARGETS; do # interleaved, so drift hits all alike
+			read -r rps p50 p75 p90 p99 < <(measure "$t" "$c" "$DURATION")
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" >>"$RAW"
+			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs"
+		done
+	done
+done
+
+# med CONNS TARGET COLUMN: the median over runs.
+med() { awk -F'\t' -v c="$1" -v t="$2" -v k="$3" 'NR>1 && $1==c && $2==t {print $k}' "$RAW" | median; }
+
+RES=$OUT/router-results.md
+{
+	echo "# Router benchmark: wrk → trivial dyno, direct / dynobox router / nginx"
+	echo
+	echo "Medians of $RUNS run(s) of ${DURATION}s, wrk -t$THREADS, $(nproc) CPUs shared by wrk, dyno and proxy."
+	echo "Ratios are against the direct run; *added* is proxied minus direct."
+	echo
+	echo "| conns | target | req/s | req/s ratio | p50 µs | p90 µs | p99 µs | p50 added µs | p99 added µs | p99 ratio |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for c in $CONNS; do
+		d_rps=$(med "$c" direct 4)
+		d_p50=$(med "$c" direct 5)
+		d_p99=$(med "$c" direct 8)
+		for t in $TARGETS; do
+			rps=$(med "$c" "$t" 4)
+			p50=$(med "$c" "$t" 5)
+			p90=$(med "$c" "$t" 7)
+			p99=$(med "$c" "$t" 8)
+			awk -v c="$c" -v t="$t" -v rps="$rps" -v p50="$p50" -v p90="$p90" -v p99="$p99" \
+				-v drps="$d_rps" -v dp50="$d_p50" -v dp99="$d_p99" 'BEGIN {
+				printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n",
+					c, t, rps, rps / drps, p50, p90, p99, p50 - dp50, p99 - dp99, p99 / dp99 }'
+		done
+	done
+	echo
+	echo "Router vs nginx (throughput ratio router/nginx):"
+	for c in $CONNS; do
+		awk -v c="$c" -v r="$(med "$c" router 4)" -v n="$(med "$c" nginx 4)" \
+			'BEGIN { printf "- c=%s: %.2f\n", c, r / n }'
+	done
+	echo
+	sed 's/^/    /' "$OUT/versions.txt"
+} >"$RES"
+cat "$RES"

@@ -1,0 +1,121 @@
+// Command routerbench is the server side of bench/router.sh.
+//
+//	routerbench backend -addr 127.0.0.1:PORT                   a trivial web dyno: "Hello, world!"
+//	routerbench router  -addr 127.0.0.1:PORT -backend HOST:PORT  dynobox's router in front of it
+//
+// The router formats its log line for every request, as dynobox does, and
+// drops it (-log stderr prints it), so the cost measured is routing, not a
+// terminal.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dynobox/dynobox/web/router"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "backend":
+		err = backend(os.Args[2:])
+	case "router":
+		err = runRouter(os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "routerbench %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: routerbench backend -addr ADDR | router -addr ADDR -backend ADDR[,ADDR…] [-log discard|stderr]")
+	os.Exit(2)
+}
+
+func backend(args []string) error {
+	fs := flag.NewFlagSet("backend", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	fs.Parse(args)
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "Hello, world!")
+	})}
+	return serveUntilSignal(l, srv.Serve, srv.Shutdown)
+}
+
+func runRouter(args []string) error {
+	fs := flag.NewFlagSet("router", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	backends := fs.String("backend", "", "comma-separated dyno addresses")
+	logTo := fs.String("log", "discard", "discard or stderr")
+	profile := fs.String("cpuprofile", "", "write a CPU profile here until shutdown")
+	fs.Parse(args)
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *backends == "" {
+		return fmt.Errorf("-backend is required")
+	}
+	var pool []router.Backend
+	for i, a := range strings.Split(*backends, ",") {
+		pool = append(pool, router.Backend{Dyno: "web." + strconv.Itoa(i+1), Addr: a})
+	}
+	logf := func(string) {}
+	if *logTo == "stderr" {
+		logf = func(line string) { fmt.Fprintln(os.Stderr, line) }
+	}
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	p, _ := strconv.Atoi(port)
+	rt := router.New(router.Config{Pool: router.Static(pool...), Log: logf, PublicPort: p})
+	return serveUntilSignal(l, rt.Serve, rt.Shutdown)
+}
+
+// serveUntilSignal serves until SIGINT or SIGTERM, then shuts down.
+func serveUntilSignal(l net.Listener, serve func(net.Listener) error, shutdown func(context.Context) error) error {
+	fmt.Println("listening", l.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- serve(l) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case err := <-errc:
+		return err
+	case <-sig:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return shutdown(ctx)
+}

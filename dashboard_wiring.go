@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/web/dashboard"
+)
+
+// serveDashboard serves the web dashboard of ctl's app on addr and sets
+// ctl.DashboardURL; stop shuts it down. The default address (127.0.0.1 at
+// the app's port + 1000) is a convenience: when another process holds it,
+// the dashboard takes a free port instead, as a dyno does, and the URL
+// printed at start says which. An address given with --dashboard must be
+// free.
+func serveDashboard(ctl *runner.Controller, addr string) (stop func(), err error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil && ctl.App != nil && addr == fmt.Sprintf("127.0.0.1:%d", ctl.App.Port+1000) {
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := dashboard.New(ctl)
+	host, _, _ := net.SplitHostPort(l.Addr().String())
+	// --dashboard on a chosen non-loopback address: accept that address
+	// (an IP literal cannot be rebound by DNS), or every interface's.
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				d.AllowHost(n.IP.String())
+			}
+		}
+	} else if ip != nil && !ip.IsLoopback() {
+		d.AllowHost(host)
+	}
+	// Open log streams watch ctx: cancelling it ends them, so Shutdown
+	// need not wait for their two-second timeout.
+	ctx, cancel := context.WithCancel(context.Background())
+	go d.Run(ctx)
+	srv := &http.Server{
+		Handler:           d.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	go srv.Serve(l)
+	urlHost := l.Addr().String()
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		urlHost = net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
+	ctl.DashboardURL = "http://" + urlHost + "/"
+	return func() {
+		cancel()
+		ctx, cancelShutdown := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancelShutdown()
+		srv.Shutdown(ctx)
+	}, nil
+}

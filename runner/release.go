@@ -1,0 +1,129 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/dynobox/dynobox/internal/proc"
+	"github.com/dynobox/dynobox/runner/logbus"
+)
+
+// ReleasePhaseTimeout is Heroku's limit for a release command.
+const ReleasePhaseTimeout = time.Hour
+
+// ReleasePhase runs the Procfile's release command once, as the one-off
+// dyno release.NNNN with env, its output on the bus. It returns nil when
+// the command exits 0; otherwise the release fails.
+func ReleasePhase(ctx context.Context, appDir, command string, env []string, session string, bus *logbus.Bus) error {
+	name := fmt.Sprintf("release.%04d", 1000+rand.IntN(9000))
+	ev := func(msg string) { bus.Event(logbus.SourceHeroku, name, msg) }
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	pr, pw, err := outputPipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("/bin/sh", "-c", shellScript(appDir, command))
+	cmd.Dir = appDir
+	cmd.Env = DynoEnv(env, appDir, name, port, session)
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = groupAttr()
+	ev(fmt.Sprintf("Starting process with command `%s`", command))
+	err = proc.StartChild(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		return fmt.Errorf("release phase: %w", err)
+	}
+	pid := cmd.Process.Pid
+	ev("State changed from starting to up")
+	pumped := make(chan struct{})
+	go func() {
+		logbus.Pump(bus, pr, logbus.SourceApp, name)
+		pr.Close()
+		close(pumped)
+	}()
+	waited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		proc.ChildDone(pid)
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		signalGroup(pid, syscall.SIGTERM)
+		select {
+		case <-waited:
+		case <-time.After(5 * time.Second):
+			signalGroup(pid, syscall.SIGKILL)
+			<-waited
+		}
+	}
+	signalGroup(pid, syscall.SIGKILL) // leftovers go with the one-off dyno
+	select {
+	case <-pumped:
+	case <-time.After(time.Second): // a daemon that left the group holds the pipe
+	}
+	status := exitStatus(cmd.ProcessState)
+	ev(fmt.Sprintf("Process exited with status %d", status))
+	ev("State changed from up to complete")
+	if ctx.Err() != nil {
+		return fmt.Errorf("release command %s timed out or was cancelled (%v)", name, ctx.Err())
+	}
+	if status != 0 {
+		return fmt.Errorf("release command %s exited with status %d", name, status)
+	}
+	return nil
+}
+
+// runRelease runs the release phase (if the Procfile has one) for release
+// version v with the app's current env, and records how it went.
+func (c *Controller) runRelease(v int) error {
+	entry, ok := c.App.Procfile.Lookup(ReleaseType)
+	if !ok {
+		return c.Store.SetReleaseOutcome(v, "succeeded", "")
+	}
+	env, err := c.Env()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ReleasePhaseTimeout)
+	defer cancel()
+	c.apiEvent(fmt.Sprintf("Running release command for v%d", v))
+	if err := ReleasePhase(ctx, c.App.Dir, entry.Command, env, c.Session, c.Bus); err != nil {
+		c.Store.SetReleaseOutcome(v, "failed", "failed")
+		c.apiEvent(fmt.Sprintf("Release v%d failed: %v", v, err))
+		return fmt.Errorf("release v%d failed: %w", v, err)
+	}
+	c.apiEvent(fmt.Sprintf("Release v%d: release command succeeded", v))
+	return c.Store.SetReleaseOutcome(v, "succeeded", "succeeded")
+}
+
+// ReleaseIfPending runs the release phase of the current release when it
+// has not run yet (a new app, or a release made while dynobox was stopped),
+// before any dyno boots on it.
+func (c *Controller) ReleaseIfPending() error {
+	rels, err := c.Store.Releases(1)
+	if err != nil || len(rels) == 0 {
+		return err
+	}
+	if rels[0].Phase == "succeeded" {
+		return nil
+	}
+	if _, ok := c.App.Procfile.Lookup(ReleaseType); !ok {
+		return nil
+	}
+	return c.runRelease(rels[0].Version)
+}

@@ -1,0 +1,219 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// outcome of sending a request to one dyno.
+type outcome int
+
+const (
+	answered   outcome = iota // a response head arrived
+	failed                    // answer with the error code
+	retryStale                // a kept-alive connection the dyno had closed: nothing reached the app
+	retryOther                // nothing useful reached the app: try another dyno
+)
+
+// maxCloseRetries bounds how often a request that dynos close without
+// answering is tried again (it might be what crashes them).
+const maxCloseRetries = 2
+
+// dispatch picks a dyno, sends it the request and returns its response
+// head and connection, or the error code to answer with. A request that
+// could not reach a dyno's app goes to another dyno, or waits for the pool
+// to change: for BootWait while web is starting, for ConnectTimeout when
+// every up dyno failed (it may be going away before the supervisor says so).
+// The chosen dyno is x.up; on success it has the request in flight.
+func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange, up *upload) (*http.Response, *dynoConn, hcode) {
+	ctx := req.Context()
+	var (
+		tried    []*upstream // dynos that failed this request, in triedIn
+		triedIn  *snapshot
+		last     hcode     // the answer if no dyno does better
+		giveUpAt time.Time // when failures turn into that answer
+		closes   int       // dynos that closed on this request
+	)
+	for {
+		snap := r.view.get()
+		if snap != triedIn {
+			// The pool changed: a restarted dyno may be back on its port.
+			tried, triedIn = tried[:0], snap
+		}
+		if u := snap.pick(tried); u != nil {
+			res, c, out, code := r.try(w, req, x, up, u)
+			switch {
+			case out == answered:
+				return res, c, none
+			case out == failed:
+				return nil, nil, code
+			case out == retryStale:
+				continue
+			case code == h13:
+				if closes++; closes > maxCloseRetries {
+					return nil, nil, h13
+				}
+			}
+			x.failed = time.Now()
+			tried, last = append(tried, u), code
+			if giveUpAt.IsZero() {
+				giveUpAt = x.failed.Add(r.cfg.ConnectTimeout)
+			}
+			continue
+		}
+		code, deadline := h20, x.start.Add(r.cfg.BootWait)
+		switch {
+		case snap.state == NoWeb:
+			return nil, nil, h14
+		case snap.state == Crashed:
+			return nil, nil, h10
+		case snap.state == Ready && last != none:
+			code, deadline = last, giveUpAt
+		}
+		if !r.wait(ctx, snap.changed, deadline) {
+			if ctx.Err() != nil {
+				return nil, nil, h27
+			}
+			return nil, nil, code
+		}
+	}
+}
+
+// try sends the request to dyno u. Answered, u has one more request in
+// flight.
+func (r *Router) try(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, u *upstream) (*http.Response, *dynoConn, outcome, hcode) {
+	x.up, x.connected = u, time.Time{}
+	u.inflight.Add(1)
+	c, err := r.connect(req.Context(), u)
+	if err != nil {
+		u.inflight.Add(-1)
+		if req.Context().Err() != nil {
+			return nil, nil, failed, h27
+		}
+		return nil, nil, retryOther, connectFailed(err)
+	}
+	x.connected = time.Now()
+	res, out, code := r.send(w, req, x, up, c)
+	if out != answered {
+		u.inflight.Add(-1)
+	}
+	return res, c, out, code
+}
+
+func connectFailed(err error) hcode {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return h19
+	}
+	return h21
+}
+
+// wait blocks until the pool changes (true), or deadline passes, the
+// client goes away or the router shuts down (false).
+func (r *Router) wait(ctx context.Context, changed <-chan struct{}, deadline time.Time) bool {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return false
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	r.waiting.Add(1)
+	defer r.waiting.Add(-1)
+	select {
+	case <-changed:
+		return true
+	case <-tm.C:
+	case <-ctx.Done():
+	case <-r.closing:
+	}
+	return false
+}
+
+// send writes the request to the dyno on c and reads the response head,
+// passing 1xx informational responses on.
+func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, c *dynoConn) (*http.Response, outcome, hcode) {
+	replayable := up == nil && idempotent(req.Method)
+	if c.reused && !replayable && !c.alive() {
+		c.Close()
+		return nil, retryStale, none
+	}
+	writeRequestHead(c.bw, req, x, r.forwardedPort(req), up)
+	if err := c.bw.Flush(); err != nil {
+		// The app cannot have seen a whole request head: send it again.
+		c.Close()
+		if c.reused {
+			return nil, retryStale, none
+		}
+		return nil, retryOther, h13
+	}
+	c.readBy(time.Now().Add(r.cfg.ResponseTimeout))
+	if up != nil {
+		// Heroku's 30 s count from the end of the request.
+		up.start(c, func() { c.readBy(time.Now().Add(r.cfg.ResponseTimeout)) })
+	}
+	c.unwatch = context.AfterFunc(req.Context(), c.abort)
+	for {
+		// Peek first: whether the dyno sent anything at all matters.
+		_, err := c.br.Peek(1)
+		closed := err != nil
+		var res *http.Response
+		if err == nil {
+			res, err = http.ReadResponse(c.br, req)
+		}
+		if err != nil {
+			c.unwatch()
+			out, code := r.readFailed(req, up, c, err, closed && replayable)
+			return nil, out, code
+		}
+		if res.StatusCode >= 200 || res.StatusCode == http.StatusSwitchingProtocols {
+			return res, answered, none
+		}
+		if res.StatusCode != http.StatusContinue { // the router answered Expect itself
+			h := w.Header()
+			copyResponseHeader(h, res.Header)
+			w.WriteHeader(res.StatusCode)
+			clear(h)
+		}
+	}
+}
+
+// readFailed names a failure to read the response head. retry says that
+// the dyno closed the connection before sending anything, on a request
+// that may be sent again.
+func (r *Router) readFailed(req *http.Request, up *upload, c *dynoConn, err error, retry bool) (outcome, hcode) {
+	clientGone := req.Context().Err() != nil || up.clientFailed() // before stopping the upload cancels it
+	c.Close()
+	up.stop()
+	switch {
+	case clientGone:
+		return failed, h27
+	case isTimeout(err):
+		return failed, h12
+	case retry && c.reused:
+		return retryStale, none // the dyno closed it while idle
+	case retry:
+		// The dyno hung up without a word. nginx tries such requests on
+		// the next server too; it saves those queued on a dyno that closes
+		// its listener (the kernel closes or resets them).
+		return retryOther, h13
+	case !up.sent():
+		return failed, h18 // the dyno hung up while the body was on its way
+	}
+	return failed, h13
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return false
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

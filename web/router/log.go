@@ -1,0 +1,122 @@
+package router
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// logLine formats Heroku's router line for one request:
+//
+//	at=info method=GET path="/" host=… request_id=… fwd="…" dyno=web.1 connect=0ms service=3ms status=200 bytes=13 protocol=http
+//	at=error code=H12 desc="Request timeout" method=… dyno=web.1 connect=0ms service=30000ms status=503 bytes=0 protocol=http
+//
+// As on Heroku, dyno, connect, service and bytes are left empty when the
+// router never reached a dyno (H10, H14, H20), and service and bytes when it
+// could not connect (H19, H21). connect runs from the request's arrival to
+// a connection (so it includes waiting for a dyno to boot, and retries),
+// service from there to the end; bytes counts the response body relayed
+// from the dyno.
+func logLine(x *exchange, r *http.Request, status int, end time.Time) string {
+	b := make([]byte, 0, 256)
+	if x.code != none {
+		c := codes[x.code]
+		if c.sock != "" {
+			b = append(b, "sock="...)
+			b = append(b, c.sock...)
+			b = append(b, ' ')
+		}
+		b = append(b, "at="...)
+		b = append(b, c.level...)
+		b = append(b, " code="...)
+		b = append(b, c.name...)
+		b = append(b, ` desc="`...)
+		b = append(b, c.desc...)
+		if x.detail != "" {
+			b = append(b, ": "...)
+			b = append(b, x.detail...)
+		}
+		b = append(b, `" `...)
+	} else {
+		b = append(b, "at=info "...)
+	}
+	b = append(b, "method="...)
+	b = append(b, r.Method...)
+	b = append(b, " path="...)
+	b = appendQuoted(b, r.RequestURI)
+	b = append(b, " host="...)
+	b = appendBare(b, r.Host)
+	b = append(b, " request_id="...)
+	b = append(b, x.requestID...)
+	b = append(b, " fwd="...)
+	b = appendQuoted(b, x.fwd)
+	b = append(b, " dyno="...)
+	if x.up != nil {
+		b = append(b, x.up.Dyno...)
+	}
+	b = append(b, " connect="...)
+	switch {
+	case !x.connected.IsZero():
+		b = appendMillis(b, x.connected.Sub(x.start))
+	case !x.failed.IsZero():
+		b = appendMillis(b, x.failed.Sub(x.start))
+	}
+	b = append(b, " service="...)
+	if !x.connected.IsZero() {
+		b = appendMillis(b, end.Sub(x.connected))
+	}
+	b = append(b, " status="...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, " bytes="...)
+	if !x.connected.IsZero() {
+		b = strconv.AppendInt(b, x.bytes, 10)
+	}
+	b = append(b, " protocol="...)
+	if r.TLS != nil {
+		b = append(b, "https"...)
+	} else {
+		b = append(b, "http"...)
+	}
+	return string(b)
+}
+
+func appendMillis(b []byte, d time.Duration) []byte {
+	b = strconv.AppendInt(b, d.Milliseconds(), 10)
+	return append(b, "ms"...)
+}
+
+// appendQuoted writes s in double quotes, escaping what would break the
+// key=value shape of the line (quotes, backslashes, control bytes).
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			b = append(b, `\x`...)
+			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// appendBare writes s unquoted, as Heroku does for host, with spaces and
+// control bytes escaped so that one value stays one field.
+func appendBare(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 0x20 || c == 0x7f || c == '"' || c == '\\' {
+			b = append(b, `\x`...)
+			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"

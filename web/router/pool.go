@@ -1,0 +1,173 @@
+package router
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+)
+
+// Backend is a web dyno that is up.
+type Backend struct {
+	Dyno string // "web.1"
+	Addr string // "127.0.0.1:PORT"
+}
+
+// PoolState says why no backend is available.
+type PoolState int
+
+const (
+	Ready    PoolState = iota // at least one backend up
+	NoWeb                     // no web process type, or web scaled to 0: H14 at once
+	Starting                  // web dynos are starting or restarting: wait up to BootWait (H20)
+	Crashed                   // every web dyno has crashed and none is starting: H10 at once
+)
+
+func (s PoolState) String() string {
+	switch s {
+	case Ready:
+		return "ready"
+	case NoWeb:
+		return "no-web"
+	case Starting:
+		return "starting"
+	case Crashed:
+		return "crashed"
+	}
+	return "unknown"
+}
+
+// Pool is the router's view of the web dynos; the supervisor implements it.
+// It must be safe for concurrent use.
+type Pool interface {
+	Backends() []Backend      // up web dynos now
+	State() PoolState         //
+	Changed() <-chan struct{} // closed at the next change of Backends or State; call again after it fires
+}
+
+// Static is a Pool that never changes: Ready with the given backends, or
+// NoWeb without any. For benchmarks and for serving a fixed set of servers.
+func Static(backends ...Backend) Pool { return staticPool(backends) }
+
+type staticPool []Backend
+
+func (p staticPool) Backends() []Backend      { return p }
+func (p staticPool) Changed() <-chan struct{} { return nil }
+func (p staticPool) State() PoolState {
+	if len(p) == 0 {
+		return NoWeb
+	}
+	return Ready
+}
+
+// upstream is a backend, the number of requests the router has in flight
+// on it (what least-busy balancing looks at) and its idle connections.
+type upstream struct {
+	Backend
+	inflight atomic.Int64
+	idle     idlePool
+}
+
+// snapshot is one consistent reading of the pool, valid until changed fires.
+type snapshot struct {
+	state   PoolState
+	ups     []*upstream
+	changed <-chan struct{}
+}
+
+// poolView caches a snapshot so that the hot path reads an atomic pointer
+// instead of asking the supervisor on every request.
+type poolView struct {
+	pool Pool
+	mu   sync.Mutex // serialises refreshes
+	cur  atomic.Pointer[snapshot]
+}
+
+func (v *poolView) get() *snapshot {
+	if s := v.cur.Load(); s != nil && !fired(s.changed) {
+		return s
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	old := v.cur.Load()
+	if old != nil && !fired(old.changed) {
+		return old
+	}
+	// Changed first: a change after this call closes the channel we hold,
+	// so the snapshot can be stale for at most one refresh.
+	s := &snapshot{changed: v.pool.Changed()}
+	bs := v.pool.Backends()
+	s.state = v.pool.State()
+	s.ups = make([]*upstream, 0, len(bs))
+	for _, b := range bs {
+		s.ups = append(s.ups, old.carry(b))
+	}
+	v.cur.Store(s)
+	if old != nil {
+		for _, u := range old.ups {
+			if !s.has(u) {
+				u.idle.closeAll() // a dyno gone from the pool
+			}
+		}
+	}
+	return s
+}
+
+func (s *snapshot) has(u *upstream) bool {
+	for _, v := range s.ups {
+		if v == u {
+			return true
+		}
+	}
+	return false
+}
+
+// carry keeps a backend's in-flight counter and idle connections across
+// refreshes, so that requests started before a change still count on the
+// same dyno.
+func (s *snapshot) carry(b Backend) *upstream {
+	if s != nil {
+		for _, u := range s.ups {
+			if u.Backend == b {
+				return u
+			}
+		}
+	}
+	return &upstream{Backend: b}
+}
+
+func fired(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// pick returns the up backend with the fewest requests in flight, skipping
+// those already tried for this request; ties are broken at random, so an idle
+// app sees Heroku's random spreading. Nil if none is left.
+func (s *snapshot) pick(tried []*upstream) *upstream {
+	var best *upstream
+	var bestN int64
+	ties := 0
+next:
+	for _, u := range s.ups {
+		for _, t := range tried {
+			if t == u {
+				continue next
+			}
+		}
+		n := u.inflight.Load()
+		switch {
+		case best == nil || n < bestN:
+			best, bestN, ties = u, n, 1
+		case n == bestN:
+			ties++
+			if rand.IntN(ties) == 0 {
+				best = u
+			}
+		}
+	}
+	return best
+}
