@@ -1,0 +1,697 @@
+// Command benchtool is the measuring helper behind bench/logrelay.sh.
+//
+// It launches a Procfile runner (dynobox or a peer) with its output sent to a
+// file, measures one thing, stops the runner the way a terminal would
+// (SIGINT to its process group, then SIGTERM, then SIGKILL) and reaps anything
+// the runner left behind: benchtool makes itself a child subreaper, so dynos
+// orphaned by a runner are re-parented to it and are killed by their PID.
+//
+//	benchtool run   -dir D -out F [-timeout 5m] -- CMD...        wall and CPU time until CMD exits
+//	benchtool first -dir D -out F -kind K -proc P -- CMD...      ms until P's first line appears in F
+//	benchtool rss   -dir D -out F -dynos N [-settle 2s] -- CMD... summed RSS (and anon, PSS) of the runner's own processes
+//	benchtool check -kind K -proc P -n N FILE                    are lines "line 0000001".."line N" all there, whole, once?
+//	benchtool freeport                                            a TCP port nothing listens on, on any address
+//
+// Each subcommand prints one line of space-separated key=value pairs on
+// stdout; details for humans go to stderr.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const prSetChildSubreaper = 36 // PR_SET_CHILD_SUBREAPER from <linux/prctl.h>
+
+// current is the runner being measured, stopped if benchtool is interrupted.
+var current atomic.Pointer[launched]
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	// Catching SIGINT also un-ignores it (a shell's background job starts
+	// with SIGINT ignored), so the runners start with its default action and
+	// stop() can work as a terminal's Ctrl-C does.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		s := <-sigs
+		if l := current.Load(); l != nil {
+			fmt.Fprintf(os.Stderr, "benchtool: %v: stopping the runner\n", s)
+			l.stop()
+		}
+		os.Exit(130)
+	}()
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = cmdRun(os.Args[2:])
+	case "first":
+		err = cmdFirst(os.Args[2:])
+	case "rss":
+		err = cmdRSS(os.Args[2:])
+	case "check":
+		err = cmdCheck(os.Args[2:])
+	case "freeport":
+		err = cmdFreePort()
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchtool %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: benchtool run|first|rss|check [flags] [-- command...]")
+	os.Exit(2)
+}
+
+// ---------------------------------------------------------------- launching
+
+type launched struct {
+	cmd   *exec.Cmd
+	start time.Time
+	done  chan struct{}
+	err   error // cmd.Wait's result, valid after done is closed
+}
+
+// launch starts args in dir as the leader of a new process group, with stdout
+// and stderr both appended to out (truncated first) and stdin from /dev/null.
+func launch(dir, out string, args []string) (*launched, error) {
+	if len(args) == 0 {
+		return nil, errors.New("no command given after --")
+	}
+	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); e != 0 {
+		return nil, fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %v", e)
+	}
+	f, err := os.OpenFile(out, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Stdout = f
+	cmd.Stderr = f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	l := &launched{cmd: cmd, done: make(chan struct{})}
+	l.start = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { l.err = cmd.Wait(); close(l.done) }()
+	current.Store(l)
+	return l, nil
+}
+
+func (l *launched) exited() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *launched) exitCode() int {
+	if l.err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(l.err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// stop signals the runner's process group like a terminal's Ctrl-C would,
+// escalating to SIGTERM and SIGKILL, and returns once the runner has exited.
+// It returns the number of leftover processes (orphans re-parented to us)
+// that it then killed.
+func (l *launched) stop() int {
+	pgid := l.cmd.Process.Pid
+	for _, step := range []struct {
+		sig  syscall.Signal
+		wait time.Duration
+	}{{syscall.SIGINT, 10 * time.Second}, {syscall.SIGTERM, 5 * time.Second}, {syscall.SIGKILL, 5 * time.Second}} {
+		if l.exited() {
+			break
+		}
+		if step.sig != syscall.SIGINT {
+			fmt.Fprintf(os.Stderr, "  runner pid %d still running, sending %v to its group\n", pgid, step.sig)
+		}
+		_ = syscall.Kill(-pgid, step.sig)
+		select {
+		case <-l.done:
+		case <-time.After(step.wait):
+		}
+	}
+	<-l.done
+	return reapOrphans(3 * time.Second)
+}
+
+// reapOrphans deals with the processes the runner left behind. With the
+// runner already waited for, every child of this process is one of them
+// (re-parented to us, the subreaper). They get grace to exit by themselves
+// (a runner's helper may still be stopping its dynos); those still running
+// then are killed by their PID and counted.
+func reapOrphans(grace time.Duration) int {
+	deadline := time.Now().Add(grace)
+	var kids []proc
+	for {
+		reapZombies()
+		kids = liveChildren()
+		if len(kids) == 0 {
+			return 0
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	seen := map[int]bool{}
+	for end := time.Now().Add(10 * time.Second); len(kids) > 0 && time.Now().Before(end); kids = liveChildren() {
+		for _, p := range kids {
+			if !seen[p.pid] {
+				seen[p.pid] = true
+				fmt.Fprintf(os.Stderr, "  left running %s after the runner exited, killed: pid %d %q\n", grace, p.pid, p.cmdline)
+			}
+			_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		}
+		time.Sleep(20 * time.Millisecond)
+		reapZombies()
+	}
+	return len(seen)
+}
+
+func reapZombies() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+func liveChildren() []proc {
+	var live []proc
+	for _, p := range childrenOf(os.Getpid()) {
+		if p.state != "Z" {
+			live = append(live, p)
+		}
+	}
+	return live
+}
+
+// ---------------------------------------------------------------- /proc
+
+type proc struct {
+	pid, ppid int
+	state     string
+	comm      string
+	cmdline   string
+	rssKB     int // VmRSS: what ps and top show
+	anonKB    int // RssAnon: memory the process allocated itself
+	pssKB     int // Pss: RSS with each shared page divided among its sharers
+}
+
+func readProc(pid int) (proc, bool) {
+	p := proc{pid: pid}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return p, false
+	}
+	// pid (comm) state ppid ...; comm may contain spaces and parentheses.
+	open, close := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+	if open < 0 || close < open {
+		return p, false
+	}
+	p.comm = string(stat[open+1 : close])
+	fields := strings.Fields(string(stat[close+1:]))
+	if len(fields) < 2 {
+		return p, false
+	}
+	p.state = fields[0]
+	p.ppid, _ = strconv.Atoi(fields[1])
+	if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+		p.cmdline = strings.TrimSpace(strings.ReplaceAll(string(cl), "\x00", " "))
+	}
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		kbField(string(st), map[string]*int{"VmRSS:": &p.rssKB, "RssAnon:": &p.anonKB})
+	}
+	if sm, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
+		kbField(string(sm), map[string]*int{"Pss:": &p.pssKB})
+	}
+	return p, true
+}
+
+// kbField sets *want[key] from the "key: N kB" lines of a /proc file.
+func kbField(text string, want map[string]*int) {
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			if dst, ok := want[f[0]]; ok {
+				*dst, _ = strconv.Atoi(f[1])
+			}
+		}
+	}
+}
+
+func allProcs() []proc {
+	ents, _ := os.ReadDir("/proc")
+	var ps []proc
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readProc(pid); ok {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+func childrenOf(pid int) []proc {
+	var kids []proc
+	for _, p := range allProcs() {
+		if p.ppid == pid {
+			kids = append(kids, p)
+		}
+	}
+	return kids
+}
+
+// descendantsOf returns every process below root in the process tree.
+func descendantsOf(root int) []proc {
+	ps := allProcs()
+	byParent := map[int][]proc{}
+	for _, p := range ps {
+		byParent[p.ppid] = append(byParent[p.ppid], p)
+	}
+	var out []proc
+	queue := []int{root}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, k := range byParent[pid] {
+			out = append(out, k)
+			queue = append(queue, k.pid)
+		}
+	}
+	return out
+}
+
+// ---------------------------------------------------------------- run
+
+func cmdRun(argv []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	dir := fs.String("dir", ".", "working directory of the command")
+	out := fs.String("out", "", "file that gets the command's stdout and stderr")
+	timeout := fs.Duration("timeout", 5*time.Minute, "stop the command after this long")
+	fs.Parse(argv)
+	l, err := launch(*dir, *out, fs.Args())
+	if err != nil {
+		return err
+	}
+	timedOut := false
+	select {
+	case <-l.done:
+	case <-time.After(*timeout):
+		timedOut = true
+	}
+	elapsed := time.Since(l.start)
+	leftovers := l.stop()
+	// The runner's rusage from wait4 includes the processes it waited for
+	// itself: its dynos and helpers, not what it left behind.
+	cpu := -1.0
+	if st := l.cmd.ProcessState; st != nil {
+		cpu = (st.UserTime() + st.SystemTime()).Seconds()
+	}
+	fmt.Printf("seconds=%.3f cpu=%.3f exit=%d timeout=%t leftovers=%d\n", elapsed.Seconds(), cpu, l.exitCode(), timedOut, leftovers)
+	return nil
+}
+
+// ---------------------------------------------------------------- first
+
+func cmdFirst(argv []string) error {
+	fs := flag.NewFlagSet("first", flag.ExitOnError)
+	dir := fs.String("dir", ".", "working directory of the command")
+	out := fs.String("out", "", "file that gets the command's stdout and stderr")
+	kind := fs.String("kind", "direct", "output format: direct, dynobox, heroku, nf, foreman")
+	procName := fs.String("proc", "hello.1", "process whose line is awaited")
+	want := fs.String("payload", "ready", "the line the process prints")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	fs.Parse(argv)
+	p, err := newParser(*kind, *procName)
+	if err != nil {
+		return err
+	}
+	l, err := launch(*dir, *out, fs.Args())
+	if err != nil {
+		return err
+	}
+	r, err := os.Open(*out)
+	if err != nil {
+		l.stop()
+		return err
+	}
+	defer r.Close()
+	var (
+		buf     []byte
+		chunk   = make([]byte, 64<<10)
+		found   time.Duration
+		ok      bool
+		exitErr bool
+	)
+	deadline := l.start.Add(*timeout)
+poll:
+	for time.Now().Before(deadline) {
+		n, _ := r.Read(chunk)
+		if n > 0 {
+			buf = append(buf, chunk[:n]...)
+			for {
+				i := bytes.IndexByte(buf, '\n')
+				if i < 0 {
+					break
+				}
+				line := string(buf[:i])
+				buf = buf[i+1:]
+				if payload, tagged := p.payload(line); tagged && payload == *want {
+					found, ok = time.Since(l.start), true
+					break poll
+				}
+			}
+			continue
+		}
+		if l.exited() {
+			exitErr = true
+			break
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
+	leftovers := l.stop()
+	if !ok {
+		return fmt.Errorf("no %q line from %s in %s (runner exited early: %t); see %s", *want, *procName, *timeout, exitErr, *out)
+	}
+	fmt.Printf("ms=%.1f leftovers=%d\n", float64(found.Microseconds())/1000, leftovers)
+	return nil
+}
+
+// ---------------------------------------------------------------- rss
+
+func cmdRSS(argv []string) error {
+	fs := flag.NewFlagSet("rss", flag.ExitOnError)
+	dir := fs.String("dir", ".", "working directory of the command")
+	out := fs.String("out", "", "file that gets the command's stdout and stderr")
+	dynos := fs.Int("dynos", 10, "number of sleep dynos to wait for")
+	dynoCmd := fs.String("dyno-cmd", "sleep 1000", "command line of a dyno; it and its shell wrappers are not counted")
+	settle := fs.Duration("settle", 2*time.Second, "wait this long after all dynos are up")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up waiting for the dynos after this long")
+	fs.Parse(argv)
+	l, err := launch(*dir, *out, fs.Args())
+	if err != nil {
+		return err
+	}
+	dynoBin := strings.Fields(*dynoCmd)[0]
+	isDyno := func(p proc) bool { return p.comm == dynoBin && p.cmdline == *dynoCmd }
+	isWrapper := func(p proc) bool {
+		switch p.comm {
+		case "sh", "dash", "bash":
+			return strings.Contains(p.cmdline, *dynoCmd)
+		}
+		return false
+	}
+	var up int
+	deadline := l.start.Add(*timeout)
+	for time.Now().Before(deadline) && !l.exited() {
+		up = 0
+		for _, p := range descendantsOf(os.Getpid()) {
+			if isDyno(p) {
+				up++
+			}
+		}
+		if up >= *dynos {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if up < *dynos {
+		l.stop()
+		return fmt.Errorf("only %d of %d dynos running after %s; see %s", up, *dynos, *timeout, *out)
+	}
+	upAfter := time.Since(l.start)
+	time.Sleep(*settle)
+	var (
+		totalKB, anonKB, pssKB, nOwn, nDyno, nWrap int
+		parts                                      []string
+	)
+	for _, p := range descendantsOf(os.Getpid()) {
+		switch {
+		case isDyno(p):
+			nDyno++
+		case isWrapper(p):
+			nWrap++
+		default:
+			nOwn++
+			totalKB += p.rssKB
+			anonKB += p.anonKB
+			pssKB += p.pssKB
+			parts = append(parts, fmt.Sprintf("%d:%s:rss=%dkB:anon=%dkB:pss=%dkB", p.pid, p.comm, p.rssKB, p.anonKB, p.pssKB))
+			fmt.Fprintf(os.Stderr, "  counted pid %d ppid %d rss %dkB anon %dkB pss %dkB %q\n", p.pid, p.ppid, p.rssKB, p.anonKB, p.pssKB, p.cmdline)
+		}
+	}
+	leftovers := l.stop()
+	fmt.Printf("mb=%.1f anon_mb=%.1f pss_mb=%.1f procs=%d dynos=%d wrappers=%d up_after_ms=%d leftovers=%d detail=%s\n",
+		float64(totalKB)/1024, float64(anonKB)/1024, float64(pssKB)/1024, nOwn, nDyno, nWrap, upAfter.Milliseconds(), leftovers, strings.Join(parts, ","))
+	return nil
+}
+
+// ---------------------------------------------------------------- freeport
+
+// cmdFreePort prints a port in 20000..39999 that can be bound both on
+// 127.0.0.1 and on all addresses right now.
+func cmdFreePort() error {
+	for range 200 {
+		port := 20000 + rand.IntN(20000)
+		ok := true
+		for _, host := range []string{"127.0.0.1", ""} {
+			ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+			if err != nil {
+				ok = false
+				break
+			}
+			ln.Close()
+		}
+		if ok {
+			fmt.Println(port)
+			return nil
+		}
+	}
+	return errors.New("no free port found")
+}
+
+// ---------------------------------------------------------------- check
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
+// parser tells, for one runner's output format, whether a line carries the
+// output of process proc and what that output (the payload) is.
+type parser struct {
+	tag      *regexp.Regexp // group 1 is the payload; nil means every line is payload
+	platform *regexp.Regexp // payloads the runner itself writes under the process's tag
+}
+
+func newParser(kind, procName string) (*parser, error) {
+	q := regexp.QuoteMeta(procName)
+	switch kind {
+	case "direct":
+		return &parser{}, nil
+	case "dynobox":
+		// compact: "08:41:17 app[web.1] | payload" (the name may be padded);
+		// Logplex: "2026-11-26T08:41:17.123456+00:00 app[web.1]: payload".
+		return &parser{tag: regexp.MustCompile(`^(?:\d\d:\d\d:\d\d app\[` + q + `\] *\| |\d{4}-\d\d-\d\dT\S+ app\[` + q + `\]: )(.*)$`)}, nil
+	case "heroku", "nf":
+		// "10:05:05 AM spam.1 |  payload": the name is padded, two spaces after the bar.
+		return &parser{tag: regexp.MustCompile(`^\d{1,2}:\d\d:\d\d [AP]M ` + q + ` *\|  (.*)$`)}, nil
+	case "foreman":
+		// "10:06:46 spam.1 | payload", plus its own "started with pid N" and
+		// "exited with code N" under the same tag.
+		return &parser{
+			tag:      regexp.MustCompile(`^\d\d:\d\d:\d\d ` + q + ` *\| (.*)$`),
+			platform: regexp.MustCompile(`^(started with pid \d+|exited with code \d+|terminated by SIG[A-Z0-9]+)$`),
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown kind %q", kind)
+}
+
+func (p *parser) payload(line string) (string, bool) {
+	line = strings.TrimSuffix(line, "\r")
+	if strings.IndexByte(line, 0x1b) >= 0 {
+		line = ansi.ReplaceAllString(line, "")
+	}
+	if p.tag == nil {
+		return line, true
+	}
+	m := p.tag.FindStringSubmatch(line)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+func cmdCheck(argv []string) error {
+	fs := flag.NewFlagSet("check", flag.ExitOnError)
+	kind := fs.String("kind", "direct", "output format: direct, dynobox, heroku, nf, foreman")
+	procName := fs.String("proc", "spam.1", "process whose lines are checked")
+	n := fs.Int("n", 1000000, "the process printed lines 1..n")
+	width := fs.Int("width", 7, "digits in the zero-padded line number")
+	fs.Parse(argv)
+	if fs.NArg() != 1 {
+		return errors.New("want one output file")
+	}
+	p, err := newParser(*kind, *procName)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+
+	seen := make([]uint8, *n+1)
+	var (
+		bad, mislabelled, other, platform, reordered, prev int
+		badSamples, mislabelledSamples, otherSamples       []string
+	)
+	rd := bufio.NewReaderSize(f, 1<<20)
+	for {
+		raw, err := rd.ReadString('\n')
+		if raw == "" && err != nil {
+			if err != io.EOF {
+				return err
+			}
+			break
+		}
+		line := strings.TrimSuffix(raw, "\n")
+		payload, tagged := p.payload(line)
+		if !tagged {
+			// A whole line of the dyno's output under some other prefix
+			// (foreman writes its dyno's last lines with a blank name)
+			// is there, but mislabelled.
+			if num, ok := lineSuffix(line, *width); ok && num >= 1 && num <= *n {
+				if seen[num] < 255 {
+					seen[num]++
+				}
+				mislabelled++
+				if len(mislabelledSamples) < 5 {
+					mislabelledSamples = append(mislabelledSamples, line)
+				}
+				continue
+			}
+			other++
+			if len(otherSamples) < 5 {
+				otherSamples = append(otherSamples, line)
+			}
+			continue
+		}
+		if num, ok := lineNumber(payload, *width); ok && num >= 1 && num <= *n {
+			if seen[num] < 255 {
+				seen[num]++
+			}
+			if num <= prev {
+				reordered++ // went backwards: a line came after a later one
+			}
+			prev = num
+			continue
+		}
+		if p.platform != nil && p.platform.MatchString(payload) {
+			platform++
+			continue
+		}
+		bad++
+		if len(badSamples) < 5 {
+			badSamples = append(badSamples, line)
+		}
+	}
+	var lost, dup int
+	var lostSamples []string
+	for i := 1; i <= *n; i++ {
+		switch {
+		case seen[i] == 0:
+			lost++
+			if len(lostSamples) < 5 {
+				lostSamples = append(lostSamples, strconv.Itoa(i))
+			}
+		case seen[i] > 1:
+			dup += int(seen[i]) - 1
+		}
+	}
+	fmt.Printf("lost=%d dup=%d bad=%d mislabelled=%d reordered=%d other=%d platform=%d\n", lost, dup, bad, mislabelled, reordered, other, platform)
+	name := filepath.Base(fs.Arg(0))
+	for _, s := range lostSamples {
+		fmt.Fprintf(os.Stderr, "  %s: lost line %s\n", name, s)
+	}
+	for _, s := range badSamples {
+		fmt.Fprintf(os.Stderr, "  %s: split/mangled: %q\n", name, s)
+	}
+	for _, s := range mislabelledSamples {
+		fmt.Fprintf(os.Stderr, "  %s: whole line without the %s tag: %q\n", name, *procName, s)
+	}
+	sort.Strings(otherSamples)
+	for _, s := range otherSamples {
+		fmt.Fprintf(os.Stderr, "  %s: not a %s line (ignored): %q\n", name, *procName, s)
+	}
+	return nil
+}
+
+// lineSuffix finds a whole "line NNNNNNN" at the end of line, after a space
+// or a bar.
+func lineSuffix(line string, width int) (int, bool) {
+	line = strings.TrimSuffix(line, "\r")
+	k := len(line) - (5 + width)
+	if k < 0 || (k > 0 && line[k-1] != ' ' && line[k-1] != '|') {
+		return 0, false
+	}
+	return lineNumber(line[k:], width)
+}
+
+// lineNumber parses exactly "line " followed by width digits.
+func lineNumber(s string, width int) (int, bool) {
+	if len(s) != 5+width || !strings.HasPrefix(s, "line ") {
+		return 0, false
+	}
+	num := 0
+	for _, c := range s[5:] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		num = num*10 + int(c-'0')
+	}
+	return num, true
+}
