@@ -20,8 +20,23 @@ func runningApp(t *testing.T, files map[string]string, startArgs ...string) (*pr
 	dir := writeApp(t, files)
 	p := startDynobox(t, dir, append([]string{"start", "-p", strconv.Itoa(freePort(t))}, startArgs...)...)
 	verb := func(args ...string) (string, string, int) { return runDynobox(t, dir, args...) }
-	waitFor(t, "the API to answer", func() bool { _, _, code := verb("info"); return code == 0 })
+	p.waitAPI(dir)
 	return p, dir, verb
+}
+
+// waitAPI waits until the running dynobox answers its API.
+func (p *proc) waitAPI(dir string) {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, _, code := runDynobox(p.t, dir, "info"); code == 0 {
+			return
+		}
+		if time.Now().After(deadline) || p.cmd.ProcessState != nil {
+			p.t.Fatalf("the API did not answer; dynobox output:\n%s\nstderr:\n%s", p.out, p.err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -248,7 +263,7 @@ func TestVerbsWithoutRunningDynobox(t *testing.T) {
 		t.Fatalf("after kill -9: exit %d %q", code, stderr)
 	}
 	p2 := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
-	waitFor(t, "the API after restart", func() bool { _, _, code := runDynobox(t, dir, "ps"); return code == 0 })
+	p2.waitAPI(dir)
 	stopApp(t, p2)
 }
 
