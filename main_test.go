@@ -480,7 +480,7 @@ func TestMissingProcfile(t *testing.T) {
 	t.Parallel()
 	node := writeApp(t, map[string]string{"package.json": "{}\n"})
 	stdout, stderr, code := runDynobox(t, node, "check")
-	if code != 0 || !strings.Contains(stdout, "web.1   :5007  npm start") {
+	if code != 0 || !regexp.MustCompile(`web\.1 +:\d+ +npm start`).MatchString(stdout) {
 		t.Fatalf("node app without Procfile: exit %d\n%s%s", code, stdout, stderr)
 	}
 	empty := writeApp(t, nil)
