@@ -64,7 +64,9 @@ func NewClient(appDir, stateDir string) *Client {
 	return &Client{appDir: appDir, http: &http.Client{Transport: tr}}
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+// send makes one request and returns the response when it is 200 OK;
+// any other reply becomes its error (RequestError for a 400).
+func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -72,21 +74,30 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://dynobox"+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.dialError(err)
+		return nil, c.dialError(err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e errorBody
-		json.NewDecoder(resp.Body).Decode(&e)
-		if resp.StatusCode == http.StatusBadRequest {
-			return &RequestError{e.Error}
-		}
-		return fmt.Errorf("%s", e.Error)
+	var e errorBody
+	json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode == http.StatusBadRequest {
+		return nil, &RequestError{e.Error}
 	}
+	return nil, fmt.Errorf("%s", e.Error)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	resp, err := c.send(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
 	if out == nil {
 		return nil
 	}
@@ -126,20 +137,11 @@ func (c *Client) Post(path string, body, out any) error { return c.call("POST", 
 
 // Logs streams log lines to fn until the stream ends (or ctx ends, with tail).
 func (c *Client) Logs(ctx context.Context, q url.Values, fn func(LogLine) error) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://dynobox/v1/logs?"+q.Encode(), nil)
+	resp, err := c.send(ctx, "GET", "/v1/logs?"+q.Encode(), nil)
 	if err != nil {
 		return err
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.dialError(err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e errorBody
-		json.NewDecoder(resp.Body).Decode(&e)
-		return &RequestError{e.Error}
-	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
