@@ -92,9 +92,9 @@ Usage: dynobox COMMAND [flags] [args]
 Commands:
 `)
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, `  help               Show help for a command: dynobox help COMMAND
+	fmt.Fprint(w, `  help                 Show help for a command: dynobox help COMMAND
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input files.
 `)

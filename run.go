@@ -46,7 +46,9 @@ add-ons throwaway data that is deleted afterwards.`)
 			return exitFailure
 		}
 		secrets := runner.NewSecrets(stateDir.File("secrets.json"))
-		app, err := runner.LoadApp(af.loadOptions(secrets.Get))
+		opts := af.loadOptions(secrets.Get)
+		opts.ProcfileOptional = true // heroku local:run needs none either
+		app, err := runner.LoadApp(opts)
 		if err != nil {
 			return reportLoadError(os.Stderr, err)
 		}

@@ -28,9 +28,11 @@ func startCommand() *command {
 	c := newCommand("start", "[TYPE[=N] ...]", "Run the app's process types as supervised dynos.", `
 Runs one dyno of every Procfile type except release (app.json formation
 counts override), or the formation given: "web=2 worker=1", "web=2,worker=1",
-or "web" for one type only. web.1 listens on the public port; every other dyno
-gets PORT = public + 100 × type index + instance − 1 (the next free port when
-that one is taken). A dyno that exits is restarted: at once the first time,
+or "web" for one type only. A router holds the public port and sends requests
+to the web dynos; each dyno gets PORT = public + 100 × type index + instance
+− 1, or the next free port when that one is taken (web.1 is public + 1). A
+web dyno restarted by hand or by a config change boots its replacement on a
+new port first (Heroku's preboot). A dyno that exits is restarted: at once the first time,
 then after 1, 2, 4 … up to 30 seconds; the delay resets once it stayed up for
 10 seconds. Ctrl-C stops every dyno with SIGTERM, waits --timeout, then sends
 SIGKILL; a second Ctrl-C kills at once.
@@ -41,11 +43,11 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 	af.register(c.flags, true)
 	grace := 30 * time.Second
 	boot := 60 * time.Second
-	c.flags.Var(secondsFlag{&grace}, "timeout", "grace `SECONDS` between SIGTERM and SIGKILL when stopping (default 30)")
+	c.flags.Var(secondsFlag{&grace}, "timeout", "grace `SECONDS` between SIGTERM and SIGKILL when stopping")
 	alias(c.flags, "t", "timeout")
-	c.flags.Var(secondsFlag{&boot}, "boot-timeout", "`SECONDS` a web dyno has to bind $PORT before Heroku's R10 (default 60)")
+	c.flags.Var(secondsFlag{&boot}, "boot-timeout", "`SECONDS` a web dyno has to bind $PORT before Heroku's R10")
 	requestTimeout := 30 * time.Second
-	c.flags.Var(secondsFlag{&requestTimeout}, "request-timeout", "`SECONDS` a web dyno has to start its response before the router's H12 (default 30)")
+	c.flags.Var(secondsFlag{&requestTimeout}, "request-timeout", "`SECONDS` a web dyno has to start its response before the router's H12")
 	exitOnCrash := c.flags.Bool("exit-on-crash", false, "stop everything when any dyno exits, and exit with its status")
 	logFormat := c.flags.String("log-format", "compact", "`FORMAT` of log lines: compact or logplex (Heroku's full lines)")
 	bind := c.flags.String("bind", "127.0.0.1", "`ADDRESS` the router listens on; anything but loopback exposes the app to the network")
@@ -206,6 +208,8 @@ func start(af *appFlags, args []string, o startOptions) int {
 	}
 	defer stopAddons(set)
 
+	bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("App on %s (the router, in front of the web dynos)",
+		fmt.Sprintf("http://%s/", net.JoinHostPort(routerHost(o.bind), strconv.Itoa(app.Port)))))
 	for _, s := range slots {
 		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s on port %d: %s", s.Name, s.Port, s.Command))
 	}

@@ -100,6 +100,12 @@ func infoCommand() *command {
 		if info.Dashboard != "" {
 			rows = append(rows, [2]string{"Dashboard", info.Dashboard})
 		}
+		for _, a := range info.Addons {
+			rows = append(rows, [2]string{"Add-on", fmt.Sprintf("%s (%s) %s on %s", a.Name, a.Plan, a.State, a.Addr)})
+		}
+		for _, d := range info.Dynos {
+			rows = append(rows, [2]string{"Dyno", fmt.Sprintf("%s %s port=%d pid=%d", d.Name, d.State, d.Port, d.PID)})
+		}
 		printAligned(os.Stdout, rows)
 		return exitOK
 	}
@@ -118,6 +124,15 @@ func psCommand() *command {
 		if len(args) > 0 {
 			keep := map[string]bool{}
 			for _, a := range args {
+				if _, ok := ps.Commands[a]; !ok {
+					var types []string
+					for t := range ps.Commands {
+						types = append(types, t)
+					}
+					sort.Strings(types)
+					fmt.Fprintf(os.Stderr, "dynobox: unknown process type %q; the Procfile has: %s\n", a, strings.Join(types, ", "))
+					return exitUsage
+				}
 				keep[a] = true
 			}
 			var dynos []runner.DynoInfo

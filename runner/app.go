@@ -37,6 +37,8 @@ type LoadOptions struct {
 	ProcfilePath string   // -f; default Dir/Procfile
 	EnvFiles     []string // -e; default Dir/.env when it exists
 	Port         int      // -p; 0 means PORT from env files, else DefaultPort
+	// ProcfileOptional: a missing default Procfile is fine (one-off dynos).
+	ProcfileOptional bool
 	// Secret returns the kept value of an app.json generator:"secret" var,
 	// generating it on first use. Nil leaves such vars unset (check mode).
 	Secret func(key string) (string, error)
@@ -71,6 +73,8 @@ func LoadApp(opts LoadOptions) (*App, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && exists(filepath.Join(dir, "package.json")):
 		pf, _, _ = procfile.Parse("Procfile", strings.NewReader("web: npm start\n"))
+	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && opts.ProcfileOptional:
+		pf = &procfile.Procfile{}
 	case errors.Is(err, fs.ErrNotExist):
 		problems = append(problems, fmt.Errorf("%s: no Procfile found; create one with a line like \"web: ./server\", or pass -f PATH", displayPath(pfPath)))
 	case err != nil:

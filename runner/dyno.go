@@ -70,6 +70,8 @@ type dyno struct {
 	exit     *int
 	cooloff  bool // crashed and waiting out a restart delay
 
+	replacing bool // a preboot replacement is booting; guarded by the supervisor\'s mu
+
 	ctl                chan control // ps:restart / ps:stop requests
 	stopOnce, killOnce sync.Once
 	stop, kill         chan struct{} // closed to ask for a graceful stop / an immediate kill

@@ -179,7 +179,7 @@ func (s *Supervisor) Formation() map[string]int {
 		}
 	}
 	for _, d := range s.dynos {
-		if !isClosed(d.stop) {
+		if !isClosed(d.stop) && !d.replacing {
 			counts[d.slot.Type]++
 		}
 	}
@@ -209,7 +209,7 @@ func (s *Supervisor) Scale(typ string, n int) error {
 	used := map[int]bool{s.cfg.PublicPort: true}
 	for _, d := range s.dynos {
 		used[d.slot.Port] = true
-		if d.slot.Type == typ && !isClosed(d.stop) {
+		if d.slot.Type == typ && !isClosed(d.stop) && !d.replacing {
 			live = append(live, d)
 		}
 	}
@@ -292,8 +292,12 @@ func (s *Supervisor) control(sel Select, c control) ([]string, error) {
 		if isClosed(d.stop) || !sel.match(d.slot) {
 			continue
 		}
+		if d.replacing {
+			continue // a replacement is already booting; it gets this request
+		}
 		names = append(names, d.slot.Name)
 		if c == ctlRestart && s.cfg.Router && d.slot.Type == "web" && d.info().State != Down {
+			d.replacing = true
 			go s.preboot(d)
 			continue
 		}

@@ -45,6 +45,9 @@ func Open(path string) (*Store, error) {
 	s := &Store{db: db, path: path}
 	if err := s.migrate(); err != nil {
 		db.Close()
+		if strings.Contains(err.Error(), "CGO_ENABLED=0") {
+			return nil, errors.New("this dynobox was built without cgo, so it has no SQLite for its state; rebuild it with a C compiler installed (e.g. apt-get install gcc, then go build)")
+		}
 		return nil, unreadable(path, err)
 	}
 	os.Chmod(path, 0o600)
