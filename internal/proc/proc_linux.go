@@ -56,22 +56,27 @@ func List() []Info {
 
 // The reaper makes dynobox a child subreaper, so orphaned grandchildren of
 // dynos stay our descendants instead of escaping to init, and reaps those
-// orphans when they exit. It is process-wide: there is one set of children,
-// so every package that starts child processes in a dynobox that reaps
-// (dynos, add-on servers) starts them through StartChild; their
-// exec.Cmd.Wait then keeps its exit status.
+// orphans when they exit. It is process-wide. It reaps only zombies in the
+// process groups of children started through StartChild (each is a group
+// leader), and never those leaders themselves, so the exit status of any
+// other child of the process — a test's exec.Cmd, a build step — is left
+// to its own Wait. A daemon that left its dyno's group (setsid) is not
+// reaped here; the session sweep stops it, and init reaps it after we exit.
 var reaper struct {
 	once    sync.Once
 	mu      sync.Mutex
-	managed map[int]bool
+	managed map[int]bool // leaders whose owner has not returned from Wait
+	groups  map[int]bool // process groups whose orphans we reap
 }
 
-// StartChild runs start (which forks a child and returns its pid) while
-// orphan reaping is held off, and marks the pid as waited for by its owner.
-// Call ChildDone once that Wait has returned.
+// StartChild runs start (which forks a child that leads its own process
+// group and returns its pid) while orphan reaping is held off, and marks
+// the pid as waited for by its owner. Call ChildDone once that Wait has
+// returned.
 func StartChild(start func() (int, error)) error {
 	reaper.once.Do(func() {
 		reaper.managed = map[int]bool{}
+		reaper.groups = map[int]bool{}
 		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 		go reapLoop()
 	})
@@ -80,6 +85,7 @@ func StartChild(start func() (int, error)) error {
 	pid, err := start()
 	if err == nil {
 		reaper.managed[pid] = true
+		reaper.groups[pid] = true
 	}
 	return err
 }
@@ -105,27 +111,24 @@ func reapLoop() {
 	}
 }
 
-// reapOrphans waits for exited children that no exec.Cmd owns.
+// reapOrphans waits for exited orphans of our children's process groups,
+// and forgets groups that are empty and whose leader was waited for.
 func reapOrphans() {
 	self := os.Getpid()
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
-	for _, p := range children(self) {
-		if reaper.managed[p.PID] || p.State != 'Z' {
+	live := map[int]bool{}
+	for _, p := range List() {
+		live[p.PGID] = true
+		if p.PPID != self || p.State != 'Z' || reaper.managed[p.PID] || !reaper.groups[p.PGID] {
 			continue
 		}
 		var ws unix.WaitStatus
 		_, _ = unix.Wait4(p.PID, &ws, unix.WNOHANG, nil)
 	}
-}
-
-// children returns the children of pid.
-func children(pid int) []Info {
-	var out []Info
-	for _, p := range List() {
-		if p.PPID == pid {
-			out = append(out, p)
+	for g := range reaper.groups {
+		if !live[g] && !reaper.managed[g] {
+			delete(reaper.groups, g)
 		}
 	}
-	return out
 }

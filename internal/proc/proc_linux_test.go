@@ -1,0 +1,73 @@
+package proc
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startGroup starts sh -c script as the leader of a new process group,
+// through StartChild.
+func startGroup(t *testing.T, script string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := StartChild(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+func TestReaperLeavesOtherChildrenToTheirWait(t *testing.T) {
+	// Not parallel: it counts this process's children.
+	leader := startGroup(t, "sleep 30")
+	defer func() { leader.Process.Kill(); leader.Wait(); ChildDone(leader.Process.Pid) }()
+	for i := 0; i < 50; i++ {
+		// A child started without StartChild: its exit status must survive
+		// the reaper, which runs on every SIGCHLD.
+		cmd := exec.Command("/bin/sh", "-c", "exit 7")
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+			t.Fatalf("run %d: %v (the reaper took the exit status)", i, err)
+		}
+	}
+}
+
+func TestReaperReapsOrphansOfItsGroups(t *testing.T) {
+	// The leader leaves a background job behind and exits; the job is
+	// reparented to us (the subreaper) and must not stay a zombie.
+	leader := startGroup(t, "sleep 0.3 & exit 0")
+	leader.Wait()
+	ChildDone(leader.Process.Pid)
+	deadline := time.Now().Add(5 * time.Second)
+	sawOrphan := false
+	for {
+		orphans, zombies := 0, 0
+		for _, p := range List() {
+			if p.PPID == os.Getpid() && p.PGID == leader.Process.Pid {
+				orphans++
+				if p.State == 'Z' {
+					zombies++
+				}
+			}
+		}
+		sawOrphan = sawOrphan || orphans > 0
+		if orphans == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d orphans (%d zombies) of the group remain", orphans, zombies)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !sawOrphan {
+		t.Log("the background job finished before it was seen; nothing left either way")
+	}
+}
