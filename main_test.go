@@ -6,14 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -130,6 +133,9 @@ func startDynobox(t *testing.T, dir string, args ...string) *proc {
 func startDynoboxEnv(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, out: &syncBuffer{}, err: &syncBuffer{}}
+	if len(args) > 0 && args[0] == "start" && !slices.Contains(args, "--dashboard") {
+		args = append(args, "--dashboard", "off") // tests need no dashboard unless they say so
+	}
 	p.cmd = exec.Command(dynoboxBin, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
@@ -160,6 +166,9 @@ func (p *proc) waitOutput(text string) {
 	p.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !p.hasOutput(text) {
+		if p.exited() {
+			p.t.Fatalf("dynobox exited before %q; output:\n%s\nstderr:\n%s", text, p.out, p.err)
+		}
 		if time.Now().After(deadline) {
 			p.t.Fatalf("no %q in output within 15s:\n%s\nstderr:\n%s", text, p.out, p.err)
 		}
@@ -179,6 +188,21 @@ func (p *proc) wait() int {
 	return p.cmd.ProcessState.ExitCode()
 }
 
+// exited reports whether the process is gone (without reaping it).
+func (p *proc) exited() bool {
+	return p.cmd.Process != nil && p.cmd.Process.Signal(syscall.Signal(0)) != nil || isZombie(p.cmd.Process.Pid)
+}
+
+func isZombie(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
+
 // runDynobox runs the binary to completion.
 func runDynobox(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
@@ -196,13 +220,20 @@ func runDynobox(t *testing.T, dir string, args ...string) (stdout, stderr string
 	return o.String(), e.String(), cmd.ProcessState.ExitCode()
 }
 
+// portBlocks hands each test its own block of 300 ports (dynobox uses the
+// public port, public+1…, public+100…, public+200… for up to three types),
+// so parallel tests never pick overlapping ports. Blocks start at a random
+// place so two test runs at once rarely meet either.
+var portBlocks atomic.Int64
+
+func init() { portBlocks.Store(int64(os.Getpid() % 130)) }
+
 func freePort(t *testing.T) int {
 	t.Helper()
-	// Ask dynobox's own rule: the first free port from a random base.
-	for i := 0; i < 100; i++ {
-		p := 20000 + int(time.Now().UnixNano()%20000)
+	for i := 0; i < 130; i++ {
+		p := 20000 + 300*int(portBlocks.Add(1)%130)
 		ok := true
-		for _, q := range []int{p, p + 100, p + 200} {
+		for _, q := range []int{p, p + 1, p + 2, p + 100, p + 200} {
 			if !portFree(q) {
 				ok = false
 			}
@@ -211,13 +242,17 @@ func freePort(t *testing.T) int {
 			return p
 		}
 	}
-	t.Fatal("no free port")
+	t.Fatal("no free port block")
 	return 0
 }
 
 func portFree(port int) bool {
-	cmd := exec.Command("sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/"+strconv.Itoa(port))
-	return cmd.Run() != nil
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 func alive(pid int) bool {
