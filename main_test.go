@@ -457,7 +457,7 @@ func TestSecondStartOnSameAppFails(t *testing.T) {
 func TestRunPassesEnvAndExitStatus(t *testing.T) {
 	t.Parallel()
 	dir := writeApp(t, map[string]string{
-		"Procfile":   "web: exec sleep 1000\n",
+		"Procfile":   "web: exec sleep 1000\ngreet: echo \"$GREETING from greet\"\n",
 		".env":       "GREETING='hello run'\n",
 		"bin/mytool": "#!/bin/sh\necho mytool on path\n",
 	})
@@ -468,6 +468,9 @@ func TestRunPassesEnvAndExitStatus(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^hello run\|run\.\d{4}\|run\.\d{4}\|\d+\nmytool on path\n$`).MatchString(stdout) {
 		t.Fatalf("output %q", stdout)
+	}
+	if out, _, code := runDynobox(t, dir, "run", "greet"); code != 0 || out != "hello run from greet\n" {
+		t.Fatalf("run of a process type: exit %d %q", code, out)
 	}
 	stdout, _, code = runDynobox(t, dir, "run", "--", "sh", "-c", `echo "$1"; exit 3`, "x", "it's quoted")
 	if code != 3 || stdout != "it's quoted\n" {

@@ -20,7 +20,8 @@ The command runs as run.NNNN with the app's env files, config vars and add-on
 config vars, PORT (a free port), DYNO and PS, the app's bin/ first on PATH and
 .profile sourced, in the app directory, attached to this terminal; dynobox
 exits with its status. One argument is a shell command line ('echo $PORT');
-several arguments are quoted and run as they are (dynobox run -- go test ./...).
+several arguments are quoted and run as they are (dynobox run -- go test ./...);
+a Procfile process type alone runs its command (dynobox run worker).
 
 When "dynobox start" runs for the app, the command uses its add-ons. When
 not, dynobox starts the app's add-ons for the command and stops them after
@@ -70,6 +71,11 @@ add-ons throwaway data that is deleted afterwards.`)
 			return code
 		}
 		defer cleanup()
+		if len(args) == 1 { // "dynobox run worker" runs the Procfile's worker command, as on Heroku
+			if e, ok := app.Procfile.Lookup(args[0]); ok {
+				args = []string{e.Command}
+			}
+		}
 		o := &runner.OneOff{AppDir: app.Dir, Env: env, Args: args, Session: session,
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 		status, err := o.Run()

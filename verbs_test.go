@@ -156,6 +156,9 @@ func TestConfigSetRestartsDynosAndPersists(t *testing.T) {
 			t.Errorf("releases lacks %q:\n%s", want, out)
 		}
 	}
+	if _, stderr, code := verb("config:unset", "NEVER_SET"); code != 2 || !strings.Contains(stderr, "NEVER_SET is not a config var") {
+		t.Fatalf("unsetting an unset var: exit %d %s", code, stderr)
+	}
 	if _, stderr, code := verb("config:set", "PORT=1"); code != 2 || !strings.Contains(stderr, "PORT") {
 		t.Fatalf("setting PORT: exit %d %s", code, stderr)
 	}

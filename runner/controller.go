@@ -144,6 +144,17 @@ func (c *Controller) SetConfig(set map[string]string, unset []string) (state.Rel
 			return state.Release{}, &InputError{fmt.Errorf("%s is set by dynobox for each dyno and cannot be a config var", k)}
 		}
 	}
+	if len(set) == 0 {
+		have, err := c.Store.ConfigVars()
+		if err != nil {
+			return state.Release{}, err
+		}
+		for _, k := range unset {
+			if _, ok := have[k]; !ok {
+				return state.Release{}, &InputError{fmt.Errorf("%s is not a config var set with config:set; nothing to unset", k)}
+			}
+		}
+	}
 	var desc string
 	if len(set) > 0 {
 		sk := sortedKeys(set)
