@@ -220,12 +220,8 @@ func TestPostgresConnectPgxAndPsql(t *testing.T) {
 	}
 }
 
-// TestPostgresHelperProcess is the dynobox that TestPostgresKill9 kills.
-func TestPostgresHelperProcess(t *testing.T) {
-	dir := os.Getenv("DYNOBOX_PG_TEST_HELPER")
-	if dir == "" {
-		t.Skip("helper process for TestPostgresKill9")
-	}
+// runPgHelper is the dynobox that TestPostgresKill9 kills (run by TestMain).
+func runPgHelper(dir string) {
 	p := NewPostgres(Options{Dir: dir, Log: func(l string) { fmt.Fprintln(os.Stderr, l) }})
 	p.NoDownload = true
 	if os.Getenv("DYNOBOX_PG_TEST_NO_DEATHSIG") != "" {
@@ -244,7 +240,7 @@ func TestPostgresHelperProcess(t *testing.T) {
 // returns it, the URL and the postmaster's pid.
 func pgTestHelper(t *testing.T, dir string, keepServer bool) (*exec.Cmd, string, int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPostgresHelperProcess$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "DYNOBOX_PG_TEST_HELPER="+dir)
 	if keepServer {
 		cmd.Env = append(cmd.Env, "DYNOBOX_PG_TEST_NO_DEATHSIG=1")

@@ -286,10 +286,10 @@ func TestRedisKill9(t *testing.T) {
 }
 
 // startAddonChild re-runs the test binary as a helper process that starts
-// one add-on on dir and prints its URL (see TestAddonChildProcess).
+// one add-on on dir and prints its URL (see runAddonChild).
 func startAddonChild(t *testing.T, kind, dir string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAddonChildProcess$", "-test.v")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "DYNOBOX_ADDON_CHILD="+kind, "DYNOBOX_ADDON_DIR="+dir)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -332,13 +332,8 @@ func startAddonChild(t *testing.T, kind, dir string) (*exec.Cmd, string) {
 	return nil, ""
 }
 
-// TestAddonChildProcess is the helper process of startAddonChild; it does
-// nothing in a normal test run.
-func TestAddonChildProcess(t *testing.T) {
-	kind := os.Getenv("DYNOBOX_ADDON_CHILD")
-	if kind == "" {
-		t.Skip("helper process")
-	}
+// runAddonChild is the helper process of startAddonChild (run by TestMain).
+func runAddonChild(kind string) {
 	opts := Options{Dir: os.Getenv("DYNOBOX_ADDON_DIR"), Log: func(l string) { fmt.Fprintln(os.Stderr, l) }}
 	var a Addon
 	var urlVar string
@@ -349,7 +344,8 @@ func TestAddonChildProcess(t *testing.T) {
 		a, urlVar = NewKafka(opts, KafkaConfig{Plaintext: true}), "KAFKA_URL"
 	}
 	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, "start:", err)
+		os.Exit(1)
 	}
 	fmt.Printf("ADDON_URL=%s\n", a.Env()[urlVar])
 	select {} // until SIGKILL

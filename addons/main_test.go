@@ -1,0 +1,20 @@
+package addons
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain lets the test binary double as the helper processes that the
+// kill -9 tests start and kill: a dynobox-like process running an add-on.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("DYNOBOX_PG_TEST_HELPER"); dir != "" {
+		runPgHelper(dir)
+		return
+	}
+	if kind := os.Getenv("DYNOBOX_ADDON_CHILD"); kind != "" {
+		runAddonChild(kind)
+		return
+	}
+	os.Exit(m.Run())
+}
