@@ -77,14 +77,7 @@ func loadOrCreateCA(dir, commonName string) (*localCA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create ca certificate: %w", err)
 	}
-	certPEM, keyPEM, err := encodePair(der, key)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+	if _, err := savePair(certPath, keyPath, der, key); err != nil {
 		return nil, err
 	}
 	return loadCA(certPath, keyPath)
