@@ -37,6 +37,7 @@ func main() {
 func commands() []*command {
 	cmds := []*command{startCommand(), runCommand(), checkCommand()}
 	cmds = append(cmds, verbCommands()...)
+	cmds = append(cmds, deployCommands()...)
 	cmds = append(cmds, addonCommands()...)
 	return append(cmds, versionCommand())
 }

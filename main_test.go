@@ -43,9 +43,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build dynobox:", err)
 		os.Exit(1)
 	}
-	// Warm the build cache for the demo app's "go run", so its first boot
-	// is not a cold compile racing the other tests for two cores.
-	warm := exec.Command("go", "build", "-o", os.DevNull, "./example/web", "./example/worker")
+	// Warm the build cache for the demo app's build (as dynobox builds it,
+	// with -tags heroku), so its first boot is not a cold compile racing
+	// the other tests for two cores.
+	warm := exec.Command("go", "build", "-tags", "heroku", "-o", os.DevNull, "./...")
+	warm.Dir = "example"
 	warm.Stdout, warm.Stderr = os.Stdout, os.Stderr
 	if err := warm.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build the demo app:", err)
@@ -135,6 +137,9 @@ func startDynoboxEnv(t *testing.T, dir string, env []string, args ...string) *pr
 	p := &proc{t: t, out: &syncBuffer{}, err: &syncBuffer{}}
 	if len(args) > 0 && args[0] == "start" && !slices.Contains(args, "--dashboard") {
 		args = append(args, "--dashboard", "off") // tests need no dashboard unless they say so
+	}
+	if len(args) > 0 && args[0] == "start" && !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--no-watch") }) {
+		args = append(args, "--no-watch") // nor a watcher: tests that watch pass --no-watch=false
 	}
 	p.cmd = exec.Command(dynoboxBin, args...)
 	p.cmd.Dir = dir

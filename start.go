@@ -52,6 +52,8 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 	logFormat := c.flags.String("log-format", "compact", "`FORMAT` of log lines: compact or logplex (Heroku's full lines)")
 	bind := c.flags.String("bind", "127.0.0.1", "`ADDRESS` the router listens on; anything but loopback exposes the app to the network")
 	dashboard := c.flags.String("dashboard", "", "`ADDR`ess of the web dashboard (default 127.0.0.1:PORT+1000), or off")
+	noWatch := c.flags.Bool("no-watch", false, "do not watch the app directory (deploy with \"dynobox deploy\")")
+	buildCmd := c.flags.String("build", "", "`COMMAND` that builds the app, or none (default: detect Go, Node.js, Python or Ruby as Heroku does)")
 	c.run = func(c *command, args []string) int {
 		format, ok := logbus.ParseFormat(*logFormat)
 		if !ok {
@@ -61,7 +63,7 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 		if ip := net.ParseIP(*bind); *bind != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			fmt.Fprintf(os.Stderr, "dynobox: warning: --bind %s makes the app reachable from other machines\n", *bind)
 		}
-		return start(&af, args, startOptions{grace: grace, boot: boot, exitOnCrash: *exitOnCrash, format: format, bind: *bind, dashboard: *dashboard, requestTimeout: requestTimeout})
+		return start(&af, args, startOptions{grace: grace, boot: boot, exitOnCrash: *exitOnCrash, format: format, bind: *bind, dashboard: *dashboard, requestTimeout: requestTimeout, watch: !*noWatch, build: *buildCmd})
 	}
 	return c
 }
@@ -74,6 +76,8 @@ type startOptions struct {
 	dashboard   string // the dashboard's address, or "off"
 	// requestTimeout is the router's H12: no response started in time.
 	requestTimeout time.Duration
+	watch          bool   // deploy on save, reload env files and Procfile
+	build          string // runner.BuildAuto, BuildNone or a command
 }
 
 func start(af *appFlags, args []string, o startOptions) int {
@@ -103,7 +107,8 @@ func start(af *appFlags, args []string, o startOptions) int {
 	}
 
 	secrets := runner.NewSecrets(state.File("secrets.json"))
-	app, err := runner.LoadApp(af.loadOptions(secrets.Get))
+	loadOpts := af.loadOptions(secrets.Get)
+	app, err := runner.LoadApp(loadOpts)
 	if app != nil {
 		for _, w := range app.Warnings {
 			fmt.Fprintf(stderr, "dynobox: warning: %s\n", w)
@@ -200,6 +205,9 @@ func start(af *appFlags, args []string, o startOptions) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	// stopping ends with the run: it stops watching and cancels a build.
+	stopping, stop := context.WithCancel(context.Background())
+	defer stop()
 
 	// Add-ons first: no dyno starts until every one accepts connections.
 	set, code := startAddons(specs, names, state.Path, false, bus, sigs, stderr)
@@ -216,7 +224,8 @@ func start(af *appFlags, args []string, o startOptions) int {
 	events := runner.NewEventLog(store)
 	defer events.Close()
 	ctl := &runner.Controller{App: app, Store: store, Hub: hub, Bus: bus, Started: time.Now(), Addons: set, StateDir: state.Path,
-		RouterURL: fmt.Sprintf("http://%s/", net.JoinHostPort(routerHost(o.bind), strconv.Itoa(app.Port))), Socket: api.SocketPath(state.Path), Session: session}
+		RouterURL: fmt.Sprintf("http://%s/", net.JoinHostPort(routerHost(o.bind), strconv.Itoa(app.Port))), Socket: api.SocketPath(state.Path), Session: session,
+		BuildCommand: o.build, Load: loadOpts, Context: stopping}
 	env, err := ctl.Env()
 	if err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
@@ -264,15 +273,24 @@ func start(af *appFlags, args []string, o startOptions) int {
 		defer stopDashboard()
 		bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+ctl.DashboardURL)
 	}
-	// The release phase of a release that has not had one runs after the
-	// add-ons are up and before any dyno boots on it.
-	if err := ctl.ReleaseIfPending(); err != nil {
+	// The build and the release phase of a release that has not had one
+	// run after the add-ons are up and before any dyno boots on it.
+	if err := ctl.DeployAtStart(); err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v; no dyno was started\n", err)
 		return exitFailure
 	}
 	if err := sup.Start(); err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
 		return exitFailure
+	}
+	if o.watch {
+		watched := watchApp(ctl, app, state.Path, stopping)
+		defer func() {
+			select {
+			case <-watched:
+			case <-time.After(5 * time.Second):
+			}
+		}()
 	}
 
 	var crashes <-chan runner.Crash
@@ -287,6 +305,7 @@ func start(af *appFlags, args []string, o startOptions) int {
 		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s exited with status %d: stopping all dynos (--exit-on-crash)", crash.Dyno, crash.Status))
 		status = crash.Status
 	}
+	stop()
 	stopped := make(chan struct{})
 	go func() { sup.Stop(); close(stopped) }()
 	select {

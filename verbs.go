@@ -474,24 +474,40 @@ func releasesCommand() *command {
 		var info runner.Info
 		f.client().Info(&info)
 		cur := 0
-		if len(rels) > 0 {
-			cur = rels[0].Version
+		for _, r := range rels {
+			if r.Status == "succeeded" {
+				cur = r.Version
+				break
+			}
 		}
 		fmt.Printf("=== %s Releases - Current: v%d\n", info.Name, cur)
 		width := 0
 		for _, r := range rels {
-			width = max(width, len(r.Description))
+			width = max(width, len(releaseText(r)))
 		}
 		for _, r := range rels {
-			fmt.Printf("v%-3d %-*s  %s\n", r.Version, width, r.Description, humanTime(r.CreatedAt.Local()))
+			build := r.BuildID
+			if build == "" {
+				build = "-"
+			}
+			fmt.Printf("v%-3d %-*s  %-5s  %s\n", r.Version, width, releaseText(r), build, humanTime(r.CreatedAt.Local()))
 		}
 		return exitOK
 	}
 	return c
 }
 
+// releaseText is a release's description, with Heroku's note when its
+// release command failed.
+func releaseText(r state.Release) string {
+	if r.Status == "failed" {
+		return r.Description + " (release command failed)"
+	}
+	return r.Description
+}
+
 func rollbackCommand() *command {
-	c := newCommand("releases:rollback", "vN", "Restore the config vars of release vN, as a new release.", "")
+	c := newCommand("releases:rollback", "vN", "Return to release vN's build and config vars, as a new release.", "")
 	var f clientFlags
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -34,8 +35,34 @@ type Controller struct {
 	RouterURL, DashboardURL, Socket string
 	// Session marks the processes this dynobox starts (release phase too).
 	Session string
+	// BuildCommand says how deploys build: BuildAuto, BuildNone or a command.
+	BuildCommand string
+	// Load says where the app's files are, to reload them when they change.
+	Load LoadOptions
+	// Context ends when dynobox stops; it cancels a build in progress.
+	Context context.Context
 
-	mu sync.Mutex // one config or formation change at a time
+	mu       sync.Mutex // one config, formation or release change at a time
+	deployMu sync.Mutex // one build at a time
+
+	appMu  sync.RWMutex
+	loaded *App // App as last reloaded; nil: App
+}
+
+// app is the app's files as last read: App, or a reload of them.
+func (c *Controller) app() *App {
+	c.appMu.RLock()
+	defer c.appMu.RUnlock()
+	if c.loaded != nil {
+		return c.loaded
+	}
+	return c.App
+}
+
+func (c *Controller) setApp(a *App) {
+	c.appMu.Lock()
+	c.loaded = a
+	c.appMu.Unlock()
 }
 
 // Name is the app's name: its directory's name.
@@ -48,7 +75,7 @@ func (c *Controller) Env() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ComposeEnv(c.App.FileEnv, vars, c.addonEnv()), nil
+	return ComposeEnv(c.app().FileEnv, vars, c.addonEnv()), nil
 }
 
 // ComposeEnv layers the environment in precedence order: the OS
@@ -100,7 +127,7 @@ func (c *Controller) Config() ([]ConfigVar, error) {
 		return nil, err
 	}
 	all := map[string]ConfigVar{}
-	for k, v := range c.App.FileEnv {
+	for k, v := range c.app().FileEnv {
 		all[k] = ConfigVar{k, v, "env"}
 	}
 	for k, v := range vars {
@@ -180,8 +207,9 @@ func (c *Controller) SetConfig(set map[string]string, unset []string) (state.Rel
 	return rel, c.restartWithNewEnv()
 }
 
-// Rollback restores the config vars of release v as a new release and
-// restarts the dynos.
+// Rollback returns to release v: its config vars and its build (the
+// build's binaries go back into bin/) as a new release, whose release
+// phase runs before the dynos restart on it.
 func (c *Controller) Rollback(v int) (state.Release, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -189,12 +217,32 @@ func (c *Controller) Rollback(v int) (state.Release, error) {
 	if err != nil {
 		return old, &InputError{err}
 	}
-	rel, err := c.Store.ReplaceConfig(old.Config, fmt.Sprintf("Rollback to v%d", v))
+	current, err := c.Store.CurrentBuild()
+	if err != nil {
+		return old, err
+	}
+	if old.BuildID != "" && old.BuildID != current {
+		if err := c.restoreBuild(old.BuildID); err != nil {
+			return old, &InputError{fmt.Errorf("cannot roll back to v%d: %w", v, err)}
+		}
+	}
+	before, err := c.Store.ConfigVars()
+	if err != nil {
+		return old, err
+	}
+	rel, err := c.Store.ReplaceConfig(old.Config, fmt.Sprintf("Rollback to v%d", v), old.BuildID)
 	if err != nil {
 		return rel, err
 	}
 	c.apiEvent(fmt.Sprintf("Rollback to v%d", v))
 	c.apiEvent(fmt.Sprintf("Release v%d created", rel.Version))
+	if err := c.runRelease(rel.Version); err != nil {
+		c.Store.SetConfigVars(before)
+		if current != "" && current != old.BuildID {
+			c.restoreBuild(current)
+		}
+		return rel, fmt.Errorf("%w; the dynos keep running the previous release", err)
+	}
 	return rel, c.restartWithNewEnv()
 }
 
@@ -265,7 +313,7 @@ func (c *Controller) Scale(changes []ScaleChange) (map[string]int, error) {
 	for _, ch := range changes {
 		have, ok := current[ch.Type]
 		if !ok {
-			return nil, &InputError{fmt.Errorf("unknown process type %q; the Procfile has: %s", ch.Type, strings.Join(scalableTypes(c.App.Procfile), ", "))}
+			return nil, &InputError{fmt.Errorf("unknown process type %q; the Procfile has: %s", ch.Type, strings.Join(scalableTypes(c.app().Procfile), ", "))}
 		}
 		if n, seen := next[ch.Type]; seen {
 			have = n
@@ -321,7 +369,7 @@ func (c *Controller) Info() Info {
 		rel = rels[0].Version
 	}
 	cmds := map[string]string{}
-	for _, e := range c.App.Procfile.Entries {
+	for _, e := range c.app().Procfile.Entries {
 		cmds[e.Name] = e.Command
 	}
 	return Info{

@@ -68,6 +68,7 @@ type dyno struct {
 	pid      int
 	restarts int
 	exit     *int
+	cmd      string // the Procfile command; a reloaded Procfile can change it
 	cooloff  bool // crashed and waiting out a restart delay
 
 	replacing bool // a preboot replacement is booting; guarded by the supervisor\'s mu
@@ -79,15 +80,28 @@ type dyno struct {
 }
 
 func newDyno(s *Supervisor, slot Slot) *dyno {
-	return &dyno{slot: slot, sup: s, state: Down, since: time.Now(), ctl: make(chan control, 4),
+	return &dyno{slot: slot, cmd: slot.Command, sup: s, state: Down, since: time.Now(), ctl: make(chan control, 4),
 		stop: make(chan struct{}), kill: make(chan struct{}), done: make(chan struct{})}
 }
 
 func (d *dyno) info() DynoInfo {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return DynoInfo{Name: d.slot.Name, Type: d.slot.Type, Command: d.slot.Command, State: d.state,
+	return DynoInfo{Name: d.slot.Name, Type: d.slot.Type, Command: d.cmd, State: d.state,
 		Since: d.since, Port: d.slot.Port, PID: d.pid, Restarts: d.restarts, ExitStatus: d.exit}
+}
+
+// command is what the dyno runs at its next start.
+func (d *dyno) command() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cmd
+}
+
+func (d *dyno) setCommand(c string) {
+	d.mu.Lock()
+	d.cmd = c
+	d.mu.Unlock()
 }
 
 func (d *dyno) event(format string, args ...any) {
@@ -220,14 +234,15 @@ func (d *dyno) runOnce() (int, outcome) {
 	default:
 	}
 	d.setState(Starting)
-	d.event("Starting process with command `%s`", d.slot.Command)
+	command := d.command()
+	d.event("Starting process with command `%s`", command)
 
 	pr, pw, err := outputPipe()
 	if err != nil {
 		d.event("Error starting process: %v", err)
 		return 127, exitedItself
 	}
-	cmd := exec.Command("/bin/sh", "-c", shellScript(cfg.AppDir, d.slot.Command))
+	cmd := exec.Command("/bin/sh", "-c", shellScript(cfg.AppDir, command))
 	cmd.Dir = cfg.AppDir
 	cmd.Env = d.sup.dynoEnv(d.slot)
 	cmd.Stdin = nil // /dev/null, as on Heroku

@@ -91,7 +91,7 @@ func ReleasePhase(ctx context.Context, appDir, command string, env []string, ses
 // runRelease runs the release phase (if the Procfile has one) for release
 // version v with the app's current env, and records how it went.
 func (c *Controller) runRelease(v int) error {
-	entry, ok := c.App.Procfile.Lookup(ReleaseType)
+	entry, ok := c.app().Procfile.Lookup(ReleaseType)
 	if !ok {
 		return c.Store.SetReleaseOutcome(v, "succeeded", "")
 	}
@@ -102,7 +102,7 @@ func (c *Controller) runRelease(v int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), ReleasePhaseTimeout)
 	defer cancel()
 	c.apiEvent(fmt.Sprintf("Running release command for v%d", v))
-	if err := ReleasePhase(ctx, c.App.Dir, entry.Command, env, c.Session, c.Bus); err != nil {
+	if err := ReleasePhase(ctx, c.app().Dir, entry.Command, env, c.Session, c.Bus); err != nil {
 		c.Store.SetReleaseOutcome(v, "failed", "failed")
 		c.apiEvent(fmt.Sprintf("Release v%d failed: %v", v, err))
 		return fmt.Errorf("release v%d failed: %w", v, err)
@@ -122,7 +122,7 @@ func (c *Controller) ReleaseIfPending() error {
 	if rels[0].Phase == "succeeded" {
 		return nil
 	}
-	if _, ok := c.App.Procfile.Lookup(ReleaseType); !ok {
+	if _, ok := c.app().Procfile.Lookup(ReleaseType); !ok {
 		return nil
 	}
 	return c.runRelease(rels[0].Version)

@@ -193,6 +193,8 @@ var ErrUnknownType = errors.New("unknown process type")
 // fresh ports, the highest-numbered ones above n are stopped. Dynos of
 // other types are not touched.
 func (s *Supervisor) Scale(typ string, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cfg.Procfile == nil {
 		return errors.New("this supervisor cannot scale")
 	}
@@ -200,8 +202,6 @@ func (s *Supervisor) Scale(typ string, n int) error {
 	if !ok || typ == ReleaseType {
 		return fmt.Errorf("%w %q; the Procfile has: %s", ErrUnknownType, typ, strings.Join(scalableTypes(s.cfg.Procfile), ", "))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing {
 		return errors.New("dynobox is stopping")
 	}
@@ -327,6 +327,7 @@ func (s *Supervisor) preboot(old *dyno) {
 		used[d.slot.Port] = true
 	}
 	slot := old.slot
+	slot.Command = old.command()
 	slot.Port = s.portFor(slot.Type, 0, used) // instance 0: never the public port
 	nd := newDyno(s, slot)
 	nd.restarts = old.info().Restarts + 1
@@ -385,6 +386,13 @@ func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 			starting++
 		case info.State == Crashed:
 			crashed++
+		}
+	}
+	if !s.started {
+		for _, slot := range s.cfg.Slots {
+			if slot.Type == "web" {
+				starting++ // the first build or release phase is still running
+			}
 		}
 	}
 	switch {

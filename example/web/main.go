@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -18,8 +17,6 @@ import (
 	"github.com/dynobox/dynobox/example/internal/services"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -59,9 +56,6 @@ func connect(ctx context.Context) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS visits (id bigserial PRIMARY KEY, path text NOT NULL, dyno text NOT NULL, at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
 	cache, err := services.Redis()
 	if err != nil {
 		return nil, err
@@ -69,14 +63,6 @@ func connect(ctx context.Context) (*app, error) {
 	kafka, err := services.Kafka(kgo.DefaultProduceTopic(services.Topic(services.VisitsTopic)))
 	if err != nil {
 		return nil, err
-	}
-	// Topics are created explicitly on Heroku's Kafka; "exists" is fine.
-	res, err := kadm.NewClient(kafka).CreateTopic(ctx, 1, -1, nil, services.Topic(services.VisitsTopic))
-	if err == nil {
-		err = res.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return nil, fmt.Errorf("kafka: create topic: %w", err)
 	}
 	return &app{db: db, cache: cache, kafka: kafka}, nil
 }

@@ -212,8 +212,9 @@ func (s *Store) SetConfigVars(cfg map[string]string) error {
 	return tx.Commit()
 }
 
-// ReplaceConfig makes the config vars exactly cfg (a rollback) and records a release.
-func (s *Store) ReplaceConfig(cfg map[string]string, description string) (Release, error) {
+// ReplaceConfig makes the config vars exactly cfg (a rollback) and records
+// a release running build buildID ("": the current build).
+func (s *Store) ReplaceConfig(cfg map[string]string, description, buildID string) (Release, error) {
 	tx, err := s.db.Begin()
 	if err != nil {
 		return Release{}, err
@@ -227,7 +228,7 @@ func (s *Store) ReplaceConfig(cfg map[string]string, description string) (Releas
 			return Release{}, err
 		}
 	}
-	rel, err := addRelease(tx, description, "")
+	rel, err := addRelease(tx, description, buildID)
 	if err != nil {
 		return Release{}, err
 	}
@@ -248,7 +249,16 @@ func (s *Store) AddRelease(description, buildID string) (Release, error) {
 	return rel, tx.Commit()
 }
 
+// addRelease records a release of the current config vars. A release
+// without a build of its own (a config change) runs the build of the
+// release before it, as a Heroku release reuses the slug.
 func addRelease(tx *sql.Tx, description, buildID string) (Release, error) {
+	if buildID == "" {
+		err := tx.QueryRow("SELECT build_id FROM releases WHERE status = 'succeeded' ORDER BY version DESC LIMIT 1").Scan(&buildID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return Release{}, err
+		}
+	}
 	cfg := map[string]string{}
 	rows, err := tx.Query("SELECT key, value FROM config_vars")
 	if err != nil {
@@ -343,6 +353,31 @@ func (s *Store) AddBuild(b Build) error {
 	_, err := s.db.Exec("INSERT INTO builds(id, started_at, duration_ms, status, kind, output) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, output = excluded.output",
 		b.ID, b.Started.UTC().Format(timeFormat), b.Duration.Milliseconds(), b.Status, b.Kind, b.Output)
 	return err
+}
+
+// CurrentBuild is the build the newest succeeded release runs ("" if none).
+func (s *Store) CurrentBuild() (string, error) {
+	var id string
+	err := s.db.QueryRow("SELECT build_id FROM releases WHERE status = 'succeeded' ORDER BY version DESC LIMIT 1").Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// Build returns one recorded build.
+func (s *Store) Build(id string) (Build, error) {
+	var b Build
+	var at string
+	var ms int64
+	err := s.db.QueryRow("SELECT id, started_at, duration_ms, status, kind, output FROM builds WHERE id = ?", id).
+		Scan(&b.ID, &at, &ms, &b.Status, &b.Kind, &b.Output)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, fmt.Errorf("no build %s is recorded", id)
+	}
+	b.Started, _ = time.Parse(timeFormat, at)
+	b.Duration = time.Duration(ms) * time.Millisecond
+	return b, err
 }
 
 // Builds lists builds, newest first, at most limit.

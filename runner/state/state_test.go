@@ -62,7 +62,7 @@ func TestConfigReleasesSurviveReopen(t *testing.T) {
 	if err != nil || old.Config["FOO"] != "bar" {
 		t.Fatalf("v2: %+v %v", old, err)
 	}
-	r4, err := s.ReplaceConfig(old.Config, "Rollback to v2")
+	r4, err := s.ReplaceConfig(old.Config, "Rollback to v2", "")
 	if err != nil || r4.Version != 4 {
 		t.Fatal(err)
 	}

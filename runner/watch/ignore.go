@@ -24,9 +24,15 @@ var DefaultIgnoreDirs = []string{
 	"/bin/", "/tmp/", "/log/", // Go binaries; Rails' and air's scratch and logs
 }
 
-// DefaultIgnoreFiles are file patterns of editor scratch files: vim writes
-// its swap file while you type, long before a save.
-var DefaultIgnoreFiles = []string{"*.swp", "*.swx", "*~", ".#*", "#*#", "4913", ".DS_Store"}
+// DefaultIgnoreFiles are file patterns of editor scratch files (vim writes
+// its swap file while you type, long before a save) and of files a running
+// app writes next to its code — logs, pid files, SQLite databases — which
+// would otherwise redeploy the app on every request.
+var DefaultIgnoreFiles = []string{
+	"*.swp", "*.swx", "*~", ".#*", "#*#", "4913", ".DS_Store", // editors
+	"*.log", "*.pid", // logs and pid files
+	"*.sqlite", "*.sqlite3", "*.db", "*-journal", "*-wal", "*-shm", // SQLite
+}
 
 // pattern is one gitignore line, compiled.
 type pattern struct {

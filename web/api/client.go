@@ -124,6 +124,12 @@ func (c *Client) PS(out *PS) error       { return c.call("GET", "/v1/ps", nil, o
 func (c *Client) Config(out any) error   { return c.call("GET", "/v1/config", nil, out) }
 func (c *Client) Releases(out any) error { return c.call("GET", "/v1/releases", nil, out) }
 
+// Deploy builds, releases and swaps the dynos; it waits as long as that
+// takes (the server bounds the build and the release phase).
+func (c *Client) Deploy(out any) error {
+	return c.do(context.Background(), "POST", "/v1/deploy", struct{}{}, out)
+}
+
 // Delete sends a DELETE to path and decodes the reply into out.
 func (c *Client) Delete(path string, out any) error { return c.call("DELETE", path, nil, out) }
 

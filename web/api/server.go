@@ -67,6 +67,27 @@ func Handler(c *runner.Controller) http.Handler {
 		rel, err := c.Rollback(req.Version)
 		reply(w, rel, err)
 	})
+	mux.HandleFunc("POST /v1/deploy", func(w http.ResponseWriter, r *http.Request) {
+		res, err := c.Deploy()
+		reply(w, res, err)
+	})
+	mux.HandleFunc("GET /v1/builds", func(w http.ResponseWriter, r *http.Request) {
+		builds, err := c.Store.Builds(50)
+		if builds == nil {
+			builds = []state.Build{}
+		}
+		for i := range builds {
+			builds[i].Output = "" // GET /v1/builds/ID has it
+		}
+		reply(w, builds, err)
+	})
+	mux.HandleFunc("GET /v1/builds/{id}", func(w http.ResponseWriter, r *http.Request) {
+		b, err := c.Store.Build(r.PathValue("id"))
+		if err != nil {
+			err = &runner.InputError{Err: err}
+		}
+		reply(w, b, err)
+	})
 	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) { streamLogs(w, r, c.Hub) })
 	mux.HandleFunc("GET /v1/addons", func(w http.ResponseWriter, r *http.Request) { reply(w, c.AddonStatus(), nil) })
 	mux.HandleFunc("POST /v1/addons", func(w http.ResponseWriter, r *http.Request) {

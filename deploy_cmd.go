@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/state"
+	"github.com/dynobox/dynobox/web/api"
+)
+
+// The verbs of builds and deploys.
+
+func deployCommands() []*command {
+	return []*command{deployCommand(), buildsCommand()}
+}
+
+func deployCommand() *command {
+	c := newCommand("deploy", "", "Build the app and swap the dynos to the new release, without a dropped request.", `
+What a save does when dynobox watches the app (the default; start
+--no-watch turns that off): build the app as its Heroku buildpack would,
+make a release of the build, run the release command, then start new web
+dynos and stop the old ones once the new are up (preboot); other types
+restart. A failed build or release command leaves the running release as
+it is. The build's output is printed as it comes.`)
+	var f clientFlags
+	f.register(c.flags, true)
+	c.run = func(c *command, args []string) int {
+		client := f.client()
+		ctx, stopTail := context.WithCancel(context.Background())
+		tailed := make(chan struct{})
+		if !f.json {
+			go func() {
+				defer close(tailed)
+				q := url.Values{"n": {"0"}, "tail": {"1"}, "source": {"app"}}
+				client.Logs(ctx, q, func(l api.LogLine) error {
+					if l.Process == runner.BuildProcess || strings.HasPrefix(l.Process, runner.ReleaseType+".") {
+						fmt.Printf("%s[%s]: %s\n", l.Source, l.Process, l.Text)
+					}
+					return nil
+				})
+			}()
+		} else {
+			close(tailed)
+		}
+		var res runner.DeployResult
+		err := client.Deploy(&res)
+		time.Sleep(200 * time.Millisecond) // the last lines are on their way
+		stopTail()
+		<-tailed
+		if err != nil {
+			return verbError(err)
+		}
+		if f.json {
+			return printJSON(res)
+		}
+		fmt.Printf("Deployed build %s as v%d in %s\n", res.Build.ID, res.Release, res.Build.Duration.Round(time.Millisecond))
+		return exitOK
+	}
+	return c
+}
+
+func buildsCommand() *command {
+	c := newCommand("builds", "[ID]", "List builds, newest first, or print one build's output.", "")
+	var f clientFlags
+	f.register(c.flags, true)
+	c.run = func(c *command, args []string) int {
+		if len(args) > 1 {
+			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox builds [ID]")
+			return exitUsage
+		}
+		if len(args) == 1 {
+			var b state.Build
+			if err := f.client().Call("GET", "/v1/builds/"+url.PathEscape(args[0]), nil, &b); err != nil {
+				return verbError(err)
+			}
+			if f.json {
+				return printJSON(b)
+			}
+			fmt.Print(b.Output)
+			return exitOK
+		}
+		var builds []state.Build
+		if err := f.client().Call("GET", "/v1/builds", nil, &builds); err != nil {
+			return verbError(err)
+		}
+		if f.json {
+			return printJSON(builds)
+		}
+		fmt.Println("=== Builds")
+		for _, b := range builds {
+			fmt.Printf("%-5s %-9s %-7s %8s  %s\n", b.ID, b.Status, b.Kind, b.Duration.Round(time.Millisecond), humanTime(b.Started.Local()))
+		}
+		return exitOK
+	}
+	return c
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Builds on save, deploys, the release phase of a deploy, and rollbacks.
+
+// goAppSource is a small Go web app that says which version it is and
+// finishes its requests on SIGTERM, as a Heroku app should.
+func goAppSource(version string) string {
+	return `package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const version = "` + version + `"
+
+func main() {
+	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", version, os.Getenv("MSG"))
+	})}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		<-sig
+		srv.Shutdown(context.Background())
+	}()
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		panic(err)
+	}
+}
+`
+}
+
+// goApp is an app directory holding the Go app at version.
+func goApp(t *testing.T, version string) string {
+	return writeApp(t, map[string]string{
+		"go.mod":   "module example.com/hello\n\ngo 1.22\n",
+		"main.go":  goAppSource(version),
+		"Procfile": "web: bin/hello\n",
+	})
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// get returns the body of GET url ("" on any error).
+func get(url string) string {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// waitBody waits until url answers want, within d.
+func waitBody(t *testing.T, p *proc, url, want string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	got := ""
+	for got = get(url); got != want; got = get(url) {
+		if time.Now().After(deadline) || p.exited() {
+			t.Fatalf("%s answers %q, want %q\n%s\n%s", url, got, want, p.out, p.err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSaveDeploysGoAppWithoutDroppingRequests(t *testing.T) {
+	t.Parallel()
+	dir := goApp(t, "v1")
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port), "--no-watch=false", "--boot-timeout", "120")
+	waitBody(t, p, url, "v1 ", 2*time.Minute)
+	p.waitOutput("Watching " + dir)
+
+	stop := make(chan struct{})
+	ok, failed, wait := loadLoop(url, stop)
+	time.Sleep(200 * time.Millisecond)
+	writeFile(t, filepath.Join(dir, "main.go"), goAppSource("v2"))
+	waitBody(t, p, url, "v2 ", time.Minute)
+	p.waitOutput("heroku[web.1] | Process exited") // the old web dyno is gone
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wait()
+	if failed.Load() != 0 || ok.Load() == 0 {
+		t.Fatalf("%d requests failed, %d succeeded during the deploy\n%s", failed.Load(), ok.Load(), p.out)
+	}
+	t.Logf("%d requests during the deploy, none failed", ok.Load())
+	out, _, _ := runDynobox(t, dir, "releases")
+	if !strings.Contains(out, "Deploy b2") {
+		t.Errorf("releases has no deploy of b2:\n%s", out)
+	}
+	stopApp(t, p)
+}
+
+func TestBuildErrorKeepsTheOldVersionServing(t *testing.T) {
+	t.Parallel()
+	dir := goApp(t, "v1")
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port), "--no-watch=false", "--boot-timeout", "120")
+	waitBody(t, p, url, "v1 ", 2*time.Minute)
+	p.waitOutput("Watching " + dir)
+
+	writeFile(t, filepath.Join(dir, "main.go"), goAppSource("v2")+"\nfunc broken( {\n")
+	waitFor(t, "the build to fail", func() bool { return p.hasOutput("Build b2 failed") && p.hasOutput("the dynos keep running") })
+	if got := get(url); got != "v1 " {
+		t.Fatalf("after a failed build the app answers %q, want the old v1", got)
+	}
+	logs, _, _ := runDynobox(t, dir, "logs", "-n", "300")
+	if !strings.Contains(logs, "app[build]: ") || !strings.Contains(logs, "main.go:") {
+		t.Fatalf("the compiler's error is not in logs:\n%s", logs)
+	}
+	if strings.Count(collapseSpaces(p.out.String()), "heroku[web.1] | Starting process") != 1 {
+		t.Fatalf("a dyno restarted after a failed build:\n%s", p.out)
+	}
+
+	writeFile(t, filepath.Join(dir, "main.go"), goAppSource("v3"))
+	waitBody(t, p, url, "v3 ", time.Minute)
+	builds, _, _ := runDynobox(t, dir, "builds")
+	for _, want := range []string{"b1    succeeded", "b2    failed", "b3    succeeded"} {
+		if !strings.Contains(builds, want) {
+			t.Errorf("builds lacks %q:\n%s", want, builds)
+		}
+	}
+	stopApp(t, p)
+}
+
+func TestRollbackReturnsToTheBuildAndConfig(t *testing.T) {
+	t.Parallel()
+	dir := goApp(t, "v1")
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port), "--boot-timeout", "120")
+	waitBody(t, p, url, "v1 ", 2*time.Minute)
+	var rels []struct {
+		Version int    `json:"version"`
+		BuildID string `json:"build_id"`
+	}
+	out, _, _ := runDynobox(t, dir, "releases", "--json")
+	if err := json.Unmarshal([]byte(out), &rels); err != nil || len(rels) == 0 || rels[0].BuildID != "b1" {
+		t.Fatalf("releases --json: %v %s", err, out)
+	}
+	first := rels[0].Version
+
+	writeFile(t, filepath.Join(dir, "main.go"), goAppSource("v2"))
+	if out, stderr, code := runDynobox(t, dir, "deploy"); code != 0 || !strings.Contains(out, "Deployed build b2") || !strings.Contains(out, "app[build]: -----> Build b2: Go") {
+		t.Fatalf("deploy: exit %d\n%s\n%s", code, out, stderr)
+	}
+	waitBody(t, p, url, "v2 ", time.Minute)
+	if _, stderr, code := runDynobox(t, dir, "config:set", "MSG=hi"); code != 0 {
+		t.Fatal(stderr)
+	}
+	waitBody(t, p, url, "v2 hi", time.Minute)
+
+	if _, stderr, code := runDynobox(t, dir, "releases:rollback", fmt.Sprintf("v%d", first)); code != 0 {
+		t.Fatalf("rollback: %s", stderr)
+	}
+	waitBody(t, p, url, "v1 ", time.Minute)
+	out, _, _ = runDynobox(t, dir, "releases")
+	if !strings.Contains(out, fmt.Sprintf("Rollback to v%d", first)) || !strings.Contains(out, "b1") {
+		t.Fatalf("releases after the rollback:\n%s", out)
+	}
+	stopApp(t, p)
+}
+
+func TestDeployRunsTheReleasePhaseBeforeTheNewDynos(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"Procfile":   "release: sh release.sh\nworker: echo \"worker sees $(wc -l < releases.txt) releases\"; exec sleep 1000\n",
+		"release.sh": "if [ -e fail ]; then echo migration failed; exit 3; fi\necho ran >> releases.txt\n",
+	})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "--build", "echo compiling")
+	p.waitOutput("| worker sees 1 releases\n")
+	p.waitAPI(dir)
+
+	writeFile(t, filepath.Join(dir, "fail"), "")
+	out, stderr, code := runDynobox(t, dir, "deploy")
+	if code != 1 || !strings.Contains(stderr, "release failed") || !strings.Contains(out, "migration failed") {
+		t.Fatalf("deploy with a failing release command: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if strings.Count(p.out.String(), "| worker sees") != 1 {
+		t.Fatalf("the worker restarted on a failed release:\n%s", p.out)
+	}
+	rels, _, _ := runDynobox(t, dir, "releases")
+	if !strings.Contains(rels, "(release command failed)") {
+		t.Fatalf("releases does not show the failed release:\n%s", rels)
+	}
+
+	os.Remove(filepath.Join(dir, "fail"))
+	if out, stderr, code := runDynobox(t, dir, "deploy"); code != 0 {
+		t.Fatalf("deploy: exit %d\n%s\n%s", code, out, stderr)
+	}
+	// The release command ran once more, and before the worker restarted.
+	p.waitOutput("| worker sees 2 releases\n")
+	if got, _ := os.ReadFile(filepath.Join(dir, "releases.txt")); string(got) != "ran\nran\n" {
+		t.Fatalf("the release command ran %q", got)
+	}
+	stopApp(t, p)
+}
+
+func TestWatchDebouncesFollowsNewDirsAndSkipsIgnoredPaths(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"Procfile":   "worker: exec sleep 1000\n",
+		".gitignore": "secret/\n",
+		"a.txt":      "0",
+	})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "--no-watch=false", "--build", "echo compiling")
+	p.waitOutput("Watching " + dir)
+	builds := func() int { return strings.Count(p.out.String(), ": command echo compiling") }
+	if n := builds(); n != 1 {
+		t.Fatalf("%d builds at start, want 1:\n%s", n, p.out)
+	}
+
+	for i := 1; i <= 50; i++ {
+		writeFile(t, filepath.Join(dir, "a.txt"), strconv.Itoa(i))
+	}
+	waitFor(t, "a build after 50 writes", func() bool { return builds() == 2 })
+	time.Sleep(time.Second)
+	if n := builds(); n != 2 {
+		t.Fatalf("50 quick writes made %d builds, want 1:\n%s", n-1, p.out)
+	}
+
+	// A directory made after the start is watched.
+	os.MkdirAll(filepath.Join(dir, "lib", "deep"), 0o755)
+	time.Sleep(300 * time.Millisecond)
+	before := builds()
+	writeFile(t, filepath.Join(dir, "lib", "deep", "x.txt"), "x")
+	waitFor(t, "a build for a file in a new directory", func() bool { return builds() > before })
+	time.Sleep(500 * time.Millisecond)
+
+	// Ignored paths trigger nothing.
+	before = builds()
+	for _, f := range []string{"node_modules/m/index.js", "tmp/cache", "bin/tool", ".git/index", "secret/key", "app.log", "db.sqlite3", "a.txt.swp"} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755)
+		writeFile(t, filepath.Join(dir, f), "x")
+	}
+	time.Sleep(time.Second)
+	if n := builds(); n != before {
+		t.Fatalf("writes to ignored paths made %d builds:\n%s", n-before, p.out)
+	}
+	stopApp(t, p)
+}
+
+func TestEnvAndProcfileChangesReload(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"Procfile": "worker: echo \"worker FOO=$FOO\"; exec sleep 1000\n",
+		".env":     "FOO=1\n",
+	})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "--no-watch=false")
+	p.waitOutput("| worker FOO=1\n")
+	p.waitOutput("Watching " + dir)
+
+	writeFile(t, filepath.Join(dir, ".env"), "FOO=2\n")
+	p.waitOutput("| worker FOO=2\n")
+
+	writeFile(t, filepath.Join(dir, "Procfile"), "worker: echo \"worker FOO=$FOO\"; exec sleep 1000\nclock: echo clock up; exec sleep 1000\n")
+	p.waitOutput("| clock up\n")
+	writeFile(t, filepath.Join(dir, "Procfile"), "worker: echo \"new worker FOO=$FOO\"; exec sleep 1000\n")
+	p.waitOutput("| new worker FOO=2\n")
+	p.waitOutput("heroku[clock.1] | State changed from up to down")
+
+	// A broken Procfile is reported with its line; the dynos keep running.
+	writeFile(t, filepath.Join(dir, "Procfile"), "worker: echo \"new worker FOO=$FOO\"; exec sleep 1000\nthis is not a process\n")
+	p.waitOutput("Not reloaded")
+	p.waitOutput("Procfile:2")
+	ps, _, _ := runDynobox(t, dir, "ps")
+	if !strings.Contains(ps, "worker.1: up") || strings.Contains(ps, "clock") {
+		t.Fatalf("ps after the reloads:\n%s", ps)
+	}
+	stopApp(t, p)
+}
