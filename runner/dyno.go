@@ -69,7 +69,7 @@ type dyno struct {
 	restarts int
 	exit     *int
 	cmd      string // the Procfile command; a reloaded Procfile can change it
-	cooloff  bool // crashed and waiting out a restart delay
+	cooloff  bool   // crashed and waiting out a restart delay
 
 	replacing bool // a preboot replacement is booting; guarded by the supervisor\'s mu
 
