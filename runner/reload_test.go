@@ -1,0 +1,76 @@
+package runner
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// pid is the pid of the named dyno (0 if none).
+func (h *harness) pid(name string) int {
+	for _, d := range h.sup.Dynos() {
+		if d.Name == name {
+			return d.PID
+		}
+	}
+	return 0
+}
+
+func TestDiffProcfiles(t *testing.T) {
+	t.Parallel()
+	old := testProcfile(t, "web: a\nworker: b\nclock: c\nrelease: r\n")
+	new := testProcfile(t, "web: a\nworker: b2\nmailer: m\nrelease: r2\n")
+	got := DiffProcfiles(old, new)
+	want := ProcfileDiff{Added: []string{"mailer"}, Removed: []string{"clock"}, Changed: []string{"worker"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("diff %+v, want %+v (a changed release command is no dyno change)", got, want)
+	}
+	if s := got.String(); s != "added mailer; removed clock; changed worker" {
+		t.Fatalf("String() = %q", s)
+	}
+	if !DiffProcfiles(old, old).Empty() {
+		t.Fatal("a Procfile differs from itself")
+	}
+}
+
+// A reloaded Procfile stops removed types, restarts changed ones on their
+// new command and starts added ones; unchanged dynos keep running.
+func TestApplyProcfileStartsStopsAndRestartsTypes(t *testing.T) {
+	t.Parallel()
+	pf := testProcfile(t, "keep: echo keep up; exec sleep 100\nchange: echo old command; exec sleep 100\ngone: echo gone up; exec sleep 100\n")
+	public := freeTestPort(t)
+	slots, err := Plan(pf, DefaultFormation(pf, nil), public, false, func(int) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startSupervisor(t, slots, func(c *Config) { c.Procfile, c.PublicPort = pf, public })
+	h.waitApp("keep.1", "keep up")
+	h.waitApp("change.1", "old command")
+	h.waitApp("gone.1", "gone up")
+	keepPID := h.pid("keep.1")
+
+	next := testProcfile(t, "keep: echo keep up; exec sleep 100\nchange: echo new command; exec sleep 100\nadded: echo added up; exec sleep 100\n")
+	diff := h.sup.ApplyProcfile(next, DefaultFormation(next, nil))
+	if !reflect.DeepEqual(diff, ProcfileDiff{Added: []string{"added"}, Removed: []string{"gone"}, Changed: []string{"change"}}) {
+		t.Fatalf("diff %+v", diff)
+	}
+	h.waitApp("change.1", "new command")
+	h.waitApp("added.1", "added up")
+	h.waitLog("gone.1", "State changed from up to down")
+	for deadline := time.Now().Add(wait); h.pid("gone.1") != 0 || len(h.sup.Dynos()) != 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gone.1 did not leave the formation: %+v", h.sup.Dynos())
+		}
+	}
+	if got := h.sup.Formation(); !reflect.DeepEqual(got, map[string]int{"keep": 1, "change": 1, "added": 1}) {
+		t.Fatalf("formation %v", got)
+	}
+	if h.pid("keep.1") != keepPID {
+		t.Fatal("an unchanged type was restarted")
+	}
+	for _, d := range h.sup.Dynos() {
+		if d.Name == "change.1" && d.Command != "echo new command; exec sleep 100" {
+			t.Fatalf("change.1 shows the command %q", d.Command)
+		}
+	}
+}
