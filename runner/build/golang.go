@@ -20,14 +20,33 @@ func (b *builder) goBuild(ctx context.Context) error {
 	spec, from := b.goSpec()
 	b.out.line(fmt.Sprintf("-----> Packages: %s (%s)", strings.Join(spec, " "), from))
 
+	stage, err := b.newStage()
+	if err != nil {
+		return err
+	}
+	// go list names the binaries and catches two main packages that would
+	// share a name (go build -o DIR/ silently keeps one). It runs alongside
+	// the build, which takes the same patterns, to keep it off the
+	// save-to-serving path.
 	var listed bytes.Buffer
 	list := b.step("go list -tags heroku "+strings.Join(spec, " "), append([]string{"go", "list", "-tags", "heroku",
 		"-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`}, spec...)...)
 	list.name, list.stdout = "go list", &listed
-	if err := b.exec(ctx, list); err != nil {
-		return err
+	listed.Grow(1024)
+	var listErr error
+	listDone := make(chan struct{})
+	go func() {
+		defer close(listDone)
+		listErr = b.exec(ctx, list)
+	}()
+	argv := append([]string{"go", "build", "-tags", "heroku", "-o", stage + "/"}, spec...)
+	s := b.step("go build -tags heroku -o bin/ "+strings.Join(spec, " "), argv...)
+	s.name = "go build"
+	buildErr := b.exec(ctx, s)
+	<-listDone
+	if listErr != nil {
+		return listErr
 	}
-	var pkgs []string
 	byName := map[string]string{}
 	sc := bufio.NewScanner(&listed)
 	for sc.Scan() {
@@ -40,22 +59,13 @@ func (b *builder) goBuild(ctx context.Context) error {
 			return fmt.Errorf("main packages %s and %s would both be bin/%s; name one in go.mod's // +heroku install line", other, pkg, name)
 		}
 		byName[name] = pkg
-		pkgs = append(pkgs, pkg)
 		b.binaries = append(b.binaries, name)
 	}
-	if len(pkgs) == 0 {
+	if len(b.binaries) == 0 {
 		return fmt.Errorf("no main package in %s; list the ones to build in go.mod: // +heroku install ./cmd/...", strings.Join(spec, " "))
 	}
-
-	stage, err := b.newStage()
-	if err != nil {
-		return err
-	}
-	argv := append([]string{"go", "build", "-tags", "heroku", "-o", stage + "/"}, pkgs...)
-	s := b.step("go build -tags heroku -o bin/ "+strings.Join(pkgs, " "), argv...)
-	s.name = "go build"
-	if err := b.exec(ctx, s); err != nil {
-		return err
+	if buildErr != nil {
+		return buildErr
 	}
 	if err := b.keep(); err != nil {
 		return err

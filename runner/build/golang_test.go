@@ -50,7 +50,7 @@ func TestGoBuildNamesBinariesLikeHeroku(t *testing.T) {
 	if res.ID != "b1" || res.Kind != Go || res.Duration <= 0 || res.Started.IsZero() {
 		t.Fatalf("result %+v", res)
 	}
-	for _, want := range []string{"-----> Running: go build -tags heroku -o bin/ example.com/shop example.com/shop/cmd/worker", "       bin/worker", "succeeded"} {
+	for _, want := range []string{"-----> Running: go build -tags heroku -o bin/ ./...", "       bin/worker", "succeeded"} {
 		if !strings.Contains(logs.text(), want) || !strings.Contains(res.Output, want) {
 			t.Errorf("log and Output should contain %q:\n%s", want, logs.text())
 		}
