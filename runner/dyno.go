@@ -87,8 +87,12 @@ func newDyno(s *Supervisor, slot Slot) *dyno {
 func (d *dyno) info() DynoInfo {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	var exit *int
+	if d.state == Crashed || d.state == Down {
+		exit = d.exit // a dyno that is up again has no exit status
+	}
 	return DynoInfo{Name: d.slot.Name, Type: d.slot.Type, Command: d.cmd, State: d.state,
-		Since: d.since, Port: d.slot.Port, PID: d.pid, Restarts: d.restarts, ExitStatus: d.exit}
+		Since: d.since, Port: d.slot.Port, PID: d.pid, Restarts: d.restarts, ExitStatus: exit}
 }
 
 // command is what the dyno runs at its next start.

@@ -74,3 +74,15 @@ func TestApplyProcfileStartsStopsAndRestartsTypes(t *testing.T) {
 		}
 	}
 }
+
+// ps shows a crashed dyno's exit status, and none once it is up again.
+func TestExitStatusOnlyWhileNotRunning(t *testing.T) {
+	t.Parallel()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 0, "if [ -e crashed ]; then echo back; exec sleep 100; fi; touch crashed; exit 3")}, nil)
+	h.waitLog("worker.1", "Process exited with status 3")
+	h.waitApp("worker.1", "back")
+	h.waitLog("worker.1", "State changed from starting to up")
+	if d := h.sup.Dynos()[0]; d.State != Up || d.ExitStatus != nil {
+		t.Fatalf("worker.1 is %s with exit status %v, want up without one", d.State, d.ExitStatus)
+	}
+}
