@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,6 +40,11 @@ test -n "$KAFKA_CLIENT_CERT" && exit 4`
 	stdout, stderr, code := verb("run", script)
 	if code != 4 || stdout != "42\nv\n" {
 		t.Fatalf("run against the running add-ons: exit %d, %q, %s", code, stdout, stderr)
+	}
+	// The running app's log shows the one-off dyno's lifecycle, as Heroku's does.
+	p.waitOutput("Process exited with status 4")
+	if !regexp.MustCompile(`heroku\[run\.\d{4}\] +\| Starting process with command `).MatchString(p.out.String()) {
+		t.Errorf("the app's log has no heroku[run.N] lines:\n%s", p.out)
 	}
 	// Without a password, Redis refuses.
 	var status []struct {

@@ -66,7 +66,7 @@ add-ons throwaway data that is deleted afterwards.`)
 		}
 		defer wd.Close()
 
-		env, cleanup, code := oneOffEnv(app, appDir, stateDir, session, *ephemeral)
+		env, cleanup, running, code := oneOffEnv(app, appDir, stateDir, session, *ephemeral)
 		if code != exitOK {
 			return code
 		}
@@ -78,6 +78,11 @@ add-ons throwaway data that is deleted afterwards.`)
 		}
 		o := &runner.OneOff{AppDir: app.Dir, Env: env, Args: args, Session: session,
 			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+		if running {
+			// The running app's log shows the one-off dyno's lifecycle.
+			client := api.NewClient(appDir, stateDir.Path)
+			o.Event = func(dyno, msg string) { client.Post("/v1/events", api.Event{Dyno: dyno, Text: msg}, nil) }
+		}
 		status, err := o.Run()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
@@ -88,9 +93,9 @@ add-ons throwaway data that is deleted afterwards.`)
 }
 
 // oneOffEnv is a one-off dyno's environment: from the running dynobox
-// (its config vars and add-ons) when there is one; otherwise the app's
-// config vars plus add-ons started here, which cleanup stops.
-func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, session string, ephemeral bool) ([]string, func(), int) {
+// (its config vars and add-ons) when there is one (running); otherwise the
+// app's config vars plus add-ons started here, which cleanup stops.
+func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, session string, ephemeral bool) (env []string, cleanup func(), running bool, code int) {
 	none := func() {}
 	if !ephemeral {
 		var vars []runner.ConfigVar
@@ -100,12 +105,12 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 			for _, v := range vars {
 				m[v.Key] = v.Value
 			}
-			return runner.ComposeEnv(app.FileEnv, m, nil), none, exitOK
+			return runner.ComposeEnv(app.FileEnv, m, nil), none, true, exitOK
 		}
 		var nr *api.NotRunningError
 		if !errors.As(err, &nr) {
 			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-			return nil, none, exitFailure
+			return nil, none, false, exitFailure
 		}
 	}
 
@@ -121,7 +126,7 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 		// add-ons on the same data meanwhile.
 		if _, err := stateDir.Lock(appDir, session); err != nil {
 			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-			return nil, none, exitFailure
+			return nil, none, false, exitFailure
 		}
 		unlock = stateDir.Unlock
 	}
@@ -129,7 +134,7 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 	if err != nil {
 		unlock()
 		fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-		return nil, none, exitFailure
+		return nil, none, false, exitFailure
 	}
 	vars, err := store.ConfigVars()
 	var specs []addons.Spec
@@ -140,21 +145,21 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 	store.Close()
 	if err != nil {
 		unlock()
-		return nil, none, reportLoadError(os.Stderr, err)
+		return nil, none, false, reportLoadError(os.Stderr, err)
 	}
 	set, err := runner.BuildAddons(specs, names, addonDir, ephemeral, func(string, string) {})
 	if err != nil {
 		unlock()
-		return nil, none, reportLoadError(os.Stderr, err)
+		return nil, none, false, reportLoadError(os.Stderr, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
 	defer cancel()
 	if err := set.Start(ctx); err != nil {
 		unlock()
 		fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-		return nil, none, exitFailure
+		return nil, none, false, exitFailure
 	}
-	cleanup := func() {
+	cleanup = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		set.Stop(ctx)
@@ -163,5 +168,5 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 		}
 		unlock()
 	}
-	return runner.ComposeEnv(app.FileEnv, vars, set.Env()), cleanup, exitOK
+	return runner.ComposeEnv(app.FileEnv, vars, set.Env()), cleanup, false, exitOK
 }

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"github.com/dynobox/dynobox/internal/proc"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dynobox/dynobox/internal/proc"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -26,6 +26,16 @@ type OneOff struct {
 	Stdin   *os.File
 	Stdout  io.Writer
 	Stderr  io.Writer
+	// Event, when set, hears the dyno's lifecycle lines (for the running
+	// app's log, as Heroku logs heroku[run.N] lines of an attached run).
+	Event func(dyno, msg string)
+}
+
+func (o *OneOff) event(dyno, format string, args ...any) {
+	if o.Event != nil {
+		// One log line each: a multi-line command is shown on one.
+		o.Event(dyno, strings.NewReplacer("\r", " ", "\n", " ").Replace(fmt.Sprintf(format, args...)))
+	}
 }
 
 // Run runs the one-off dyno to completion and returns its exit status
@@ -67,6 +77,8 @@ func (o *OneOff) Run() (int, error) {
 	}); err != nil {
 		return 1, fmt.Errorf("run: %w", err)
 	}
+	o.event(name, "Starting process with command `%s`", command)
+	o.event(name, "State changed from starting to up")
 	pid := cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() {
@@ -86,7 +98,10 @@ func (o *OneOff) Run() (int, error) {
 	if tty {
 		reclaimTerminal(int(o.Stdin.Fd()))
 	}
-	return exitStatus(cmd.ProcessState), nil
+	status := exitStatus(cmd.ProcessState)
+	o.event(name, "Process exited with status %d", status)
+	o.event(name, "State changed from up to complete")
+	return status, nil
 }
 
 // reclaimTerminal makes our process group the terminal's foreground again.

@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dynobox/dynobox/addons"
@@ -88,6 +90,18 @@ func Handler(c *runner.Controller) http.Handler {
 		}
 		reply(w, b, err)
 	})
+	mux.HandleFunc("POST /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		var ev Event
+		if !decode(w, r, &ev) {
+			return
+		}
+		if !oneOffName.MatchString(ev.Dyno) || strings.ContainsAny(ev.Text, "\r\n") {
+			reply(w, nil, &runner.InputError{Err: fmt.Errorf("events are one line from a one-off dyno run.NNNN, not %q", ev.Dyno)})
+			return
+		}
+		c.Bus.Event(logbus.SourceHeroku, ev.Dyno, ev.Text)
+		reply(w, struct{}{}, nil)
+	})
 	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) { streamLogs(w, r, c.Hub) })
 	mux.HandleFunc("GET /v1/addons", func(w http.ResponseWriter, r *http.Request) { reply(w, c.AddonStatus(), nil) })
 	mux.HandleFunc("POST /v1/addons", func(w http.ResponseWriter, r *http.Request) {
@@ -117,6 +131,15 @@ type AddonChange struct {
 	Addon   addons.Status `json:"addon"`
 	Release state.Release `json:"release"`
 }
+
+// Event is the body of POST /v1/events: a lifecycle line of a one-off
+// dyno that "dynobox run" started next to the running app.
+type Event struct {
+	Dyno string `json:"dyno"`
+	Text string `json:"text"`
+}
+
+var oneOffName = regexp.MustCompile(`^run\.\d{4}$`)
 
 // ConfigChange is the body of POST /v1/config.
 type ConfigChange struct {
