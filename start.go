@@ -80,238 +80,331 @@ type startOptions struct {
 	build          string // runner.BuildAuto, BuildNone or a command
 }
 
+// instance is one run of "dynobox start": what its steps set up, and what
+// it undoes, in reverse order, when it ends.
+type instance struct {
+	o      startOptions
+	stderr io.Writer
+
+	state    *runner.StateDir
+	session  string
+	app      *runner.App
+	loadOpts runner.LoadOptions
+	store    *dbstate.Store
+	slots    []runner.Slot
+	public   net.Listener // the router's port
+	bus      *logbus.Bus
+	hub      *logbus.Hub
+	sigs     chan os.Signal
+	addons   *addons.Set
+	ctl      *runner.Controller
+	sup      *runner.Supervisor
+	// stopping ends with the run: it stops watching and cancels a build.
+	stopping context.Context
+	stop     context.CancelFunc
+	// The add-ons, as app.json and addons:create declare them.
+	addonSpecs []addons.Spec
+	addonNames []string
+
+	cleanups []func()
+}
+
+// onExit queues f to run when the instance ends, before what was queued earlier.
+func (in *instance) onExit(f func()) { in.cleanups = append(in.cleanups, f) }
+
+func (in *instance) close() {
+	for i := len(in.cleanups) - 1; i >= 0; i-- {
+		in.cleanups[i]()
+	}
+}
+
+func (in *instance) fail(code int, format string, args ...any) int {
+	fmt.Fprintf(in.stderr, "dynobox: "+format+"\n", args...)
+	return code
+}
+
+// start runs the app: lock its state, read its files, plan the formation,
+// take the public port, start the log bus and the add-ons, serve the
+// router, API and dashboard, build and release, then run the dynos until
+// a signal (or a crash with --exit-on-crash).
 func start(af *appFlags, args []string, o startOptions) int {
-	stderr := os.Stderr
+	in := &instance{o: o, stderr: os.Stderr}
+	defer in.close()
+	steps := []func() int{
+		func() int { return in.lock(af) },
+		func() int { return in.load(af, args) },
+		in.listen, in.openLogs, in.startAddons, in.serve, in.deploy,
+	}
+	for _, step := range steps {
+		if code := step(); code != exitOK {
+			return code
+		}
+	}
+	return in.run()
+}
+
+// lock takes the app's state directory, stopping what a crashed previous
+// run left behind.
+func (in *instance) lock(af *appFlags) int {
 	appDir, err := absDir(af.dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "dynobox: app directory: %v\n", err)
-		return exitUsage
+		return in.fail(exitUsage, "app directory: %v", err)
 	}
-	state, err := runner.OpenStateDir(af.stateDirPath())
+	if in.state, err = runner.OpenStateDir(af.stateDirPath()); err != nil {
+		return in.fail(exitFailure, "%v", err)
+	}
+	in.session = runner.NewSession()
+	prev, err := in.state.Lock(appDir, in.session)
 	if err != nil {
-		fmt.Fprintf(stderr, "dynobox: %v\n", err)
-		return exitFailure
+		return in.fail(exitFailure, "%v", err)
 	}
-	session := runner.NewSession()
-	prev, err := state.Lock(appDir, session)
-	if err != nil {
-		fmt.Fprintf(stderr, "dynobox: %v\n", err)
-		return exitFailure
-	}
-	defer state.Unlock()
+	in.onExit(func() { in.state.Unlock() })
 	if prev != nil {
 		// The last run died without cleaning up (kill -9): stop what it left.
 		if n := runner.SweepSession(prev.Session, 2*time.Second); n > 0 {
-			fmt.Fprintf(stderr, "dynobox: stopped %d process(es) left behind by a previous run (pid %d)\n", n, prev.PID)
+			fmt.Fprintf(in.stderr, "dynobox: stopped %d process(es) left behind by a previous run (pid %d)\n", n, prev.PID)
 		}
 	}
+	return exitOK
+}
 
-	secrets := runner.NewSecrets(state.File("secrets.json"))
-	loadOpts := af.loadOptions(secrets.Get)
-	app, err := runner.LoadApp(loadOpts)
+// load reads the app's files and state and plans the formation.
+func (in *instance) load(af *appFlags, args []string) int {
+	secrets := runner.NewSecrets(in.state.File("secrets.json"))
+	in.loadOpts = af.loadOptions(secrets.Get)
+	app, err := runner.LoadApp(in.loadOpts)
 	if app != nil {
 		for _, w := range app.Warnings {
-			fmt.Fprintf(stderr, "dynobox: warning: %s\n", w)
+			fmt.Fprintf(in.stderr, "dynobox: warning: %s\n", w)
 		}
 	}
 	if err != nil {
-		return reportLoadError(stderr, err)
+		return reportLoadError(in.stderr, err)
 	}
-	store, err := dbstate.Open(state.File("state.db"))
-	if err != nil {
-		fmt.Fprintf(stderr, "dynobox: %v\n", err)
-		return exitFailure
+	in.app = app
+	if in.store, err = dbstate.Open(in.state.File("state.db")); err != nil {
+		return in.fail(exitFailure, "%v", err)
 	}
-	defer store.Close()
-	if rels, err := store.Releases(1); err == nil && len(rels) == 0 {
-		store.AddRelease("Initial release", "")
+	in.onExit(func() { in.store.Close() })
+	if rels, err := in.store.Releases(1); err == nil && len(rels) == 0 {
+		in.store.AddRelease("Initial release", "")
+	}
+	if in.addonSpecs, in.addonNames, err = runner.AddonSpecs(app, in.store); err != nil {
+		return reportLoadError(in.stderr, err)
 	}
 	if len(args) == 0 {
-		// ps:scale is remembered: it overrides the default formation.
-		if saved, err := store.Formation(); err == nil && len(saved) > 0 {
-			for t, n := range saved {
-				if _, ok := app.Procfile.Lookup(t); ok && t != runner.ReleaseType {
-					args = append(args, fmt.Sprintf("%s=%d", t, n))
-				}
-			}
-			if len(args) > 0 {
-				for t, n := range runner.DefaultFormation(app.Procfile, app.AppJSON) {
-					if _, ok := saved[t]; !ok {
-						args = append(args, fmt.Sprintf("%s=%d", t, n))
-					}
-				}
-			}
-		}
+		args = in.savedFormation()
 	}
-	slots, code := planFormation(app, args, withRouter, stderr)
+	slots, code := planFormation(app, args, withRouter, in.stderr)
 	if code != exitOK {
 		return code
 	}
 	if len(slots) == 0 {
-		fmt.Fprintf(stderr, "dynobox: the formation has no dynos; name some, e.g. \"dynobox start web=1\"\n")
-		return exitUsage
+		return in.fail(exitUsage, "the formation has no dynos; name some, e.g. \"dynobox start web=1\"")
 	}
-	var publicListener net.Listener
-	if withRouter {
-		publicListener, err = net.Listen("tcp", net.JoinHostPort(o.bind, strconv.Itoa(app.Port)))
-		if err != nil {
-			fmt.Fprintf(stderr, "dynobox: port %d is in use by another process; pass -p PORT or stop it (%v)\n", app.Port, err)
-			return exitFailure
+	in.slots = slots
+	return exitOK
+}
+
+// savedFormation is the formation ps:scale remembered, as start arguments;
+// it overrides the default formation.
+func (in *instance) savedFormation() []string {
+	saved, err := in.store.Formation()
+	if err != nil || len(saved) == 0 {
+		return nil
+	}
+	var args []string
+	for t, n := range saved {
+		if _, ok := in.app.Procfile.Lookup(t); ok && t != runner.ReleaseType {
+			args = append(args, fmt.Sprintf("%s=%d", t, n))
 		}
-		defer publicListener.Close()
-	} else {
-		for _, s := range slots {
-			if s.Type == "web" && s.Index == 1 && !runner.PortFree(s.Port) {
-				fmt.Fprintf(stderr, "dynobox: port %d is in use by another process; pass -p PORT or stop it\n", s.Port)
-				return exitFailure
+	}
+	if len(args) > 0 {
+		for t, n := range runner.DefaultFormation(in.app.Procfile, in.app.AppJSON) {
+			if _, ok := saved[t]; !ok {
+				args = append(args, fmt.Sprintf("%s=%d", t, n))
 			}
 		}
 	}
+	return args
+}
 
+// listen takes the public port for the router, before anything starts.
+func (in *instance) listen() int {
+	if !withRouter {
+		for _, s := range in.slots {
+			if s.Type == "web" && s.Index == 1 && !runner.PortFree(s.Port) {
+				return in.fail(exitFailure, "port %d is in use by another process; pass -p PORT or stop it", s.Port)
+			}
+		}
+		return exitOK
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(in.o.bind, strconv.Itoa(in.app.Port)))
+	if err != nil {
+		return in.fail(exitFailure, "port %d is in use by another process; pass -p PORT or stop it (%v)", in.app.Port, err)
+	}
+	in.public = l
+	in.onExit(func() { l.Close() })
+	return exitOK
+}
+
+// openLogs starts the log bus (terminal, history, hub), the watchdog and
+// the signal handler.
+func (in *instance) openLogs() int {
 	color := term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == ""
-	tty := logbus.NewTerminal(os.Stdout, o.format, color)
-	for _, s := range slots {
+	tty := logbus.NewTerminal(os.Stdout, in.o.format, color)
+	for _, s := range in.slots {
 		tty.Align("heroku[" + s.Name + "]")
 	}
-	if _, ok := app.Procfile.Lookup(runner.ReleaseType); ok {
+	if _, ok := in.app.Procfile.Lookup(runner.ReleaseType); ok {
 		tty.Align("heroku[release.0000]")
 	}
-	specs, names, err := runner.AddonSpecs(app, store)
-	if err != nil {
-		return reportLoadError(stderr, err)
-	}
-	for _, n := range names {
+	for _, n := range in.addonNames {
 		tty.Align("app[" + n + "]")
 	}
-	hub := logbus.NewHub(runner.HistoryLines)
-	hub.Preload(runner.LoadHistory(store, runner.HistoryLines))
-	history := runner.NewHistory(store)
-	defer history.Close()
-	bus := logbus.New(tty, hub, history)
-	go bus.Run()
-	defer bus.Close()
+	in.hub = logbus.NewHub(runner.HistoryLines)
+	in.hub.Preload(runner.LoadHistory(in.store, runner.HistoryLines))
+	history := runner.NewHistory(in.store)
+	in.onExit(func() { history.Close() })
+	in.bus = logbus.New(tty, in.hub, history)
+	go in.bus.Run()
+	in.onExit(in.bus.Close)
 
 	exe, err := os.Executable()
 	if err == nil {
 		var wd *runner.Watchdog
-		wd, err = runner.StartWatchdog(exe, session)
-		defer wd.Close()
+		wd, err = runner.StartWatchdog(exe, in.session)
+		in.onExit(func() { wd.Close() })
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "dynobox: %v\n", err)
-		return exitFailure
+		return in.fail(exitFailure, "%v", err)
 	}
+	in.sigs = make(chan os.Signal, 2)
+	signal.Notify(in.sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	in.onExit(func() { signal.Stop(in.sigs) })
+	in.stopping, in.stop = context.WithCancel(context.Background())
+	in.onExit(in.stop)
+	return exitOK
+}
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	// stopping ends with the run: it stops watching and cancels a build.
-	stopping, stop := context.WithCancel(context.Background())
-	defer stop()
-
-	// Add-ons first: no dyno starts until every one accepts connections.
-	set, code := startAddons(specs, names, state.Path, false, bus, sigs, stderr)
+// startAddons starts the add-ons: no dyno starts until every one accepts
+// connections.
+func (in *instance) startAddons() int {
+	set, code := startAddons(in.addonSpecs, in.addonNames, in.state.Path, false, in.bus, in.sigs, in.stderr)
 	if code != exitOK {
 		return code
 	}
-	defer stopAddons(set)
+	in.addons = set
+	in.onExit(func() { stopAddons(set) })
+	return exitOK
+}
 
-	bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("App on %s (the router, in front of the web dynos)",
-		fmt.Sprintf("http://%s/", net.JoinHostPort(routerHost(o.bind), strconv.Itoa(app.Port)))))
-	for _, s := range slots {
+// serve makes the controller and supervisor and serves the router, the
+// API and the dashboard.
+func (in *instance) serve() int {
+	app, bus := in.app, in.bus
+	routerURL := fmt.Sprintf("http://%s/", net.JoinHostPort(routerHost(in.o.bind), strconv.Itoa(app.Port)))
+	bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("App on %s (the router, in front of the web dynos)", routerURL))
+	for _, s := range in.slots {
 		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s on port %d: %s", s.Name, s.Port, s.Command))
 	}
-	events := runner.NewEventLog(store)
-	defer events.Close()
-	ctl := &runner.Controller{App: app, Store: store, Hub: hub, Bus: bus, Started: time.Now(), Addons: set, StateDir: state.Path,
-		RouterURL: fmt.Sprintf("http://%s/", net.JoinHostPort(routerHost(o.bind), strconv.Itoa(app.Port))), Socket: api.SocketPath(state.Path), Session: session,
-		BuildCommand: o.build, Load: loadOpts, Context: stopping}
-	env, err := ctl.Env()
+	events := runner.NewEventLog(in.store)
+	in.onExit(func() { events.Close() })
+	in.ctl = &runner.Controller{App: app, Store: in.store, Hub: in.hub, Bus: bus, Started: time.Now(), Addons: in.addons,
+		StateDir: in.state.Path, RouterURL: routerURL, Socket: api.SocketPath(in.state.Path), Session: in.session,
+		BuildCommand: in.o.build, Load: in.loadOpts, Context: in.stopping}
+	env, err := in.ctl.Env()
 	if err != nil {
-		fmt.Fprintf(stderr, "dynobox: %v\n", err)
-		return exitFailure
+		return in.fail(exitFailure, "%v", err)
 	}
-	sup := runner.New(runner.Config{
-		AppDir: app.Dir, Env: env, Slots: slots,
-		BootTimeout: o.boot, StopTimeout: o.grace, ExitOnCrash: o.exitOnCrash,
-		Bus: bus, Session: session, Procfile: app.Procfile, PublicPort: app.Port,
+	in.sup = runner.New(runner.Config{
+		AppDir: app.Dir, Env: env, Slots: in.slots,
+		BootTimeout: in.o.boot, StopTimeout: in.o.grace, ExitOnCrash: in.o.exitOnCrash,
+		Bus: bus, Session: in.session, Procfile: app.Procfile, PublicPort: app.Port,
 		OnState: events.Record, Router: withRouter,
 	})
-	ctl.Sup = sup
+	in.ctl.Sup = in.sup
 	if withRouter {
 		rt := router.New(router.Config{
-			Pool:            webPool{sup},
+			Pool:            webPool{in.sup},
 			Log:             func(line string) { bus.Event(logbus.SourceHeroku, "router", line) },
 			PublicPort:      app.Port,
-			ResponseTimeout: o.requestTimeout,
+			ResponseTimeout: in.o.requestTimeout,
 		})
-		go rt.Serve(publicListener)
-		defer func() {
+		go rt.Serve(in.public)
+		in.onExit(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			rt.Shutdown(ctx)
-		}()
+		})
 	}
-	apiListener, err := api.Listen(ctl.Socket)
+	apiListener, err := api.Listen(in.ctl.Socket)
 	if err != nil {
-		fmt.Fprintf(stderr, "dynobox: %v\n", err)
-		return exitFailure
+		return in.fail(exitFailure, "%v", err)
 	}
-	apiServer := &http.Server{Handler: api.Handler(ctl), ReadHeaderTimeout: 10 * time.Second}
+	apiServer := &http.Server{Handler: api.Handler(in.ctl), ReadHeaderTimeout: 10 * time.Second}
 	go apiServer.Serve(apiListener)
-	defer os.Remove(ctl.Socket)
-	defer apiServer.Close()
-	if o.dashboard != "off" {
-		if o.dashboard == "" {
-			o.dashboard = fmt.Sprintf("127.0.0.1:%d", app.Port+1000)
-		}
-		stopDashboard, err := serveDashboard(ctl, o.dashboard)
-		if err != nil {
-			fmt.Fprintf(stderr, "dynobox: dashboard: %v; pass --dashboard ADDR or --dashboard off\n", err)
-			return exitFailure
-		}
-		defer stopDashboard()
-		bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+ctl.DashboardURL)
+	in.onExit(func() { apiServer.Close(); os.Remove(in.ctl.Socket) })
+	if in.o.dashboard == "off" {
+		return exitOK
 	}
-	// The build and the release phase of a release that has not had one
-	// run after the add-ons are up and before any dyno boots on it.
-	if err := ctl.DeployAtStart(); err != nil {
-		fmt.Fprintf(stderr, "dynobox: %v; no dyno was started\n", err)
-		return exitFailure
+	addr := in.o.dashboard
+	if addr == "" {
+		addr = fmt.Sprintf("127.0.0.1:%d", app.Port+1000)
 	}
-	if err := sup.Start(); err != nil {
-		fmt.Fprintf(stderr, "dynobox: %v\n", err)
-		return exitFailure
+	stopDashboard, err := serveDashboard(in.ctl, addr)
+	if err != nil {
+		return in.fail(exitFailure, "dashboard: %v; pass --dashboard ADDR or --dashboard off", err)
 	}
-	if o.watch {
-		watched := watchApp(ctl, app, state.Path, stopping)
-		defer func() {
+	in.onExit(stopDashboard)
+	bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+in.ctl.DashboardURL)
+	return exitOK
+}
+
+// deploy builds the app and runs the release phase of a release that has
+// not had one — after the add-ons are up, before any dyno boots on it —
+// then starts the dynos and the watcher.
+func (in *instance) deploy() int {
+	if err := in.ctl.DeployAtStart(); err != nil {
+		return in.fail(exitFailure, "%v; no dyno was started", err)
+	}
+	if err := in.sup.Start(); err != nil {
+		return in.fail(exitFailure, "%v", err)
+	}
+	if in.o.watch {
+		watched := watchApp(in.ctl, in.app, in.state.Path, in.stopping)
+		in.onExit(func() {
 			select {
 			case <-watched:
 			case <-time.After(5 * time.Second):
 			}
-		}()
+		})
 	}
+	return exitOK
+}
 
+// run waits for a signal (or a crash, with --exit-on-crash), then stops
+// the dynos: gracefully, or at once on a second signal.
+func (in *instance) run() int {
 	var crashes <-chan runner.Crash
-	if o.exitOnCrash {
-		crashes = sup.Crashes()
+	if in.o.exitOnCrash {
+		crashes = in.sup.Crashes()
 	}
 	status := exitOK
 	select {
-	case sig := <-sigs:
-		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("Received %s: stopping all dynos (again to kill at once)", signalName(sig)))
+	case sig := <-in.sigs:
+		in.bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("Received %s: stopping all dynos (again to kill at once)", signalName(sig)))
 	case crash := <-crashes:
-		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s exited with status %d: stopping all dynos (--exit-on-crash)", crash.Dyno, crash.Status))
+		in.bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s exited with status %d: stopping all dynos (--exit-on-crash)", crash.Dyno, crash.Status))
 		status = crash.Status
 	}
-	stop()
+	in.stop() // no more deploys: a build in progress is cancelled
 	stopped := make(chan struct{})
-	go func() { sup.Stop(); close(stopped) }()
+	go func() { in.sup.Stop(); close(stopped) }()
 	select {
 	case <-stopped:
-	case <-sigs:
-		sup.Kill()
+	case <-in.sigs:
+		in.sup.Kill()
 		<-stopped
 	}
 	return status
