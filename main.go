@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/build"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -222,6 +223,12 @@ func printPlan(w io.Writer, app *runner.App, slots []runner.Slot) {
 	if len(app.EnvFiles) > 0 {
 		fmt.Fprintf(w, "env %s\n", strings.Join(app.EnvFiles, ", "))
 	}
+	if plan, err := build.Detect(app.Dir); err == nil {
+		fmt.Fprintf(w, "build %s (detected; start --build to change)\n", plan)
+	}
+	if e, ok := app.Procfile.Lookup(runner.ReleaseType); ok {
+		fmt.Fprintf(w, "release %s (once per new release, before its dynos)\n", e.Command)
+	}
 	width := len("router")
 	for _, s := range slots {
 		width = max(width, len(s.Name))
@@ -238,7 +245,7 @@ func printPlan(w io.Writer, app *runner.App, slots []runner.Slot) {
 		counts[s.Type] = true
 	}
 	for _, n := range app.Procfile.Names() {
-		if !counts[n] {
+		if !counts[n] && n != runner.ReleaseType {
 			idle = append(idle, n)
 		}
 	}
