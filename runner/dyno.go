@@ -387,8 +387,10 @@ func waitListening(port int, cancel <-chan struct{}) <-chan struct{} {
 	up := make(chan struct{})
 	addrs := []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), net.JoinHostPort("::1", strconv.Itoa(port))}
 	go func() {
-		tick := time.NewTicker(25 * time.Millisecond)
-		defer tick.Stop()
+		// Every 5 ms for the first second (a rebuilt web dyno usually binds
+		// within it, and the router switches to it as soon as it is up), then
+		// every 25 ms.
+		started := time.Now()
 		for {
 			for _, a := range addrs {
 				if c, err := net.DialTimeout("tcp", a, 250*time.Millisecond); err == nil {
@@ -397,10 +399,14 @@ func waitListening(port int, cancel <-chan struct{}) <-chan struct{} {
 					return
 				}
 			}
+			every := 25 * time.Millisecond
+			if time.Since(started) < time.Second {
+				every = 5 * time.Millisecond
+			}
 			select {
 			case <-cancel:
 				return
-			case <-tick.C:
+			case <-time.After(every):
 			}
 		}
 	}()

@@ -371,7 +371,7 @@ const (
 func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var up []DynoInfo
+	var up, stopping []DynoInfo
 	starting, crashed := 0, 0
 	for _, d := range s.dynos {
 		if d.slot.Type != "web" {
@@ -379,7 +379,11 @@ func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 		}
 		info := d.info()
 		switch {
-		case info.State == Up: // even one being replaced: it serves until it stops
+		case info.State == Up && isClosed(d.stop):
+			// Told to stop (replaced by preboot, scaled down): it finishes
+			// its requests but gets new ones only if no other dyno is up.
+			stopping = append(stopping, info)
+		case info.State == Up: // even one being replaced: it serves until its replacement is up
 			up = append(up, info)
 		case isClosed(d.stop):
 		case info.State == Starting || d.restartingNow():
@@ -394,6 +398,9 @@ func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 				starting++ // the first build or release phase is still running
 			}
 		}
+	}
+	if len(up) == 0 {
+		up = stopping
 	}
 	switch {
 	case len(up) > 0:
