@@ -69,6 +69,7 @@ type dyno struct {
 	restarts int
 	exit     *int
 	cmd      string // the Procfile command; a reloaded Procfile can change it
+	draining bool   // its process got SIGTERM and has not exited yet
 	cooloff  bool   // crashed and waiting out a restart delay
 
 	replacing bool // a preboot replacement is booting; guarded by the supervisor\'s mu
@@ -100,6 +101,18 @@ func (d *dyno) command() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cmd
+}
+
+func (d *dyno) setDraining(v bool) {
+	d.mu.Lock()
+	d.draining = v
+	d.mu.Unlock()
+}
+
+func (d *dyno) isDraining() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.draining
 }
 
 func (d *dyno) setCommand(c string) {
@@ -333,6 +346,8 @@ func (d *dyno) runOnce() (int, outcome) {
 // every process of the group to exit, then SIGKILL (Heroku's R12). A kill
 // request (a second Ctrl-C) cuts the grace short.
 func (d *dyno) terminate(pid int, exited <-chan int, finish func(int, State) int, next State) int {
+	d.setDraining(true)
+	defer d.setDraining(false)
 	status, gotStatus := 0, false
 	killAll := func() int {
 		signalGroup(pid, syscall.SIGKILL)

@@ -86,3 +86,36 @@ func TestExitStatusOnlyWhileNotRunning(t *testing.T) {
 		t.Fatalf("worker.1 is %s with exit status %v, want up without one", d.State, d.ExitStatus)
 	}
 }
+
+// listenCommand binds $PORT and ignores SIGTERM, so that a dyno told to
+// stop stays up through its grace period.
+const listenCommand = `exec python3 -c "
+import os, signal, socket, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(); time.sleep(1000)"`
+
+// A web dyno told to stop finishes its requests but gets no new ones while
+// another web dyno is up; alone, it keeps serving until it is down.
+func TestStoppingWebDynoGetsRequestsOnlyWhenAlone(t *testing.T) {
+	t.Parallel()
+	p1, p2 := freeTestPort(t), freeTestPort(t)
+	h := startSupervisor(t, []Slot{slot("web", 1, p1, listenCommand), slot("web", 2, p2, listenCommand)}, func(c *Config) {
+		c.StopTimeout = 3 * time.Second
+	})
+	h.waitLog("web.1", "State changed from starting to up")
+	h.waitLog("web.2", "State changed from starting to up")
+	if up, st := h.sup.Web(); st != WebReady || len(up) != 2 {
+		t.Fatalf("Web() = %v, %v; want both", up, st)
+	}
+	h.sup.StopDynos(Select{Dyno: "web.1"})
+	h.waitLog("web.1", "Stopping all processes with SIGTERM")
+	if up, _ := h.sup.Web(); len(up) != 1 || up[0].Name != "web.2" {
+		t.Fatalf("Web() = %+v while web.1 stops; want web.2 only", up)
+	}
+	h.sup.StopDynos(Select{Dyno: "web.2"})
+	h.waitLog("web.2", "Stopping all processes with SIGTERM")
+	if up, st := h.sup.Web(); st != WebReady || len(up) != 2 {
+		t.Fatalf("Web() = %+v, %v with both stopping; want both still serving", up, st)
+	}
+}

@@ -379,9 +379,10 @@ func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 		}
 		info := d.info()
 		switch {
-		case info.State == Up && isClosed(d.stop):
-			// Told to stop (replaced by preboot, scaled down): it finishes
-			// its requests but gets new ones only if no other dyno is up.
+		case info.State == Up && (isClosed(d.stop) || d.isDraining()):
+			// Told to stop (replaced by preboot, scaled down, ps:stop): it
+			// finishes its requests but gets new ones only if no other dyno
+			// is up.
 			stopping = append(stopping, info)
 		case info.State == Up: // even one being replaced: it serves until its replacement is up
 			up = append(up, info)
