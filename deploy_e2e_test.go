@@ -297,3 +297,23 @@ func TestEnvAndProcfileChangesReload(t *testing.T) {
 	}
 	stopApp(t, p)
 }
+
+// A Python app is built into a virtualenv that its dynos, its release
+// command and its one-off dynos run with, as on Heroku.
+func TestPythonAppRunsInItsVirtualenv(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"requirements.txt": "# no dependencies: the build still makes the virtualenv\n",
+		"Procfile":         "release: python -c 'import sys; print(\"release in\", sys.prefix)'\nworker: python -c 'import sys; print(\"worker in\", sys.prefix)'; exec sleep 1000\n",
+	})
+	state := filepath.Join(dir, ".dynobox")
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
+	p.waitOutput("release in " + filepath.Join(state, "venv"))
+	p.waitOutput("worker in " + filepath.Join(state, "venv"))
+	p.waitAPI(dir)
+	out, stderr, code := runDynobox(t, dir, "run", "echo $VIRTUAL_ENV")
+	if code != 0 || out != filepath.Join(state, "venv")+"\n" {
+		t.Fatalf("run: exit %d %q %s", code, out, stderr)
+	}
+	stopApp(t, p)
+}

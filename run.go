@@ -10,6 +10,7 @@ import (
 
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/state"
 	"github.com/dynobox/dynobox/web/api"
 )
@@ -71,6 +72,7 @@ add-ons throwaway data that is deleted afterwards.`)
 			return code
 		}
 		defer cleanup()
+		env = build.RuntimeEnv(env, stateDir.Path)
 		if len(args) == 1 { // "dynobox run worker" runs the Procfile's worker command, as on Heroku
 			if e, ok := app.Procfile.Lookup(args[0]); ok {
 				args = []string{e.Command}

@@ -368,6 +368,11 @@ func (in *instance) deploy() int {
 	if err := in.ctl.DeployAtStart(); err != nil {
 		return in.fail(exitFailure, "%v; no dyno was started", err)
 	}
+	env, err := in.ctl.Env() // with what the build installed (a virtualenv)
+	if err != nil {
+		return in.fail(exitFailure, "%v", err)
+	}
+	in.sup.SetEnv(env)
 	if err := in.sup.Start(); err != nil {
 		return in.fail(exitFailure, "%v", err)
 	}

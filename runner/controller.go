@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dynobox/dynobox/addons"
+	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
 )
@@ -75,7 +76,7 @@ func (c *Controller) Env() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ComposeEnv(c.app().FileEnv, vars, c.addonEnv()), nil
+	return build.RuntimeEnv(ComposeEnv(c.app().FileEnv, vars, c.addonEnv()), c.StateDir), nil
 }
 
 // ComposeEnv layers the environment in precedence order: the OS

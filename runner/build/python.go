@@ -10,6 +10,20 @@ import (
 // the PATH of Python dynos.
 func VenvBin(stateDir string) string { return filepath.Join(stateDir, "venv", "bin") }
 
+// RuntimeEnv adds what a build installed for the app's processes to env:
+// the virtualenv (VIRTUAL_ENV, its bin first on PATH) once a Python build
+// made one, as Heroku's Python buildpack puts its Python first on PATH.
+func RuntimeEnv(env []string, stateDir string) []string {
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
+	venv := filepath.Join(stateDir, "venv")
+	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil {
+		return env
+	}
+	return setenv(setenv(env, "VIRTUAL_ENV", venv), "PATH", VenvBin(stateDir)+string(os.PathListSeparator)+getenv(env, "PATH"))
+}
+
 // pythonManifests are what an install depends on.
 var pythonManifests = []string{"requirements.txt", "pyproject.toml", "setup.py", "setup.cfg"}
 
@@ -20,7 +34,6 @@ var pythonManifests = []string{"requirements.txt", "pyproject.toml", "setup.py",
 func (b *builder) pythonBuild(ctx context.Context) error {
 	venv := filepath.Join(b.stateDir, "venv")
 	python := filepath.Join(venv, "bin", "python")
-	env := setenv(setenv(b.env, "VIRTUAL_ENV", venv), "PATH", VenvBin(b.stateDir)+string(os.PathListSeparator)+getenv(b.env, "PATH"))
 
 	fresh := false
 	if _, err := os.Stat(python); err != nil {
@@ -54,7 +67,7 @@ func (b *builder) pythonBuild(ctx context.Context) error {
 		return nil
 	}
 	s := b.step(label, install...)
-	s.env = env
+	s.env = RuntimeEnv(b.env, b.stateDir)
 	if err := b.exec(ctx, s); err != nil {
 		return err
 	}
