@@ -64,6 +64,21 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
+// startGoApp starts dynobox on the Go app at v1 (watching it, or not) and
+// waits until the app serves.
+func startGoApp(t *testing.T, watch bool) (p *proc, dir, url string) {
+	t.Helper()
+	dir = goApp(t, "v1")
+	port := freePort(t)
+	url = fmt.Sprintf("http://127.0.0.1:%d/", port)
+	p = startDynobox(t, dir, "start", "-p", strconv.Itoa(port), fmt.Sprintf("--no-watch=%v", !watch), "--boot-timeout", "120")
+	waitBody(t, p, url, "v1 ", 2*time.Minute)
+	if watch {
+		p.waitOutput("Watching " + dir)
+	}
+	return p, dir, url
+}
+
 // get returns the body of GET url ("" on any error).
 func get(url string) string {
 	c := &http.Client{Timeout: 5 * time.Second}
@@ -91,12 +106,7 @@ func waitBody(t *testing.T, p *proc, url, want string, d time.Duration) {
 
 func TestSaveDeploysGoAppWithoutDroppingRequests(t *testing.T) {
 	t.Parallel()
-	dir := goApp(t, "v1")
-	port := freePort(t)
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port), "--no-watch=false", "--boot-timeout", "120")
-	waitBody(t, p, url, "v1 ", 2*time.Minute)
-	p.waitOutput("Watching " + dir)
+	p, dir, url := startGoApp(t, true)
 
 	stop := make(chan struct{})
 	ok, failed, wait := loadLoop(url, stop)
@@ -120,12 +130,7 @@ func TestSaveDeploysGoAppWithoutDroppingRequests(t *testing.T) {
 
 func TestBuildErrorKeepsTheOldVersionServing(t *testing.T) {
 	t.Parallel()
-	dir := goApp(t, "v1")
-	port := freePort(t)
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port), "--no-watch=false", "--boot-timeout", "120")
-	waitBody(t, p, url, "v1 ", 2*time.Minute)
-	p.waitOutput("Watching " + dir)
+	p, dir, url := startGoApp(t, true)
 
 	writeFile(t, filepath.Join(dir, "main.go"), goAppSource("v2")+"\nfunc broken( {\n")
 	waitFor(t, "the build to fail", func() bool { return p.hasOutput("Build b2 failed") && p.hasOutput("the dynos keep running") })
@@ -153,11 +158,7 @@ func TestBuildErrorKeepsTheOldVersionServing(t *testing.T) {
 
 func TestRollbackReturnsToTheBuildAndConfig(t *testing.T) {
 	t.Parallel()
-	dir := goApp(t, "v1")
-	port := freePort(t)
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port), "--boot-timeout", "120")
-	waitBody(t, p, url, "v1 ", 2*time.Minute)
+	p, dir, url := startGoApp(t, false)
 	var rels []struct {
 		Version int    `json:"version"`
 		BuildID string `json:"build_id"`
