@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -97,6 +98,9 @@ func (c *Controller) Reload() error {
 	}
 	now.Port = was.Port // the router holds the public port until the next start
 	c.setApp(now)
+	if !reflect.DeepEqual(addonsOf(was), addonsOf(now)) {
+		c.heroku("app.json's add-ons changed: they are provisioned at the next start (or now with addons:create / addons:destroy)")
+	}
 	envChanged := !maps.Equal(was.FileEnv, now.FileEnv)
 	if envChanged {
 		env, err := c.Env()
@@ -119,6 +123,13 @@ func (c *Controller) Reload() error {
 		}
 	}
 	return nil
+}
+
+func addonsOf(a *App) any {
+	if a.AppJSON == nil {
+		return nil
+	}
+	return a.AppJSON.Addons
 }
 
 func (d ProcfileDiff) String() string {
