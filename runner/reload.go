@@ -125,8 +125,8 @@ func (c *Controller) Reload() error {
 	return nil
 }
 
-func addonsOf(a *App) any {
-	if a.AppJSON == nil {
+func addonsOf(a *App) []procfile.AddonSpec {
+	if a.AppJSON == nil || len(a.AppJSON.Addons) == 0 {
 		return nil
 	}
 	return a.AppJSON.Addons
