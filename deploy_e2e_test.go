@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -317,4 +318,19 @@ func TestPythonAppRunsInItsVirtualenv(t *testing.T) {
 		t.Fatalf("run: exit %d %q %s", code, out, stderr)
 	}
 	stopApp(t, p)
+}
+
+// Ctrl-C during the first build stops the build and dynobox, and leaves
+// nothing running.
+func TestInterruptDuringTheFirstBuild(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{"Procfile": "worker: echo started; exec sleep 1000\n"})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "--build", "echo $$ > build.pid; exec sleep 1000")
+	p.waitOutput("Running: sh -c")
+	pids := readPIDs(t, filepath.Join(dir, "build.pid"), 1)
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(); code != 1 || !strings.Contains(p.err.String(), "received SIGINT before the dynos started") || p.hasOutput("| started") {
+		t.Fatalf("exit %d\n%s\n%s", code, p.out, p.err)
+	}
+	waitGone(t, pids, 5*time.Second)
 }

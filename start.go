@@ -365,7 +365,27 @@ func (in *instance) serve() int {
 // not had one — after the add-ons are up, before any dyno boots on it —
 // then starts the dynos and the watcher.
 func (in *instance) deploy() int {
-	if err := in.ctl.DeployAtStart(); err != nil {
+	// Ctrl-C during the first build or release command stops it.
+	interrupted := make(chan os.Signal, 1)
+	deployed, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case sig := <-in.sigs:
+			interrupted <- sig
+			in.stop()
+		case <-deployed:
+		}
+	}()
+	err := in.ctl.DeployAtStart()
+	close(deployed)
+	<-watched
+	select {
+	case sig := <-interrupted:
+		return in.fail(exitFailure, "received %s before the dynos started; stopped", signalName(sig))
+	default:
+	}
+	if err != nil {
 		return in.fail(exitFailure, "%v; no dyno was started", err)
 	}
 	env, err := in.ctl.Env() // with what the build installed (a virtualenv)

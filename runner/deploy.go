@@ -105,11 +105,7 @@ func (c *Controller) build() (DeployResult, error) {
 	}
 	// The session marker lets the watchdog stop a build dynobox left behind.
 	env = append(env, SessionVar+"="+c.Session)
-	parent := c.Context
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(parent, BuildTimeout)
+	ctx, cancel := context.WithTimeout(c.context(), BuildTimeout)
 	defer cancel()
 	out, err := build.Run(ctx, plan, build.Options{
 		AppDir: c.app().Dir, StateDir: c.StateDir, Env: env,
@@ -179,6 +175,14 @@ func (c *Controller) deployName(buildID string) string {
 		return buildID
 	}
 	return strings.TrimSpace(string(sha))
+}
+
+// context ends when dynobox stops.
+func (c *Controller) context() context.Context {
+	if c.Context == nil {
+		return context.Background()
+	}
+	return c.Context
 }
 
 func (c *Controller) heroku(msg string) {

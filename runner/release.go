@@ -99,7 +99,7 @@ func (c *Controller) runRelease(v int) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ReleasePhaseTimeout)
+	ctx, cancel := context.WithTimeout(c.context(), ReleasePhaseTimeout)
 	defer cancel()
 	c.apiEvent(fmt.Sprintf("Running release command for v%d", v))
 	if err := ReleasePhase(ctx, c.app().Dir, entry.Command, env, c.Session, c.Bus); err != nil {
