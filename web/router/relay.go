@@ -59,7 +59,14 @@ func (r *Router) copyBody(w http.ResponseWriter, req *http.Request, x *exchange,
 	defer putBuffer(buf)
 	for {
 		if c.br.Buffered() == 0 {
-			c.readBy(time.Now().Add(r.cfg.IdleTimeout)) // H15
+			switch {
+			case x.fc == nil:
+				c.readBy(time.Now().Add(r.cfg.IdleTimeout)) // H15
+			case res.ContentLength < 0 || x.bytes < res.ContentLength:
+				// Wait here, watching the client if it takes long; Read
+				// below then returns what the wait ended with.
+				_ = r.awaitDyno(x, c, time.Now().Add(r.cfg.IdleTimeout))
+			}
 		}
 		n, err := res.Body.Read(buf[:])
 		if n > 0 {
