@@ -171,7 +171,7 @@ func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up 
 		closed := err != nil
 		var res *http.Response
 		if err == nil {
-			res, err = http.ReadResponse(c.br, req)
+			res, err = readResponse(c, req)
 		}
 		if err != nil {
 			c.unwatch()

@@ -35,6 +35,8 @@ type dynoConn struct {
 	abort   func()      // unblocks reads and writes for good (the client went away)
 	aborted atomic.Bool // abort was called
 	unwatch func() bool // stops calling abort when the request's context ends
+
+	resp dynoResponse // the last response read (response.go)
 }
 
 func newDynoConn(c net.Conn) *dynoConn {

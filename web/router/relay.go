@@ -99,11 +99,19 @@ func copyResponseHeader(dst, src http.Header) {
 			dst[k] = vs
 		}
 	}
-	dst["Via"] = []string{appendVia(src["Via"])}
+	if prior := src["Via"]; prior != nil {
+		dst["Via"] = []string{appendVia(prior)}
+	} else {
+		dst["Via"] = viaOnly
+	}
 	if _, ok := src["Content-Type"]; !ok {
 		dst["Content-Type"] = nil // net/http would sniff one: pass the dyno's response as it is
 	}
 }
+
+// viaOnly is the Via field of a response that had none; shared, never
+// modified.
+var viaOnly = []string{via}
 
 // Copy buffers, recycled.
 var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}

@@ -51,6 +51,10 @@ func (w *fastWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
+	// The head goes into the buffer now, so that the header map's values,
+	// shared with the dyno connection's response (response.go), are not
+	// needed once the connection is back in the pool.
+	w.start(false)
 }
 
 // start writes the head. done: the handler has returned without a body.
