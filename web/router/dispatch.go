@@ -152,7 +152,7 @@ func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up 
 		}
 		return nil, retryOther, h13
 	}
-	deadline := time.Now().Add(r.cfg.ResponseTimeout)
+	deadline := x.connected.Add(r.cfg.ResponseTimeout) // a few µs early at most
 	if x.fc == nil {
 		c.readBy(deadline)
 	}
@@ -167,7 +167,7 @@ func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up 
 	}
 	for {
 		// Peek first: whether the dyno sent anything at all matters.
-		err := r.awaitDyno(x, c, deadline)
+		err := r.awaitDyno(x, c, x.connected, deadline)
 		closed := err != nil
 		var res *http.Response
 		if err == nil {
@@ -193,9 +193,10 @@ func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up 
 // awaitDyno waits until c has bytes to read, an error, or deadline (set
 // here on the router's own connections, by the caller on net/http's). A
 // client connection of the router's own is not watched for a hang-up
-// until the dyno has kept the request waiting for watchAfter: most answers
-// come sooner, and watching costs a goroutine and deadline changes.
-func (r *Router) awaitDyno(x *exchange, c *dynoConn, deadline time.Time) error {
+// until the dyno has kept the request waiting for watchAfter since now:
+// most answers come sooner, and watching costs a goroutine and deadline
+// changes.
+func (r *Router) awaitDyno(x *exchange, c *dynoConn, now, deadline time.Time) error {
 	fc := x.fc
 	if fc == nil {
 		_, err := c.br.Peek(1)
@@ -205,7 +206,7 @@ func (r *Router) awaitDyno(x *exchange, c *dynoConn, deadline time.Time) error {
 		return nil
 	}
 	if !fc.watching {
-		if soon := time.Now().Add(watchAfter); soon.Before(deadline) {
+		if soon := now.Add(watchAfter); soon.Before(deadline) {
 			c.readBy(soon)
 			_, err := c.br.Peek(1)
 			if err == nil || !isTimeout(err) || c.aborted.Load() {

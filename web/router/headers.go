@@ -96,13 +96,16 @@ func routerSets(k string) bool {
 
 // hopByHop reports fields that belong to one connection, not the message
 // (RFC 9110 7.6.1): the usual ones and those named in Connection.
-func hopByHop(k string, h http.Header) bool {
+func hopByHop(k string, h http.Header) bool { return hopByHopIn(k, h["Connection"]) }
+
+// hopByHopIn is hopByHop with the Connection field's values at hand.
+func hopByHopIn(k string, conn []string) bool {
 	switch k {
 	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
 		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
 		return true
 	}
-	return hasToken(h["Connection"], k)
+	return conn != nil && hasToken(conn, k)
 }
 
 // upgradeType is the protocol a request asks to switch to, if any.

@@ -8,8 +8,76 @@ import (
 
 func indexLF(b []byte) int { return bytes.IndexByte(b, '\n') }
 
-// field locates one header field in fastConn.scratch.
-type field struct{ k0, k1, v0, v1 int }
+// field locates one header field in a head: name b[k0:k1], value
+// b[v0:v1]; canon: the name is already in canonical form.
+type field struct {
+	k0, k1, v0, v1 int
+	canon          bool
+}
+
+// scanFields appends the fields of a head, from pos to its empty line
+// (every line ending in CRLF, see headEnd), to fields. It returns false on
+// anything net/http's reader would refuse or treat specially: a line
+// without name or colon, folding, characters outside a token in a name,
+// control characters in a value, more than max fields.
+func scanFields(b []byte, pos int, fields []field, max int) ([]field, bool) {
+	for {
+		end := pos + bytes.IndexByte(b[pos:], '\n') - 1 // the CR
+		if end == pos {
+			return fields, true // the empty line
+		}
+		if len(fields) == max {
+			return fields, false
+		}
+		colon := bytes.IndexByte(b[pos:end], ':')
+		if colon <= 0 {
+			return fields, false
+		}
+		f := field{k0: pos, k1: pos + colon, canon: true}
+		upper := true
+		for _, c := range b[f.k0:f.k1] {
+			if !isTokenChar(c) {
+				return fields, false
+			}
+			if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+				f.canon = false
+			}
+			upper = c == '-'
+		}
+		f.v0, f.v1 = f.k1+1, end
+		for f.v0 < f.v1 && (b[f.v0] == ' ' || b[f.v0] == '\t') {
+			f.v0++
+		}
+		for f.v1 > f.v0 && (b[f.v1-1] == ' ' || b[f.v1-1] == '\t') {
+			f.v1--
+		}
+		for _, c := range b[f.v0:f.v1] {
+			if badValueChars[c] {
+				return fields, false
+			}
+		}
+		fields = append(fields, f)
+		pos = end + 2
+	}
+}
+
+// name is a field's name in canonical form.
+func (f field) name(s string) string {
+	if f.canon {
+		return s[f.k0:f.k1]
+	}
+	return http.CanonicalHeaderKey(s[f.k0:f.k1])
+}
+
+// badValueChars are the control characters net/http refuses in a field
+// value (all but HTAB).
+var badValueChars = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = c != '\t'
+	}
+	t[0x7f] = true
+	return t
+}()
 
 // parse reads a request head (every line ending in CRLF, see headEnd) into
 // fc.req. It returns false for anything but a plain request, which
@@ -19,12 +87,9 @@ type field struct{ k0, k1, v0, v1 int }
 // What net/http would refuse with 400 it still refuses that way, and
 // requests breaking the router's limits still get the router's 400 page.
 //
-// The head is copied once into a string that the request's strings slice;
-// field names are canonicalised in the copy first.
-func (fc *fastConn) parse(head []byte) bool {
-	b := append(fc.scratch[:0], head...)
-	fc.scratch = b
-
+// The head is copied once, into a string that the request's strings
+// slice.
+func (fc *fastConn) parse(b []byte) bool {
 	// Request line: METHOD SP /target SP HTTP/1.1 CRLF
 	eol := bytes.IndexByte(b, '\n') - 1
 	sp1 := bytes.IndexByte(b[:eol], ' ')
@@ -50,67 +115,9 @@ func (fc *fastConn) parse(head []byte) bool {
 			query = i
 		}
 	}
-
-	// Fields: Name: OWS value OWS CRLF
-	fields := fc.fields[:0]
-	host := -1
-	for pos := eol + 2; ; {
-		end := pos + bytes.IndexByte(b[pos:], '\n') - 1 // the CR
-		if end == pos {
-			break // the empty line
-		}
-		if len(fields) == maxFastFields {
-			return false
-		}
-		colon := bytes.IndexByte(b[pos:end], ':')
-		if colon <= 0 {
-			return false // no name, no colon, or a folded line
-		}
-		k0, k1 := pos, pos+colon
-		upper := true
-		for i := k0; i < k1; i++ {
-			c := b[i]
-			if !isTokenChar(c) {
-				return false
-			}
-			switch {
-			case upper && 'a' <= c && c <= 'z':
-				b[i] = c - ('a' - 'A')
-			case !upper && 'A' <= c && c <= 'Z':
-				b[i] = c + ('a' - 'A')
-			}
-			upper = c == '-'
-		}
-		v0, v1 := k1+1, end
-		for v0 < v1 && (b[v0] == ' ' || b[v0] == '\t') {
-			v0++
-		}
-		for v1 > v0 && (b[v1-1] == ' ' || b[v1-1] == '\t') {
-			v1--
-		}
-		for _, c := range b[v0:v1] {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return false
-			}
-		}
-		switch string(b[k0:k1]) {
-		case "Host":
-			if host >= 0 || !validHost(b[v0:v1]) {
-				return false
-			}
-			host = len(fields)
-		case "Content-Length":
-			if string(b[v0:v1]) != "0" {
-				return false
-			}
-		case "Transfer-Encoding", "Expect", "Upgrade":
-			return false
-		}
-		fields = append(fields, field{k0, k1, v0, v1})
-		pos = end + 2
-	}
+	fields, ok := scanFields(b, eol+2, fc.fields[:0], maxFastFields)
 	fc.fields = fields
-	if host < 0 {
+	if !ok {
 		return false
 	}
 
@@ -118,30 +125,41 @@ func (fc *fastConn) parse(head []byte) bool {
 	req, h := &fc.req, fc.header
 	clear(h)
 	vals := fc.vals[:0]
-	for i, f := range fields {
-		k, v := s[f.k0:f.k1], s[f.v0:f.v1]
-		if i == host {
-			req.Host = v
+	req.Host = ""
+	host := false
+	for _, f := range fields {
+		k, v := f.name(s), s[f.v0:f.v1]
+		switch k {
+		case "Host":
+			if host || !validHost(v) {
+				return false
+			}
+			req.Host, host = v, true
 			continue
+		case "Content-Length":
+			if v != "0" || h[k] != nil {
+				return false
+			}
+		case "Transfer-Encoding", "Expect", "Upgrade":
+			return false
 		}
 		if prior, ok := h[k]; ok {
 			h[k] = append(prior, v)
-			if k == "Content-Length" {
-				return false // repeated
-			}
 			continue
 		}
 		vals = append(vals, v)
 		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	fc.vals = vals
+	if !host {
+		return false
+	}
+	fc.close = false
 	if c := h["Connection"]; c != nil {
 		if hasToken(c, "upgrade") {
 			return false
 		}
 		fc.close = hasToken(c, "close")
-	} else {
-		fc.close = false
 	}
 
 	req.Method = s[:sp1]
@@ -180,12 +198,12 @@ var tokenChars = func() (t [128]bool) {
 
 // validHost accepts what net/http accepts in Host, less the empty value
 // and bytes beyond ASCII, which go to net/http.
-func validHost(h []byte) bool {
+func validHost(h string) bool {
 	if len(h) == 0 {
 		return false
 	}
-	for _, c := range h {
-		if c >= 0x80 || !hostChars[c] {
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c >= 0x80 || !hostChars[c] {
 			return false
 		}
 	}

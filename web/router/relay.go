@@ -14,16 +14,20 @@ import (
 // http.ErrAbortHandler, which makes net/http drop the client's connection.
 func (r *Router) relay(w http.ResponseWriter, req *http.Request, x *exchange, res *http.Response, c *dynoConn, up *upload) {
 	h := w.Header()
-	copyResponseHeader(h, res.Header)
-	if len(res.Trailer) > 0 {
-		keys := make([]string, 0, len(res.Trailer))
-		for k := range res.Trailer {
-			keys = append(keys, k)
-		}
-		h["Trailer"] = []string{strings.Join(keys, ", ")}
-	}
 	x.status = res.StatusCode
-	w.WriteHeader(res.StatusCode)
+	if fw, ok := w.(*fastWriter); ok && len(res.Trailer) == 0 {
+		fw.startDyno(res) // the same head, without filling h
+	} else {
+		copyResponseHeader(h, res.Header)
+		if len(res.Trailer) > 0 {
+			keys := make([]string, 0, len(res.Trailer))
+			for k := range res.Trailer {
+				keys = append(keys, k)
+			}
+			h["Trailer"] = []string{strings.Join(keys, ", ")}
+		}
+		w.WriteHeader(res.StatusCode)
+	}
 
 	code := r.copyBody(w, req, x, res, c)
 	if code == none && len(res.Trailer) > 0 {
@@ -65,7 +69,8 @@ func (r *Router) copyBody(w http.ResponseWriter, req *http.Request, x *exchange,
 			case res.ContentLength < 0 || x.bytes < res.ContentLength:
 				// Wait here, watching the client if it takes long; Read
 				// below then returns what the wait ended with.
-				_ = r.awaitDyno(x, c, time.Now().Add(r.cfg.IdleTimeout))
+				now := time.Now()
+				_ = r.awaitDyno(x, c, now, now.Add(r.cfg.IdleTimeout))
 			}
 		}
 		n, err := res.Body.Read(buf[:])

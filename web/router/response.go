@@ -12,11 +12,11 @@ import (
 // response is parsed into it instead of through http.ReadResponse, which
 // allocates a reader, a header map and a slice per field on every response.
 type dynoResponse struct {
-	res     http.Response
-	header  http.Header
-	vals    []string
-	scratch []byte
-	body    lengthBody
+	res    http.Response
+	header http.Header
+	vals   []string
+	fields []field
+	body   lengthBody
 }
 
 // readResponse reads the response head the dyno has sent on c. A usual
@@ -38,8 +38,7 @@ func (d *dynoResponse) parse(br *bufio.Reader, req *http.Request) *http.Response
 	if end == 0 || odd {
 		return nil
 	}
-	b := append(d.scratch[:0], buf[:end]...)
-	d.scratch = b
+	b := buf[:end]
 
 	// Status line: HTTP/1.1 SP 3DIGIT SP reason CRLF
 	eol := bytes.IndexByte(b, '\n') - 1
@@ -57,9 +56,14 @@ func (d *dynoResponse) parse(br *bufio.Reader, req *http.Request) *http.Response
 		return nil
 	}
 	for _, c := range b[13:eol] {
-		if c < ' ' && c != '\t' || c == 0x7f {
+		if badValueChars[c] {
 			return nil
 		}
+	}
+	fields, ok := scanFields(b, eol+2, d.fields[:0], maxFastFields)
+	d.fields = fields
+	if !ok {
+		return nil
 	}
 
 	if d.header == nil {
@@ -69,56 +73,9 @@ func (d *dynoResponse) parse(br *bufio.Reader, req *http.Request) *http.Response
 	}
 	h := d.header
 	vals := d.vals[:0]
-	var s string // the head, once the names are canonical
-	type span struct{ k0, k1, v0, v1 int }
-	var spans [32]span
-	n := 0
-	for pos := eol + 2; ; {
-		end := pos + bytes.IndexByte(b[pos:], '\n') - 1
-		if end == pos {
-			break
-		}
-		if n == len(spans) {
-			return nil
-		}
-		colon := bytes.IndexByte(b[pos:end], ':')
-		if colon <= 0 {
-			return nil
-		}
-		k0, k1 := pos, pos+colon
-		upper := true
-		for i := k0; i < k1; i++ {
-			c := b[i]
-			if !isTokenChar(c) {
-				return nil
-			}
-			switch {
-			case upper && 'a' <= c && c <= 'z':
-				b[i] = c - ('a' - 'A')
-			case !upper && 'A' <= c && c <= 'Z':
-				b[i] = c + ('a' - 'A')
-			}
-			upper = c == '-'
-		}
-		v0, v1 := k1+1, end
-		for v0 < v1 && (b[v0] == ' ' || b[v0] == '\t') {
-			v0++
-		}
-		for v1 > v0 && (b[v1-1] == ' ' || b[v1-1] == '\t') {
-			v1--
-		}
-		for _, c := range b[v0:v1] {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return nil
-			}
-		}
-		spans[n] = span{k0, k1, v0, v1}
-		n++
-		pos = end + 2
-	}
-	s = string(b)
-	for _, f := range spans[:n] {
-		k, v := s[f.k0:f.k1], s[f.v0:f.v1]
+	s := string(b)
+	for _, f := range fields {
+		k, v := f.name(s), s[f.v0:f.v1]
 		if prior, ok := h[k]; ok {
 			h[k] = append(prior, v)
 			continue

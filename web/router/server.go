@@ -118,15 +118,14 @@ type fastConn struct {
 	cancel context.CancelFunc
 	rdl    time.Time // the read deadline set on c
 
-	req     http.Request
-	url     url.URL
-	header  http.Header
-	vals    []string // backing for header values
-	fields  []field
-	scratch []byte
-	w       fastWriter
-	x       exchange
-	close   bool // the request asked to close the connection
+	req    http.Request
+	url    url.URL
+	header http.Header
+	vals   []string // backing for header values
+	fields []field
+	w      fastWriter
+	x      exchange
+	close  bool // the request asked to close the connection
 
 	// Watching the client for a hang-up while a request waits on its dyno.
 	watching  bool          // a watcher runs (the connection's goroutine only)
@@ -221,7 +220,11 @@ func (fc *fastConn) readHead() ([]byte, error) {
 			fc.setReadDeadline(time.Now().Add(fc.r.srv.ReadHeaderTimeout))
 		} else {
 			fc.state.Store(connIdle)
-			if now := time.Now(); fc.rdl.Sub(now) < fc.r.srv.IdleTimeout-idleSlack {
+			now := fc.x.end // the end of the last request, if any: recent enough
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if fc.rdl.Sub(now) < fc.r.srv.IdleTimeout-idleSlack {
 				fc.setReadDeadline(now.Add(fc.r.srv.IdleTimeout))
 			}
 		}

@@ -45,7 +45,8 @@ func (w *fastWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		bw := w.fc.bw
 		writeStatusLine(bw, code)
-		w.writeFields(bw)
+		w.writeFields(bw, w.h, false)
+		w.length = -1
 		bw.WriteString("\r\n")
 		w.flush()
 		return
@@ -57,24 +58,48 @@ func (w *fastWriter) WriteHeader(code int) {
 	w.start(false)
 }
 
-// start writes the head. done: the handler has returned without a body.
+// start writes the head from the header map. done: the handler has
+// returned without a body.
 func (w *fastWriter) start(done bool) {
+	w.begin()
+	date := w.writeFields(w.fc.bw, w.h, false)
+	w.frame(date, done)
+}
+
+// startDyno writes the head of a dyno's response straight from the
+// response's fields, as copyResponseHeader would pass them on, without
+// filling the header map.
+func (w *fastWriter) startDyno(res *http.Response) {
+	w.status = res.StatusCode
+	w.begin()
+	bw := w.fc.bw
+	date := w.writeFields(bw, res.Header, true)
+	bw.WriteString("Via: ")
+	if prior := res.Header["Via"]; prior != nil {
+		bw.WriteString(appendVia(prior))
+	} else {
+		bw.WriteString(via)
+	}
+	bw.WriteString("\r\n")
+	w.frame(date, false)
+}
+
+func (w *fastWriter) begin() {
 	w.started = true
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	writeStatusLine(w.fc.bw, w.status)
+}
+
+// frame ends the head with Date if the fields had none, the body's
+// framing and Connection.
+func (w *fastWriter) frame(date, done bool) {
 	bw := w.fc.bw
-	writeStatusLine(bw, w.status)
-	date := w.writeFields(bw)
 	if !date {
 		bw.WriteString("Date: ")
 		bw.WriteString(httpDate())
 		bw.WriteString("\r\n")
-	}
-	if v := w.h["Content-Length"]; len(v) > 0 {
-		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
-			w.length = n
-		}
 	}
 	switch {
 	case w.fc.req.Method == "HEAD" || w.status == http.StatusNoContent || w.status == http.StatusNotModified:
@@ -93,15 +118,34 @@ func (w *fastWriter) start(done bool) {
 	bw.WriteString("\r\n")
 }
 
-// writeFields writes the handler's fields and reports whether Date was
-// among them. The router writes the framing fields itself.
-func (w *fastWriter) writeFields(bw *bufio.Writer) (date bool) {
-	for k, vs := range w.h {
+// writeFields writes the fields of h, takes the body's length from
+// Content-Length, and reports whether Date was among them. The router
+// writes the framing fields itself; a dyno's hop-by-hop fields and Via
+// are left out (dyno).
+func (w *fastWriter) writeFields(bw *bufio.Writer, h http.Header, dyno bool) (date bool) {
+	var conn []string
+	if dyno {
+		conn = h["Connection"]
+	}
+	for k, vs := range h {
 		switch k {
 		case "Transfer-Encoding", "Connection":
 			continue
 		case "Date":
 			date = len(vs) > 0
+		case "Content-Length":
+			if len(vs) > 0 {
+				if n, err := strconv.ParseInt(vs[0], 10, 64); err == nil && n >= 0 {
+					w.length = n
+				}
+			}
+		case "Via":
+			if dyno {
+				continue
+			}
+		}
+		if dyno && hopByHopIn(k, conn) {
+			continue
 		}
 		for _, v := range vs {
 			bw.WriteString(k)
