@@ -30,6 +30,9 @@ func (r *Router) relay(w http.ResponseWriter, req *http.Request, x *exchange, re
 	}
 
 	code := r.copyBody(w, req, x, res, c)
+	if fw, ok := w.(*fastWriter); ok && code == none && len(res.Trailer) == 0 {
+		fw.finish() // the response is complete: send it now
+	}
 	if code == none && len(res.Trailer) > 0 {
 		// Flush first: a short body would get a Content-Length, no trailers.
 		_ = http.NewResponseController(w).Flush()

@@ -25,6 +25,8 @@ type fastWriter struct {
 	length  int64 // the handler's Content-Length, -1 if none
 	written int64 // body bytes written
 	err     error // the first error writing to the client
+	done    bool  // finish ran
+	reuse   bool  // what finish reported
 }
 
 func (w *fastWriter) reset() {
@@ -34,6 +36,7 @@ func (w *fastWriter) reset() {
 		clear(w.h)
 	}
 	w.status, w.started, w.noBody, w.chunked, w.length, w.written, w.err = 0, false, false, false, -1, 0, nil
+	w.done, w.reuse = false, false
 }
 
 func (w *fastWriter) Header() http.Header { return w.h }
@@ -241,9 +244,16 @@ func (w *fastWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return fc.c, bufio.NewReadWriter(fc.br, fc.bw), nil
 }
 
-// finish completes the response after the handler returned and reports
-// whether the connection can carry another request.
+// finish completes the response and reports whether the connection can
+// carry another request. relay calls it as soon as a dyno's response is
+// complete, so that the client has it before the router's bookkeeping;
+// the connection's loop calls it again (then it only reports) once the
+// handler has returned.
 func (w *fastWriter) finish() bool {
+	if w.done {
+		return w.reuse
+	}
+	w.done = true
 	if !w.started {
 		w.start(true)
 	}
@@ -267,7 +277,8 @@ func (w *fastWriter) finish() bool {
 		return false
 	}
 	// A body shorter than announced leaves the client waiting for the rest.
-	return w.noBody || w.length < 0 || w.written == w.length
+	w.reuse = w.noBody || w.length < 0 || w.written == w.length
+	return w.reuse
 }
 
 // httpDate is the Date field value now, formatted once a second.
