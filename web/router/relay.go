@@ -61,6 +61,18 @@ func (r *Router) copyBody(w http.ResponseWriter, req *http.Request, x *exchange,
 	if res.Body == http.NoBody {
 		return none
 	}
+	if b, ok := res.Body.(*lengthBody); ok && int64(c.br.Buffered()) >= b.n {
+		// All of it came with the head (a small response): pass it on
+		// from the read buffer.
+		p, _ := c.br.Peek(int(b.n))
+		if _, err := w.Write(p); err != nil {
+			return h27
+		}
+		c.br.Discard(len(p))
+		x.bytes += b.n
+		b.n = 0
+		return none
+	}
 	flusher, _ := w.(http.Flusher)
 	buf := getBuffer()
 	defer putBuffer(buf)

@@ -325,7 +325,9 @@ func (fc *fastConn) watchDyno(c *dynoConn) func() bool {
 // stopWatching stops the watcher and forgets the dyno connection. It
 // reports whether the client is still there.
 func (fc *fastConn) stopWatching() bool {
-	fc.cur.Store(nil)
+	if fc.cur.Load() != nil {
+		fc.cur.Store(nil)
+	}
 	if fc.watching {
 		_ = fc.c.SetReadDeadline(aLongTimeAgo)
 		<-fc.watchDone
