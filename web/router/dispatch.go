@@ -144,25 +144,32 @@ func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up 
 		return nil, retryStale, none
 	}
 	writeRequestHead(c.bw, req, x, r.forwardedPort(req), up)
-	if err := c.bw.Flush(); err != nil {
+	deadline := x.connected.Add(r.cfg.ResponseTimeout) // a few µs early at most
+	var err error
+	if x.fc != nil {
+		c.unwatch = x.fc.watchDyno(c)
+		r.waitBriefly(x, c, x.connected, deadline)
+		err = c.sendAndWait()
+	} else {
+		err = c.bw.Flush()
+	}
+	if err != nil {
 		// The app cannot have seen a whole request head: send it again.
+		if x.fc != nil {
+			c.unwatch()
+		}
 		c.Close()
 		if c.reused {
 			return nil, retryStale, none
 		}
 		return nil, retryOther, h13
 	}
-	deadline := x.connected.Add(r.cfg.ResponseTimeout) // a few µs early at most
 	if x.fc == nil {
 		c.readBy(deadline)
-	}
-	if up != nil {
-		// Heroku's 30 s count from the end of the request.
-		up.start(c, func() { c.readBy(time.Now().Add(r.cfg.ResponseTimeout)) })
-	}
-	if x.fc != nil {
-		c.unwatch = x.fc.watchDyno(c)
-	} else {
+		if up != nil {
+			// Heroku's 30 s count from the end of the request.
+			up.start(c, func() { c.readBy(time.Now().Add(r.cfg.ResponseTimeout)) })
+		}
 		c.unwatch = context.AfterFunc(req.Context(), c.abort)
 	}
 	for {
@@ -206,8 +213,7 @@ func (r *Router) awaitDyno(x *exchange, c *dynoConn, now, deadline time.Time) er
 		return nil
 	}
 	if !fc.watching {
-		if soon := now.Add(watchAfter); soon.Before(deadline) {
-			c.readBy(soon)
+		if r.waitBriefly(x, c, now, deadline) {
 			_, err := c.br.Peek(1)
 			if err == nil || !isTimeout(err) || c.aborted.Load() {
 				return err
@@ -218,6 +224,19 @@ func (r *Router) awaitDyno(x *exchange, c *dynoConn, now, deadline time.Time) er
 	c.readBy(deadline)
 	_, err := c.br.Peek(1)
 	return err
+}
+
+// waitBriefly sets the read deadline for the first, unwatched wait of
+// awaitDyno; false: deadline comes first, so the client is watched from the
+// start.
+func (r *Router) waitBriefly(x *exchange, c *dynoConn, now, deadline time.Time) bool {
+	if soon := now.Add(watchAfter); soon.Before(deadline) {
+		c.readBy(soon)
+		return true
+	}
+	x.fc.watch()
+	c.readBy(deadline)
+	return false
 }
 
 // readFailed names a failure to read the response head. retry says that

@@ -285,3 +285,22 @@ func TestHeadEnd(t *testing.T) {
 		}
 	}
 }
+
+// A dyno that closes a kept-alive connection right after answering: the
+// next request on it, sent at once, goes again on a new connection.
+func TestDynoClosesAfterAnswer(t *testing.T) {
+	t.Parallel()
+	b := rawBackend(t, "web.1", func(c net.Conn) {
+		if _, err := readHead(c); err == nil {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	for i := range 20 {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		if res, body := readRawResponse(t, br, "GET"); res.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+		}
+	}
+}
