@@ -196,8 +196,8 @@ var tokenChars = func() (t [128]bool) {
 	return t
 }()
 
-// validHost accepts what net/http accepts in Host, less the empty value
-// and bytes beyond ASCII, which go to net/http.
+// validHost accepts what net/http accepts in Host (httpguts'
+// ValidHostHeader), less the empty value, which goes to net/http.
 func validHost(h string) bool {
 	if len(h) == 0 {
 		return false
@@ -211,10 +211,14 @@ func validHost(h string) bool {
 }
 
 var hostChars = func() (t [128]bool) {
-	for c := range 128 {
-		t[c] = isTokenChar(byte(c))
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
 	}
-	for _, c := range "()*+,:;=@[]" {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!$%&()*+,-.:;=[']_~" {
 		t[c] = true
 	}
 	return t

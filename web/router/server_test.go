@@ -304,3 +304,45 @@ func TestDynoClosesAfterAnswer(t *testing.T) {
 		}
 	}
 }
+
+// The router's own reading of a request agrees with net/http's on what is
+// a plain request: each head below goes the same way through both (the
+// router's answer or net/http's 400).
+func TestParseAgreesWithNetHTTP(t *testing.T) {
+	for _, head := range []string{
+		"GET / HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /a?b=c&d HTTP/1.1\r\nHost: app.test:5006\r\nX-A: 1\r\nx-a: 2\r\nAccept:  */* \r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a|b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nX-Bad: a\x01b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nX-Tab: a\tb\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nX-Obs: caf\xc3\xa9\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+		"G(T / HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /\x7f HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET / HTTP/1.1\r\n: empty\r\nHost: app.test\r\n\r\n",
+	} {
+		fc := &fastConn{header: http.Header{}}
+		ours := fc.parse([]byte(head))
+		if plain := !strings.Contains(head, "Content-Length: 0\r\nContent-Length") && strings.Contains(head, "HTTP/1.1\r\nHost: app.test") &&
+			!strings.ContainsAny(head, "\x01\x7f("); plain && !ours {
+			t.Errorf("%q: a plain request the router leaves to net/http", head)
+		}
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+		if ours && err != nil {
+			t.Errorf("%q: the router reads it, net/http refuses it: %v", head, err)
+			continue
+		}
+		if !ours || err != nil {
+			continue // net/http has it
+		}
+		got := fmt.Sprint(fc.req.Method, " ", fc.req.RequestURI, " ", fc.req.Host, " ", fc.req.Header)
+		want := fmt.Sprint(req.Method, " ", req.RequestURI, " ", req.Host, " ", req.Header)
+		if got != want {
+			t.Errorf("%q:\n router  %s\n net/http %s", head, got, want)
+		}
+	}
+}
