@@ -12,11 +12,19 @@
 #                      dyno and the proxy, so keep the load generator small
 #   RUNS=3 DURATION=10 WARMUP=2   repeats and seconds
 #   OUT=/tmp/dynobox-router-bench results (router-results.md, router-raw.tsv) and logs
+#   PROFILE=1          the router writes CPU and allocation profiles to $OUT
+#                      (router-cpu.pprof, router-mem.pprof; go tool pprof)
 #
 # Needs wrk and nginx (Debian: apt-get install -y wrk nginx-light) and go.
 # Both proxies add Heroku's headers and keep connections to the dyno alive;
 # the router also formats its log line for every request (and drops it),
 # nginx has access_log off.
+#
+# Besides req/s and latency, each run records the CPU time the proxy and
+# the dyno used per request (from /proc, utime+stime of the process and its
+# children): the machine's 2 cores are shared by wrk, the dyno and the
+# proxy, so CPU per request is what decides the throughput, and it varies
+# much less than req/s when other work runs on the machine.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -92,8 +100,14 @@ free_port() {
 
 start backend "$OUT/routerbench" backend
 BACKEND=$ADDR
-start router "$OUT/routerbench" router -backend "$BACKEND"
+BACKEND_PID=${PIDS[-1]}
+PROF=()
+if [[ ${PROFILE:-0} == 1 ]]; then
+	PROF=(-cpuprofile "$OUT/router-cpu.pprof" -memprofile "$OUT/router-mem.pprof")
+fi
+start router "$OUT/routerbench" router -backend "$BACKEND" "${PROF[@]}"
 ROUTER=$ADDR
+ROUTER_PID=${PIDS[-1]}
 NGINX_ADDR=127.0.0.1:$(free_port)
 N=$OUT/nginx
 cat >"$N/nginx.conf" <<EOF
@@ -132,6 +146,8 @@ http {
 EOF
 "$NGINX" -p "$N" -c "$N/nginx.conf" 2>"$N/stderr.log" &
 PIDS+=($!)
+NGINX_PID=$!
+declare -A PID=([direct]=0 [router]=$ROUTER_PID [nginx]=$NGINX_PID)
 
 declare -A URL=([direct]="http://$BACKEND/" [router]="http://$ROUTER/" [nginx]="http://$NGINX_ADDR/")
 for t in $TARGETS; do
@@ -150,9 +166,30 @@ done
 	{ wrk -v 2>&1 || true; } | head -1
 } >"$OUT/versions.txt"
 
-# measure TARGET CONNS SECONDS: one wrk run; prints "rps p50 p75 p90 p99" (µs).
+# cputicks PID...: utime+stime of the processes and their children, in
+# clock ticks; 0 for pid 0.
+cputicks() {
+	local t=0 p q
+	for p in "$@"; do
+		[[ $p == 0 ]] && continue
+		for q in $p $(pgrep -P "$p" || true); do
+			t=$((t + $(awk '{print $14 + $15}' "/proc/$q/stat" 2>/dev/null || echo 0)))
+		done
+	done
+	echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+
+# measure TARGET CONNS SECONDS: one wrk run; prints "rps p50 p75 p90 p99
+# proxy_cpu_us dyno_cpu_us" (latencies in µs, CPU in µs per request).
 measure() {
-	wrk -t"$THREADS" -c"$2" -d"$3"s --latency "${URL[$1]}" | awk '
+	local p0 d0 p1 d1
+	p0=$(cputicks "${PID[$1]}")
+	d0=$(cputicks "$BACKEND_PID")
+	wrk -t"$THREADS" -c"$2" -d"$3"s --latency "${URL[$1]}" >"$OUT/wrk.out"
+	p1=$(cputicks "${PID[$1]}")
+	d1=$(cputicks "$BACKEND_PID")
+	awk -v pt=$((p1 - p0)) -v dt=$((d1 - d0)) -v hz="$HZ" '
 		function us(v) {
 			if (v ~ /us$/) return v + 0
 			if (v ~ /ms$/) return v * 1000
@@ -162,19 +199,20 @@ measure() {
 		/^ +50%/ { p50 = us($2) } /^ +75%/ { p75 = us($2) }
 		/^ +90%/ { p90 = us($2) } /^ +99%/ { p99 = us($2) }
 		/^Requests\/sec:/ { rps = $2 }
+		/ requests in / { n = $1 }
 		/Non-2xx|Socket errors/ { print "router.sh: " $0 > "/dev/stderr" }
-		END { printf "%s %s %s %s %s\n", rps, p50, p75, p90, p99 }'
+		END { printf "%s %s %s %s %s %.2f %.2f\n", rps, p50, p75, p90, p99, pt * 1e6 / hz / n, dt * 1e6 / hz / n }' "$OUT/wrk.out"
 }
 
 RAW=$OUT/router-raw.tsv
-printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\n' >"$RAW"
+printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\tproxy_cpu_us\tdyno_cpu_us\n' >"$RAW"
 for c in $CONNS; do
 	for t in $TARGETS; do measure "$t" "$c" "$WARMUP" >/dev/null; done
 	for run in $(seq "$RUNS"); do
 		for t in $TARGETS; do # interleaved, so drift hits all alike
-			read -r rps p50 p75 p90 p99 < <(measure "$t" "$c" "$DURATION")
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" >>"$RAW"
-			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs"
+			read -r rps p50 p75 p90 p99 pcpu dcpu < <(measure "$t" "$c" "$DURATION")
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" "$pcpu" "$dcpu" >>"$RAW"
+			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs, CPU per request: proxy ${pcpu}µs dyno ${dcpu}µs"
 		done
 	done
 done
@@ -187,10 +225,10 @@ RES=$OUT/router-results.md
 	echo "# Router benchmark: wrk → trivial dyno, direct / dynobox router / nginx"
 	echo
 	echo "Medians of $RUNS run(s) of ${DURATION}s, wrk -t$THREADS, $(nproc) CPUs shared by wrk, dyno and proxy."
-	echo "Ratios are against the direct run; *added* is proxied minus direct."
+	echo "Ratios are against the direct run; *added* is proxied minus direct; CPU is µs per request."
 	echo
-	echo "| conns | target | req/s | req/s ratio | p50 µs | p90 µs | p99 µs | p50 added µs | p99 added µs | p99 ratio |"
-	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| conns | target | req/s | req/s ratio | p50 µs | p90 µs | p99 µs | p50 added µs | p99 added µs | p99 ratio | proxy CPU | dyno CPU |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for c in $CONNS; do
 		d_rps=$(med "$c" direct 4)
 		d_p50=$(med "$c" direct 5)
@@ -200,17 +238,21 @@ RES=$OUT/router-results.md
 			p50=$(med "$c" "$t" 5)
 			p90=$(med "$c" "$t" 7)
 			p99=$(med "$c" "$t" 8)
+			pcpu=$(med "$c" "$t" 9)
+			dcpu=$(med "$c" "$t" 10)
 			awk -v c="$c" -v t="$t" -v rps="$rps" -v p50="$p50" -v p90="$p90" -v p99="$p99" \
-				-v drps="$d_rps" -v dp50="$d_p50" -v dp99="$d_p99" 'BEGIN {
-				printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n",
-					c, t, rps, rps / drps, p50, p90, p99, p50 - dp50, p99 - dp99, p99 / dp99 }'
+				-v drps="$d_rps" -v dp50="$d_p50" -v dp99="$d_p99" -v pcpu="$pcpu" -v dcpu="$dcpu" 'BEGIN {
+				printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %.1f |\n",
+					c, t, rps, rps / drps, p50, p90, p99, p50 - dp50, p99 - dp99, p99 / dp99,
+					(t == "direct" ? "—" : sprintf("%.1f", pcpu)), dcpu }'
 		done
 	done
 	echo
-	echo "Router vs nginx (throughput ratio router/nginx):"
+	echo "Router vs nginx (throughput ratio router/nginx; CPU per request, router/nginx):"
 	for c in $CONNS; do
 		awk -v c="$c" -v r="$(med "$c" router 4)" -v n="$(med "$c" nginx 4)" \
-			'BEGIN { printf "- c=%s: %.2f\n", c, r / n }'
+			-v rc="$(med "$c" router 9)" -v nc="$(med "$c" nginx 9)" \
+			'BEGIN { printf "- c=%s: %.2f (CPU %.1f / %.1f µs = %.2f)\n", c, r / n, rc, nc, rc / nc }'
 	done
 	echo
 	sed 's/^/    /' "$OUT/versions.txt"

@@ -2,6 +2,7 @@
 //
 //	routerbench backend -addr 127.0.0.1:PORT                   a trivial web dyno: "Hello, world!"
 //	routerbench router  -addr 127.0.0.1:PORT -backend HOST:PORT  dynobox's router in front of it
+//	                    [-cpuprofile FILE] [-memprofile FILE]      pprof profiles, written at SIGTERM
 //
 // The router formats its log line for every request, as dynobox does, and
 // drops it (-log stderr prints it), so the cost measured is routing, not a
@@ -46,7 +47,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: routerbench backend -addr ADDR | router -addr ADDR -backend ADDR[,ADDR…] [-log discard|stderr]")
+	fmt.Fprintln(os.Stderr, "usage: routerbench backend -addr ADDR | router -addr ADDR -backend ADDR[,ADDR…] [-log discard|stderr] [-cpuprofile FILE] [-memprofile FILE]")
 	os.Exit(2)
 }
 
@@ -70,7 +71,16 @@ func runRouter(args []string) error {
 	backends := fs.String("backend", "", "comma-separated dyno addresses")
 	logTo := fs.String("log", "discard", "discard or stderr")
 	profile := fs.String("cpuprofile", "", "write a CPU profile here until shutdown")
+	memProfile := fs.String("memprofile", "", "write an allocation profile here at shutdown")
 	fs.Parse(args)
+	if *memProfile != "" {
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	if *profile != "" {
 		f, err := os.Create(*profile)
 		if err != nil {

@@ -73,6 +73,9 @@ func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange,
 		case snap.state == Ready && last != none:
 			code, deadline = last, giveUpAt
 		}
+		if x.fc != nil {
+			x.fc.watch() // net/http's server watches the client all along
+		}
 		if !r.wait(ctx, snap.changed, deadline) {
 			if ctx.Err() != nil {
 				return nil, nil, h27
@@ -141,27 +144,41 @@ func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up 
 		return nil, retryStale, none
 	}
 	writeRequestHead(c.bw, req, x, r.forwardedPort(req), up)
-	if err := c.bw.Flush(); err != nil {
+	deadline := x.connected.Add(r.cfg.ResponseTimeout) // a few µs early at most
+	var err error
+	if x.fc != nil {
+		c.unwatch = x.fc.watchDyno(c)
+		r.waitBriefly(x, c, x.connected, deadline)
+		err = c.sendAndWait()
+	} else {
+		err = c.bw.Flush()
+	}
+	if err != nil {
 		// The app cannot have seen a whole request head: send it again.
+		if x.fc != nil {
+			c.unwatch()
+		}
 		c.Close()
 		if c.reused {
 			return nil, retryStale, none
 		}
 		return nil, retryOther, h13
 	}
-	c.readBy(time.Now().Add(r.cfg.ResponseTimeout))
-	if up != nil {
-		// Heroku's 30 s count from the end of the request.
-		up.start(c, func() { c.readBy(time.Now().Add(r.cfg.ResponseTimeout)) })
+	if x.fc == nil {
+		c.readBy(deadline)
+		if up != nil {
+			// Heroku's 30 s count from the end of the request.
+			up.start(c, func() { c.readBy(time.Now().Add(r.cfg.ResponseTimeout)) })
+		}
+		c.unwatch = context.AfterFunc(req.Context(), c.abort)
 	}
-	c.unwatch = context.AfterFunc(req.Context(), c.abort)
 	for {
 		// Peek first: whether the dyno sent anything at all matters.
-		_, err := c.br.Peek(1)
+		err := r.awaitDyno(x, c, x.connected, deadline)
 		closed := err != nil
 		var res *http.Response
 		if err == nil {
-			res, err = http.ReadResponse(c.br, req)
+			res, err = readResponse(c, req)
 		}
 		if err != nil {
 			c.unwatch()
@@ -178,6 +195,48 @@ func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up 
 			clear(h)
 		}
 	}
+}
+
+// awaitDyno waits until c has bytes to read, an error, or deadline (set
+// here on the router's own connections, by the caller on net/http's). A
+// client connection of the router's own is not watched for a hang-up
+// until the dyno has kept the request waiting for watchAfter since now:
+// most answers come sooner, and watching costs a goroutine and deadline
+// changes.
+func (r *Router) awaitDyno(x *exchange, c *dynoConn, now, deadline time.Time) error {
+	fc := x.fc
+	if fc == nil {
+		_, err := c.br.Peek(1)
+		return err
+	}
+	if c.br.Buffered() > 0 {
+		return nil
+	}
+	if !fc.watching {
+		if r.waitBriefly(x, c, now, deadline) {
+			_, err := c.br.Peek(1)
+			if err == nil || !isTimeout(err) || c.aborted.Load() {
+				return err
+			}
+		}
+		fc.watch()
+	}
+	c.readBy(deadline)
+	_, err := c.br.Peek(1)
+	return err
+}
+
+// waitBriefly sets the read deadline for the first, unwatched wait of
+// awaitDyno; false: deadline comes first, so the client is watched from the
+// start.
+func (r *Router) waitBriefly(x *exchange, c *dynoConn, now, deadline time.Time) bool {
+	if soon := now.Add(watchAfter); soon.Before(deadline) {
+		c.readBy(soon)
+		return true
+	}
+	x.fc.watch()
+	c.readBy(deadline)
+	return false
 }
 
 // readFailed names a failure to read the response head. retry says that

@@ -35,6 +35,15 @@ type dynoConn struct {
 	abort   func()      // unblocks reads and writes for good (the client went away)
 	aborted atomic.Bool // abort was called
 	unwatch func() bool // stops calling abort when the request's context ends
+
+	resp dynoResponse // the last response read (response.go)
+
+	rdl    time.Time       // the read deadline last set by readBy
+	quiet  bool            // new, or idle only briefly: see sendAndWait
+	raw    syscall.RawConn // for sendAndWait; nil if the connection has none
+	waitFn func(uintptr) bool
+	sent   bool  // sendAndWait has flushed the request
+	werr   error // and what that returned
 }
 
 func newDynoConn(c net.Conn) *dynoConn {
@@ -43,12 +52,23 @@ func newDynoConn(c net.Conn) *dynoConn {
 		d.aborted.Store(true)
 		_ = c.SetDeadline(aLongTimeAgo)
 	}
+	d.quiet = true
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			d.raw, d.waitFn = raw, d.sendThenWait
+		}
+	}
 	return d
 }
 
 // readBy sets the read deadline, unless the connection was aborted: a
-// deadline set after abort must not revive it.
+// deadline set after abort must not revive it. Setting the deadline that
+// is set already costs nothing.
 func (c *dynoConn) readBy(t time.Time) {
+	if t.Equal(c.rdl) {
+		return // and if aborted since, the deadline stays past
+	}
+	c.rdl = t
 	_ = c.SetReadDeadline(t)
 	if c.aborted.Load() {
 		_ = c.SetReadDeadline(aLongTimeAgo)
@@ -56,6 +76,42 @@ func (c *dynoConn) readBy(t time.Time) {
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
+
+// quietIdle is how long a connection may have been idle for sendAndWait
+// to skip the first read: far below any app server's keep-alive timeout.
+const quietIdle = 50 * time.Millisecond
+
+// sendAndWait flushes the request head and waits until the dyno's answer
+// can be read, or the read deadline passes (the read that follows reports
+// either). net.Conn's Read would try a read first, which finds nothing
+// this soon after the request: waiting through the RawConn saves that
+// system call on every request. The poller forgets what it saw before the
+// wait begins, and the request goes out after, so what wakes the wait is
+// the answer, or the reset of a connection the dyno has closed. A dyno
+// that half-closed an idle connection and reads on without answering
+// would not wake it, so only connections new or idle for less than
+// quietIdle wait this way; others flush and read as usual.
+func (c *dynoConn) sendAndWait() error {
+	if c.raw == nil || !c.quiet {
+		return c.bw.Flush()
+	}
+	c.sent, c.werr = false, nil
+	if err := c.raw.Read(c.waitFn); err != nil && !c.sent {
+		return err // closed before anything was sent
+	}
+	return c.werr
+}
+
+// sendThenWait is the RawConn callback of sendAndWait: the first call
+// flushes and asks to wait for readability, the next says it came.
+func (c *dynoConn) sendThenWait(uintptr) bool {
+	if c.sent {
+		return true
+	}
+	c.sent = true
+	c.werr = c.bw.Flush()
+	return c.werr != nil
+}
 
 // alive tells whether an idle connection still looks usable: the dyno has
 // not closed it and sent nothing unasked. It costs one non-blocking recv,
@@ -100,7 +156,9 @@ func (p *idlePool) get() *dynoConn {
 	}
 	c := p.conns[n-1]
 	p.conns = p.conns[:n-1]
-	if time.Since(c.idleAt) > idleConnTimeout {
+	idle := time.Since(c.idleAt)
+	c.quiet = idle < quietIdle
+	if idle > idleConnTimeout {
 		// The newest is stale, so are all the others.
 		for _, old := range p.conns {
 			old.Close()

@@ -17,6 +17,9 @@ type exchange struct {
 	detail    string    // more words for the log line and error page (limits)
 	status    int       // the dyno's response status, 0 if none
 	bytes     int64     // response body bytes relayed from the dyno
+	end       time.Time // when the router line was written
+
+	fc *fastConn // the client's connection, if the router reads it itself (server.go)
 }
 
 // fail records the first error code: later ones are consequences.

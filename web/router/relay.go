@@ -14,18 +14,25 @@ import (
 // http.ErrAbortHandler, which makes net/http drop the client's connection.
 func (r *Router) relay(w http.ResponseWriter, req *http.Request, x *exchange, res *http.Response, c *dynoConn, up *upload) {
 	h := w.Header()
-	copyResponseHeader(h, res.Header)
-	if len(res.Trailer) > 0 {
-		keys := make([]string, 0, len(res.Trailer))
-		for k := range res.Trailer {
-			keys = append(keys, k)
-		}
-		h["Trailer"] = []string{strings.Join(keys, ", ")}
-	}
 	x.status = res.StatusCode
-	w.WriteHeader(res.StatusCode)
+	if fw, ok := w.(*fastWriter); ok && len(res.Trailer) == 0 {
+		fw.startDyno(res) // the same head, without filling h
+	} else {
+		copyResponseHeader(h, res.Header)
+		if len(res.Trailer) > 0 {
+			keys := make([]string, 0, len(res.Trailer))
+			for k := range res.Trailer {
+				keys = append(keys, k)
+			}
+			h["Trailer"] = []string{strings.Join(keys, ", ")}
+		}
+		w.WriteHeader(res.StatusCode)
+	}
 
 	code := r.copyBody(w, req, x, res, c)
+	if fw, ok := w.(*fastWriter); ok && code == none && len(res.Trailer) == 0 {
+		fw.finish() // the response is complete: send it now
+	}
 	if code == none && len(res.Trailer) > 0 {
 		// Flush first: a short body would get a Content-Length, no trailers.
 		_ = http.NewResponseController(w).Flush()
@@ -54,12 +61,32 @@ func (r *Router) copyBody(w http.ResponseWriter, req *http.Request, x *exchange,
 	if res.Body == http.NoBody {
 		return none
 	}
+	if b, ok := res.Body.(*lengthBody); ok && int64(c.br.Buffered()) >= b.n {
+		// All of it came with the head (a small response): pass it on
+		// from the read buffer.
+		p, _ := c.br.Peek(int(b.n))
+		if _, err := w.Write(p); err != nil {
+			return h27
+		}
+		c.br.Discard(len(p))
+		x.bytes += b.n
+		b.n = 0
+		return none
+	}
 	flusher, _ := w.(http.Flusher)
 	buf := getBuffer()
 	defer putBuffer(buf)
 	for {
 		if c.br.Buffered() == 0 {
-			c.readBy(time.Now().Add(r.cfg.IdleTimeout)) // H15
+			switch {
+			case x.fc == nil:
+				c.readBy(time.Now().Add(r.cfg.IdleTimeout)) // H15
+			case res.ContentLength < 0 || x.bytes < res.ContentLength:
+				// Wait here, watching the client if it takes long; Read
+				// below then returns what the wait ended with.
+				now := time.Now()
+				_ = r.awaitDyno(x, c, now, now.Add(r.cfg.IdleTimeout))
+			}
 		}
 		n, err := res.Body.Read(buf[:])
 		if n > 0 {
@@ -92,11 +119,19 @@ func copyResponseHeader(dst, src http.Header) {
 			dst[k] = vs
 		}
 	}
-	dst["Via"] = []string{appendVia(src["Via"])}
+	if prior := src["Via"]; prior != nil {
+		dst["Via"] = []string{appendVia(prior)}
+	} else {
+		dst["Via"] = viaOnly
+	}
 	if _, ok := src["Content-Type"]; !ok {
 		dst["Content-Type"] = nil // net/http would sniff one: pass the dyno's response as it is
 	}
 }
+
+// viaOnly is the Via field of a response that had none; shared, never
+// modified.
+var viaOnly = []string{via}
 
 // Copy buffers, recycled.
 var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}

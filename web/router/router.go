@@ -46,8 +46,11 @@ type Router struct {
 	closeOnce sync.Once
 	waiting   atomic.Int64 // requests waiting for a dyno now
 
-	mu       sync.Mutex
-	upgrades map[*exchange]func() // live WebSockets and how to close them
+	mu        sync.Mutex
+	upgrades  map[*exchange]func()      // live WebSockets and how to close them
+	conns     map[*fastConn]struct{}    // client connections the router serves itself
+	listeners map[net.Listener]*handoff // what Serve accepts on
+	down      bool                      // Shutdown began: Serve accepts nothing more
 }
 
 // New makes a router; it starts nothing.
@@ -63,11 +66,13 @@ func New(cfg Config) *Router {
 	def(&cfg.BootWait, 75*time.Second)
 
 	r := &Router{
-		cfg:      cfg,
-		view:     poolView{pool: cfg.Pool},
-		dialer:   net.Dialer{Timeout: cfg.ConnectTimeout},
-		closing:  make(chan struct{}),
-		upgrades: map[*exchange]func(){},
+		cfg:       cfg,
+		view:      poolView{pool: cfg.Pool},
+		dialer:    net.Dialer{Timeout: cfg.ConnectTimeout},
+		closing:   make(chan struct{}),
+		upgrades:  map[*exchange]func(){},
+		conns:     map[*fastConn]struct{}{},
+		listeners: map[net.Listener]*handoff{},
 	}
 	if cfg.PublicPort > 0 {
 		r.port = strconv.Itoa(cfg.PublicPort)
@@ -82,23 +87,24 @@ func New(cfg Config) *Router {
 	return r
 }
 
-// Serve accepts connections on l until Shutdown; then it returns nil.
-func (r *Router) Serve(l net.Listener) error {
-	err := r.srv.Serve(l)
-	if err == http.ErrServerClosed {
-		return nil
-	}
-	return err
-}
-
 // Shutdown stops accepting, answers requests still waiting for a dyno at
 // once, closes WebSockets and lets other requests finish until ctx ends,
 // then closes what is left.
 func (r *Router) Shutdown(ctx context.Context) error {
 	r.closeOnce.Do(func() { close(r.closing) })
-	err := r.srv.Shutdown(ctx)
+	r.mu.Lock()
+	r.down = true
+	for l := range r.listeners {
+		l.Close()
+	}
+	r.mu.Unlock()
+	err := r.srv.Shutdown(ctx) // the connections handed to net/http, and WebSockets
+	if err == nil {
+		err = r.waitConns(ctx)
+	}
 	if err != nil {
 		r.srv.Close()
+		r.closeConns()
 	}
 	if s := r.view.cur.Load(); s != nil {
 		for _, u := range s.ups {
@@ -108,9 +114,29 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// waitConns closes the router's own client connections as they go idle,
+// until none is left or ctx ends.
+func (r *Router) waitConns(ctx context.Context) error {
+	tick := time.Millisecond
+	for r.closeIdle() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(tick):
+		}
+		tick = min(2*tick, 50*time.Millisecond)
+	}
+	return nil
+}
+
 // ServeHTTP routes one request to a web dyno.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	x := &exchange{start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req)}
+	r.route(w, req, &exchange{})
+}
+
+// route routes one request; x is blank but for fastConn.
+func (r *Router) route(w http.ResponseWriter, req *http.Request, x *exchange) {
+	x.start, x.requestID, x.fwd = time.Now(), requestID(req.Header), forwardedFor(req)
 	defer r.finish(x, req)
 	if why := checkLimits(req); why != "" {
 		x.fail(h25)
@@ -145,8 +171,9 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 	if x.code != none {
 		status = codes[x.code].status
 	}
+	x.end = time.Now()
 	if r.cfg.Log != nil {
-		r.cfg.Log(logLine(x, req, status, time.Now()))
+		r.cfg.Log(logLine(x, req, status, x.end))
 	}
 	if p != nil {
 		panic(p)

@@ -1,0 +1,348 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// echoPath is a dyno that answers with the request's method, target and
+// a few of its fields.
+func echoPath() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%s %s x-a=%q body=%d", r.Method, r.RequestURI, r.Header.Values("X-A"), n)
+	})
+}
+
+// dial opens a raw connection to the router.
+func dial(t *testing.T, rt *testRouter) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", rt.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// readResponse reads one response and its body off a raw connection.
+func readRawResponse(t *testing.T, br *bufio.Reader, method string) (*http.Response, string) {
+	t.Helper()
+	res, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(body)
+}
+
+// Requests pipelined on one connection are answered in order, each with
+// its router line, also when the first keeps the dyno busy for a while.
+func TestPipelined(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(3 * watchAfter) // a slow app, with the next request already buffered
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	paths := []string{"/slow", "/one", "/two", "/three"}
+	var reqs strings.Builder
+	for _, p := range paths {
+		fmt.Fprintf(&reqs, "GET %s HTTP/1.1\r\nHost: app.test\r\n\r\n", p)
+	}
+	if _, err := io.WriteString(c, reqs.String()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if res, body := readRawResponse(t, br, "GET"); res.StatusCode != 200 || body != p {
+			t.Errorf("got %d %q, want 200 %q", res.StatusCode, body, p)
+		}
+	}
+	for _, p := range paths {
+		rt.logs.waitFor(t, `path="`+p+`"`, "status=200")
+	}
+}
+
+// A request head arriving in pieces is read whole.
+func TestHeadInPieces(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", echoPath())
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	for _, piece := range []string{"GE", "T /pie", "ces HTTP/1.1\r\nHo", "st: app.test\r\nx-a: 1\r", "\n", "\r\n"} {
+		if _, err := io.WriteString(c, piece); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, body := readRawResponse(t, br, "GET"); res.StatusCode != 200 || body != `GET /pieces x-a=["1"] body=0` {
+		t.Errorf("got %d %q", res.StatusCode, body)
+	}
+}
+
+// Requests the router leaves to net/http on the same connection as plain
+// ones: a large body, HTTP/1.0, a bare-LF head, a malformed one.
+func TestHandOver(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sum := sha256.New()
+		n, _ := io.Copy(sum, r.Body)
+		fmt.Fprintf(w, "%s %s %s x-a=%q %d %x", r.Proto, r.Method, r.RequestURI, r.Header.Values("X-A"), n, sum.Sum(nil)[:4])
+	}))
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+
+	// Plain, then a 3 MiB upload (handed over), then plain again.
+	c, br := dial(t, rt)
+	big := bytes.Repeat([]byte("x"), 3<<20)
+	sum := sha256.Sum256(big)
+	io.WriteString(c, "GET /first HTTP/1.1\r\nHost: app.test\r\nX-A: 1\r\nx-a: 2\r\n\r\n")
+	if _, body := readRawResponse(t, br, "GET"); body != `HTTP/1.1 GET /first x-a=["1" "2"] 0 e3b0c442` {
+		t.Errorf("first: %q", body)
+	}
+	fmt.Fprintf(c, "POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n\r\n", len(big))
+	go c.Write(big)
+	if _, body := readRawResponse(t, br, "POST"); body != fmt.Sprintf("HTTP/1.1 POST /upload x-a=[] %d %x", len(big), sum[:4]) {
+		t.Errorf("upload: %q", body)
+	}
+	io.WriteString(c, "GET /after HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	if _, body := readRawResponse(t, br, "GET"); body != `HTTP/1.1 GET /after x-a=[] 0 e3b0c442` {
+		t.Errorf("after: %q", body)
+	}
+
+	for _, tc := range []struct{ name, req, status, body string }{
+		{"HTTP/1.0", "GET /old HTTP/1.0\r\nHost: app.test\r\n\r\n", "200", "HTTP/1.1 GET /old"},
+		{"bare LF", "GET /lf HTTP/1.1\nHost: app.test\n\n", "200", "HTTP/1.1 GET /lf"},
+		{"absolute form", "GET http://app.test/abs?q=1 HTTP/1.1\r\nHost: app.test\r\n\r\n", "200", "HTTP/1.1 GET /abs?q=1"},
+		{"no Host", "GET / HTTP/1.1\r\n\r\n", "400", ""},
+		{"bad field name", "GET / HTTP/1.1\r\nHost: app.test\r\nBad Name: 1\r\n\r\n", "400", ""},
+		{"two Hosts", "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", "400", ""},
+		{"chunked POST", "POST /c HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "200", "HTTP/1.1 POST /c x-a=[] 3"},
+	} {
+		c, br := dial(t, rt)
+		io.WriteString(c, tc.req)
+		res, body := readRawResponse(t, br, "GET")
+		if fmt.Sprint(res.StatusCode) != tc.status || !strings.HasPrefix(body, tc.body) {
+			t.Errorf("%s: got %d %q, want %s %q…", tc.name, res.StatusCode, body, tc.status, tc.body)
+		}
+	}
+}
+
+// Connection: close gets its answer, marked so, and the connection ends.
+func TestConnectionClose(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", echoPath())
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	io.WriteString(c, "GET /bye HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	res, body := readRawResponse(t, br, "GET")
+	if !res.Close || body != `GET /bye x-a=[] body=0` {
+		t.Errorf("got close=%v %q", res.Close, body)
+	}
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("after the response: %d bytes, %v; want EOF", n, err)
+	}
+}
+
+// A dyno's fields come out in canonical form, framing as the dyno framed.
+func TestDynoFieldCase(t *testing.T) {
+	t.Parallel()
+	b := rawBackend(t, "web.1", func(c net.Conn) {
+		br, err := readHead(c)
+		for err == nil {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-thing:  a b \r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\n\r\nok")
+			_, err = readHeadFrom(br)
+		}
+	})
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	for range 2 {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		res, body := readRawResponse(t, br, "GET")
+		if body != "ok" || res.Header.Get("X-Thing") != "a b" || res.ContentLength != 2 ||
+			res.Header.Get("Date") != "Mon, 02 Jan 2006 15:04:05 GMT" || res.Header.Get("Via") != via {
+			t.Errorf("got %q %v", body, res.Header)
+		}
+	}
+}
+
+// A client reading slowly gets the whole response, and the router line
+// counts every byte.
+func TestSlowClient(t *testing.T) {
+	t.Parallel()
+	const size = 8 << 20
+	chunk := bytes.Repeat([]byte("z"), 64<<10)
+	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		for range size / len(chunk) {
+			w.Write(chunk)
+		}
+	}))
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	res, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	buf := make([]byte, 16<<10)
+	for {
+		k, err := res.Body.Read(buf)
+		n += int64(k)
+		if err != nil {
+			break
+		}
+		if n%(512<<10) < int64(k) {
+			time.Sleep(2 * time.Millisecond) // a slow reader: the router waits on the client
+		}
+	}
+	if n != size {
+		t.Errorf("got %d bytes, want %d", n, size)
+	}
+	rt.logs.waitFor(t, `path="/big"`, fmt.Sprintf("status=200 bytes=%d ", size))
+}
+
+// Shutdown closes idle keep-alive connections at once instead of waiting.
+func TestShutdownIdleKeepAlive(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", echoPath())
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	readRawResponse(t, br, "GET")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := rt.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v with an idle connection", d)
+	}
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("idle connection still open after Shutdown")
+	}
+}
+
+// A dyno that answers a plain request with 101 gets the client's
+// connection (the router reads plain requests itself, see server.go).
+func TestUnaskedSwitch(t *testing.T) {
+	t.Parallel()
+	b := rawBackend(t, "web.1", func(c net.Conn) {
+		if _, err := readHead(c); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		io.Copy(c, c)
+	})
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	res, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+	if err != nil || res.StatusCode != 101 {
+		t.Fatalf("got %v, %v", res, err)
+	}
+	io.WriteString(c, "ping")
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != "ping" {
+		t.Errorf("echo %q, %v", got, err)
+	}
+}
+
+func TestHeadEnd(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		end  int
+		odd  bool
+		desc string
+	}{
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest", 27, false, "whole"},
+		{"GET / HTTP/1.1\r\nHost: a\r\n", 0, false, "partial"},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r", 0, false, "partial CR"},
+		{"GET / HTTP/1.1\nHost: a\n\n", 0, true, "bare LF"},
+		{"\r\nGET / HTTP/1.1\r\n\r\n", 0, true, "empty line first"},
+		{"", 0, false, "empty"},
+	} {
+		end, odd := headEnd([]byte(tc.in))
+		if end != tc.end || odd != tc.odd {
+			t.Errorf("%s: headEnd = %d, %v; want %d, %v", tc.desc, end, odd, tc.end, tc.odd)
+		}
+	}
+}
+
+// A dyno that closes a kept-alive connection right after answering: the
+// next request on it, sent at once, goes again on a new connection.
+func TestDynoClosesAfterAnswer(t *testing.T) {
+	t.Parallel()
+	b := rawBackend(t, "web.1", func(c net.Conn) {
+		if _, err := readHead(c); err == nil {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	for i := range 20 {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		if res, body := readRawResponse(t, br, "GET"); res.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+		}
+	}
+}
+
+// The router's own reading of a request agrees with net/http's on what is
+// a plain request: each head below goes the same way through both (the
+// router's answer or net/http's 400).
+func TestParseAgreesWithNetHTTP(t *testing.T) {
+	for _, head := range []string{
+		"GET / HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /a?b=c&d HTTP/1.1\r\nHost: app.test:5006\r\nX-A: 1\r\nx-a: 2\r\nAccept:  */* \r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a|b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nX-Bad: a\x01b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nX-Tab: a\tb\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nX-Obs: caf\xc3\xa9\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+		"G(T / HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /\x7f HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET / HTTP/1.1\r\n: empty\r\nHost: app.test\r\n\r\n",
+	} {
+		fc := &fastConn{header: http.Header{}}
+		ours := fc.parse([]byte(head))
+		if plain := !strings.Contains(head, "Content-Length: 0\r\nContent-Length") && strings.Contains(head, "HTTP/1.1\r\nHost: app.test") &&
+			!strings.ContainsAny(head, "\x01\x7f("); plain && !ours {
+			t.Errorf("%q: a plain request the router leaves to net/http", head)
+		}
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+		if ours && err != nil {
+			t.Errorf("%q: the router reads it, net/http refuses it: %v", head, err)
+			continue
+		}
+		if !ours || err != nil {
+			continue // net/http has it
+		}
+		got := fmt.Sprint(fc.req.Method, " ", fc.req.RequestURI, " ", fc.req.Host, " ", fc.req.Header)
+		want := fmt.Sprint(req.Method, " ", req.RequestURI, " ", req.Host, " ", req.Header)
+		if got != want {
+			t.Errorf("%q:\n router  %s\n net/http %s", head, got, want)
+		}
+	}
+}
