@@ -60,14 +60,23 @@ func List() []Info {
 // process groups of children started through StartChild (each is a group
 // leader), and never those leaders themselves, so the exit status of any
 // other child of the process — a test's exec.Cmd, a build step — is left
-// to its own Wait. A daemon that left its dyno's group (setsid) is not
-// reaped here; the session sweep stops it, and init reaps it after we exit.
+// to its own Wait. An orphan that had left its dyno's group (setsid, or a
+// tool such as air that starts its app in a group of its own) becomes a
+// zombie child in no group of ours: it is reaped once it has stayed one
+// for strayGrace, far longer than any owner takes to Wait for a child it
+// started itself.
 var reaper struct {
 	once    sync.Once
 	mu      sync.Mutex
-	managed map[int]bool // leaders whose owner has not returned from Wait
-	groups  map[int]bool // process groups whose orphans we reap
+	managed map[int]bool      // leaders whose owner has not returned from Wait
+	groups  map[int]bool      // process groups whose orphans we reap
+	strays  map[int]time.Time // zombie children in no group of ours: first seen
 }
+
+// strayGrace is how long a zombie child outside our groups is left to an
+// owner's Wait before the reaper takes it as an orphan; guarded by
+// reaper.mu (tests shorten it).
+var strayGrace = 20 * time.Second
 
 // StartChild runs start (which forks a child that leads its own process
 // group and returns its pid) while orphan reaping is held off, and marks
@@ -77,6 +86,7 @@ func StartChild(start func() (int, error)) error {
 	reaper.once.Do(func() {
 		reaper.managed = map[int]bool{}
 		reaper.groups = map[int]bool{}
+		reaper.strays = map[int]time.Time{}
 		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 		go reapLoop()
 	})
@@ -118,13 +128,30 @@ func reapOrphans() {
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	live := map[int]bool{}
+	zombies := map[int]bool{}
+	now := time.Now()
 	for _, p := range List() {
 		live[p.PGID] = true
-		if p.PPID != self || p.State != 'Z' || reaper.managed[p.PID] || !reaper.groups[p.PGID] {
+		if p.PPID != self || p.State != 'Z' || reaper.managed[p.PID] {
 			continue
+		}
+		if !reaper.groups[p.PGID] {
+			zombies[p.PID] = true
+			first, seen := reaper.strays[p.PID]
+			if !seen {
+				reaper.strays[p.PID] = now
+			}
+			if !seen || now.Sub(first) < strayGrace {
+				continue
+			}
 		}
 		var ws unix.WaitStatus
 		_, _ = unix.Wait4(p.PID, &ws, unix.WNOHANG, nil)
+	}
+	for pid := range reaper.strays {
+		if !zombies[pid] {
+			delete(reaper.strays, pid)
+		}
 	}
 	for g := range reaper.groups {
 		if !live[g] && !reaper.managed[g] {

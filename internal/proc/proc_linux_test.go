@@ -71,3 +71,39 @@ func TestReaperReapsOrphansOfItsGroups(t *testing.T) {
 		t.Log("the background job finished before it was seen; nothing left either way")
 	}
 }
+
+func TestReaperReapsStrayOrphansAfterTheirGrace(t *testing.T) {
+	// An orphan that left the leader's group (setsid: it leads a group of
+	// its own) exits as our zombie child: the reaper takes it once it has
+	// stayed one for strayGrace.
+	reaper.mu.Lock()
+	saved := strayGrace
+	strayGrace = 300 * time.Millisecond
+	reaper.mu.Unlock()
+	defer func() { reaper.mu.Lock(); strayGrace = saved; reaper.mu.Unlock() }()
+	leader := startGroup(t, "setsid sh -c 'sleep 0.2' & exit 0")
+	leader.Wait()
+	ChildDone(leader.Process.Pid)
+	stray := func() (Info, bool) {
+		for _, p := range List() {
+			if p.PPID == os.Getpid() && p.PGID == p.PID && p.PID != leader.Process.Pid {
+				return p, true
+			}
+		}
+		return Info{}, false
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p, ok := stray(); !ok || p.State != 'Z'; p, ok = stray() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the setsid orphan never became our zombie child (%+v, %v)", p, ok)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for p, ok := stray(); ok; p, ok = stray() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stray zombie %+v was not reaped", p)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
