@@ -1030,7 +1030,7 @@
     renderBuilds();
     $('release-rows').replaceChildren(...S.releases.map((r) => h('tr', { data: { version: r.version } },
       h('td', {}, h('strong', {}, 'v' + r.version), r.version === current ? h('span', { class: 'badge current' }, 'current') : ''),
-      h('td', {}, r.description, r.build_id ? h('span', { class: 'muted' }, ' · build ' + r.build_id) : ''),
+      h('td', {}, r.description, r.build_id && !r.description.endsWith(' ' + r.build_id) ? h('span', { class: 'muted' }, ' · build ' + r.build_id) : ''),
       h('td', {}, h('span', { title: fullTime(r.created_at) }, sinceSpan(r.created_at), ' ago')),
       h('td', {}, r.status ? h('span', { class: 'state s-' + (r.status === 'succeeded' ? 'up' : r.status) }, r.status) : ''),
       h('td', { class: 'actions' }, r.version === current ? '' : confirmButton('Roll back', 'Roll back to v' + r.version + '?', 'small', async () => {
