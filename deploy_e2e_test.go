@@ -334,3 +334,21 @@ func TestInterruptDuringTheFirstBuild(t *testing.T) {
 	}
 	waitGone(t, pids, 5*time.Second)
 }
+
+// start -C with a relative path: the state directory inside the app is not
+// watched, so what a build and the add-ons write there deploys nothing.
+func TestRelativeAppDirDoesNotWatchTheStateDir(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "app")
+	os.MkdirAll(dir, 0o755)
+	// The worker writes into the state directory as an add-on would.
+	writeFile(t, filepath.Join(dir, "Procfile"), "worker: while true; do date +%s%N > .dynobox/tick; sleep 0.1; done\n")
+	p := startDynobox(t, parent, "start", "-C", "app", "-p", strconv.Itoa(freePort(t)), "--no-watch=false", "--build", "echo compiling")
+	p.waitOutput("Watching " + dir + " (1 directory)")
+	time.Sleep(1500 * time.Millisecond)
+	if n := strings.Count(p.out.String(), "-----> Build b"); n != 2 { // "Build b1: …" and "Build b1 succeeded"
+		t.Fatalf("builds kept coming:\n%s", p.out)
+	}
+	stopApp(t, p)
+}

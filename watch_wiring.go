@@ -15,11 +15,21 @@ import (
 // channel closes once watching has stopped.
 func watchApp(ctl *runner.Controller, app *runner.App, stateDir string, ctx context.Context) <-chan struct{} {
 	event := func(msg string) { ctl.Bus.Event(logbus.SourceHeroku, "dynobox", msg) }
+	// Absolute: a relative state directory is relative to where dynobox
+	// runs, not to the app (start -C app); watching it would deploy on
+	// every write of a build or an add-on.
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
 	opts := watch.Options{
 		StateDir: stateDir,
 		OnError:  func(err error) { event("watch: " + err.Error()) },
 		OnReady: func(dirs int) {
-			event(fmt.Sprintf("Watching %s (%d directories): a save deploys, a changed .env or Procfile reloads", app.Dir, dirs))
+			what := "directories"
+			if dirs == 1 {
+				what = "directory"
+			}
+			event(fmt.Sprintf("Watching %s (%d %s): a save deploys, a changed .env or Procfile reloads", app.Dir, dirs, what))
 		},
 	}
 	if rel, ok := relativeTo(app.Dir, app.ProcfilePath); ok {

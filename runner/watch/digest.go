@@ -69,9 +69,10 @@ func digestOf(p string) digest {
 type digests map[string]digest
 
 // filter removes from paths those whose content is what it was when last
-// reported, and remembers the rest.
+// reported, and those created within the batch (paths[rel] true) that are
+// gone again, and remembers the rest.
 func (ds digests) filter(root string, paths map[string]bool) {
-	for rel := range paths {
+	for rel, created := range paths {
 		d := digestOf(filepath.Join(root, filepath.FromSlash(rel)))
 		prev, known := ds[rel]
 		if d.kind == uncheckable {
@@ -79,7 +80,7 @@ func (ds digests) filter(root string, paths map[string]bool) {
 			continue
 		}
 		ds[rel] = d
-		if known && prev == d {
+		if known && prev == d || !known && created && d.kind == absent {
 			delete(paths, rel)
 		}
 	}

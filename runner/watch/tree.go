@@ -48,7 +48,10 @@ func (w *Watcher) handle(ev fsnotify.Event, paths map[string]bool) bool {
 	} else if w.m.ignored(rel, isDir) {
 		return false
 	}
-	paths[rel] = true
+	// The value says the path was created within this batch: if it is gone
+	// again by the end (an editor's temp file renamed over the real one),
+	// it changed nothing.
+	paths[rel] = paths[rel] || ev.Has(fsnotify.Create)
 	if path.Base(rel) == ".gitignore" {
 		// Which directories are ignored may have changed; the rescan
 		// rereads every .gitignore.

@@ -152,7 +152,25 @@ func TestAtomicSave(t *testing.T) {
 	if err := os.Rename(tmp, filepath.Join(root, "main.go")); err != nil {
 		t.Fatal(err)
 	}
-	if c := h.next(); !slices.Contains(c.Paths, "main.go") {
+	if c := h.next(); !slices.Equal(c.Paths, []string{"main.go"}) {
+		t.Fatalf("got %+v: the temp file, gone again, is no change", c)
+	}
+	h.quiet()
+}
+
+// An atomic save of .env is an env change only: the editor's temp file is
+// no code change.
+func TestAtomicSaveOfEnvIsNoCodeChange(t *testing.T) {
+	root := mkTree(t, ".env", "main.go")
+	h := start(t, root, Options{})
+	tmp := filepath.Join(root, "zz_save_tmp")
+	if err := os.WriteFile(tmp, []byte("A=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(root, ".env")); err != nil {
+		t.Fatal(err)
+	}
+	if c := h.next(); !c.Env || c.Code || !slices.Equal(c.Paths, []string{".env"}) {
 		t.Fatalf("got %+v", c)
 	}
 	h.quiet()
