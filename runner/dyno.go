@@ -70,6 +70,7 @@ type dyno struct {
 	exit     *int
 	cmd      string // the Procfile command; a reloaded Procfile can change it
 	draining bool   // its process got SIGTERM and has not exited yet
+	booted   bool   // it has been starting at least once
 	cooloff  bool   // crashed and waiting out a restart delay
 
 	replacing bool // a preboot replacement is booting; guarded by the supervisor\'s mu
@@ -109,6 +110,13 @@ func (d *dyno) setDraining(v bool) {
 	d.mu.Unlock()
 }
 
+// fresh reports whether the dyno has not begun its first start yet.
+func (d *dyno) fresh() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.booted
+}
+
 func (d *dyno) isDraining() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -130,6 +138,7 @@ func (d *dyno) setState(s State) {
 	d.mu.Lock()
 	old := d.state
 	d.state, d.since = s, time.Now()
+	d.booted = d.booted || s == Starting
 	var status *int
 	if s == Crashed || s == Down {
 		status = d.exit

@@ -387,7 +387,7 @@ func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 		case info.State == Up: // even one being replaced: it serves until its replacement is up
 			up = append(up, info)
 		case isClosed(d.stop):
-		case info.State == Starting || d.restartingNow():
+		case info.State == Starting || d.restartingNow() || d.fresh():
 			starting++
 		case info.State == Crashed:
 			crashed++

@@ -465,3 +465,38 @@ func TestSetEnvAppliesOnRestart(t *testing.T) {
 	h.sup.Restart(Select{})
 	h.waitApp("worker.1", "value=new")
 }
+
+// From Start until the web dyno is up, the router hears "starting" (hold
+// the request), never "no web dynos" (H14): not even before the dyno's
+// goroutine has begun its first start.
+func TestWebIsStartingFromTheStart(t *testing.T) {
+	t.Parallel()
+	port := freeTestPort(t)
+	pf := testProcfile(t, "web: python3 server.py\n") // the Procfile only names the type
+	mem := logbus.NewMemory(0)
+	bus := logbus.New(mem)
+	go bus.Run()
+	defer bus.Close()
+	session := NewSession()
+	sup := New(Config{AppDir: t.TempDir(), Env: os.Environ(), Slots: []Slot{slot("web", 1, port, listenCommand)},
+		BootTimeout: wait, StopTimeout: time.Second, Bus: bus, Session: session, Procfile: pf, PublicPort: port - 1, Router: true})
+	defer func() { sup.Kill(); sup.Stop(); SweepSession(session, 0) }()
+	if _, st := sup.Web(); st != WebStarting {
+		t.Fatalf("before Start: %v, want starting", st)
+	}
+	if err := sup.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(wait); ; {
+		_, st := sup.Web()
+		if st == WebReady {
+			return
+		}
+		if st != WebStarting {
+			t.Fatalf("web status %v while the web dyno boots, want starting", st)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("web.1 never came up")
+		}
+	}
+}
