@@ -26,7 +26,8 @@ What a save does when dynobox watches the app (the default; start
 make a release of the build, run the release command, then start new web
 dynos and stop the old ones once the new are up (preboot); other types
 restart. A failed build or release command leaves the running release as
-it is. The build's output is printed as it comes.`)
+it is. The build's output is printed as it comes. Needs a running
+"dynobox start" of the app.`)
 	var f clientFlags
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
@@ -65,7 +66,10 @@ it is. The build's output is printed as it comes.`)
 }
 
 func buildsCommand() *command {
-	c := newCommand("builds", "[ID]", "List builds, newest first, or print one build's output.", "")
+	c := newCommand("builds", "[ID]", "List builds, newest first, or print one build's output.", `
+Builds are numbered b1, b2 … per app; each records its kind, start, duration,
+status and the last 64 KiB of its output. The binaries of the last 5 Go
+builds are kept for releases:rollback. Needs a running "dynobox start".`)
 	var f clientFlags
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {

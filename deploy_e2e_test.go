@@ -352,3 +352,33 @@ func TestRelativeAppDirDoesNotWatchTheStateDir(t *testing.T) {
 	}
 	stopApp(t, p)
 }
+
+// A failed build at start runs the current release when there is one, and
+// the next save deploys; with none, nothing starts.
+func TestFailedBuildAtStartRunsTheCurrentRelease(t *testing.T) {
+	t.Parallel()
+	p, dir, url := startGoApp(t, false)
+	stopApp(t, p)
+
+	writeFile(t, filepath.Join(dir, "main.go"), goAppSource("v2")+"\nfunc broken( {\n")
+	port := url[len("http://127.0.0.1:") : len(url)-1]
+	p = startDynobox(t, dir, "start", "-p", port, "--no-watch=false", "--boot-timeout", "120")
+	p.waitOutput("Build failed: build b2")
+	p.waitOutput("Starting the current release")
+	waitBody(t, p, url, "v1 ", time.Minute)
+	if strings.Contains(p.out.String(), "keep running the previous release") {
+		t.Errorf("a failed build at start claims dynos were running:\n%s", p.out)
+	}
+	p.waitOutput("Watching " + dir)
+	writeFile(t, filepath.Join(dir, "main.go"), goAppSource("v3"))
+	waitBody(t, p, url, "v3 ", time.Minute)
+	stopApp(t, p)
+
+	// A new app whose first build fails has nothing to run.
+	bad := goApp(t, "v1")
+	writeFile(t, filepath.Join(bad, "main.go"), "package main\nfunc main( {\n")
+	p = startDynobox(t, bad, "start", "-p", strconv.Itoa(freePort(t)))
+	if code := p.wait(); code != 1 || !strings.Contains(p.err.String(), "build failed") || !strings.Contains(p.err.String(), "no dyno was started") {
+		t.Fatalf("a first build that fails: exit %d\n%s\n%s", code, p.out, p.err)
+	}
+}

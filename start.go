@@ -26,15 +26,21 @@ import (
 
 func startCommand() *command {
 	c := newCommand("start", "[TYPE[=N] ...]", "Run the app's process types as supervised dynos.", `
+Starts the app's add-ons (app.json, addons:create), builds the app as its
+Heroku buildpack would (or --build), runs the Procfile's release command
+for a new release, then the dynos; watches the app directory to deploy on
+every save (--no-watch: deploy with "dynobox deploy") and to reload .env
+and the Procfile when they change.
+
 Runs one dyno of every Procfile type except release (app.json formation
 counts override), or the formation given: "web=2 worker=1", "web=2,worker=1",
-or "web" for one type only. A router holds the public port and sends requests
-to the web dynos; each dyno gets PORT = public + 100 × type index + instance
-− 1, or the next free port when that one is taken (web.1 is public + 1). A
-web dyno restarted by hand or by a config change boots its replacement on a
-new port first (Heroku's preboot). A dyno that exits is restarted: at once the first time,
-then after 1, 2, 4 … up to 30 seconds; the delay resets once it stayed up for
-10 seconds. Ctrl-C stops every dyno with SIGTERM, waits --timeout, then sends
+or "web" for one type only. A router holds the public port and sends
+requests to the web dynos; each dyno gets PORT = public + 100 × type index +
+instance − 1, or the next free port when that one is taken (web.1 is public
++ 1). A web dyno restarted by a deploy, by hand or by a config change boots
+its replacement on a new port first (Heroku's preboot). A dyno that exits
+is restarted: at once the first time, then after 1, 2, 4 … up to 30
+seconds; the delay resets once it stayed up for 10 seconds. Ctrl-C stops every dyno with SIGTERM, waits --timeout, then sends
 SIGKILL; a second Ctrl-C kills at once.
 
 Environment precedence: the OS environment < env files (later files win) <
@@ -386,7 +392,13 @@ func (in *instance) deploy() int {
 	default:
 	}
 	if err != nil {
-		return in.fail(exitFailure, "%v; no dyno was started", err)
+		// A build that fails with an earlier deploy at hand leaves that one
+		// to run, as on Heroku; fix the code and save to deploy.
+		cur, ok := in.ctl.CurrentRelease()
+		if !errors.Is(err, runner.ErrBuildFailed) || !ok || cur.BuildID == "" {
+			return in.fail(exitFailure, "%v; no dyno was started", err)
+		}
+		in.bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("Starting the current release v%d (build %s) instead; fix the code and save (or dynobox deploy) to deploy", cur.Version, cur.BuildID))
 	}
 	env, err := in.ctl.Env() // with what the build installed (a virtualenv)
 	if err != nil {

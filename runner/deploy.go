@@ -57,7 +57,7 @@ func (c *Controller) BuildPlan() (build.Plan, error) {
 func (c *Controller) Deploy() (DeployResult, error) {
 	c.deployMu.Lock()
 	defer c.deployMu.Unlock()
-	res, err := c.build()
+	res, err := c.build(true)
 	if err != nil {
 		return res, err
 	}
@@ -82,7 +82,7 @@ func (c *Controller) DeployAtStart() error {
 	}
 	c.deployMu.Lock()
 	defer c.deployMu.Unlock()
-	res, err := c.build()
+	res, err := c.build(false)
 	if err != nil {
 		return err
 	}
@@ -92,8 +92,9 @@ func (c *Controller) DeployAtStart() error {
 }
 
 // build runs one build with the app's config vars, its output on the log
-// bus as app[build], and records it.
-func (c *Controller) build() (DeployResult, error) {
+// bus as app[build], and records it. running says whether dynos run (what
+// a failure leaves running).
+func (c *Controller) build(running bool) (DeployResult, error) {
 	var res DeployResult
 	plan, err := c.BuildPlan()
 	if err != nil {
@@ -118,7 +119,11 @@ func (c *Controller) build() (DeployResult, error) {
 		}
 	}
 	if err != nil {
-		c.heroku(fmt.Sprintf("Build failed: %v; the dynos keep running the previous release", err))
+		if running {
+			c.heroku(fmt.Sprintf("Build failed: %v; the dynos keep running the previous release", err))
+		} else {
+			c.heroku(fmt.Sprintf("Build failed: %v", err))
+		}
 		return res, fmt.Errorf("%w: %v", ErrBuildFailed, err)
 	}
 	return res, nil
@@ -175,6 +180,20 @@ func (c *Controller) deployName(buildID string) string {
 		return buildID
 	}
 	return strings.TrimSpace(string(sha))
+}
+
+// CurrentRelease is the newest release that succeeded, and its build.
+func (c *Controller) CurrentRelease() (state.Release, bool) {
+	rels, err := c.Store.Releases(0)
+	if err != nil {
+		return state.Release{}, false
+	}
+	for _, r := range rels {
+		if r.Status == "succeeded" {
+			return r, true
+		}
+	}
+	return state.Release{}, false
 }
 
 // context ends when dynobox stops.

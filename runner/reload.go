@@ -96,6 +96,9 @@ func (c *Controller) Reload() error {
 		c.heroku(fmt.Sprintf("Not reloaded, the dynos keep running as they are: %v", err))
 		return err
 	}
+	for _, w := range now.Warnings {
+		c.heroku(fmt.Sprintf("warning: %s", w))
+	}
 	now.Port = was.Port // the router holds the public port until the next start
 	c.setApp(now)
 	if !reflect.DeepEqual(addonsOf(was), addonsOf(now)) {
