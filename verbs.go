@@ -166,7 +166,9 @@ func writePS(w io.Writer, ps api.PS) {
 		fmt.Fprintln(w, "No dynos are running; scale some with \"dynobox ps:scale web=1\".")
 		return
 	}
+	sort.Strings(types) // as Heroku's ps lists them
 	for i, t := range types {
+		sort.SliceStable(byType[t], func(a, b int) bool { return dynoIndex(byType[t][a].Name) < dynoIndex(byType[t][b].Name) })
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
@@ -179,6 +181,12 @@ func writePS(w io.Writer, ps api.PS) {
 			fmt.Fprintf(w, "%s: %s %s  port=%d pid=%s restarts=%d\n", d.Name, d.State, humanTime(d.Since), d.Port, pid, d.Restarts)
 		}
 	}
+}
+
+// dynoIndex is N of "web.N".
+func dynoIndex(name string) int {
+	n, _ := strconv.Atoi(name[strings.LastIndexByte(name, '.')+1:])
+	return n
 }
 
 // humanTime is Heroku's "2026/11/26 10:00:00 +0000 (~ 5m ago)".
