@@ -33,18 +33,24 @@ it is. The build's output is printed as it comes. Needs a running
 	c.run = func(c *command, args []string) int {
 		client := f.client()
 		ctx, stopTail := context.WithCancel(context.Background())
-		tailed := make(chan struct{})
+		tailed, following := make(chan struct{}), make(chan struct{})
 		if !f.json {
 			go func() {
 				defer close(tailed)
 				q := url.Values{"n": {"0"}, "tail": {"1"}, "source": {"app"}}
-				client.Logs(ctx, q, func(l api.LogLine) error {
+				client.LogsFollowing(ctx, q, func() { close(following) }, func(l api.LogLine) error {
 					if l.Process == runner.BuildProcess || strings.HasPrefix(l.Process, runner.ReleaseType+".") {
 						fmt.Printf("%s[%s]: %s\n", l.Source, l.Process, l.Text)
 					}
 					return nil
 				})
 			}()
+			// Deploy once the log is followed, so the build's first lines show.
+			select {
+			case <-following:
+			case <-tailed: // no log (the deploy below says why)
+			case <-time.After(5 * time.Second):
+			}
 		} else {
 			close(tailed)
 		}

@@ -143,10 +143,17 @@ func (c *Client) Post(path string, body, out any) error { return c.call("POST", 
 
 // Logs streams log lines to fn until the stream ends (or ctx ends, with tail).
 func (c *Client) Logs(ctx context.Context, q url.Values, fn func(LogLine) error) error {
+	return c.LogsFollowing(ctx, q, func() {}, fn)
+}
+
+// LogsFollowing is Logs, calling subscribed once the server follows the
+// log (with tail=1: every line from then on will come).
+func (c *Client) LogsFollowing(ctx context.Context, q url.Values, subscribed func(), fn func(LogLine) error) error {
 	resp, err := c.send(ctx, "GET", "/v1/logs?"+q.Encode(), nil)
 	if err != nil {
 		return err
 	}
+	subscribed()
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
