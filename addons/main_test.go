@@ -18,3 +18,13 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// needed stops a test that cannot run here: a failure in CI (.ci/run
+// installs everything the tests use), a skip elsewhere.
+func needed(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI must run this test: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
