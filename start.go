@@ -319,12 +319,10 @@ func (in *instance) serve() int {
 	in.ctl = &runner.Controller{App: app, Store: in.store, Hub: in.hub, Bus: bus, Started: time.Now(), Addons: in.addons,
 		StateDir: in.state.Path, RouterURL: routerURL, Socket: api.SocketPath(in.state.Path), Session: in.session,
 		BuildCommand: in.o.build, Load: in.loadOpts, Context: in.stopping}
-	env, err := in.ctl.Env()
-	if err != nil {
-		return in.fail(exitFailure, "%v", err)
-	}
+	// The dynos' env is set once the build has run (deploy): it may add
+	// what the build installed.
 	in.sup = runner.New(runner.Config{
-		AppDir: app.Dir, Env: env, Slots: in.slots,
+		AppDir: app.Dir, Slots: in.slots,
 		BootTimeout: in.o.boot, StopTimeout: in.o.grace, ExitOnCrash: in.o.exitOnCrash,
 		Bus: bus, Session: in.session, Procfile: app.Procfile, PublicPort: app.Port,
 		OnState: events.Record, Router: withRouter,
@@ -394,8 +392,8 @@ func (in *instance) deploy() int {
 	if err != nil {
 		// A build that fails with an earlier deploy at hand leaves that one
 		// to run, as on Heroku; fix the code and save to deploy.
-		cur, ok := in.ctl.CurrentRelease()
-		if !errors.Is(err, runner.ErrBuildFailed) || !ok || cur.BuildID == "" {
+		cur, cerr := in.store.CurrentRelease()
+		if !errors.Is(err, runner.ErrBuildFailed) || cerr != nil || cur.BuildID == "" {
 			return in.fail(exitFailure, "%v; no dyno was started", err)
 		}
 		in.bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("Starting the current release v%d (build %s) instead; fix the code and save (or dynobox deploy) to deploy", cur.Version, cur.BuildID))

@@ -54,16 +54,19 @@ func (c *Controller) BuildPlan() (build.Plan, error) {
 // phase and then swaps the dynos to it: new web dynos boot first and the
 // old ones stop once the new are up (preboot), other types restart. A
 // failed build or release phase restarts nothing. Deploys never overlap.
-func (c *Controller) Deploy() (DeployResult, error) {
+func (c *Controller) Deploy() (DeployResult, error) { return c.deploy(true) }
+
+// deploy builds, releases and, when dynos run, restarts them on the release.
+func (c *Controller) deploy(running bool) (DeployResult, error) {
 	c.deployMu.Lock()
 	defer c.deployMu.Unlock()
-	res, err := c.build(true)
+	res, err := c.build(running)
 	if err != nil {
 		return res, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.release(&res); err != nil {
+	if err := c.release(&res); err != nil || !running {
 		return res, err
 	}
 	return res, c.restartWithNewEnv()
@@ -80,15 +83,8 @@ func (c *Controller) DeployAtStart() error {
 	if plan.Kind == build.None {
 		return c.ReleaseIfPending()
 	}
-	c.deployMu.Lock()
-	defer c.deployMu.Unlock()
-	res, err := c.build(false)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.release(&res)
+	_, err = c.deploy(false)
+	return err
 }
 
 // build runs one build with the app's config vars, its output on the log
@@ -180,20 +176,6 @@ func (c *Controller) deployName(buildID string) string {
 		return buildID
 	}
 	return strings.TrimSpace(string(sha))
-}
-
-// CurrentRelease is the newest release that succeeded, and its build.
-func (c *Controller) CurrentRelease() (state.Release, bool) {
-	rels, err := c.Store.Releases(0)
-	if err != nil {
-		return state.Release{}, false
-	}
-	for _, r := range rels {
-		if r.Status == "succeeded" {
-			return r, true
-		}
-	}
-	return state.Release{}, false
 }
 
 // context ends when dynobox stops.

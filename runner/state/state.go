@@ -355,14 +355,27 @@ func (s *Store) AddBuild(b Build) error {
 	return err
 }
 
-// CurrentBuild is the build the newest succeeded release runs ("" if none).
-func (s *Store) CurrentBuild() (string, error) {
-	var id string
-	err := s.db.QueryRow("SELECT build_id FROM releases WHERE status = 'succeeded' ORDER BY version DESC LIMIT 1").Scan(&id)
+// CurrentRelease is the newest release that succeeded: the one running.
+// It returns ErrNoRelease when there is none.
+func (s *Store) CurrentRelease() (Release, error) {
+	var v int
+	err := s.db.QueryRow("SELECT version FROM releases WHERE status = 'succeeded' ORDER BY version DESC LIMIT 1").Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
+		return Release{}, ErrNoRelease
+	}
+	if err != nil {
+		return Release{}, err
+	}
+	return s.Release(v)
+}
+
+// CurrentBuild is the build the current release runs ("" if none).
+func (s *Store) CurrentBuild() (string, error) {
+	r, err := s.CurrentRelease()
+	if errors.Is(err, ErrNoRelease) {
 		return "", nil
 	}
-	return id, err
+	return r.BuildID, err
 }
 
 // Build returns one recorded build.
