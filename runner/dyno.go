@@ -104,10 +104,15 @@ func (d *dyno) command() string {
 	return d.cmd
 }
 
+// setDraining marks the dyno's process as stopping (or not) and tells the
+// supervisor's watchers (the router), which stop sending it requests.
 func (d *dyno) setDraining(v bool) {
 	d.mu.Lock()
 	d.draining = v
 	d.mu.Unlock()
+	d.sup.mu.Lock()
+	d.sup.notifyLocked()
+	d.sup.mu.Unlock()
 }
 
 // fresh reports whether the dyno has not begun its first start yet.

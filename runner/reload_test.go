@@ -108,8 +108,14 @@ func TestStoppingWebDynoGetsRequestsOnlyWhenAlone(t *testing.T) {
 	if up, st := h.sup.Web(); st != WebReady || len(up) != 2 {
 		t.Fatalf("Web() = %v, %v; want both", up, st)
 	}
+	changed := h.sup.Changed()
 	h.sup.StopDynos(Select{Dyno: "web.1"})
 	h.waitLog("web.1", "Stopping all processes with SIGTERM")
+	select {
+	case <-changed: // the router, which caches Web(), hears of it
+	case <-time.After(wait):
+		t.Fatal("no change was announced when web.1 began to stop")
+	}
 	if up, _ := h.sup.Web(); len(up) != 1 || up[0].Name != "web.2" {
 		t.Fatalf("Web() = %+v while web.1 stops; want web.2 only", up)
 	}
