@@ -73,7 +73,7 @@ type dyno struct {
 	booted   bool   // it has been starting at least once
 	cooloff  bool   // crashed and waiting out a restart delay
 
-	replacing bool // a preboot replacement is booting; guarded by the supervisor\'s mu
+	replacing bool // a preboot replacement is booting; guarded by the supervisor's mu
 
 	ctl                chan control // ps:restart / ps:stop requests
 	stopOnce, killOnce sync.Once
@@ -89,6 +89,10 @@ func newDyno(s *Supervisor, slot Slot) *dyno {
 func (d *dyno) info() DynoInfo {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.infoLocked()
+}
+
+func (d *dyno) infoLocked() DynoInfo {
 	var exit *int
 	if d.state == Crashed || d.state == Down {
 		exit = d.exit // a dyno that is up again has no exit status
@@ -116,16 +120,12 @@ func (d *dyno) setDraining(v bool) {
 }
 
 // fresh reports whether the dyno has not begun its first start yet.
-func (d *dyno) fresh() bool {
+// webSnapshot reads the state and the router's flags under one lock, so a
+// dyno moving from down to starting is never seen as neither.
+func (d *dyno) webSnapshot() (info DynoInfo, fresh, draining, restartingNow bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return !d.booted
-}
-
-func (d *dyno) isDraining() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.draining
+	return d.infoLocked(), !d.booted, d.draining, d.restartingNowLocked()
 }
 
 func (d *dyno) setCommand(c string) {
@@ -230,9 +230,7 @@ func (d *dyno) run() {
 }
 
 // restartingNow: crashed, but restarting at once rather than after a delay.
-func (d *dyno) restartingNow() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+func (d *dyno) restartingNowLocked() bool {
 	return d.state == Crashed && !d.cooloff && !d.sup.cfg.ExitOnCrash
 }
 

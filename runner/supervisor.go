@@ -377,9 +377,9 @@ func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 		if d.slot.Type != "web" {
 			continue
 		}
-		info := d.info()
+		info, fresh, draining, restartingNow := d.webSnapshot()
 		switch {
-		case info.State == Up && (isClosed(d.stop) || d.isDraining()):
+		case info.State == Up && (isClosed(d.stop) || draining):
 			// Told to stop (replaced by preboot, scaled down, ps:stop): it
 			// finishes its requests but gets new ones only if no other dyno
 			// is up.
@@ -387,7 +387,7 @@ func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 		case info.State == Up: // even one being replaced: it serves until its replacement is up
 			up = append(up, info)
 		case isClosed(d.stop):
-		case info.State == Starting || d.restartingNow() || d.fresh():
+		case info.State == Starting || restartingNow || fresh:
 			starting++
 		case info.State == Crashed:
 			crashed++

@@ -493,7 +493,7 @@ func TestWebIsStartingFromTheStart(t *testing.T) {
 			return
 		}
 		if st != WebStarting {
-			t.Fatalf("web status %v while the web dyno boots, want starting", st)
+			t.Fatalf("web status %v while the web dyno boots, want starting: %+v", st, sup.Dynos())
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("web.1 never came up")
