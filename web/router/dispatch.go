@@ -168,7 +168,7 @@ func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up 
 		c.readBy(deadline)
 		if up != nil {
 			// Heroku's 30 s count from the end of the request.
-			up.start(c, func() { c.readBy(time.Now().Add(r.cfg.ResponseTimeout)) })
+			up.start(c, func() { c.moveDeadline(deadline, time.Now().Add(r.cfg.ResponseTimeout)) })
 		}
 		c.unwatch = context.AfterFunc(req.Context(), c.abort)
 	}

@@ -38,6 +38,7 @@ type dynoConn struct {
 
 	resp dynoResponse // the last response read (response.go)
 
+	rdlMu  sync.Mutex      // readBy is also called by an upload's goroutine
 	rdl    time.Time       // the read deadline last set by readBy
 	quiet  bool            // new, or idle only briefly: see sendAndWait
 	raw    syscall.RawConn // for sendAndWait; nil if the connection has none
@@ -65,6 +66,12 @@ func newDynoConn(c net.Conn) *dynoConn {
 // deadline set after abort must not revive it. Setting the deadline that
 // is set already costs nothing.
 func (c *dynoConn) readBy(t time.Time) {
+	c.rdlMu.Lock()
+	defer c.rdlMu.Unlock()
+	c.readByLocked(t)
+}
+
+func (c *dynoConn) readByLocked(t time.Time) {
 	if t.Equal(c.rdl) {
 		return // and if aborted since, the deadline stays past
 	}
@@ -72,6 +79,17 @@ func (c *dynoConn) readBy(t time.Time) {
 	_ = c.SetReadDeadline(t)
 	if c.aborted.Load() {
 		_ = c.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+// moveDeadline changes the read deadline from old to t, unless someone
+// changed it meanwhile: an upload that ends after the response began must
+// not shorten the wait for the rest of the body.
+func (c *dynoConn) moveDeadline(old, t time.Time) {
+	c.rdlMu.Lock()
+	defer c.rdlMu.Unlock()
+	if c.rdl.Equal(old) {
+		c.readByLocked(t)
 	}
 }
 
