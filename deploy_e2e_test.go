@@ -310,7 +310,7 @@ func TestPythonAppRunsInItsVirtualenv(t *testing.T) {
 	})
 	state := filepath.Join(dir, ".dynobox")
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
-	p.waitOutput("release in " + filepath.Join(state, "venv"))
+	p.waitOutputWithin("release in "+filepath.Join(state, "venv"), time.Minute)
 	p.waitOutput("worker in " + filepath.Join(state, "venv"))
 	p.waitAPI(dir)
 	out, stderr, code := runDynobox(t, dir, "run", "echo $VIRTUAL_ENV")

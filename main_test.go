@@ -169,13 +169,20 @@ func collapseSpaces(s string) string {
 
 func (p *proc) waitOutput(text string) {
 	p.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	p.waitOutputWithin(text, 15*time.Second)
+}
+
+// waitOutputWithin is waitOutput for slower steps, such as a build that
+// makes a virtualenv (over 10 s on a busy 2-core machine).
+func (p *proc) waitOutputWithin(text string, limit time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(limit)
 	for !p.hasOutput(text) {
 		if p.exited() {
 			p.t.Fatalf("dynobox exited before %q; output:\n%s\nstderr:\n%s", text, p.out, p.err)
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("no %q in output within 15s:\n%s\nstderr:\n%s", text, p.out, p.err)
+			p.t.Fatalf("no %q in output within %s:\n%s\nstderr:\n%s", text, limit, p.out, p.err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -231,7 +231,7 @@ func (r *Router) awaitDyno(x *exchange, c *dynoConn, now, deadline time.Time) er
 // start.
 func (r *Router) waitBriefly(x *exchange, c *dynoConn, now, deadline time.Time) bool {
 	if soon := now.Add(watchAfter); soon.Before(deadline) {
-		c.readBy(soon)
+		c.readBriefly(soon, deadline)
 		return true
 	}
 	x.fc.watch()

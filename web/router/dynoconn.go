@@ -40,6 +40,9 @@ type dynoConn struct {
 
 	rdlMu  sync.Mutex      // readBy is also called by an upload's goroutine
 	rdl    time.Time       // the read deadline last set by readBy
+	brief  bool            // rdl is the short deadline of an unwatched wait (waitBriefly)
+	full   time.Time       // and this is the real one
+	gotAny bool            // a read returned bytes since waitBriefly
 	quiet  bool            // new, or idle only briefly: see sendAndWait
 	raw    syscall.RawConn // for sendAndWait; nil if the connection has none
 	waitFn func(uintptr) bool
@@ -48,7 +51,8 @@ type dynoConn struct {
 }
 
 func newDynoConn(c net.Conn) *dynoConn {
-	d := &dynoConn{Conn: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 8<<10)}
+	d := &dynoConn{Conn: c, bw: bufio.NewWriterSize(c, 8<<10)}
+	d.br = bufio.NewReaderSize(readFunc(d.read), 8<<10)
 	d.abort = func() {
 		d.aborted.Store(true)
 		_ = c.SetDeadline(aLongTimeAgo)
@@ -64,8 +68,10 @@ func newDynoConn(c net.Conn) *dynoConn {
 
 // readBy sets the read deadline, unless the connection was aborted: a
 // deadline set after abort must not revive it. Setting the deadline that
-// is set already costs nothing.
+// is set already costs nothing. Only the goroutine reading the connection
+// calls it (an upload's calls moveDeadline).
 func (c *dynoConn) readBy(t time.Time) {
+	c.brief = false
 	c.rdlMu.Lock()
 	defer c.rdlMu.Unlock()
 	c.readByLocked(t)
@@ -81,6 +87,33 @@ func (c *dynoConn) readByLocked(t time.Time) {
 		_ = c.SetReadDeadline(aLongTimeAgo)
 	}
 }
+
+// read is what the connection's bufio.Reader reads through. The short
+// deadline of an unwatched wait (waitBriefly) is for the answer's first
+// bytes: once they came, a read for more gets the real deadline. Moving it
+// only then spares a deadline change on nearly every request, whose whole
+// answer comes in its first read.
+func (c *dynoConn) read(p []byte) (int, error) {
+	if c.brief && c.gotAny {
+		c.readBy(c.full)
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.gotAny = true
+	}
+	return n, err
+}
+
+// readBriefly sets the short deadline of an unwatched wait for the first
+// bytes of an answer that is due by full.
+func (c *dynoConn) readBriefly(soon, full time.Time) {
+	c.readBy(soon)
+	c.brief, c.full, c.gotAny = true, full, false
+}
+
+type readFunc func([]byte) (int, error)
+
+func (f readFunc) Read(p []byte) (int, error) { return f(p) }
 
 // moveDeadline changes the read deadline from old to t, unless someone
 // changed it meanwhile: an upload that ends after the response began must

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -190,5 +191,41 @@ func TestH27MidResponse(t *testing.T) {
 	case <-gone:
 	case <-time.After(5 * time.Second):
 		t.Error("the dyno's request was not ended")
+	}
+}
+
+// A dyno that pauses in the middle of its response head or of a chunk,
+// longer than the router waits before watching the client: the rest still
+// arrives, with no timeout (the short wait is for the answer's first bytes).
+func TestDynoPausesMidAnswer(t *testing.T) {
+	t.Parallel()
+	pause := 5 * watchAfter
+	cases := map[string][2]string{
+		"head":  {"HTTP/1.1 200 OK\r\nContent-", "Length: 5\r\n\r\nhello"},
+		"chunk": {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "lo\r\n0\r\n\r\n"},
+	}
+	for name, parts := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := rawBackend(t, "web.1", func(c net.Conn) {
+				br := bufio.NewReader(c)
+				for {
+					if _, err := readHeadFrom(br); err != nil {
+						return
+					}
+					io.WriteString(c, parts[0])
+					time.Sleep(pause)
+					io.WriteString(c, parts[1])
+				}
+			})
+			rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+			c := client(t)
+			for range 2 { // a new connection to the dyno, then a kept-alive one
+				if res, body := get(t, c, rt.url+"/"); res.StatusCode != 200 || body != "hello" {
+					t.Fatalf("got %d %q", res.StatusCode, body)
+				}
+			}
+			rt.logs.waitFor(t, "status=200 bytes=5 ")
+		})
 	}
 }

@@ -22,7 +22,8 @@ func (r *Router) upgrade(w http.ResponseWriter, x *exchange, res *http.Response,
 	}
 	defer client.Close()
 	_ = client.SetDeadline(time.Time{}) // drop net/http's
-	_ = c.SetDeadline(time.Time{})
+	c.readBy(time.Time{})
+	_ = c.SetWriteDeadline(time.Time{})
 
 	res.Header["Via"] = []string{appendVia(res.Header["Via"])}
 	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
