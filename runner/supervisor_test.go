@@ -381,6 +381,7 @@ func TestScaleUpAndDownAtRuntime(t *testing.T) {
 	if err := h.sup.Scale("worker", 3); err != nil {
 		t.Fatal(err)
 	}
+	h.waitApp("worker.2", "worker.2 on")
 	h.waitApp("worker.3", "worker.3 on")
 	if got := h.sup.Formation(); got["worker"] != 3 || got["web"] != 0 {
 		t.Fatalf("formation %v", got)

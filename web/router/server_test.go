@@ -300,7 +300,7 @@ func TestDynoClosesAfterAnswer(t *testing.T) {
 	for i := range 20 {
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
 		if res, body := readRawResponse(t, br, "GET"); res.StatusCode != 200 || body != "ok" {
-			t.Fatalf("request %d: %d %q", i, res.StatusCode, body)
+			t.Fatalf("request %d: %d %q; router lines:\n%s", i, res.StatusCode, body, strings.Join(rt.logs.all(), "\n"))
 		}
 	}
 }
