@@ -3,6 +3,7 @@ package router
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,7 @@ const (
 // dynoConn is one HTTP/1.1 connection to a dyno.
 type dynoConn struct {
 	net.Conn
+	in     io.Reader // the connection, read without the scheduler's system-call bookkeeping (rawio.go)
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	reused bool      // served a request before: may have been closed by the dyno meanwhile
@@ -51,7 +53,8 @@ type dynoConn struct {
 }
 
 func newDynoConn(c net.Conn) *dynoConn {
-	d := &dynoConn{Conn: c, bw: bufio.NewWriterSize(c, 8<<10)}
+	rio := newRawIO(c)
+	d := &dynoConn{Conn: c, in: rio.reader(c), bw: bufio.NewWriterSize(rio.writer(c), 8<<10)}
 	d.br = bufio.NewReaderSize(readFunc(d.read), 8<<10)
 	d.abort = func() {
 		d.aborted.Store(true)
@@ -97,7 +100,7 @@ func (c *dynoConn) read(p []byte) (int, error) {
 	if c.brief && c.gotAny {
 		c.readBy(c.full)
 	}
-	n, err := c.Conn.Read(p)
+	n, err := c.in.Read(p)
 	if n > 0 {
 		c.gotAny = true
 	}

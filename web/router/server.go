@@ -142,10 +142,11 @@ func (r *Router) serveConn(c net.Conn, hl *handoff) {
 		return
 	}
 	fc := &fastConn{r: r, c: c, watchDone: make(chan struct{}, 1)}
+	rio := newRawIO(c)
 	fc.br = clientReaders.Get().(*bufio.Reader)
-	fc.br.Reset(c)
+	fc.br.Reset(rio.reader(c))
 	fc.bw = clientWriters.Get().(*bufio.Writer)
-	fc.bw.Reset(c)
+	fc.bw.Reset(rio.writer(c))
 	fc.header = make(http.Header, 16)
 	fc.unwatch = fc.stopWatching
 	// The context net/http would give, less what the router does not use.
