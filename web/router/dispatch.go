@@ -90,7 +90,8 @@ func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange,
 func (r *Router) try(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, u *upstream) (*http.Response, *dynoConn, outcome, hcode) {
 	x.up, x.connected = u, time.Time{}
 	u.inflight.Add(1)
-	c, err := r.connect(req.Context(), u)
+	now := time.Now()
+	c, err := r.connect(req.Context(), u, now)
 	if err != nil {
 		u.inflight.Add(-1)
 		if req.Context().Err() != nil {
@@ -98,7 +99,10 @@ func (r *Router) try(w http.ResponseWriter, req *http.Request, x *exchange, up *
 		}
 		return nil, nil, retryOther, connectFailed(err)
 	}
-	x.connected = time.Now()
+	x.connected = now
+	if !c.reused {
+		x.connected = time.Now() // after dialing
+	}
 	res, out, code := r.send(w, req, x, up, c)
 	if out != answered {
 		u.inflight.Add(-1)

@@ -201,7 +201,7 @@ type idlePool struct {
 }
 
 // get returns a recent idle connection, or nil.
-func (p *idlePool) get() *dynoConn {
+func (p *idlePool) get(now time.Time) *dynoConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := len(p.conns)
@@ -210,7 +210,7 @@ func (p *idlePool) get() *dynoConn {
 	}
 	c := p.conns[n-1]
 	p.conns = p.conns[:n-1]
-	idle := time.Since(c.idleAt)
+	idle := now.Sub(c.idleAt)
 	c.quiet = idle < quietIdle
 	if idle > idleConnTimeout {
 		// The newest is stale, so are all the others.
@@ -225,8 +225,8 @@ func (p *idlePool) get() *dynoConn {
 	return c
 }
 
-func (p *idlePool) put(c *dynoConn) {
-	c.idleAt = time.Now()
+func (p *idlePool) put(c *dynoConn, now time.Time) {
+	c.idleAt = now
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -252,8 +252,8 @@ func (p *idlePool) closeAll() {
 }
 
 // connect returns a connection to the dyno: an idle one or a new one.
-func (r *Router) connect(ctx context.Context, u *upstream) (*dynoConn, error) {
-	if c := u.idle.get(); c != nil {
+func (r *Router) connect(ctx context.Context, u *upstream, now time.Time) (*dynoConn, error) {
+	if c := u.idle.get(now); c != nil {
 		return c, nil
 	}
 	c, err := r.dialer.DialContext(ctx, "tcp", u.Addr)

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 )
 
@@ -45,8 +44,7 @@ func writeRequestHead(bw *bufio.Writer, req *http.Request, x *exchange, port str
 	bw.WriteString("\r\nX-Forwarded-Port: ")
 	bw.WriteString(port)
 	bw.WriteString("\r\nX-Request-Start: ")
-	var num [20]byte
-	bw.Write(strconv.AppendInt(num[:0], x.start.UnixMilli(), 10))
+	writeInt(bw, x.start.UnixMilli(), 10)
 	bw.WriteString("\r\nX-Request-Id: ")
 	bw.WriteString(x.requestID)
 	bw.WriteString("\r\nVia: ")
@@ -73,7 +71,7 @@ func writeRequestHead(bw *bufio.Writer, req *http.Request, x *exchange, port str
 		}
 	case up != nil:
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(num[:0], req.ContentLength, 10))
+		writeInt(bw, req.ContentLength, 10)
 		bw.WriteString("\r\n")
 	case req.Header["Content-Length"] != nil || req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH":
 		bw.WriteString("Content-Length: 0\r\n")

@@ -50,7 +50,8 @@ func (r *Router) relay(w http.ResponseWriter, req *http.Request, x *exchange, re
 		}
 		return
 	}
-	x.up.idle.put(c)
+	x.end = time.Now() // the exchange is over: finish logs this end
+	x.up.idle.put(c, x.end)
 }
 
 // copyBody streams the response body. Bytes are passed on as soon as the

@@ -171,7 +171,9 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 	if x.code != none {
 		status = codes[x.code].status
 	}
-	x.end = time.Now()
+	if x.end.IsZero() {
+		x.end = time.Now()
+	}
 	if r.cfg.Log != nil {
 		r.cfg.Log(logLine(x, req, status, x.end))
 	}

@@ -3,7 +3,6 @@ package router
 import (
 	"io"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -99,8 +98,7 @@ func (u *upload) copy(c *dynoConn) bool {
 // an upload streams.
 func (u *upload) write(c *dynoConn, p []byte) error {
 	if u.chunked {
-		var hdr [20]byte
-		c.bw.Write(strconv.AppendInt(hdr[:0], int64(len(p)), 16))
+		writeInt(c.bw, int64(len(p)), 16)
 		c.bw.WriteString("\r\n")
 		c.bw.Write(p)
 		c.bw.WriteString("\r\n")

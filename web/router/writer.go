@@ -162,14 +162,13 @@ func (w *fastWriter) writeFields(bw *bufio.Writer, h http.Header, dyno bool) (da
 
 func writeStatusLine(bw *bufio.Writer, code int) {
 	bw.WriteString("HTTP/1.1 ")
-	var num [8]byte
-	bw.Write(strconv.AppendInt(num[:0], int64(code), 10))
+	writeInt(bw, int64(code), 10)
 	bw.WriteByte(' ')
 	if text := http.StatusText(code); text != "" {
 		bw.WriteString(text)
 	} else {
 		bw.WriteString("status code ")
-		bw.Write(strconv.AppendInt(num[:0], int64(code), 10))
+		writeInt(bw, int64(code), 10)
 	}
 	bw.WriteString("\r\n")
 }
@@ -195,8 +194,7 @@ func (w *fastWriter) Write(p []byte) (int, error) {
 	}
 	bw := w.fc.bw
 	if w.chunked {
-		var num [16]byte
-		bw.Write(strconv.AppendUint(num[:0], uint64(len(p)), 16))
+		writeInt(bw, int64(len(p)), 16)
 		bw.WriteString("\r\n")
 	}
 	n, err := bw.Write(p)
@@ -279,6 +277,16 @@ func (w *fastWriter) finish() bool {
 	// A body shorter than announced leaves the client waiting for the rest.
 	w.reuse = w.noBody || w.length < 0 || w.written == w.length
 	return w.reuse
+}
+
+// writeInt writes n in base into bw's free space, without the heap
+// allocation that a number formatted into a local array costs when it is
+// passed to bufio.Writer.Write (whose argument escapes).
+func writeInt(bw *bufio.Writer, n int64, base int) {
+	if bw.Available() < 24 {
+		bw.Flush() // an error stays in bw and shows at the next Flush
+	}
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, base))
 }
 
 // httpDate is the Date field value now, formatted once a second.
