@@ -235,7 +235,7 @@ func (r *Router) awaitDyno(x *exchange, c *dynoConn, now, deadline time.Time) er
 // start.
 func (r *Router) waitBriefly(x *exchange, c *dynoConn, now, deadline time.Time) bool {
 	if soon := now.Add(watchAfter); soon.Before(deadline) {
-		c.readBriefly(soon, deadline)
+		c.readBriefly(now, soon, deadline)
 		return true
 	}
 	x.fc.watch()
