@@ -346,3 +346,69 @@ func TestParseAgreesWithNetHTTP(t *testing.T) {
 		}
 	}
 }
+
+// A pipelined request that arrives while the one before it waits on its
+// dyno is served as soon as that one is answered: the router never waits
+// for bytes that came in meanwhile (see step).
+func TestPipelinedWhileWaiting(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(100 * time.Millisecond)
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	for i := range 5 {
+		io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		time.Sleep(30 * time.Millisecond) // the first is with the dyno when the second arrives
+		io.WriteString(c, "GET /next HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for _, want := range []string{"/slow", "/next"} {
+			if res, body := readRawResponse(t, br, "GET"); res.StatusCode != 200 || body != want {
+				t.Fatalf("round %d: got %d %q, want %q", i, res.StatusCode, body, want)
+			}
+		}
+	}
+}
+
+// Shutdown whose time is up ends the requests still running (a stream
+// that never ends) and returns.
+func TestShutdownEndsActiveRequests(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for {
+			io.WriteString(w, "tick\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}))
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	c, br := dial(t, rt)
+	io.WriteString(c, "GET /stream HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	res, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("got %v, %v", res, err)
+	}
+	if line, err := bufio.NewReader(res.Body).ReadString('\n'); err != nil || line != "tick\n" {
+		t.Fatalf("stream: %q, %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := rt.Shutdown(ctx); err == nil {
+		t.Error("Shutdown reported no error with a stream still running")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v", d)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.Copy(io.Discard, res.Body); err != nil && isTimeout(err) {
+		t.Error("the stream's connection is still open after Shutdown")
+	}
+}
