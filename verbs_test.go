@@ -183,6 +183,7 @@ func TestLogsFiltersAndTail(t *testing.T) {
 		"Procfile": "web: " + helperCommand(t) + "\nworker: for i in 1 2 3 4 5; do echo worker line $i; done; exec sleep 1000\n",
 	})
 	p.waitOutput("worker line 5")
+	p.waitOutput("heroku[web.1] | State changed from starting to up") // may come after the worker's lines
 	out, _, _ := verb("logs", "-n", "2", "-p", "worker", "-s", "app")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.HasSuffix(lines[0], "app[worker.1]: worker line 4") || !strings.HasSuffix(lines[1], "app[worker.1]: worker line 5") {
@@ -236,7 +237,7 @@ func TestSlowTailDoesNotBlockFloodingDyno(t *testing.T) {
 		}
 		defer func() { tail.Process.Kill(); tail.Wait() }()
 	}
-	p.waitOutput("| flood done")
+	p.waitOutputWithin("| flood done", time.Minute) // 300,000 lines: slow on a busy 2-core machine
 	if n := strings.Count(p.out.String(), "| flood "); n != 300001 {
 		t.Fatalf("terminal got %d flood lines, want 300001", n)
 	}
