@@ -3,14 +3,15 @@
 # this machine, in one run: wrk against a trivial web dyno directly, through
 # the router, and through nginx, interleaved, at a few concurrencies.
 #
-#   bash bench/router.sh            # 3 runs of 10 s per target and concurrency, about 4 minutes
+#   bash bench/router.sh            # 3 runs of 10 s per target and concurrency, about 5 minutes
 #   QUICK=1 bash bench/router.sh    # 1 run of 5 s
 #
 # Environment:
 #   CONNS="10 50 200"  wrk connections (10 is "moderate" for a local app)
 #   THREADS=1          wrk threads: the machine's CPUs are shared by wrk, the
 #                      dyno and the proxy, so keep the load generator small
-#   RUNS=3 DURATION=10 WARMUP=2   repeats and seconds
+#   RUNS=3 DURATION=10 WARMUP=2   repeats and seconds (WARMUP once per
+#                      concurrency; RUN_WARMUP=1 s before every measured run)
 #   OUT=/tmp/dynobox-router-bench results (router-results.md, router-raw.tsv) and logs
 #   PROFILE=1          the router writes CPU and allocation profiles to $OUT
 #                      (router-cpu.pprof, router-mem.pprof; go tool pprof)
@@ -38,6 +39,7 @@ else
 	DURATION=${DURATION:-10}
 fi
 WARMUP=${WARMUP:-2}
+RUN_WARMUP=${RUN_WARMUP:-1}
 CONNS=${CONNS:-10 50 200}
 THREADS=${THREADS:-1}
 TARGETS="direct router nginx"
@@ -204,12 +206,28 @@ measure() {
 		END { printf "%s %s %s %s %s %.2f %.2f\n", rps, p50, p75, p90, p99, pt * 1e6 / hz / n, dt * 1e6 / hz / n }' "$OUT/wrk.out"
 }
 
+# rotate N WORD...: the words, rotated left N times.
+rotate() {
+	local n=$1
+	shift
+	local w=("$@")
+	n=$((n % ${#w[@]}))
+	echo "${w[@]:n}" "${w[@]:0:n}"
+}
+
 RAW=$OUT/router-raw.tsv
 printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\tproxy_cpu_us\tdyno_cpu_us\n' >"$RAW"
 for c in $CONNS; do
 	for t in $TARGETS; do measure "$t" "$c" "$WARMUP" >/dev/null; done
 	for run in $(seq "$RUNS"); do
-		for t in $TARGETS; do # interleaved, so drift hits all alike
+		# Interleaved, so that drift hits all alike, and in an order that
+		# rotates run by run: a target measured right after direct found
+		# the dyno still busy with the flood direct had sent it (the one
+		# always second measured a few % low). Each run is preceded by a
+		# short warm-up against its own target.
+		order=$(rotate "$((run - 1))" $TARGETS)
+		for t in $order; do
+			measure "$t" "$c" "$RUN_WARMUP" >/dev/null
 			read -r rps p50 p75 p90 p99 pcpu dcpu < <(measure "$t" "$c" "$DURATION")
 			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" "$pcpu" "$dcpu" >>"$RAW"
 			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs, CPU per request: proxy ${pcpu}µs dyno ${dcpu}µs"
