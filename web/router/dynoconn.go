@@ -46,7 +46,7 @@ type dynoConn struct {
 	full   time.Time       // and this is the real one
 	gotAny bool            // a read returned bytes since waitBriefly
 	quiet  bool            // new, or idle only briefly: see sendAndWait
-	raw    syscall.RawConn // for sendAndWait; nil if the connection has none
+	raw    syscall.RawConn // for sendAndWait and alive; nil if the connection has none
 	waitFn func(uintptr) bool
 	sent   bool  // sendAndWait has flushed the request
 	werr   error // and what that returned
@@ -61,10 +61,8 @@ func newDynoConn(c net.Conn) *dynoConn {
 		_ = c.SetDeadline(aLongTimeAgo)
 	}
 	d.quiet = true
-	if sc, ok := c.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			d.raw, d.waitFn = raw, d.sendThenWait
-		}
+	if rio != nil {
+		d.raw, d.waitFn = rio.rc, d.sendThenWait
 	}
 	return d
 }
@@ -182,16 +180,14 @@ func (c *dynoConn) alive() bool {
 	if c.br.Buffered() > 0 {
 		return false
 	}
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
+	if _, ok := c.Conn.(syscall.Conn); !ok {
 		return true
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	if c.raw == nil {
 		return false
 	}
 	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
+	err := c.raw.Read(func(fd uintptr) bool {
 		var b [1]byte
 		_, _, rerr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		return true // never wait

@@ -29,12 +29,7 @@ func writeRequestHead(bw *bufio.Writer, req *http.Request, x *exchange, port str
 		if routerSets(k) || hopByHop(k, req.Header) {
 			continue
 		}
-		for _, v := range vs {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
-		}
+		writeField(bw, k, vs)
 	}
 
 	bw.WriteString("X-Forwarded-For: ")

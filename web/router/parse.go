@@ -6,6 +6,19 @@ import (
 	"net/url"
 )
 
+// addValue adds v to h[k]. A first value takes a one-element slice of
+// vals, the connection's reused backing array (capped, so that a second
+// value copies rather than overwrites its neighbour); it returns vals.
+func addValue(h http.Header, vals []string, k, v string) []string {
+	if prior, ok := h[k]; ok {
+		h[k] = append(prior, v)
+		return vals
+	}
+	vals = append(vals, v)
+	h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	return vals
+}
+
 func indexLF(b []byte) int { return bytes.IndexByte(b, '\n') }
 
 // field locates one header field in a head: name b[k0:k1], value
@@ -143,12 +156,7 @@ func (fc *fastConn) parse(b []byte) bool {
 		case "Transfer-Encoding", "Expect", "Upgrade":
 			return false
 		}
-		if prior, ok := h[k]; ok {
-			h[k] = append(prior, v)
-			continue
-		}
-		vals = append(vals, v)
-		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		vals = addValue(h, vals, k, v)
 	}
 	fc.vals = vals
 	if !host {

@@ -76,12 +76,7 @@ func (d *dynoResponse) parse(br *bufio.Reader, req *http.Request) *http.Response
 	s := string(b)
 	for _, f := range fields {
 		k, v := f.name(s), s[f.v0:f.v1]
-		if prior, ok := h[k]; ok {
-			h[k] = append(prior, v)
-			continue
-		}
-		vals = append(vals, v)
-		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		vals = addValue(h, vals, k, v)
 	}
 	d.vals = vals
 

@@ -81,9 +81,7 @@ func (u *upload) copy(c *dynoConn) bool {
 	if u.chunked {
 		c.bw.WriteString("0\r\n")
 		for k, vs := range u.req.Trailer { // filled in at the end of the body
-			for _, v := range vs {
-				c.bw.WriteString(k + ": " + v + "\r\n")
-			}
+			writeField(c.bw, k, vs)
 		}
 		c.bw.WriteString("\r\n")
 	}

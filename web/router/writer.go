@@ -150,12 +150,7 @@ func (w *fastWriter) writeFields(bw *bufio.Writer, h http.Header, dyno bool) (da
 		if dyno && hopByHopIn(k, conn) {
 			continue
 		}
-		for _, v := range vs {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
-		}
+		writeField(bw, k, vs)
 	}
 	return date
 }
@@ -261,12 +256,7 @@ func (w *fastWriter) finish() bool {
 		for _, decl := range w.h["Trailer"] {
 			for k := range strings.SplitSeq(decl, ",") {
 				k = http.CanonicalHeaderKey(strings.TrimSpace(k))
-				for _, v := range w.h[k] {
-					bw.WriteString(k)
-					bw.WriteString(": ")
-					bw.WriteString(v)
-					bw.WriteString("\r\n")
-				}
+				writeField(bw, k, w.h[k])
 			}
 		}
 		bw.WriteString("\r\n")
@@ -277,6 +267,16 @@ func (w *fastWriter) finish() bool {
 	// A body shorter than announced leaves the client waiting for the rest.
 	w.reuse = w.noBody || w.length < 0 || w.written == w.length
 	return w.reuse
+}
+
+// writeField writes one header field line per value.
+func writeField(bw *bufio.Writer, k string, vs []string) {
+	for _, v := range vs {
+		bw.WriteString(k)
+		bw.WriteString(": ")
+		bw.WriteString(v)
+		bw.WriteString("\r\n")
+	}
 }
 
 // writeInt writes n in base into bw's free space, without the heap
