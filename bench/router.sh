@@ -8,6 +8,8 @@
 #
 # Environment:
 #   CONNS="10 50 200"  wrk connections (10 is "moderate" for a local app)
+#   TARGETS="direct router nginx"  add "probe" for bench/epollprobe, a design
+#                      probe: nginx's shape (an epoll loop per CPU) in Go
 #   THREADS=1          wrk threads: the machine's CPUs are shared by wrk, the
 #                      dyno and the proxy, so keep the load generator small
 #   RUNS=3 DURATION=10 WARMUP=2   repeats and seconds (WARMUP once per
@@ -42,7 +44,7 @@ WARMUP=${WARMUP:-2}
 RUN_WARMUP=${RUN_WARMUP:-1}
 CONNS=${CONNS:-10 50 200}
 THREADS=${THREADS:-1}
-TARGETS="direct router nginx"
+TARGETS=${TARGETS:-direct router nginx}
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -62,6 +64,9 @@ rm -rf "$OUT/nginx"
 mkdir -p "$OUT/nginx"
 log "building bench/routerbench"
 (cd "$ROOT" && go build -o "$OUT/routerbench" ./bench/routerbench)
+if [[ " $TARGETS " == *" probe "* ]]; then
+	(cd "$ROOT" && go build -o "$OUT/epollprobe" ./bench/epollprobe)
+fi
 
 PIDS=()
 cleanup() {
@@ -150,8 +155,12 @@ EOF
 PIDS+=($!)
 NGINX_PID=$!
 declare -A PID=([direct]=0 [router]=$ROUTER_PID [nginx]=$NGINX_PID)
-
 declare -A URL=([direct]="http://$BACKEND/" [router]="http://$ROUTER/" [nginx]="http://$NGINX_ADDR/")
+if [[ " $TARGETS " == *" probe "* ]]; then
+	start probe "$OUT/epollprobe" -backend "$BACKEND"
+	PID[probe]=${PIDS[-1]}
+	URL[probe]="http://$ADDR/"
+fi
 for t in $TARGETS; do
 	for _ in $(seq 100); do
 		[[ $(curl -s "${URL[$t]}" 2>/dev/null || true) == "Hello, world!" ]] && continue 2
@@ -182,16 +191,24 @@ cputicks() {
 }
 HZ=$(getconf CLK_TCK)
 
+# idleticks: the machine's idle time so far, all CPUs, in clock ticks.
+idleticks() { awk '/^cpu /{print $5 + $6}' /proc/stat; }
+
 # measure TARGET CONNS SECONDS: one wrk run; prints "rps p50 p75 p90 p99
-# proxy_cpu_us dyno_cpu_us" (latencies in µs, CPU in µs per request).
+# proxy_cpu_us dyno_cpu_us idle_us" (latencies in µs, CPU in µs per
+# request). idle is the time the machine's CPUs had nothing to run, per
+# request: the three processes keep both CPUs busy only if their work
+# overlaps.
 measure() {
-	local p0 d0 p1 d1
+	local p0 d0 i0 p1 d1 i1
 	p0=$(cputicks "${PID[$1]}")
 	d0=$(cputicks "$BACKEND_PID")
+	i0=$(idleticks)
 	wrk -t"$THREADS" -c"$2" -d"$3"s --latency "${URL[$1]}" >"$OUT/wrk.out"
 	p1=$(cputicks "${PID[$1]}")
 	d1=$(cputicks "$BACKEND_PID")
-	awk -v pt=$((p1 - p0)) -v dt=$((d1 - d0)) -v hz="$HZ" '
+	i1=$(idleticks)
+	awk -v pt=$((p1 - p0)) -v dt=$((d1 - d0)) -v it=$((i1 - i0)) -v hz="$HZ" '
 		function us(v) {
 			if (v ~ /us$/) return v + 0
 			if (v ~ /ms$/) return v * 1000
@@ -203,7 +220,7 @@ measure() {
 		/^Requests\/sec:/ { rps = $2 }
 		/ requests in / { n = $1 }
 		/Non-2xx|Socket errors/ { print "router.sh: " $0 > "/dev/stderr" }
-		END { printf "%s %s %s %s %s %.2f %.2f\n", rps, p50, p75, p90, p99, pt * 1e6 / hz / n, dt * 1e6 / hz / n }' "$OUT/wrk.out"
+		END { printf "%s %s %s %s %s %.2f %.2f %.2f\n", rps, p50, p75, p90, p99, pt * 1e6 / hz / n, dt * 1e6 / hz / n, it * 1e6 / hz / n }' "$OUT/wrk.out"
 }
 
 # rotate N WORD...: the words, rotated left N times.
@@ -216,7 +233,7 @@ rotate() {
 }
 
 RAW=$OUT/router-raw.tsv
-printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\tproxy_cpu_us\tdyno_cpu_us\n' >"$RAW"
+printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\tproxy_cpu_us\tdyno_cpu_us\tidle_us\n' >"$RAW"
 for c in $CONNS; do
 	for t in $TARGETS; do measure "$t" "$c" "$WARMUP" >/dev/null; done
 	for run in $(seq "$RUNS"); do
@@ -228,9 +245,9 @@ for c in $CONNS; do
 		order=$(rotate "$((run - 1))" $TARGETS)
 		for t in $order; do
 			measure "$t" "$c" "$RUN_WARMUP" >/dev/null
-			read -r rps p50 p75 p90 p99 pcpu dcpu < <(measure "$t" "$c" "$DURATION")
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" "$pcpu" "$dcpu" >>"$RAW"
-			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs, CPU per request: proxy ${pcpu}µs dyno ${dcpu}µs"
+			read -r rps p50 p75 p90 p99 pcpu dcpu idle < <(measure "$t" "$c" "$DURATION")
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" "$pcpu" "$dcpu" "$idle" >>"$RAW"
+			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs, per request: CPU proxy ${pcpu}µs dyno ${dcpu}µs, idle ${idle}µs"
 		done
 	done
 done
@@ -243,10 +260,10 @@ RES=$OUT/router-results.md
 	echo "# Router benchmark: wrk → trivial dyno, direct / dynobox router / nginx"
 	echo
 	echo "Medians of $RUNS run(s) of ${DURATION}s, wrk -t$THREADS, $(nproc) CPUs shared by wrk, dyno and proxy."
-	echo "Ratios are against the direct run; *added* is proxied minus direct; CPU is µs per request."
+	echo "Ratios are against the direct run; *added* is proxied minus direct; CPU and idle (the machine's CPUs with nothing to run) are µs per request."
 	echo
-	echo "| conns | target | req/s | req/s ratio | p50 µs | p90 µs | p99 µs | p50 added µs | p99 added µs | p99 ratio | proxy CPU | dyno CPU |"
-	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| conns | target | req/s | req/s ratio | p50 µs | p90 µs | p99 µs | p50 added µs | p99 added µs | p99 ratio | proxy CPU | dyno CPU | idle |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for c in $CONNS; do
 		d_rps=$(med "$c" direct 4)
 		d_p50=$(med "$c" direct 5)
@@ -258,19 +275,23 @@ RES=$OUT/router-results.md
 			p99=$(med "$c" "$t" 8)
 			pcpu=$(med "$c" "$t" 9)
 			dcpu=$(med "$c" "$t" 10)
+			idle=$(med "$c" "$t" 11)
 			awk -v c="$c" -v t="$t" -v rps="$rps" -v p50="$p50" -v p90="$p90" -v p99="$p99" \
-				-v drps="$d_rps" -v dp50="$d_p50" -v dp99="$d_p99" -v pcpu="$pcpu" -v dcpu="$dcpu" 'BEGIN {
-				printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %.1f |\n",
+				-v drps="$d_rps" -v dp50="$d_p50" -v dp99="$d_p99" -v pcpu="$pcpu" -v dcpu="$dcpu" -v idle="$idle" 'BEGIN {
+				printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %.1f | %.1f |\n",
 					c, t, rps, rps / drps, p50, p90, p99, p50 - dp50, p99 - dp99, p99 / dp99,
-					(t == "direct" ? "—" : sprintf("%.1f", pcpu)), dcpu }'
+					(t == "direct" ? "—" : sprintf("%.1f", pcpu)), dcpu, idle }'
 		done
 	done
 	echo
-	echo "Router vs nginx (throughput ratio router/nginx; CPU per request, router/nginx):"
-	for c in $CONNS; do
-		awk -v c="$c" -v r="$(med "$c" router 4)" -v n="$(med "$c" nginx 4)" \
-			-v rc="$(med "$c" router 9)" -v nc="$(med "$c" nginx 9)" \
-			'BEGIN { printf "- c=%s: %.2f (CPU %.1f / %.1f µs = %.2f)\n", c, r / n, rc, nc, rc / nc }'
+	for t in $TARGETS; do
+		[[ $t == direct || $t == nginx ]] && continue
+		echo "$t vs nginx (throughput ratio $t/nginx; CPU per request, $t/nginx):"
+		for c in $CONNS; do
+			awk -v c="$c" -v r="$(med "$c" "$t" 4)" -v n="$(med "$c" nginx 4)" \
+				-v rc="$(med "$c" "$t" 9)" -v nc="$(med "$c" nginx 9)" \
+				'BEGIN { printf "- c=%s: %.2f (CPU %.1f / %.1f µs = %.2f)\n", c, r / n, rc, nc, rc / nc }'
+		done
 	done
 	echo
 	sed 's/^/    /' "$OUT/versions.txt"
