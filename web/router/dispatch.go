@@ -28,7 +28,9 @@ const maxCloseRetries = 2
 // to change: for BootWait while web is starting, for ConnectTimeout when
 // every up dyno failed (it may be going away before the supervisor says so).
 // The chosen dyno is x.up; on success it has the request in flight.
-func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange, up *upload) (*http.Response, *dynoConn, hcode) {
+// prior, if not nil, is an attempt that failed already (on an event
+// loop), at x.failed.
+func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, prior *attempt) (*http.Response, *dynoConn, hcode) {
 	ctx := req.Context()
 	var (
 		tried    []*upstream // dynos that failed this request, in triedIn
@@ -37,6 +39,13 @@ func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange,
 		giveUpAt time.Time // when failures turn into that answer
 		closes   int       // dynos that closed on this request
 	)
+	if prior != nil {
+		triedIn, tried, last = r.view.get(), []*upstream{prior.u}, prior.code
+		giveUpAt = x.failed.Add(r.cfg.ConnectTimeout)
+		if prior.code == h13 {
+			closes = 1
+		}
+	}
 	for {
 		snap := r.view.get()
 		if snap != triedIn {
@@ -83,6 +92,12 @@ func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange,
 			return nil, nil, code
 		}
 	}
+}
+
+// attempt is a dyno that failed a request, and how.
+type attempt struct {
+	u    *upstream
+	code hcode
 }
 
 // try sends the request to dyno u. Answered, u has one more request in
@@ -176,6 +191,12 @@ func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up 
 		}
 		c.unwatch = context.AfterFunc(req.Context(), c.abort)
 	}
+	return r.receive(w, req, x, up, c, deadline, replayable)
+}
+
+// receive reads the response head to the request in flight on c, passing
+// 1xx informational responses on.
+func (r *Router) receive(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, c *dynoConn, deadline time.Time, replayable bool) (*http.Response, outcome, hcode) {
 	for {
 		// Peek first: whether the dyno sent anything at all matters.
 		err := r.awaitDyno(x, c, x.connected, deadline)

@@ -53,18 +53,34 @@ type dynoConn struct {
 }
 
 func newDynoConn(c net.Conn) *dynoConn {
-	rio := newRawIO(c)
-	d := &dynoConn{Conn: c, in: rio.reader(c), bw: bufio.NewWriterSize(rio.writer(c), 8<<10)}
+	d := newDetachedDynoConn(nil, nil)
+	d.attach(c)
+	return d
+}
+
+// newDetachedDynoConn makes a dyno connection without a net.Conn, read
+// from in and written to out: an event loop's (loop_linux.go), until
+// attach hands it over.
+func newDetachedDynoConn(in io.Reader, out io.Writer) *dynoConn {
+	d := &dynoConn{in: in, bw: bufio.NewWriterSize(out, 8<<10)}
 	d.br = bufio.NewReaderSize(readFunc(d.read), 8<<10)
+	d.quiet = true
+	return d
+}
+
+// attach makes c the connection: reads go on from what br holds, writes
+// (bw is empty) go to c.
+func (d *dynoConn) attach(c net.Conn) {
+	rio := newRawIO(c)
+	d.Conn, d.in = c, rio.reader(c)
+	d.bw.Reset(rio.writer(c))
 	d.abort = func() {
 		d.aborted.Store(true)
 		_ = c.SetDeadline(aLongTimeAgo)
 	}
-	d.quiet = true
 	if rio != nil {
 		d.raw, d.waitFn = rio.rc, d.sendThenWait
 	}
-	return d
 }
 
 // readBy sets the read deadline, unless the connection was aborted: a

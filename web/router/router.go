@@ -44,7 +44,10 @@ type Router struct {
 	srv       *http.Server
 	closing   chan struct{} // closed by Shutdown: waiting requests give up
 	closeOnce sync.Once
-	waiting   atomic.Int64 // requests waiting for a dyno now
+	waiting   atomic.Int64          // requests waiting for a dyno now
+	loops     atomic.Pointer[loops] // event loops serving client connections; nil: none (loop_linux.go)
+	loopsOnce sync.Once             // started by the first Serve
+	noLoops   bool                  // serve every connection on its own goroutine (tests)
 
 	mu        sync.Mutex
 	upgrades  map[*exchange]func()      // live WebSockets and how to close them
@@ -145,7 +148,12 @@ func (r *Router) route(w http.ResponseWriter, req *http.Request, x *exchange) {
 		return
 	}
 	up := newUpload(w, req)
-	res, c, code := r.dispatch(w, req, x, up)
+	res, c, code := r.dispatch(w, req, x, up, nil)
+	r.answer(w, req, x, up, res, c, code)
+}
+
+// answer passes on the dyno's response on c, or answers with code.
+func (r *Router) answer(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, res *http.Response, c *dynoConn, code hcode) {
 	if code != none {
 		up.stop()
 		x.fail(code)

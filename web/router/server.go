@@ -64,6 +64,7 @@ func (r *Router) Serve(l net.Listener) error {
 		l.Close()
 		return nil
 	}
+	r.loopsOnce.Do(r.startLoops)
 	go r.srv.Serve(hl) // the connections the router hands over
 	defer hl.Close()
 	var delay time.Duration
@@ -82,6 +83,9 @@ func (r *Router) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
+		if ls := r.loops.Load(); ls != nil && ls.take(c, hl) {
+			continue
+		}
 		go r.serveConn(c, hl)
 	}
 }
@@ -141,21 +145,38 @@ func (r *Router) serveConn(c net.Conn, hl *handoff) {
 		hl.give(c)
 		return
 	}
-	fc := &fastConn{r: r, c: c, watchDone: make(chan struct{}, 1)}
+	fc := r.newFastConn(c.RemoteAddr().String(), c.LocalAddr())
+	fc.c = c
 	rio := newRawIO(c)
 	fc.br = clientReaders.Get().(*bufio.Reader)
 	fc.br.Reset(rio.reader(c))
 	fc.bw = clientWriters.Get().(*bufio.Writer)
 	fc.bw.Reset(rio.writer(c))
+	r.serveFast(fc, hl, nil)
+}
+
+// newFastConn makes the state of one client connection, without its I/O.
+func (r *Router) newFastConn(remote string, local net.Addr) *fastConn {
+	fc := &fastConn{r: r, watchDone: make(chan struct{}, 1)}
 	fc.header = make(http.Header, 16)
 	fc.unwatch = fc.stopWatching
 	// The context net/http would give, less what the router does not use.
-	fc.ctx, fc.cancel = context.WithCancel(context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr()))
-	base := &http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, RemoteAddr: c.RemoteAddr().String()}
+	fc.ctx, fc.cancel = context.WithCancel(context.WithValue(context.Background(), http.LocalAddrContextKey, local))
+	base := &http.Request{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, RemoteAddr: remote}
 	fc.req = *base.WithContext(fc.ctx)
 	fc.w.fc = fc
+	return fc
+}
+
+// serveFast serves the requests of a connection the router reads itself,
+// on the connection's goroutine, until it closes. first, if any, is run
+// before the next request is read: the rest of an exchange an event loop
+// handed over (loop_linux.go); false closes the connection.
+func (r *Router) serveFast(fc *fastConn, hl *handoff, first func() bool) {
+	c := fc.c
 	if !r.trackConn(fc, true) {
 		c.Close()
+		fc.cancel()
 		return
 	}
 	handedOver := false
@@ -171,6 +192,9 @@ func (r *Router) serveConn(c net.Conn, hl *handoff) {
 		fc.bw.Reset(nil)
 		clientWriters.Put(fc.bw)
 	}()
+	if first != nil && (!first() || fc.close || fc.gone.Load() || r.shuttingDown()) {
+		return
+	}
 	for {
 		head, err := fc.readHead()
 		if err == errHandOver {
@@ -266,8 +290,48 @@ func headEnd(buf []byte) (end int, odd bool) {
 }
 
 // serveOne serves the parsed request; false: the connection must close.
-func (r *Router) serveOne(fc *fastConn) (ok bool) {
-	w := &fc.w
+func (r *Router) serveOne(fc *fastConn) bool {
+	fc.w.reset()
+	fc.x = exchange{fc: fc}
+	return r.guard(fc, func() { r.route(&fc.w, &fc.req, &fc.x) })
+}
+
+// resume finishes, on the connection's goroutine, an exchange an event
+// loop began (loop_linux.go): the request is in flight on c, counted on
+// x.up; res is the response if the loop read its head.
+func (r *Router) resume(fc *fastConn, c *dynoConn, res *http.Response) bool {
+	return r.guard(fc, func() {
+		w, req, x := &fc.w, &fc.req, &fc.x
+		defer r.finish(x, req)
+		c.unwatch = fc.watchDyno(c)
+		code := none
+		if res == nil {
+			// The loop waited watchAfter, or got a response it does not
+			// read: watch the client from now on.
+			deadline := x.connected.Add(r.cfg.ResponseTimeout)
+			fc.watch()
+			c.readBy(deadline)
+			var out outcome
+			res, out, code = r.receive(w, req, x, nil, c, deadline, true)
+			if out != answered {
+				x.up.inflight.Add(-1)
+			}
+			switch out {
+			case retryStale:
+				res, c, code = r.dispatch(w, req, x, nil, nil)
+			case retryOther:
+				x.failed = time.Now()
+				res, c, code = r.dispatch(w, req, x, nil, &attempt{x.up, code})
+			}
+		}
+		r.answer(w, req, x, nil, res, c, code)
+	})
+}
+
+// guard runs serve, which answers fc's request, as net/http runs a
+// handler: a panic closes the connection (and is logged unless it is
+// http.ErrAbortHandler). It reports whether the connection can go on.
+func (r *Router) guard(fc *fastConn, serve func()) (ok bool) {
 	defer func() {
 		fc.stopWatching()
 		if p := recover(); p != nil {
@@ -279,13 +343,11 @@ func (r *Router) serveOne(fc *fastConn) (ok bool) {
 			}
 		}
 	}()
-	w.reset()
-	fc.x = exchange{fc: fc}
-	r.route(w, &fc.req, &fc.x)
+	serve()
 	if fc.hijacked {
 		return false
 	}
-	return w.finish()
+	return fc.w.finish()
 }
 
 // watch starts watching the client's connection for a hang-up, unless it
@@ -356,6 +418,7 @@ func (r *Router) trackConn(fc *fastConn, add bool) bool {
 
 // closeIdle closes the idle connections and reports how many are left.
 func (r *Router) closeIdle() int {
+	n := r.loops.Load().open() // the loops close theirs when shutting down
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for fc := range r.conns {
@@ -363,10 +426,11 @@ func (r *Router) closeIdle() int {
 			fc.c.Close()
 		}
 	}
-	return len(r.conns)
+	return n + len(r.conns)
 }
 
 func (r *Router) closeConns() {
+	r.loops.Load().closeAll()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for fc := range r.conns {
