@@ -630,25 +630,13 @@ func (l *evLoop) answer(lc *loopClient, ld *loopDyno) {
 		l.putIdle(ld, x.end)
 	}
 	x.up.inflight.Add(-1)
-	l.logLine(fc)
+	l.r.logExchange(&fc.x, &fc.req)
 	lc.busy, lc.active = false, x.end
 	if !reuse || w.err != nil {
 		l.closeClient(lc)
 		return
 	}
 	l.advance(lc) // a request may have come meanwhile
-}
-
-func (l *evLoop) logLine(fc *fastConn) {
-	x := &fc.x
-	if l.r.cfg.Log == nil {
-		return
-	}
-	status := x.status
-	if x.code != none {
-		status = codes[x.code].status
-	}
-	l.r.cfg.Log(logLine(x, &fc.req, status, x.end))
 }
 
 // expire hands over the exchanges whose dyno has not answered within
@@ -701,7 +689,7 @@ func (l *evLoop) shutdown(now time.Time) bool {
 					l.closeDyno(ld)
 				}
 				lc.fc.x.up.inflight.Add(-1)
-				l.logLine(lc.fc)
+				l.r.logExchange(&lc.fc.x, &lc.fc.req)
 				lc.busy = false
 			}
 			l.closeClient(lc)
@@ -758,7 +746,7 @@ func (l *evLoop) handOverWith(lc *loopClient, ld *loopDyno, first func() bool) {
 			fc.x.fail(h13)
 			fc.x.end = time.Now()
 			fc.x.up.inflight.Add(-1)
-			l.logLine(fc)
+			l.r.logExchange(&fc.x, &fc.req)
 		}
 		l.dropClient(lc)
 		return
@@ -779,7 +767,7 @@ func (l *evLoop) failExchange(lc *loopClient) {
 	x.fail(h13)
 	x.end = time.Now()
 	x.up.inflight.Add(-1)
-	l.logLine(lc.fc)
+	l.r.logExchange(&lc.fc.x, &lc.fc.req)
 	lc.busy, lc.dyno = false, nil
 	l.closeClient(lc)
 }
@@ -799,9 +787,7 @@ func (l *evLoop) closeClient(lc *loopClient) {
 		return
 	}
 	delete(l.ends, int32(lc.fd))
-	unix.Close(lc.fd)
-	lc.fd = -1
-	l.dropClient(lc)
+	l.dropClient(lc) // and closes the socket
 }
 
 // dropClient forgets a client whose socket is closed.

@@ -175,19 +175,25 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 	if p != nil && x.code == none {
 		x.fail(h13) // a bug in the router: still log the request
 	}
+	if x.end.IsZero() {
+		x.end = time.Now()
+	}
+	r.logExchange(x, req)
+	if p != nil {
+		panic(p)
+	}
+}
+
+// logExchange writes the router line of an ended exchange.
+func (r *Router) logExchange(x *exchange, req *http.Request) {
+	if r.cfg.Log == nil {
+		return
+	}
 	status := x.status
 	if x.code != none {
 		status = codes[x.code].status
 	}
-	if x.end.IsZero() {
-		x.end = time.Now()
-	}
-	if r.cfg.Log != nil {
-		r.cfg.Log(logLine(x, req, status, x.end))
-	}
-	if p != nil {
-		panic(p)
-	}
+	r.cfg.Log(logLine(x, req, status, x.end))
 }
 
 func (r *Router) closeUpgrades() {
