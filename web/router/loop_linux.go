@@ -32,9 +32,10 @@ import (
 // read after each response that finds nothing. A loop takes all its ready
 // sockets from one non-blocking epoll_wait, reads each until drained (the
 // registration is edge-triggered, so a short read says the socket is
-// empty) and parks only when nothing at all is ready — on Go's poller,
-// which watches the loop's epoll instance like a socket. See
-// bench/README.md, Router, fourth pass.
+// empty) and, when nothing at all is ready, sleeps in epoll_wait on a
+// thread of its own, as an nginx worker does: the kernel wakes that
+// thread, on its CPU, and no other. See bench/README.md, Router, fourth
+// and fifth passes.
 //
 // A loop serves only what it can without waiting on anything but its
 // sockets: a plain request (server.go) with an idempotent method, to a dyno
@@ -54,11 +55,27 @@ type loops struct {
 // maxLoops bounds the loops: one per CPU the runtime uses.
 const maxLoops = 8
 
+// loopCount is the number of loops a router starts: one per CPU the
+// runtime used before the loops' own processor was added.
+var loopCount = sync.OnceValue(func() int {
+	n := min(runtime.GOMAXPROCS(0), maxLoops)
+	// A loop asleep in epoll_wait keeps its processor (P) in a system
+	// call. With every P so held, the runtime's monitor takes one away
+	// each time, 20 µs into the sleep, and wakes a thread to hand it to:
+	// 5 µs more CPU per request at 10 connections. One P more than the
+	// loops keeps one idle, and then a sleeping loop's P stays its own.
+	// A GOMAXPROCS the user set is left alone.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+	}
+	return n
+})
+
 func (r *Router) startLoops() {
 	if r.noLoops {
 		return
 	}
-	n := min(runtime.GOMAXPROCS(0), maxLoops)
+	n := loopCount()
 	ls := &loops{}
 	for range n {
 		l, err := newLoop(r)
@@ -138,14 +155,11 @@ type incoming struct {
 }
 
 type evLoop struct {
-	r        *Router
-	ep       int      // the epoll instance
-	file     *os.File // ep, on Go's poller
-	rc       syscall.RawConn
-	deadline time.Time // the read deadline set on file
-	wakeFd   int       // an eventfd: new connections, shutdown
-	clients  atomic.Int64
-	kill     atomic.Bool // close everything (Shutdown's time is up)
+	r       *Router
+	ep      int // the epoll instance
+	wakeFd  int // an eventfd: new connections, shutdown
+	clients atomic.Int64
+	kill    atomic.Bool // close everything (Shutdown's time is up)
 
 	mu      sync.Mutex
 	in      []incoming
@@ -234,17 +248,8 @@ func newLoop(r *Router) (*evLoop, error) {
 		unix.Close(wfd)
 		return nil, err
 	}
-	// On Go's poller, for park: a non-blocking descriptor is put there.
-	unix.SetNonblock(ep, true)
-	file := os.NewFile(uintptr(ep), "router-loop")
-	rc, err := file.SyscallConn()
-	if err != nil {
-		file.Close()
-		unix.Close(wfd)
-		return nil, err
-	}
 	return &evLoop{
-		r: r, ep: ep, wakeFd: wfd, file: file, rc: rc,
+		r: r, ep: ep, wakeFd: wfd,
 		ends:   map[int32]end{},
 		idle:   map[*upstream][]*loopDyno{},
 		addrs:  map[*upstream]unix.Sockaddr{},
@@ -276,11 +281,16 @@ func (l *evLoop) wake() {
 
 // stop ends a loop that never ran.
 func (l *evLoop) stop() {
-	l.file.Close() // and so l.ep
+	unix.Close(l.ep)
 	unix.Close(l.wakeFd)
 }
 
 func (l *evLoop) run() {
+	// The thread that sleeps in the loop's epoll_wait is the loop's alone:
+	// the kernel wakes it where it last ran, and the runtime need not
+	// find a thread for the loop each time it wakes.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for {
 		n := l.poll()
 		if n == 0 {
@@ -322,25 +332,22 @@ func (l *evLoop) poll() int {
 }
 
 // park waits until the loop's epoll instance has events, or the next
-// timer is due. It waits on Go's poller, which watches the instance like
-// any socket: a goroutine sleeping in epoll_wait itself would hold a
-// thread in a system call, and the runtime's monitor thread would wake
-// every 20 µs to take its processor away and hand it back.
+// timer is due, asleep in epoll_wait (a system call the runtime knows of,
+// so that it can run other goroutines meanwhile).
 func (l *evLoop) park() int {
-	due := l.due()
-	if !due.IsZero() && !due.After(time.Now()) {
-		return 0
+	ms := -1 // no timer: until an event
+	if due := l.due(); !due.IsZero() {
+		wait := time.Until(due)
+		if wait <= 0 {
+			return 0
+		}
+		ms = int((wait + time.Millisecond - 1) / time.Millisecond)
 	}
-	if !due.Equal(l.deadline) {
-		l.file.SetReadDeadline(due)
-		l.deadline = due
+	n, _, e := syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(ms), 0, 0)
+	if e != 0 {
+		return 0 // EINTR: a signal, the loop looks again
 	}
-	n := 0
-	l.rc.Read(func(uintptr) bool { // a deadline ends it with an error: the timers are due
-		n = l.poll()
-		return n > 0
-	})
-	return n
+	return int(n)
 }
 
 // due is when the loop must look at its timers: the oldest wait on a
