@@ -343,11 +343,11 @@ func (l *evLoop) park() int {
 		}
 		ms = int((wait + time.Millisecond - 1) / time.Millisecond)
 	}
-	n, _, e := syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(ms), 0, 0)
-	if e != 0 {
+	n, err := unix.EpollWait(l.ep, l.events, ms)
+	if err != nil {
 		return 0 // EINTR: a signal, the loop looks again
 	}
-	return int(n)
+	return n
 }
 
 // due is when the loop must look at its timers: the oldest wait on a
