@@ -277,6 +277,43 @@ func alive(pid int) bool {
 	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
 
+// childWithArg finds the child process of ppid whose first argument is arg.
+func childWithArg(t *testing.T, ppid int, arg string) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			s := string(stat)
+			i := strings.LastIndexByte(s, ')')
+			f := strings.Fields(s[i+1:]) // state, ppid, ...
+			if len(f) < 2 || f[1] != strconv.Itoa(ppid) {
+				continue
+			}
+			cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			args := strings.Split(string(cmdline), "\x00")
+			if len(args) > 1 && args[1] == arg {
+				return pid
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no child of %d runs %q", ppid, arg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func readPIDs(t *testing.T, path string, n int) []int {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -428,19 +465,19 @@ func TestNextStartCleansUpWhenWatchdogDiedToo(t *testing.T) {
 	p := startDynobox(t, dir, "start", "-p", port)
 	p.waitOutput("| ready")
 	pids := readPIDs(t, filepath.Join(dir, "pids"), 1)
-	// Kill dynobox and its watchdog at once, as "pkill -9 dynobox" would.
-	out, _ := exec.Command("pgrep", "-f", dynoboxBin+" "+"__watchdog").Output()
+	// Kill dynobox and its own watchdog at once, as "pkill -9 dynobox"
+	// would. Only this test's watchdog: other tests run theirs in parallel.
+	watchdog := childWithArg(t, p.cmd.Process.Pid, "__watchdog")
 	p.cmd.Process.Kill()
-	for _, f := range strings.Fields(string(out)) {
-		if pid, _ := strconv.Atoi(f); pid > 0 {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
+	if err := syscall.Kill(watchdog, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill watchdog %d: %v", watchdog, err)
 	}
 	p.cmd.Wait()
-	time.Sleep(300 * time.Millisecond)
+	waitGone(t, []int{watchdog}, 5*time.Second)
+	// With dynobox and its watchdog gone, nothing has swept the daemon yet:
+	// that is the next start's job.
 	if !alive(pids[0]) {
-		// Some other watchdog's sweep got it: nothing for the next start to do.
-		t.Log("daemon already gone")
+		t.Fatalf("daemon %d gone before the next start; the test cannot tell who stopped it", pids[0])
 	}
 	next := startDynobox(t, dir, "start", "-p", port)
 	next.waitOutput("| ready")

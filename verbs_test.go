@@ -197,8 +197,9 @@ func TestLogsFiltersAndTail(t *testing.T) {
 		t.Fatalf("logs:\n%s", out)
 	}
 
-	// --tail shows a new line within a second.
-	tail := exec.Command(dynoboxBin, "logs", "--tail", "-n", "0", "-p", "worker")
+	// --tail shows new lines. It subscribes before it sends the history, so
+	// once the last saved line shows, the tail is live.
+	tail := exec.Command(dynoboxBin, "logs", "--tail", "-n", "1", "-p", "worker", "-s", "app")
 	tail.Dir = dir
 	var tailOut syncBuffer
 	tail.Stdout = &tailOut
@@ -206,13 +207,10 @@ func TestLogsFiltersAndTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { tail.Process.Kill(); tail.Wait() }()
-	time.Sleep(300 * time.Millisecond) // let the tail connect
-	start := time.Now()
+	line5 := func() int { return strings.Count(tailOut.String(), "app[worker.1]: worker line 5") }
+	waitFor(t, "the tail to show the last saved line", func() bool { return line5() == 1 })
 	verb("ps:restart", "worker")
-	waitFor(t, "the tail to show the restart", func() bool { return strings.Contains(tailOut.String(), "app[worker.1]: worker line 5") })
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("tail took %s", d)
-	}
+	waitFor(t, "the tail to show the restart", func() bool { return line5() == 2 })
 	if strings.Contains(tailOut.String(), "web.1") {
 		t.Fatal("tail -p worker showed web lines")
 	}

@@ -212,22 +212,91 @@ func TestRestartBackoffGrows(t *testing.T) {
 			starts = append(starts, l.Time)
 		}
 	}
-	// Crash 1 restarts at once; then 200ms, 400ms, 400ms (capped).
+	// Crash 1 restarts at once; then 200ms, 400ms, 400ms (capped): each
+	// announced, and none sooner than announced. (How much later depends
+	// on the machine's load, so no upper bound.)
 	wantMin := []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond}
 	for i, min := range wantMin {
-		gap := starts[i+1].Sub(starts[i])
-		if gap < min {
+		if gap := starts[i+1].Sub(starts[i]); gap < min {
 			t.Errorf("restart %d after %s, want at least %s", i+1, gap, min)
 		}
-		if gap > min+time.Second {
-			t.Errorf("restart %d after %s, want about %s", i+1, gap, min)
-		}
+	}
+	announced := restartLines(h, "worker.1")
+	want := []string{"Restarting in 200ms (crash 2 in a row)", "Restarting in 400ms (crash 3 in a row)", "Restarting in 400ms (crash 4 in a row)"}
+	if len(announced) < len(want) || strings.Join(announced[:len(want)], "|") != strings.Join(want, "|") {
+		t.Errorf("announced restarts %q, want %q first", announced, want)
 	}
 	if n := h.log.Count(logbus.SourceHeroku, "worker.1", "Process exited with status 3"); n < 4 {
 		t.Errorf("%d exit lines, want at least 4", n)
 	}
 	h.waitLog("worker.1", "State changed from crashed to starting")
 	h.waitLog("worker.1", "Restarting in 200ms")
+}
+
+// restartLines lists the "Restarting in …" lines of a dyno, in order.
+func restartLines(h *harness, dyno string) []string {
+	var out []string
+	for _, l := range h.log.Lines() {
+		if l.Process == dyno && l.Source == logbus.SourceHeroku && strings.HasPrefix(l.Text, "Restarting in") {
+			out = append(out, l.Text)
+		}
+	}
+	return out
+}
+
+// crashScript runs as a dyno: it counts its runs in a file and exits 3,
+// except that run number `steady` stays up for stayUp first, and runs
+// after `last` stay up for good.
+func crashScript(dir string, steady int, stayUp string, last int) string {
+	n := filepath.Join(dir, "runs")
+	return fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s; echo run $n; `+
+		`if [ $n -gt %[4]d ]; then exec sleep 1000; fi; if [ $n -eq %[2]d ]; then sleep %[3]s; fi; exit 3`, n, steady, stayUp, last)
+}
+
+// A dyno that stayed up for StableAfter before crashing restarts at once
+// again, as on Heroku: its cool-off starts over.
+func TestBackoffResetsAfterStableUptime(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, crashScript(dir, 3, "1", 4))}, func(c *Config) {
+		c.Backoff = Backoff{First: 300 * time.Millisecond, Max: time.Hour, StableAfter: 500 * time.Millisecond}
+	})
+	h.waitApp("worker.1", "run 5")
+	// Run 1 crashes: at once. Run 2: 300ms. Run 3 stayed up 1s: at once
+	// (without the reset: 600ms, crash 3). Run 4: 300ms again.
+	want := []string{"Restarting in 300ms (crash 2 in a row)", "Restarting in 300ms (crash 2 in a row)"}
+	if got := restartLines(h, "worker.1"); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("announced restarts %q, want %q\n%s", got, want, h.dump())
+	}
+}
+
+// ps:restart during a cool-off restarts at once and starts the cool-off
+// over, as on Heroku.
+func TestManualRestartResetsBackoff(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, crashScript(dir, 0, "0", 100))}, func(c *Config) {
+		c.Backoff = Backoff{First: time.Hour, Max: time.Hour, StableAfter: time.Hour}
+	})
+	// Run 1 crashes and restarts at once; run 2's crash waits an hour.
+	h.waitLog("worker.1", "Restarting in 1h0m0s (crash 2 in a row)")
+	if _, err := h.sup.Restart(Select{Dyno: "worker.1"}); err != nil {
+		t.Fatal(err)
+	}
+	// Run 3 crashes: at once again (without the reset it would wait, as
+	// crash 3); run 4's crash is the second of a new row.
+	h.waitApp("worker.1", "run 4")
+	deadline := time.Now().Add(wait)
+	for len(restartLines(h, "worker.1")) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no second cool-off announced:\n%s", h.dump())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := []string{"Restarting in 1h0m0s (crash 2 in a row)", "Restarting in 1h0m0s (crash 2 in a row)"}
+	if got := restartLines(h, "worker.1"); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("announced restarts %q, want %q\n%s", got, want, h.dump())
+	}
 }
 
 func TestBackoffDelays(t *testing.T) {
