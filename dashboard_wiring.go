@@ -26,20 +26,8 @@ func serveDashboard(ctl *runner.Controller, addr string) (stop func(), err error
 	if err != nil {
 		return nil, err
 	}
-	d := dashboard.New(ctl)
 	host, _, _ := net.SplitHostPort(l.Addr().String())
-	// --dashboard on a chosen non-loopback address: accept that address
-	// (an IP literal cannot be rebound by DNS), or every interface's.
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		addrs, _ := net.InterfaceAddrs()
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok {
-				d.AllowHost(n.IP.String())
-			}
-		}
-	} else if ip != nil && !ip.IsLoopback() {
-		d.AllowHost(host)
-	}
+	d := newDashboard(ctl, host)
 	// Open log streams watch ctx: cancelling it ends them, so Shutdown
 	// need not wait for their two-second timeout.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -61,4 +49,23 @@ func serveDashboard(ctl *runner.Controller, addr string) (stop func(), err error
 		defer cancelShutdown()
 		srv.Shutdown(ctx)
 	}, nil
+}
+
+// newDashboard returns ctl's dashboard for a listener on host. Bound to a
+// chosen non-loopback address, it accepts that address in Host headers (an
+// IP literal cannot be rebound by DNS), or every interface's when bound to
+// all of them; loopback names and addresses are always accepted.
+func newDashboard(ctl *runner.Controller, host string) *dashboard.Dashboard {
+	d := dashboard.New(ctl)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				d.AllowHost(n.IP.String())
+			}
+		}
+	} else if ip != nil && !ip.IsLoopback() {
+		d.AllowHost(host)
+	}
+	return d
 }

@@ -617,3 +617,27 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		t.Errorf("bad flag: exit %d %q", code, stderr)
 	}
 }
+
+// A dyno that ignores SIGTERM holds a stop for the whole grace period; a
+// second Ctrl-C kills it at once.
+func TestSecondInterruptKillsAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"Procfile": "worker: trap 'echo got TERM' TERM; echo $$ > pid; echo ready; while :; do sleep 0.1; done\n",
+	})
+	// A grace of five minutes: p.wait gives up after 30 s.
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "-t", "300")
+	p.waitOutput("| ready")
+	pids := readPIDs(t, filepath.Join(dir, "pid"), 1)
+	p.cmd.Process.Signal(syscall.SIGINT)
+	p.waitOutput("| got TERM")
+	if p.exited() || !alive(pids[0]) {
+		t.Fatalf("the stop did not wait for the dyno that ignores SIGTERM:\n%s", p.out)
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	p.wait()
+	waitGone(t, pids, 5*time.Second)
+	if !p.hasOutput("Process exited with status 137") {
+		t.Fatalf("the dyno was not killed:\n%s\n%s", p.out, p.err)
+	}
+}

@@ -304,3 +304,43 @@ func TestInfoJSON(t *testing.T) {
 	}
 	stopApp(t, p)
 }
+
+// ps:stop stops a dyno until it is restarted: its process is gone, ps
+// says down, other dynos run on, and ps:restart brings it back.
+func TestPsStopUntilRestarted(t *testing.T) {
+	t.Parallel()
+	p, dir, verb := runningApp(t, map[string]string{
+		"Procfile": "worker: echo $$ >> pids; echo worker up; exec sleep 1000\nclock: exec sleep 1000\n",
+	})
+	p.waitOutput("| worker up")
+	pids := readPIDs(t, filepath.Join(dir, "pids"), 1)
+	if _, stderr, code := verb("ps:stop"); code != 2 {
+		t.Errorf("ps:stop without -p or -d: exit %d %s, want 2", code, stderr)
+	}
+	if _, stderr, code := verb("ps:stop", "-d", "worker.7"); code == 0 || !strings.Contains(stderr, "worker.7") {
+		t.Errorf("ps:stop of no such dyno: exit %d %s", code, stderr)
+	}
+	if out, stderr, code := verb("ps:stop", "-d", "worker.1"); code != 0 || !strings.Contains(out, "worker.1") {
+		t.Fatalf("ps:stop -d worker.1: exit %d %q %s", code, out, stderr)
+	}
+	waitGone(t, pids, 10*time.Second)
+	waitFor(t, "worker.1 down", func() bool {
+		for _, d := range ps(t, verb).Dynos {
+			if d.Name == "worker.1" {
+				return d.State == "down"
+			}
+		}
+		return false
+	})
+	if upCount(ps(t, verb), "clock") != 1 {
+		t.Errorf("ps:stop of worker.1 touched clock.1: %+v", ps(t, verb))
+	}
+	if _, stderr, code := verb("ps:restart", "worker.1"); code != 0 {
+		t.Fatalf("ps:restart worker.1: exit %d %s", code, stderr)
+	}
+	waitFor(t, "worker.1 up again", func() bool { return upCount(ps(t, verb), "worker") == 1 })
+	if again := readPIDs(t, filepath.Join(dir, "pids"), 2); again[1] == pids[0] {
+		t.Errorf("worker.1 not started anew: pids %v", again)
+	}
+	stopApp(t, p)
+}
