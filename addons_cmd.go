@@ -255,6 +255,23 @@ func destroyOffline(f *clientFlags, name string) int {
 		if r.Name == name && r.Options["app.json"] {
 			return verbError(&runner.InputError{Err: fmt.Errorf("%s is declared in app.json; remove it there, then destroy it", name)})
 		}
+		if r.Name != name {
+			continue
+		}
+		// A Postgres add-on's database lives in the shared server's data
+		// directory, not in its own: the server starts to drop it.
+		a, err := addons.Build(addons.Spec{Plan: r.Plan, As: r.As, Plaintext: r.Options["plaintext"]}, name, stateDir, false, nil)
+		if err != nil {
+			return verbError(err)
+		}
+		if d, ok := a.(addons.Destroyer); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
+			err := d.Destroy(ctx)
+			cancel()
+			if err != nil {
+				return verbError(err)
+			}
+		}
 	}
 	ok, err := store.RemoveAddon(name)
 	if err != nil {

@@ -29,7 +29,7 @@ func TestAddonsReadyBeforeDynosAndSeenByRun(t *testing.T) {
 	if ready, starting := strings.Index(out, "Add-ons ready in"), strings.Index(out, "Starting process with command"); ready < 0 || starting < ready {
 		t.Fatalf("a dyno started before the add-ons were ready:\n%s", out)
 	}
-	if !strings.Contains(out, "app[heroku-postgresql]") {
+	if !strings.Contains(out, "app[postgres-server]") {
 		t.Errorf("no add-on log lines on the bus:\n%s", out)
 	}
 

@@ -20,10 +20,13 @@ import (
 type pgRunAs struct {
 	uid, gid uint32
 	name     string
-	// caps are ambient capabilities that let the server reach a data
-	// directory whose parents (the app's 0700 state directory) it could not
-	// search otherwise.
-	caps []uintptr
+	// viaFD: the account cannot search a parent of the data directory (the
+	// app's 0700 state directory), so dynobox opens the data and socket
+	// directories itself and hands them over as open files
+	// (/proc/self/fd/N): the server then runs without any capability
+	// instead of with CAP_DAC_READ_SEARCH, which would let it — and every
+	// superuser-only function in it — read any file on the host.
+	viaFD bool
 }
 
 // pgSysProcAttr puts the child in its own process group (a Ctrl-C at the
@@ -31,12 +34,12 @@ type pgRunAs struct {
 // kernel to signal it when dynobox dies: SIGINT is PostgreSQL's fast
 // shutdown, so a kill -9 of dynobox still ends in a clean checkpoint and no
 // orphaned backends. deathSig 0 disables that (tests simulate a server left
-// running).
+// running). Changing from root to another uid clears every capability, and
+// none is added back: the server runs with CapEff, CapInh and CapAmb empty.
 func pgSysProcAttr(run *pgRunAs, deathSig syscall.Signal) *syscall.SysProcAttr {
 	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSig}
 	if run != nil {
 		attr.Credential = &syscall.Credential{Uid: run.uid, Gid: run.gid} // and no supplementary groups
-		attr.AmbientCaps = run.caps
 	}
 	return attr
 }
@@ -64,9 +67,7 @@ func pgPickRunAs(dataDir string, log func(string)) (*pgRunAs, error) {
 			return nil, err
 		}
 	}
-	if err := run.pickCaps(dataDir); err != nil {
-		return nil, err
-	}
+	run.viaFD = !pgSearchable(filepath.Dir(dataDir), run.uid, run.gid)
 	return run, nil
 }
 
@@ -96,25 +97,6 @@ func pgSystemUser(log func(string)) (*pgRunAs, error) {
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
 	return &pgRunAs{uid: uint32(uid), gid: uint32(gid), name: u.Username}, nil
-}
-
-// pickCaps adds an ambient capability when a parent of dataDir is not
-// searchable by the account: the app's state directory is 0700 root.
-// CAP_DAC_READ_SEARCH only skips read and search checks; CAP_DAC_OVERRIDE
-// (which Docker grants by default, unlike the first) also skips write checks.
-func (r *pgRunAs) pickCaps(dataDir string) error {
-	if pgSearchable(filepath.Dir(dataDir), r.uid, r.gid) {
-		return nil
-	}
-	for _, c := range []uintptr{unix.CAP_DAC_READ_SEARCH, unix.CAP_DAC_OVERRIDE} {
-		if pgHaveCap(c) {
-			r.caps = []uintptr{c}
-			return nil
-		}
-	}
-	return fmt.Errorf("postgres runs as user %s, which cannot reach %s (a parent directory is not searchable) "+
-		"and dynobox lacks CAP_DAC_READ_SEARCH to let it; make the parents searchable (chmod o+x) or use another --state-dir",
-		r.name, dataDir)
 }
 
 // pgSearchable reports whether uid/gid may search every directory from /
@@ -147,15 +129,6 @@ func pgSearchable(dir string, uid, gid uint32) bool {
 		}
 		dir = parent
 	}
-}
-
-func pgHaveCap(c uintptr) bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return false
-	}
-	return data[c/32].Permitted&(1<<(c%32)) != 0
 }
 
 // pgChownTree gives a data directory to the account that runs the server.

@@ -16,6 +16,7 @@ import (
 type pgRunAs struct {
 	uid, gid uint32
 	name     string
+	viaFD    bool
 }
 
 // pgSysProcAttr: no Pdeathsig outside Linux; the next start cleans up

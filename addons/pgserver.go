@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -27,8 +28,11 @@ import (
 )
 
 const (
-	// pgUser is the superuser every add-on connects as.
-	pgUser = "dynobox"
+	// pgAdmin is the superuser dynobox keeps for itself (creating
+	// databases and roles); apps get a database-owner role each
+	// (pgRoleName), never this one. Data directories of dynobox versions
+	// before roles existed had apps connect as it: migrateOwner.
+	pgAdmin = "dynobox"
 	// pgReadyLine is what the postmaster logs (with lc_messages=C) once
 	// it accepts connections: readiness without polling.
 	pgReadyLine = "database system is ready to accept connections"
@@ -64,6 +68,29 @@ type pgServer struct {
 	exitErr  error         // valid after done
 	stopping atomic.Bool
 	tail     pgTail
+
+	// Supervision: a postmaster that exits on its own is restarted with
+	// backoff until the last add-on releases the server.
+	phase        atomic.Value  // string: StateUp, StateCrashed, StateStarting
+	quit         chan struct{} // closed by stop: no more restarts
+	upSince      time.Time
+	crashes      int // in a row, each within pgStableUptime of its start
+	restartDelay func(crash int) time.Duration
+	preload      bool // pg_stat_statements is in shared_preload_libraries
+}
+
+// pgStableUptime is how long a server must run for its next crash to be
+// restarted at once again (Heroku's cool-off resets the same way).
+const pgStableUptime = time.Minute
+
+// pgRestartDelay is the wait before restart number crash (1-based) of a
+// row: the first at once, then 1 s, 2 s, 4 s … up to 30 s.
+func pgRestartDelay(crash int) time.Duration {
+	if crash <= 1 {
+		return 0
+	}
+	d := time.Second << min(crash-2, 5)
+	return min(d, 30*time.Second)
 }
 
 var pgServers = struct {
@@ -82,7 +109,11 @@ func pgAcquire(ctx context.Context, p *Postgres) (*pgServer, error) {
 		pgServers.Lock()
 		s := pgServers.m[dataDir]
 		if s == nil {
-			s = &pgServer{dir: dir, dataDir: dataDir, ephemeral: p.opts.Ephemeral, deathSig: p.deathSig}
+			s = &pgServer{dir: dir, dataDir: dataDir, ephemeral: p.opts.Ephemeral, deathSig: p.deathSig,
+				log: p.serverLog(), restartDelay: p.restartDelay}
+			if s.restartDelay == nil {
+				s.restartDelay = pgRestartDelay
+			}
 			pgServers.m[dataDir] = s
 		}
 		pgServers.Unlock()
@@ -147,7 +178,6 @@ func (s *pgServer) running() bool {
 // start brings the server up: recover from an earlier run, find binaries,
 // initdb if new, pick the port, run postgres, wait for readiness.
 func (s *pgServer) start(ctx context.Context, p *Postgres) error {
-	s.log = p.logf
 	if err := pgStopLeftover(s.dataDir, filepath.Join(s.dir, "run"), s.log); err != nil {
 		return err
 	}
@@ -186,9 +216,17 @@ func (s *pgServer) start(ctx context.Context, p *Postgres) error {
 			return err
 		}
 	}
+	if err := s.writeTLS(); err != nil {
+		return err
+	}
+	s.preload = pgHasLibrary(s.bin.dir, "pg_stat_statements")
+	if !s.preload {
+		s.log("pg_stat_statements is not installed with these binaries (PostgreSQL's contrib); it stays off")
+	}
 	if err := s.makeSockDir(); err != nil {
 		return err
 	}
+	s.quit, s.crashes = make(chan struct{}), 0
 	if err := s.launchWithPort(ctx); err != nil {
 		if s.tmpSock {
 			os.RemoveAll(s.sockDir)
@@ -253,17 +291,31 @@ func (s *pgServer) initdb(ctx context.Context) error {
 	if s.bin.major == "9.6" {
 		auth = "md5"
 	}
-	args := []string{"-D", tmp, "-U", pgUser, "--pwfile=" + pwfile, "--auth=" + auth, "--encoding=UTF8",
-		// Without fsync initdb takes under a second instead of many on slow
-		// disks; the kernel writes the files back within seconds anyway.
-		"--no-sync"}
-	out, err := s.command(ctx, "initdb", append(args, "--locale=C.UTF-8")...).CombinedOutput()
+	initdb := func(locale string) ([]byte, error) {
+		dataArg, pwArg := tmp, pwfile
+		cmd := s.command(ctx, "initdb")
+		if s.viaFD() {
+			files, err := pgOpenAll(tmp, pwfile)
+			if err != nil {
+				return nil, err
+			}
+			defer pgCloseAll(files)
+			cmd.ExtraFiles = files
+			dataArg, pwArg = "/proc/self/fd/3", "/proc/self/fd/4"
+		}
+		cmd.Args = append(cmd.Args, "-D", dataArg, "-U", pgAdmin, "--pwfile="+pwArg, "--auth="+auth, "--encoding=UTF8",
+			// Without fsync initdb takes under a second instead of many on slow
+			// disks; the kernel writes the files back within seconds anyway.
+			"--no-sync", "--locale="+locale)
+		return cmd.CombinedOutput()
+	}
+	out, err := initdb("C.UTF-8")
 	if err != nil && strings.Contains(string(out), "invalid locale") {
 		os.RemoveAll(tmp)
 		if err := errors.Join(os.Mkdir(tmp, 0o700), pgChown(tmp, s.run)); err != nil {
 			return err
 		}
-		out, err = s.command(ctx, "initdb", append(args, "--locale=C")...).CombinedOutput()
+		out, err = initdb("C")
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
@@ -400,16 +452,41 @@ func (s *pgServer) launch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(s.bin.dir, "postgres"),
-		"-D", s.dataDir,
+	dataArg, sockArg := s.dataDir, s.sockDir
+	var files []*os.File
+	if s.viaFD() {
+		if files, err = pgOpenAll(s.dataDir, s.sockDir); err != nil {
+			r.Close()
+			w.Close()
+			return err
+		}
+		defer pgCloseAll(files)
+		dataArg, sockArg = "/proc/self/fd/3", "/proc/self/fd/4"
+	}
+	args := []string{
+		"-D", dataArg,
 		"-p", strconv.Itoa(s.port),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories="+s.sockDir,
+		"-c", "unix_socket_directories=" + sockArg,
 		"-c", "lc_messages=C", // pgReadyLine must be English
 		"-c", "log_destination=stderr",
 		"-c", "logging_collector=off",
 		"-c", "log_line_prefix=[%p] ", // the log bus adds the time
-		"-c", "cluster_name=dynobox")
+		"-c", "cluster_name=dynobox",
+		// Heroku Postgres requires SSL; here it is offered (sslmode
+		// prefer and require use it) and not forced (disable works). The
+		// files are in the data directory (writeTLS), where relative
+		// paths point.
+		"-c", "ssl=on",
+		"-c", "ssl_cert_file=" + pgCertFile,
+		"-c", "ssl_key_file=" + pgKeyFile,
+	}
+	if s.preload {
+		// As on Heroku: apps and tools read pg_stat_statements.
+		args = append(args, "-c", "shared_preload_libraries=pg_stat_statements")
+	}
+	cmd := exec.Command(filepath.Join(s.bin.dir, "postgres"), args...)
+	cmd.ExtraFiles = files
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.Env = pgServerEnv()
 	cmd.SysProcAttr = pgSysProcAttr(s.run, s.deathSig)
@@ -420,7 +497,7 @@ func (s *pgServer) launch(ctx context.Context) error {
 	go pgReadLog(r, &s.tail, s.log, ready)
 
 	started := make(chan error, 1)
-	go s.supervise(cmd, s.done, started)
+	go s.supervise(cmd, s.done, ready, started)
 	err = <-started
 	w.Close() // the children hold their own copies
 	if err != nil {
@@ -433,6 +510,8 @@ func (s *pgServer) launch(ctx context.Context) error {
 	}
 	select {
 	case <-ready:
+		s.phase.Store(StateUp)
+		s.upSince = time.Now()
 		return nil
 	case <-s.done:
 		return fmt.Errorf("postgres exited during startup (%v): %s", s.exitErr, s.tail.String())
@@ -445,7 +524,7 @@ func (s *pgServer) launch(ctx context.Context) error {
 // supervise starts the postmaster and waits for it. Pdeathsig fires when
 // the thread that forked the child exits, not the process, so the
 // goroutine keeps its thread for the child's lifetime.
-func (s *pgServer) supervise(cmd *exec.Cmd, done chan struct{}, started chan<- error) {
+func (s *pgServer) supervise(cmd *exec.Cmd, done, ready chan struct{}, started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	// Through the process-wide reaper: dynobox reaps orphans as a child
@@ -464,10 +543,78 @@ func (s *pgServer) supervise(cmd *exec.Cmd, done chan struct{}, started chan<- e
 	err := cmd.Wait()
 	proc.ChildDone(cmd.Process.Pid)
 	s.exitErr = err
+	// Only a server that was up is restarted here; one failing its
+	// startup is its starter's error to report (or retry).
+	crashed := false
 	if !s.stopping.Load() {
 		s.log(fmt.Sprintf("postgres (pid %d) exited unexpectedly: %v", cmd.Process.Pid, err))
+		select {
+		case <-ready:
+			crashed = true
+			s.phase.Store(StateCrashed)
+		default:
+		}
 	}
 	close(done)
+	if crashed {
+		go s.restart()
+	}
+}
+
+// restart brings a crashed server back, as dynos are: at once after a
+// crash that followed a stable run, then with a growing delay. It gives
+// up only when the server is released (stop closes quit).
+func (s *pgServer) restart() {
+	s.mu.Lock()
+	quit := s.quit
+	if s.upSince.IsZero() || time.Since(s.upSince) >= pgStableUptime {
+		s.crashes = 0
+	}
+	s.mu.Unlock()
+	for {
+		s.mu.Lock()
+		s.crashes++
+		delay := s.restartDelay(s.crashes)
+		s.mu.Unlock()
+		if delay > 0 {
+			s.log(fmt.Sprintf("restarting postgres in %s", delay))
+		} else {
+			s.log("restarting postgres")
+		}
+		select {
+		case <-quit:
+			return
+		case <-time.After(delay):
+		}
+		s.mu.Lock()
+		if s.removed || s.running() || s.quit != quit {
+			s.mu.Unlock()
+			return
+		}
+		s.phase.Store(StateStarting)
+		ctx, cancel := context.WithTimeout(context.Background(), pgStartLimit)
+		err := pgStopLeftover(s.dataDir, s.sockDir, s.log)
+		if err == nil {
+			err = s.launchWithPort(ctx)
+		}
+		cancel()
+		if err == nil {
+			s.log(fmt.Sprintf("postgres is up again (pid %d) on port %d", s.cmd.Process.Pid, s.port))
+			s.mu.Unlock()
+			return
+		}
+		s.phase.Store(StateCrashed)
+		s.mu.Unlock()
+		s.log("restart of postgres failed: " + err.Error())
+	}
+}
+
+// state is the server's state as `dynobox addons` shows it.
+func (s *pgServer) state() string {
+	if v, ok := s.phase.Load().(string); ok {
+		return v
+	}
+	return StateStarting
 }
 
 // pgReadLog passes the server's output on, one line per call, and notices
@@ -497,6 +644,14 @@ func pgReadLog(r io.ReadCloser, tail *pgTail, log func(string), ready chan struc
 // (immediate shutdown), then SIGKILL. Ephemeral data goes afterwards.
 func (s *pgServer) stop(ctx context.Context) error {
 	var err error
+	if s.quit != nil {
+		select {
+		case <-s.quit:
+		default:
+			close(s.quit)
+		}
+	}
+	s.phase.Store(StateStopped)
 	if s.running() {
 		s.stopping.Store(true)
 		_ = s.cmd.Process.Signal(syscall.SIGINT)
@@ -601,37 +756,11 @@ func pgTerminate(pid int) error {
 // connect opens a connection pool to one of the server's databases.
 func (s *pgServer) connect(db string) (*sql.DB, error) {
 	conn, err := pq.NewConnector(fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=10",
-		pgUser, s.password, s.port, db))
+		pgAdmin, s.password, s.port, db))
 	if err != nil {
 		return nil, err
 	}
 	return sql.OpenDB(conn), nil
-}
-
-// ensureDB creates an add-on's database unless it exists. This is also the
-// end of readiness: the server answers queries with our password.
-func (s *pgServer) ensureDB(ctx context.Context, name string) error {
-	db, err := s.connect("postgres")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	var exists bool
-	if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-		return fmt.Errorf("query postgres: %w", err)
-	}
-	if exists {
-		return nil
-	}
-	_, err = db.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
-	var perr *pq.Error
-	if errors.As(err, &perr) && perr.Code == "42P04" { // created meanwhile by a sharing add-on
-		err = nil
-	}
-	if err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
 }
 
 // pgTail keeps the last lines of the server's log for error messages.
@@ -676,4 +805,86 @@ func pgLastLines(out string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// The server's certificate and key, in the data directory.
+const (
+	pgCertFile = "server.crt"
+	pgKeyFile  = "server.key"
+)
+
+// writeTLS puts the server certificate in the data directory: issued for
+// 127.0.0.1 and localhost by the app's own certificate authority (kept in
+// tls/ of the server directory, as the Kafka add-on keeps its own), so a
+// client may verify it with sslrootcert=tls/ca.pem. PostgreSQL wants the
+// key owned by the account that runs it, and private.
+func (s *pgServer) writeTLS() error {
+	dir := filepath.Join(s.dir, "tls")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	ca, err := loadOrCreateCA(dir, "dynobox Postgres CA")
+	if err != nil {
+		return err
+	}
+	pair, err := ca.issue(dir, "server", keyECDSA, x509.ExtKeyUsageServerAuth, loopbackHosts)
+	if err != nil {
+		return err
+	}
+	// The chain (server, then CA) lets clients that know only the CA's
+	// name see where the certificate comes from.
+	chain := append(append([]byte{}, pair.certPEM...), ca.certPEM...)
+	for _, f := range []struct {
+		name string
+		data []byte
+		perm os.FileMode
+	}{{pgCertFile, chain, 0o644}, {pgKeyFile, pair.keyPEM, 0o600}} {
+		path := filepath.Join(s.dataDir, f.name)
+		if err := writeFileAtomic(path, f.data, f.perm); err != nil {
+			return err
+		}
+		if err := pgChown(path, s.run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// viaFD reports whether the server's directories are handed over as open
+// files because its account cannot reach them by path (pgRunAs.viaFD).
+func (s *pgServer) viaFD() bool { return s.run != nil && s.run.viaFD }
+
+// pgOpenAll opens paths for a child's ExtraFiles: they become fds 3, 4 …
+func pgOpenAll(paths ...string) ([]*os.File, error) {
+	var files []*os.File
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			pgCloseAll(files)
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func pgCloseAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// pgHasLibrary reports whether a server module is installed beside the
+// binaries in binDir (Debian: ../lib/; the embedded-postgres and source
+// builds: ../lib/postgresql/). Preloading a missing one would keep the
+// server from starting.
+func pgHasLibrary(binDir, name string) bool {
+	for _, dir := range []string{"lib", filepath.Join("lib", "postgresql")} {
+		for _, ext := range []string{".so", ".dylib", ".dll"} {
+			if _, err := os.Stat(filepath.Join(binDir, "..", dir, name+ext)); err == nil {
+				return true
+			}
+		}
+	}
+	return false
 }

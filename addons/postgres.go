@@ -58,19 +58,30 @@ type Postgres struct {
 	// Secondary marks a database that is not the app's first one: like
 	// Heroku, it sets only HEROKU_POSTGRESQL_<COLOR>_URL, not DATABASE_URL.
 	Secondary bool
+	// AddonName is the add-on's name ("heroku-postgresql-2" for a second
+	// one without --as); "" derives it from Options.As.
+	AddonName string
+	// ServerLog receives the shared server's own lines (labelled with the
+	// server's name, not a database's); nil sends them to Options.Log.
+	ServerLog func(line string)
 
-	opts     Options
-	deathSig syscall.Signal // sent to the server if dynobox dies; tests set 0
+	opts         Options
+	deathSig     syscall.Signal          // sent to the server if dynobox dies; tests set 0
+	restartDelay func(int) time.Duration // nil: pgRestartDelay; tests shorten it
 
 	mu    sync.Mutex
 	srv   *pgServer
 	color string
 	env   map[string]string
 	// Copies of the server's settings at Start (another add-on sharing it
-	// may restart it).
+	// may restart it). password is the add-on role's.
 	port             int
 	password, bindir string
 }
+
+// pgServerName labels the shared server's log lines (app[postgres-server]),
+// after its directory.
+const pgServerName = "postgres-server"
 
 // NewPostgres returns the add-on; nothing happens until Start.
 func NewPostgres(opts Options) *Postgres {
@@ -82,6 +93,9 @@ var _ Addon = (*Postgres)(nil)
 // Name is "heroku-postgresql", or the attachment name in lower case with
 // dashes ("PRIMARY_DB" → "primary-db").
 func (p *Postgres) Name() string {
+	if p.AddonName != "" {
+		return p.AddonName
+	}
 	if p.opts.As == "" {
 		return "heroku-postgresql"
 	}
@@ -119,9 +133,13 @@ func (p *Postgres) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.Name(), err)
 	}
-	color, err := p.claimColor()
+	password, err := p.rolePassword()
+	var color string
 	if err == nil {
-		if err = s.ensureDB(ctx, p.Database()); err != nil {
+		color, err = p.claimColor()
+	}
+	if err == nil {
+		if err = s.ensureDatabase(ctx, p.Database(), p.Role(), password); err != nil {
 			p.releaseColor(color)
 		}
 	}
@@ -133,7 +151,7 @@ func (p *Postgres) Start(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", p.Name(), err)
 	}
 	p.srv, p.color = s, color
-	p.port, p.password, p.bindir = s.port, s.password, s.bin.dir
+	p.port, p.password, p.bindir = s.port, password, s.bin.dir
 	p.env = p.makeEnv(p.url(p.port, p.password))
 	return nil
 }
@@ -190,8 +208,76 @@ func (p *Postgres) makeEnv(url string) map[string]string {
 	return env
 }
 
+// url is shaped as Heroku's: no sslmode (clients default to prefer, and
+// the server offers SSL).
 func (p *Postgres) url(port int, password string) string {
-	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s", pgUser, password, port, p.Database())
+	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s", p.Role(), password, port, p.Database())
+}
+
+// Role is the database's owner role, the user in DATABASE_URL.
+func (p *Postgres) Role() string { return pgRoleName(p.Database()) }
+
+// rolePassword reads the add-on role's password from the add-on's
+// directory, creating a random one on first use.
+func (p *Postgres) rolePassword() (string, error) {
+	if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
+		return "", err
+	}
+	return pgSecret(filepath.Join(p.opts.Dir, pgRolePasswordFile))
+}
+
+// pgRolePasswordFile holds an add-on role's password in its directory
+// (the server directory's "password" is the admin role's).
+const pgRolePasswordFile = "role-password"
+
+// State is the server's state: up, crashed (waiting to be restarted),
+// starting (being restarted) or stopped.
+func (p *Postgres) State() string {
+	p.mu.Lock()
+	s := p.srv
+	p.mu.Unlock()
+	if s == nil {
+		return StateStopped
+	}
+	return s.state()
+}
+
+// Destroy deletes the add-on's database and role, then stops it as Stop
+// does (addons:destroy: "Detach an add-on and delete its data"). It
+// starts the server when it is not running here and has data.
+func (p *Postgres) Destroy(ctx context.Context) error {
+	p.mu.Lock()
+	running := p.srv != nil
+	p.mu.Unlock()
+	if !running {
+		_, dataDir, err := p.serverPaths(false)
+		if err != nil {
+			return nil // never started: nothing to delete
+		}
+		if _, err := os.Stat(filepath.Join(dataDir, "PG_VERSION")); err != nil {
+			return nil
+		}
+		if err := p.Start(ctx); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	s := p.srv
+	p.mu.Unlock()
+	s.mu.Lock()
+	err := s.dropDatabase(ctx, p.Database(), p.Role())
+	s.mu.Unlock()
+	if err != nil {
+		err = fmt.Errorf("%s: delete its database: %w", p.Name(), err)
+	}
+	return errors.Join(err, p.Stop(ctx))
+}
+
+func (p *Postgres) serverLog() func(string) {
+	if p.ServerLog != nil {
+		return p.ServerLog
+	}
+	return p.logf
 }
 
 // claimColor reads the add-on's color, or picks one from its name and
@@ -298,7 +384,7 @@ func PsqlCommand(pg *Postgres, args ...string) (*exec.Cmd, error) {
 	cmd.Env = append(pgServerEnv(),
 		"PGHOST=127.0.0.1",
 		"PGPORT="+strconv.Itoa(port),
-		"PGUSER="+pgUser,
+		"PGUSER="+pg.Role(),
 		"PGPASSWORD="+password,
 		"PGDATABASE="+pg.Database(),
 		"PGAPPNAME=dynobox pg:psql")
@@ -324,7 +410,8 @@ func (p *Postgres) conninfo() (port int, password, bindir string, err error) {
 		return strings.TrimSpace(string(b))
 	}
 	port, _ = strconv.Atoi(read("port"))
-	password = read("password")
+	b, _ := os.ReadFile(filepath.Join(p.opts.Dir, pgRolePasswordFile))
+	password = strings.TrimSpace(string(b))
 	if port == 0 || password == "" {
 		return 0, "", "", fmt.Errorf("%s has not been started; run dynobox start first", p.Name())
 	}

@@ -157,7 +157,7 @@ func TestPostgresConnectPgxAndPsql(t *testing.T) {
 	env := p.Env()
 	dbURL := env["DATABASE_URL"]
 	u, err := url.Parse(dbURL)
-	if err != nil || u.Scheme != "postgres" || u.Hostname() != "127.0.0.1" || u.Port() == "" || u.User.Username() != "dynobox" {
+	if err != nil || u.Scheme != "postgres" || u.Hostname() != "127.0.0.1" || u.Port() == "" || u.User.Username() != "u_heroku_postgresql" || u.RawQuery != "" {
 		t.Fatalf("DATABASE_URL = %q", dbURL)
 	}
 	if p.Addr() != u.Host {
@@ -359,7 +359,7 @@ func TestPostgresPostmasterSIGKILL(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
 	dir := t.TempDir()
-	p, _ := newTestPostgres(t, Options{Dir: dir})
+	p, log := newTestPostgres(t, Options{Dir: dir})
 	pgTestStart(t, p)
 	dsn := p.Env()["DATABASE_URL"]
 	pgTestExec(t, dsn, "CREATE TABLE survived (n int)", "INSERT INTO survived VALUES (7)")
@@ -388,10 +388,14 @@ func TestPostgresPostmasterSIGKILL(t *testing.T) {
 		t.Log("no backend outlived the postmaster; the sweep is not exercised")
 	}
 
-	// The next start (a new add-on, as after a restart of dynobox) must
-	// clear the orphan and recover the data.
-	p2, log := newTestPostgres(t, Options{Dir: dir})
-	pgTestStart(t, p2)
+	// The supervisor's restart must clear the orphan and recover the data.
+	deadline = time.Now().Add(60 * time.Second)
+	for !log.has("postgres is up again") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not restarted:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if got := pgTestQuery(t, dsn, "SELECT n::text FROM survived"); got != "7" {
 		t.Errorf("row = %s", got)
 	}
@@ -590,7 +594,7 @@ func TestPostgresPsqlMissing(t *testing.T) {
 		t.Errorf("not started: %v", err)
 	}
 	os.WriteFile(filepath.Join(p.opts.Dir, "port"), []byte("5432\n"), 0o600)
-	os.WriteFile(filepath.Join(p.opts.Dir, "password"), []byte("x\n"), 0o600)
+	os.WriteFile(filepath.Join(p.opts.Dir, pgRolePasswordFile), []byte("x\n"), 0o600)
 	if _, err := PsqlCommand(p); err == nil || !strings.Contains(err.Error(), "apt-get install postgresql-client") {
 		t.Errorf("no psql: %v", err)
 	}

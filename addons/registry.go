@@ -75,15 +75,22 @@ func (s Spec) Name(taken map[string]bool) string {
 
 // Build makes the add-on for spec, named name, keeping its data under
 // stateDir/addons/. All Postgres add-ons of an app share one server, each
-// with its own database. log receives the add-on's log lines.
-func Build(spec Spec, name, stateDir string, ephemeral bool, log func(string)) (Addon, error) {
+// with its own database. log receives log lines by process: the add-on's
+// own under its name, the shared Postgres server's under "postgres-server";
+// nil discards them.
+func Build(spec Spec, name, stateDir string, ephemeral bool, log func(process, line string)) (Addon, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	opts := Options{Dir: filepath.Join(stateDir, "addons", name), As: spec.As, Ephemeral: ephemeral, Log: log}
+	if log == nil {
+		log = func(string, string) {}
+	}
+	opts := Options{Dir: filepath.Join(stateDir, "addons", name), As: spec.As, Ephemeral: ephemeral, Log: func(l string) { log(name, l) }}
 	switch spec.Service() {
 	case PostgresService:
 		pg := NewPostgres(opts)
+		pg.AddonName = name
+		pg.ServerLog = func(l string) { log(pgServerName, l) }
 		pg.PlanName = spec.Plan
 		pg.ServerDir = filepath.Join(stateDir, "addons", "postgres-server")
 		pg.Secondary = spec.As == "" && name != PostgresService

@@ -12,7 +12,22 @@ const (
 	StateStarting = "starting"
 	StateUp       = "up"
 	StateFailed   = "failed"
+	// StateCrashed: the server exited on its own and waits to be
+	// restarted (a dyno's word for the same).
+	StateCrashed = "crashed"
 )
+
+// stater is an add-on that supervises a server of its own and knows when
+// it is not up although it started (Postgres after a crash).
+type stater interface {
+	State() string
+}
+
+// Destroyer is an add-on whose data outlives its directory (a database on
+// the shared Postgres server): Destroy deletes the data and stops it.
+type Destroyer interface {
+	Destroy(ctx context.Context) error
+}
 
 // Set is the add-ons of one app: started together before any dyno, stopped
 // together after the dynos.
@@ -105,6 +120,16 @@ func (s *Set) Add(ctx context.Context, a Addon) error {
 
 // Remove stops an add-on and drops it from the set; it returns the add-on.
 func (s *Set) Remove(ctx context.Context, name string) (Addon, error) {
+	return s.remove(ctx, name, false)
+}
+
+// Destroy is Remove that also deletes data the add-on keeps outside its
+// directory (Destroyer).
+func (s *Set) Destroy(ctx context.Context, name string) (Addon, error) {
+	return s.remove(ctx, name, true)
+}
+
+func (s *Set) remove(ctx context.Context, name string, destroy bool) (Addon, error) {
 	s.mu.Lock()
 	var found Addon
 	for i, a := range s.list {
@@ -118,6 +143,9 @@ func (s *Set) Remove(ctx context.Context, name string) (Addon, error) {
 	s.mu.Unlock()
 	if found == nil {
 		return nil, fmt.Errorf("no add-on named %q", name)
+	}
+	if d, ok := found.(Destroyer); ok && destroy {
+		return found, d.Destroy(ctx)
 	}
 	return found, found.Stop(ctx)
 }
@@ -176,6 +204,9 @@ func (s *Set) List() []Status {
 	out := make([]Status, 0, len(list))
 	for _, a := range list {
 		st := Status{Name: a.Name(), Plan: a.Plan(), State: states[a.Name()], Config: map[string]string{}}
+		if sa, ok := a.(stater); ok && st.State == StateUp {
+			st.State = sa.State()
+		}
 		if st.State == StateUp {
 			st.Addr = a.Addr()
 			st.Config = a.Env()

@@ -69,7 +69,7 @@ func BuildAddons(specs []addons.Spec, names []string, stateDir string, ephemeral
 	var list []addons.Addon
 	for i, spec := range specs {
 		name := names[i]
-		a, err := addons.Build(spec, name, stateDir, ephemeral, func(line string) { log(name, line) })
+		a, err := addons.Build(spec, name, stateDir, ephemeral, log)
 		if err != nil {
 			return nil, &InputError{err}
 		}
@@ -102,7 +102,7 @@ func (c *Controller) CreateAddon(spec addons.Spec) (addons.Status, state.Release
 	if taken[name] {
 		return addons.Status{}, state.Release{}, &InputError{fmt.Errorf("an add-on named %s exists already; pick another with --as NAME", name)}
 	}
-	a, err := addons.Build(spec, name, c.StateDir, false, func(line string) { c.Bus.Event("app", name, line) })
+	a, err := addons.Build(spec, name, c.StateDir, false, func(process, line string) { c.Bus.Event("app", process, line) })
 	if err != nil {
 		return addons.Status{}, state.Release{}, &InputError{err}
 	}
@@ -150,7 +150,7 @@ func (c *Controller) DestroyAddon(name string) (state.Release, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := c.Addons.Remove(ctx, name); err != nil {
+	if _, err := c.Addons.Destroy(ctx, name); err != nil {
 		return state.Release{}, &InputError{err}
 	}
 	if _, err := c.Store.RemoveAddon(name); err != nil {
