@@ -409,11 +409,23 @@ func TestPostgresTwoAtOnce(t *testing.T) {
 	pgTestNeedBinaries(t)
 	a, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
 	b, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+	// Started at once; the errors are checked on the test's goroutine
+	// (t.Fatal elsewhere would not stop the test).
 	var wg sync.WaitGroup
-	for _, p := range []*Postgres{a, b} {
-		wg.Go(func() { pgTestStart(t, p) })
+	errs := make([]error, 2)
+	for i, p := range []*Postgres{a, b} {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			errs[i] = p.Start(ctx)
+		})
 	}
 	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("start of server %d: %v", i+1, err)
+		}
+	}
 	if a.Addr() == b.Addr() {
 		t.Fatalf("both on %s", a.Addr())
 	}
