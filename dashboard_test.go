@@ -234,10 +234,11 @@ func dashboardApp(t *testing.T, files map[string]string) *dashApp {
 	var info struct {
 		Dashboard string `json:"dashboard_url"`
 		Router    string `json:"router_url"`
+		State     string `json:"state"` // "stopped": answered from the saved state, before the start
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		js, _, code := a.verb("info", "--json")
-		if code == 0 && json.Unmarshal([]byte(js), &info) == nil {
+		if code == 0 && json.Unmarshal([]byte(js), &info) == nil && info.State == "running" {
 			break
 		}
 		select {

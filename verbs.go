@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -28,6 +29,8 @@ import (
 type clientFlags struct {
 	dir, stateDir string
 	json          bool
+
+	starting int // with a saved-state client: a dynobox starting but not answering yet
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet, withJSON bool) {
@@ -40,7 +43,7 @@ func (f *clientFlags) register(fs *flag.FlagSet, withJSON bool) {
 	}
 }
 
-func (f *clientFlags) client() *api.Client {
+func (f *clientFlags) paths() (appDir, stateDir string) {
 	dir, err := filepath.Abs(f.dir)
 	if err != nil {
 		dir = f.dir
@@ -49,8 +52,45 @@ func (f *clientFlags) client() *api.Client {
 	if sd == "" {
 		sd = filepath.Join(dir, ".dynobox")
 	}
-	return api.NewClient(dir, sd)
+	return dir, sd
 }
+
+func (f *clientFlags) client() *api.Client {
+	return api.NewClient(f.paths())
+}
+
+// savedStateClient is client() that, when no dynobox runs for the app,
+// answers from its saved state — the releases, builds, config vars,
+// add-ons and log history in the state database — as Heroku's CLI
+// answers whatever the dynos do. Close it when done.
+func (f *clientFlags) savedStateClient() *api.Client {
+	dir, sd := f.paths()
+	return f.client().WithFallback(func() (http.Handler, func(), error) {
+		o, err := runner.OpenOffline(dir, sd)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.starting = o.Starting
+		return api.OfflineHandler(o), func() { o.Close() }, nil
+	})
+}
+
+// noteStopped says on stderr — so that --json output stays JSON — that
+// what the verb printed is the stopped app's saved state.
+func (f *clientFlags) noteStopped(c *api.Client, what string) {
+	if !c.Stopped() {
+		return
+	}
+	dir, _ := f.paths()
+	if f.starting != 0 {
+		fmt.Fprintf(os.Stderr, "dynobox: dynobox is starting for %s (pid %d) and does not answer yet; %s\n", dir, f.starting, what)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "dynobox: the app is stopped (no dynobox is running for %s); %s\n", dir, what)
+}
+
+// savedState is noteStopped's usual ending.
+const savedState = "this is its saved state"
 
 // verbError prints err and picks the exit code: 2 for what the user must
 // fix in the request, 1 otherwise (including "not running").
@@ -86,16 +126,22 @@ func infoCommand() *command {
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
 		var info runner.Info
-		if err := f.client().Info(&info); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Info(&info); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, savedState)
 		if f.json {
 			return printJSON(info)
 		}
 		fmt.Printf("=== %s\n", info.Name)
-		rows := [][2]string{
-			{"Dir", info.Dir}, {"PID", strconv.Itoa(info.PID)}, {"Release", fmt.Sprintf("v%d", info.Release)},
-			{"Web URL", info.Router}, {"Started", humanTime(info.Started)},
+		rows := [][2]string{{"Dir", info.Dir}}
+		if info.State == "stopped" {
+			rows = append(rows, [2]string{"State", "stopped (start it with \"dynobox start\")"}, [2]string{"Release", fmt.Sprintf("v%d", info.Release)})
+		} else {
+			rows = append(rows, [2]string{"PID", strconv.Itoa(info.PID)}, [2]string{"Release", fmt.Sprintf("v%d", info.Release)},
+				[2]string{"Web URL", info.Router}, [2]string{"Started", humanTime(info.Started)})
 		}
 		if info.Dashboard != "" {
 			rows = append(rows, [2]string{"Dashboard", info.Dashboard})
@@ -316,7 +362,9 @@ The running dynobox keeps the last %d lines, across its restarts.`, api.MaxLogLi
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		enc := json.NewEncoder(os.Stdout)
-		err := f.client().Logs(ctx, q, func(l api.LogLine) error {
+		client := f.savedStateClient()
+		defer client.Close()
+		err := client.Logs(ctx, q, func(l api.LogLine) error {
 			if f.json {
 				return enc.Encode(l)
 			}
@@ -325,6 +373,11 @@ The running dynobox keeps the last %d lines, across its restarts.`, api.MaxLogLi
 		})
 		if err != nil {
 			return verbError(err)
+		}
+		if *tail {
+			f.noteStopped(client, "these are the lines it saved, and nothing runs to --tail")
+		} else {
+			f.noteStopped(client, "these are the lines it saved")
 		}
 		return exitOK
 	}
@@ -339,9 +392,12 @@ func configCommand() *command {
 	alias(c.flags, "s", "shell")
 	c.run = func(c *command, args []string) int {
 		var vars []runner.ConfigVar
-		if err := f.client().Config(&vars); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Config(&vars); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, "add-on config vars are set when it starts")
 		switch {
 		case f.json:
 			m := map[string]string{}
@@ -355,7 +411,7 @@ func configCommand() *command {
 			}
 		default:
 			var info runner.Info
-			f.client().Info(&info)
+			client.Info(&info)
 			fmt.Printf("=== %s Config Vars\n\n", info.Name)
 			rows := make([][2]string, len(vars))
 			for i, v := range vars {
@@ -417,9 +473,12 @@ func configUnsetCommand() *command {
 
 func configChange(f *clientFlags, change api.ConfigChange, verb string) int {
 	var rel state.Release
-	if err := f.client().Post("/v1/config", change, &rel); err != nil {
+	client := f.savedStateClient()
+	defer client.Close()
+	if err := client.Post("/v1/config", change, &rel); err != nil {
 		return verbError(err)
 	}
+	f.noteStopped(client, fmt.Sprintf("v%d is recorded and the next \"dynobox start\" runs it", rel.Version))
 	if f.json {
 		return printJSON(rel)
 	}
@@ -431,7 +490,11 @@ func configChange(f *clientFlags, change api.ConfigChange, verb string) int {
 		}
 		sort.Strings(keys)
 	}
-	fmt.Printf("%s %s and restarting... done, v%d\n", verb, strings.Join(keys, ", "), rel.Version)
+	restarting := " and restarting"
+	if client.Stopped() {
+		restarting = ""
+	}
+	fmt.Printf("%s %s%s... done, v%d\n", verb, strings.Join(keys, ", "), restarting, rel.Version)
 	if len(change.Set) > 0 {
 		rows := make([][2]string, len(keys))
 		for i, k := range keys {
@@ -452,9 +515,12 @@ func configGetCommand() *command {
 			return exitUsage
 		}
 		var vars []runner.ConfigVar
-		if err := f.client().Config(&vars); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Config(&vars); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, "add-on config vars are set when it starts")
 		for _, v := range vars {
 			if v.Key == args[0] {
 				fmt.Println(v.Value)
@@ -473,14 +539,17 @@ func releasesCommand() *command {
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
 		var rels []state.Release
-		if err := f.client().Releases(&rels); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Releases(&rels); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, savedState)
 		if f.json {
 			return printJSON(rels)
 		}
 		var info runner.Info
-		f.client().Info(&info)
+		client.Info(&info)
 		cur := 0
 		for _, r := range rels {
 			if r.Status == "succeeded" {

@@ -75,20 +75,11 @@ func Handler(c *runner.Controller) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/builds", func(w http.ResponseWriter, r *http.Request) {
 		builds, err := c.Store.Builds(50)
-		if builds == nil {
-			builds = []state.Build{}
-		}
-		for i := range builds {
-			builds[i].Output = "" // GET /v1/builds/ID has it
-		}
-		reply(w, builds, err)
+		replyBuilds(w, builds, err)
 	})
 	mux.HandleFunc("GET /v1/builds/{id}", func(w http.ResponseWriter, r *http.Request) {
 		b, err := c.Store.Build(r.PathValue("id"))
-		if err != nil {
-			err = &runner.InputError{Err: err}
-		}
-		reply(w, b, err)
+		replyBuild(w, b, err)
 	})
 	mux.HandleFunc("POST /v1/events", func(w http.ResponseWriter, r *http.Request) {
 		var ev Event
