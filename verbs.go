@@ -146,6 +146,9 @@ func infoCommand() *command {
 		if info.Dashboard != "" {
 			rows = append(rows, [2]string{"Dashboard", info.Dashboard})
 		}
+		if b := info.Build; b != nil {
+			rows = append(rows, [2]string{"Build", buildLine(b)})
+		}
 		for _, a := range info.Addons {
 			rows = append(rows, [2]string{"Add-on", fmt.Sprintf("%s (%s) %s on %s", a.Name, a.Plan, a.State, a.Addr)})
 		}
@@ -198,8 +201,24 @@ func psCommand() *command {
 	return c
 }
 
-// writePS prints Heroku's ps shape: "=== web: npm start (2)" then dynos.
+// buildLine describes the newest build for ps and info.
+func buildLine(b *runner.BuildState) string {
+	switch b.Status {
+	case runner.Building:
+		return fmt.Sprintf("building for %s (dynobox logs --tail shows its output)", b.Duration.Round(time.Second))
+	case "failed":
+		return fmt.Sprintf("%s failed %s: the dynos run the release before it; \"dynobox builds %s\" shows why", b.ID, humanTime(b.Started.Local()), b.ID)
+	}
+	return fmt.Sprintf("%s %s %s", b.ID, b.Status, humanTime(b.Started.Local()))
+}
+
+// writePS prints Heroku's ps shape: "=== web: npm start (2)" then dynos,
+// after a line on a build that runs or failed: what the dynos run is not
+// the code as saved.
 func writePS(w io.Writer, ps api.PS) {
+	if b := ps.Build; b != nil && b.Status != "succeeded" {
+		fmt.Fprintf(w, "=== Build %s\n\n", buildLine(b))
+	}
 	byType := map[string][]runner.DynoInfo{}
 	var types []string
 	for _, d := range ps.Dynos {

@@ -42,12 +42,17 @@ type Controller struct {
 	Load LoadOptions
 	// Context ends when dynobox stops; it cancels a build in progress.
 	Context context.Context
+	// BuildProgress is how often a running build logs its elapsed time
+	// (0: BuildProgressEvery).
+	BuildProgress time.Duration
 
 	mu       sync.Mutex // one config, formation or release change at a time
 	deployMu sync.Mutex // one build at a time
 
 	appMu  sync.RWMutex
 	loaded *App // App as last reloaded; nil: App
+
+	builds buildTracker
 }
 
 // app is the app's files as last read: App, or a reload of them.
@@ -365,6 +370,9 @@ type Info struct {
 	Dynos     []DynoInfo        `json:"dynos"`
 	Addons    []addons.Status   `json:"addons"`
 	Commands  map[string]string `json:"commands"`
+	// Build is the build in progress, else the newest one: a failed one
+	// means the dynos run an older release.
+	Build *BuildState `json:"build,omitempty"`
 }
 
 // Info gathers the app's state.
@@ -381,5 +389,6 @@ func (c *Controller) Info() Info {
 		Name: c.Name(), Dir: c.App.Dir, State: "running", PID: os.Getpid(), Started: c.Started, Release: rel,
 		Router: c.RouterURL, Dashboard: c.DashboardURL, Socket: c.Socket,
 		Formation: c.Sup.Formation(), Dynos: c.Sup.Dynos(), Addons: c.AddonStatus(), Commands: cmds,
+		Build: c.Build(),
 	}
 }

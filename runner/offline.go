@@ -131,6 +131,7 @@ func (o *Offline) Info() (Info, error) {
 	if len(rels) > 0 {
 		info.Release = rels[0].Version
 	}
+	info.Build = newestBuild(nil, o.store)
 	saved, err := o.store.Formation()
 	for t, n := range saved {
 		if _, ok := o.App.Procfile.Lookup(t); ok && t != ReleaseType { // as start reads it
