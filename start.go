@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -118,6 +120,24 @@ type instance struct {
 	addonNames []string
 
 	cleanups []func()
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // onExit queues f to run when the instance ends, before what was queued earlier.
@@ -276,7 +296,23 @@ func (in *instance) openLogs() int {
 	in.hub = logbus.NewHub(runner.HistoryLines)
 	in.hub.Preload(runner.LoadHistory(in.store, runner.HistoryLines))
 	history := runner.NewHistory(in.store)
-	in.onExit(func() { history.Close() })
+	// What dynobox tells stderr from now on (why a start failed) goes into
+	// the saved history too, after the bus's last lines: `logs` on the
+	// stopped app reads it back.
+	said := &lockedBuffer{}
+	in.stderr = io.MultiWriter(in.stderr, said)
+	in.onExit(func() {
+		history.Close()
+		if lines := strings.Split(strings.TrimSpace(said.String()), "\n"); lines[0] != "" {
+			saved := make([]dbstate.LogLine, len(lines))
+			for i, l := range lines {
+				saved[i] = dbstate.LogLine{At: time.Now(), Source: logbus.SourceHeroku, Process: "dynobox", Text: strings.TrimPrefix(l, "dynobox: ")}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			in.store.AppendLogs(ctx, saved, runner.HistoryLines)
+		}
+	})
 	in.bus = logbus.New(tty, in.hub, history)
 	go in.bus.Run()
 	in.onExit(in.bus.Close)

@@ -142,7 +142,7 @@ func TestFailedStartCanBeReadBack(t *testing.T) {
 		t.Fatalf("start with a failing build: exit %d", code)
 	}
 	out := stoppedVerb(t, dir, "logs")
-	for _, want := range []string{"app[build]: main.go:3: undefined: foo", "Build failed"} {
+	for _, want := range []string{"app[build]: main.go:3: undefined: foo", "Build failed", "heroku[dynobox]: build failed: build b1: ", "no dyno was started"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %q:\n%s", want, out)
 		}
