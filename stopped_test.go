@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -68,9 +69,6 @@ func TestVerbsWorkOnAStoppedApp(t *testing.T) {
 	if out := stoppedVerb(t, dir, "logs", "-p", "worker", "-s", "app"); strings.TrimSpace(out) == "" || strings.Contains(out, "build") {
 		t.Errorf("logs -p worker -s app:\n%s", out)
 	}
-	if out := stoppedVerb(t, dir, "logs", "--tail", "-n", "1"); strings.Count(out, "\n") != 1 {
-		t.Errorf("logs --tail on a stopped app prints the saved lines and ends:\n%s", out)
-	}
 
 	// config:set is a release that the next start runs.
 	if out := stoppedVerb(t, dir, "config:set", "FOO=bar"); !strings.Contains(out, "Setting FOO... done, v3") {
@@ -120,11 +118,30 @@ func TestVerbsWorkOnAStoppedApp(t *testing.T) {
 		t.Fatalf("addons:\n%s", out)
 	}
 
+	// logs --tail on the stopped app prints the saved lines, then waits
+	// for a start and follows it.
+	tail := exec.Command(dynoboxBin, "logs", "--tail", "-n", "1", "-p", "worker")
+	tail.Dir = dir
+	var tailOut, tailErr syncBuffer
+	tail.Stdout, tail.Stderr = &tailOut, &tailErr
+	if err := tail.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { tail.Process.Kill(); tail.Wait() }()
+	waitFor(t, "logs --tail to wait", func() bool { return strings.Contains(tailErr.String(), "waiting for it to start") })
+	if out := tailOut.String(); strings.Count(out, "\n") != 1 || !strings.Contains(out, "heroku[worker.1]: State changed from up to down") {
+		t.Errorf("logs --tail -n 1 on a stopped app printed:\n%s", out)
+	}
+
 	// The next start runs with the change: its release phase and its dynos.
 	p = startDynobox(t, dir, append([]string{"start", "-p", strconv.Itoa(freePort(t))}, build...)...)
 	p.waitOutput("| worker FOO=bar\n")
 	if !p.hasOutput("| release phase FOO=bar\n") {
 		t.Errorf("the release phase did not see FOO=bar:\n%s", p.out)
+	}
+	waitFor(t, "the waiting tail to follow the start", func() bool { return strings.Contains(tailOut.String(), "app[worker.1]: worker FOO=bar") })
+	if n := strings.Count(tailOut.String(), "heroku[worker.1]: State changed from up to down"); n != 1 {
+		t.Errorf("the tail printed the saved line %d times:\n%s", n, tailOut.String())
 	}
 	if _, stderr, _ := runDynobox(t, dir, "config:get", "FOO"); strings.Contains(stderr, "stopped") {
 		t.Errorf("config:get with dynobox running says stopped: %s", stderr)

@@ -359,7 +359,9 @@ func controlVerb(f *clientFlags, path, verb, typ, dyno string, args []string) in
 
 func logsCommand() *command {
 	c := newCommand("logs", "", "Show the app's logs in Logplex format: the last 100 lines, or follow with --tail.", fmt.Sprintf(`
-The running dynobox keeps the last %d lines, across its restarts.`, api.MaxLogLines))
+The app keeps the last %d lines, across its restarts. With dynobox
+stopped, logs prints the lines it saved (a failed start among them), and
+--tail then waits for the next start and follows it.`, api.MaxLogLines))
 	var f clientFlags
 	f.register(c.flags, true)
 	n := c.flags.Int("num", 100, "number of lines to show")
@@ -381,26 +383,58 @@ The running dynobox keeps the last %d lines, across its restarts.`, api.MaxLogLi
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		enc := json.NewEncoder(os.Stdout)
-		client := f.savedStateClient()
-		defer client.Close()
-		err := client.Logs(ctx, q, func(l api.LogLine) error {
+		var last time.Time // the newest line printed
+		print := func(l api.LogLine) error {
+			if l.Time.After(last) {
+				last = l.Time
+			}
 			if f.json {
 				return enc.Encode(l)
 			}
 			_, err := fmt.Printf("%s %s[%s]: %s\n", l.Time.Format("2006-01-02T15:04:05.000000-07:00"), l.Source, l.Process, l.Text)
 			return err
-		})
-		if err != nil {
+		}
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Logs(ctx, q, print); err != nil {
 			return verbError(err)
 		}
-		if *tail {
-			f.noteStopped(client, "these are the lines it saved, and nothing runs to --tail")
-		} else {
-			f.noteStopped(client, "these are the lines it saved")
+		if !client.Stopped() {
+			return exitOK
 		}
-		return exitOK
+		if !*tail {
+			f.noteStopped(client, "these are the lines it saved")
+			return exitOK
+		}
+		// As Heroku's logs --tail on an app without dynos: wait for lines.
+		f.noteStopped(client, "these are the lines it saved; waiting for it to start (Ctrl-C to stop)")
+		return tailOnceRunning(ctx, &f, q, func(l api.LogLine) error {
+			if !l.Time.After(last) {
+				return nil // printed from the saved history already
+			}
+			return print(l)
+		})
 	}
 	return c
+}
+
+// tailOnceRunning follows the log of the app's dynobox once it answers,
+// from the first line it has that is new, until ctx ends.
+func tailOnceRunning(ctx context.Context, f *clientFlags, q url.Values, print func(api.LogLine) error) int {
+	q.Set("n", strconv.Itoa(api.MaxLogLines)) // what it logged before we connected; print skips the old
+	for {
+		err := f.client().Logs(ctx, q, print)
+		var re *api.RequestError
+		if errors.As(err, &re) {
+			return verbError(err)
+		}
+		// Not running yet, or the dynobox stopped: wait for the next.
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 func configCommand() *command {
@@ -454,7 +488,7 @@ func printAligned(w io.Writer, rows [][2]string) {
 }
 
 func configSetCommand() *command {
-	c := newCommand("config:set", "KEY=VALUE ...", "Set config vars: creates a release and restarts the dynos.", "")
+	c := newCommand("config:set", "KEY=VALUE ...", "Set config vars: creates a release and restarts the dynos (stopped: the next start runs it).", "")
 	var f clientFlags
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
@@ -477,7 +511,7 @@ func configSetCommand() *command {
 }
 
 func configUnsetCommand() *command {
-	c := newCommand("config:unset", "KEY ...", "Unset config vars: creates a release and restarts the dynos.", "")
+	c := newCommand("config:unset", "KEY ...", "Unset config vars: creates a release and restarts the dynos (stopped: the next start runs it).", "")
 	var f clientFlags
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
