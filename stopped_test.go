@@ -60,6 +60,9 @@ func TestVerbsWorkOnAStoppedApp(t *testing.T) {
 	if out := stoppedVerb(t, dir, "builds", "b1"); !strings.Contains(out, "compiling the app") {
 		t.Errorf("builds b1:\n%s", out)
 	}
+	if out := stoppedVerb(t, dir, "ps"); !strings.Contains(out, "the app is stopped") {
+		t.Errorf("ps:\n%s", out)
+	}
 	out = stoppedVerb(t, dir, "logs", "-n", "1500")
 	for _, want := range []string{"app[build]: compiling the app", "app[worker.1]: worker FOO=", "heroku[worker.1]: State changed from up to down"} {
 		if !strings.Contains(out, want) {
@@ -166,6 +169,12 @@ func TestFailedStartCanBeReadBack(t *testing.T) {
 	}
 	if out := stoppedVerb(t, dir, "builds"); !strings.Contains(out, "b1    failed") {
 		t.Errorf("builds:\n%s", out)
+	}
+	if out := stoppedVerb(t, dir, "ps"); !strings.Contains(out, "=== Build b1 failed") {
+		t.Errorf("ps after a failed start:\n%s", out)
+	}
+	if out := stoppedVerb(t, dir, "info"); !strings.Contains(out, "Build   b1 failed") {
+		t.Errorf("info after a failed start:\n%s", out)
 	}
 }
 

@@ -167,9 +167,12 @@ func psCommand() *command {
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
 		var ps api.PS
-		if err := f.client().PS(&ps); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.PS(&ps); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, "no dyno runs")
 		if len(args) > 0 {
 			keep := map[string]bool{}
 			for _, a := range args {
@@ -228,6 +231,10 @@ func writePS(w io.Writer, ps api.PS) {
 		byType[d.Type] = append(byType[d.Type], d)
 	}
 	if len(types) == 0 {
+		if ps.Stopped {
+			fmt.Fprintln(w, "No dynos are running: the app is stopped; start it with \"dynobox start\".")
+			return
+		}
 		fmt.Fprintln(w, "No dynos are running; scale some with \"dynobox ps:scale web=1\".")
 		return
 	}

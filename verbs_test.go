@@ -256,7 +256,7 @@ func TestVerbsWithoutRunningDynobox(t *testing.T) {
 	dir := writeApp(t, map[string]string{"Procfile": "worker: exec sleep 1000\n"})
 	// Verbs that need running dynos say so; those that work on a stopped
 	// app are tested in stopped_test.go.
-	for _, verb := range [][]string{{"ps"}, {"ps:scale", "worker=2"}, {"ps:restart"}, {"deploy", "--json"}, {"releases:rollback", "v1"}} {
+	for _, verb := range [][]string{{"ps:scale", "worker=2"}, {"ps:restart"}, {"deploy", "--json"}, {"releases:rollback", "v1"}} {
 		start := time.Now()
 		_, stderr, code := runDynobox(t, dir, verb...)
 		want := fmt.Sprintf("no dynobox is running for %s — start it with \"dynobox start\"", dir)
@@ -269,10 +269,10 @@ func TestVerbsWithoutRunningDynobox(t *testing.T) {
 	}
 	// After kill -9 the stale socket must not confuse the verbs or the next start.
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
-	waitFor(t, "the API", func() bool { _, _, code := runDynobox(t, dir, "ps"); return code == 0 })
+	p.waitAPI(dir)
 	p.cmd.Process.Kill()
 	p.cmd.Wait()
-	if _, stderr, code := runDynobox(t, dir, "ps"); code != 1 || !strings.Contains(stderr, "no dynobox is running") {
+	if _, stderr, code := runDynobox(t, dir, "ps:restart"); code != 1 || !strings.Contains(stderr, "no dynobox is running") {
 		t.Fatalf("after kill -9: exit %d %q", code, stderr)
 	}
 	p2 := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))

@@ -8,8 +8,8 @@ import (
 	"github.com/dynobox/dynobox/runner/state"
 )
 
-// OfflineHandler answers the verbs that work on a stopped app — info,
-// config, config:set/unset, releases, builds, logs, addons — from its saved
+// OfflineHandler answers the verbs that work on a stopped app — info, ps
+// (no dynos, and the newest build), config, config:set/unset, releases, builds, logs, addons — from its saved
 // state, in the same shapes as Handler, so each verb prints the same way
 // either way. What needs running dynos (ps, scaling, restarts, deploys,
 // add-on changes) is not found here: the client reports "not running".
@@ -18,6 +18,10 @@ func OfflineHandler(o *runner.Offline) http.Handler {
 	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
 		info, err := o.Info()
 		reply(w, info, err)
+	})
+	mux.HandleFunc("GET /v1/ps", func(w http.ResponseWriter, r *http.Request) {
+		info, err := o.Info()
+		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos, Build: info.Build, Stopped: true}, err)
 	})
 	mux.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
 		vars, err := o.Config()

@@ -118,6 +118,8 @@ type PS struct {
 	// Build is the build in progress or the newest one, so that ps shows
 	// a failed build next to the dynos that still run the release before it.
 	Build *runner.BuildState `json:"build,omitempty"`
+	// Stopped: no dynobox runs; this is the saved state.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // AddonChange is the reply of POST /v1/addons and DELETE /v1/addons/NAME.
