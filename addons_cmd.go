@@ -71,25 +71,12 @@ Secrets in config vars are masked unless --reveal is given.`)
 	reveal := c.flags.Bool("reveal", false, "show config var values in full")
 	c.run = func(c *command, args []string) int {
 		var list []addons.Status
-		err := f.client().Call("GET", "/v1/addons", nil, &list)
-		var nr *api.NotRunningError
-		if errors.As(err, &nr) {
-			// Not running: list what is attached, from the state database.
-			store, _, err := f.stateStore()
-			if err != nil {
-				return verbError(err)
-			}
-			defer store.Close()
-			recs, err := store.Addons()
-			if err != nil {
-				return verbError(err)
-			}
-			for _, r := range recs {
-				list = append(list, addons.Status{Name: r.Name, Plan: r.Plan, State: "stopped (dynobox is not running)", Config: map[string]string{}})
-			}
-		} else if err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Call("GET", "/v1/addons", nil, &list); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, "its add-ons start with it")
 		if !*reveal {
 			for _, st := range list {
 				for k, v := range st.Config {

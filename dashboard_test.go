@@ -198,8 +198,8 @@ type dashApp struct {
 }
 
 // dashboardApp starts dynobox on an app made of files, with the dashboard
-// on a free port.
-func dashboardApp(t *testing.T, files map[string]string) *dashApp {
+// on a free port; extra are more flags for start.
+func dashboardApp(t *testing.T, files map[string]string, extra ...string) *dashApp {
 	t.Helper()
 	// The app's directory names it on the page: give it a real name.
 	a := &dashApp{t: t, dir: filepath.Join(t.TempDir(), "acme-shop")}
@@ -217,7 +217,7 @@ func dashboardApp(t *testing.T, files map[string]string) *dashApp {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	a.cmd = exec.Command(dynoboxBin, "start", "-p", strconv.Itoa(freePort(t)), "--dashboard", "127.0.0.1:0", "--no-watch")
+	a.cmd = exec.Command(dynoboxBin, append([]string{"start", "-p", strconv.Itoa(freePort(t)), "--dashboard", "127.0.0.1:0", "--no-watch"}, extra...)...)
 	a.cmd.Dir = a.dir
 	a.cmd.Stdout, a.cmd.Stderr = out, out
 	a.cmd.Env = append(os.Environ(), "NO_COLOR=1")
@@ -233,10 +233,11 @@ func dashboardApp(t *testing.T, files map[string]string) *dashApp {
 	var info struct {
 		Dashboard string `json:"dashboard_url"`
 		Router    string `json:"router_url"`
+		State     string `json:"state"` // "stopped": answered from the saved state, before the start
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		js, _, code := a.verb("info", "--json")
-		if code == 0 && json.Unmarshal([]byte(js), &info) == nil {
+		if code == 0 && json.Unmarshal([]byte(js), &info) == nil && info.State == "running" {
 			break
 		}
 		select {
@@ -636,4 +637,54 @@ func TestDashboardLogFloodStaysResponsive(t *testing.T) {
 	}
 	browse(t, ctx, "resume", chromedp.Click(chromedp.CSS("#log-pause")))
 	waitJS(t, ctx, "the view following again", lastLine+` !== `+strconv.Quote(before), 5*time.Second)
+}
+
+// A failed build shows where people look: the overview (not only Releases
+// → Builds), ps and info — the dynos run an older release than the code.
+func TestDashboardOverviewShowsAFailedBuild(t *testing.T) {
+	browserTest(t)
+	app := dashboardApp(t, map[string]string{
+		"Procfile": "worker: exec sleep 1000\n",
+		"build.sh": "if [ -e broken ]; then echo 'main.go:7: syntax error: unexpected }'; exit 2; fi; echo built\n",
+	}, "--build", "sh build.sh")
+	waitFor(t, "worker.1 up", func() bool { return upCount(ps(t, app.verb), "worker") == 1 })
+	ctx := newBrowser(t)
+	browse(t, ctx, "load the dashboard", chromedp.Navigate(app.dash))
+	show(t, ctx, "overview")
+	waitJS(t, ctx, "the overview's tiles", `document.querySelector("#ov-tiles .tile") !== null`, 10*time.Second)
+	if !eval[bool](t, ctx, `document.getElementById("ov-build").hidden`) {
+		t.Fatal("a build banner shows before any build failed")
+	}
+
+	if err := os.WriteFile(filepath.Join(app.dir, "broken"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := app.verb("deploy"); code != 1 || !strings.Contains(stderr, "build failed") {
+		t.Fatalf("deploy of a broken build: exit %d %s", code, stderr)
+	}
+	waitJS(t, ctx, "the failed build on the overview",
+		`(() => { const b = document.getElementById("ov-build"); return !b.hidden && b.textContent.includes("Build b2 failed") && b.textContent.includes("keep running v2"); })()`, 10*time.Second)
+	if !eval[bool](t, ctx, `document.querySelector("#ov-tiles .tile").classList.contains("bad")`) {
+		t.Error("the Release tile is not marked bad after a failed build")
+	}
+	screenshot(t, ctx, "overview-failed-build")
+	browse(t, ctx, "click the banner's output link", chromedp.Click(chromedp.CSS(`#ov-build a[data-build="b2"]`)))
+	waitJS(t, ctx, "the failed build's output", `(() => { const o = document.getElementById("build-output"); return !o.hidden && o.textContent.includes("syntax error: unexpected }"); })()`, 10*time.Second)
+
+	// ps and info say it too.
+	if out, _, _ := app.verb("ps"); !strings.Contains(out, "=== Build b2 failed") || !strings.Contains(out, "dynobox builds b2") {
+		t.Errorf("ps does not show the failed build:\n%s", out)
+	}
+	if out, _, _ := app.verb("info"); !regexp.MustCompile(`Build +b2 failed`).MatchString(out) {
+		t.Errorf("info does not show the failed build:\n%s", out)
+	}
+
+	// Fixed and deployed: the banner goes.
+	os.Remove(filepath.Join(app.dir, "broken"))
+	if _, stderr, code := app.verb("deploy"); code != 0 {
+		t.Fatalf("deploy of the fixed build: %s", stderr)
+	}
+	show(t, ctx, "overview")
+	waitJS(t, ctx, "the banner gone", `document.getElementById("ov-build").hidden`, 10*time.Second)
+	app.stop()
 }

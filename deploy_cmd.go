@@ -75,7 +75,7 @@ func buildsCommand() *command {
 	c := newCommand("builds", "[ID]", "List builds, newest first, or print one build's output.", `
 Builds are numbered b1, b2 … per app; each records its kind, start, duration,
 status and the last 64 KiB of its output. The binaries of the last 5 Go
-builds are kept for releases:rollback. Needs a running "dynobox start".`)
+builds are kept for releases:rollback. Works while the app is stopped too.`)
 	var f clientFlags
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
@@ -83,11 +83,14 @@ builds are kept for releases:rollback. Needs a running "dynobox start".`)
 			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox builds [ID]")
 			return exitUsage
 		}
+		client := f.savedStateClient()
+		defer client.Close()
 		if len(args) == 1 {
 			var b state.Build
-			if err := f.client().Call("GET", "/v1/builds/"+url.PathEscape(args[0]), nil, &b); err != nil {
+			if err := client.Call("GET", "/v1/builds/"+url.PathEscape(args[0]), nil, &b); err != nil {
 				return verbError(err)
 			}
+			f.noteStopped(client, savedState)
 			if f.json {
 				return printJSON(b)
 			}
@@ -95,9 +98,10 @@ builds are kept for releases:rollback. Needs a running "dynobox start".`)
 			return exitOK
 		}
 		var builds []state.Build
-		if err := f.client().Call("GET", "/v1/builds", nil, &builds); err != nil {
+		if err := client.Call("GET", "/v1/builds", nil, &builds); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, savedState)
 		if f.json {
 			return printJSON(builds)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,14 +13,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/logbus"
 	dbstate "github.com/dynobox/dynobox/runner/state"
 	"github.com/dynobox/dynobox/web/api"
+	"github.com/dynobox/dynobox/web/building"
 	"github.com/dynobox/dynobox/web/router"
 	"golang.org/x/term"
 )
@@ -105,6 +109,9 @@ type instance struct {
 	addons   *addons.Set
 	ctl      *runner.Controller
 	sup      *runner.Supervisor
+	// gate answers the public port with the building page until the
+	// first release runs, then hands it to the router.
+	gate *building.Gate
 	// stopping ends with the run: it stops watching and cancels a build.
 	stopping context.Context
 	stop     context.CancelFunc
@@ -113,6 +120,24 @@ type instance struct {
 	addonNames []string
 
 	cleanups []func()
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // onExit queues f to run when the instance ends, before what was queued earlier.
@@ -271,7 +296,23 @@ func (in *instance) openLogs() int {
 	in.hub = logbus.NewHub(runner.HistoryLines)
 	in.hub.Preload(runner.LoadHistory(in.store, runner.HistoryLines))
 	history := runner.NewHistory(in.store)
-	in.onExit(func() { history.Close() })
+	// What dynobox tells stderr from now on (why a start failed) goes into
+	// the saved history too, after the bus's last lines: `logs` on the
+	// stopped app reads it back.
+	said := &lockedBuffer{}
+	in.stderr = io.MultiWriter(in.stderr, said)
+	in.onExit(func() {
+		history.Close()
+		if lines := strings.Split(strings.TrimSpace(said.String()), "\n"); lines[0] != "" {
+			saved := make([]dbstate.LogLine, len(lines))
+			for i, l := range lines {
+				saved[i] = dbstate.LogLine{At: time.Now(), Source: logbus.SourceHeroku, Process: "dynobox", Text: strings.TrimPrefix(l, "dynobox: ")}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			in.store.AppendLogs(ctx, saved, runner.HistoryLines)
+		}
+	})
 	in.bus = logbus.New(tty, in.hub, history)
 	go in.bus.Run()
 	in.onExit(in.bus.Close)
@@ -335,7 +376,10 @@ func (in *instance) serve() int {
 			PublicPort:      app.Port,
 			ResponseTimeout: in.o.requestTimeout,
 		})
-		go rt.Serve(in.public)
+		in.gate = building.New(in.public, building.Config{App: in.ctl.Name(),
+			Log: func(line string) { bus.Event(logbus.SourceHeroku, "router", line) }})
+		go rt.Serve(in.gate.Listener())
+		in.onExit(in.gate.Close)
 		in.onExit(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -349,19 +393,44 @@ func (in *instance) serve() int {
 	apiServer := &http.Server{Handler: api.Handler(in.ctl), ReadHeaderTimeout: 10 * time.Second}
 	go apiServer.Serve(apiListener)
 	in.onExit(func() { apiServer.Close(); os.Remove(in.ctl.Socket) })
-	if in.o.dashboard == "off" {
-		return exitOK
+	if in.o.dashboard != "off" {
+		if code := in.serveDashboard(); code != exitOK {
+			return code
+		}
 	}
+	if in.gate != nil {
+		in.gate.SetWatch(watchHints(in.ctl.DashboardURL, app.Dir))
+		in.gate.Serve()
+	}
+	return exitOK
+}
+
+// watchHints are where the building page tells people to watch the first
+// build: the dashboard, the log and the builds.
+func watchHints(dashboard, appDir string) []string {
+	var hints []string
+	if dashboard != "" {
+		hints = append(hints, dashboard)
+	}
+	dir := ""
+	if wd, err := os.Getwd(); err != nil || wd != appDir {
+		dir = " -C " + runner.ShellJoin([]string{appDir})
+	}
+	return append(hints, "dynobox logs --tail"+dir, "dynobox builds"+dir)
+}
+
+// serveDashboard serves the dashboard on its address.
+func (in *instance) serveDashboard() int {
 	addr := in.o.dashboard
 	if addr == "" {
-		addr = fmt.Sprintf("127.0.0.1:%d", app.Port+1000)
+		addr = fmt.Sprintf("127.0.0.1:%d", in.app.Port+1000)
 	}
 	stopDashboard, err := serveDashboard(in.ctl, addr)
 	if err != nil {
 		return in.fail(exitFailure, "dashboard: %v; pass --dashboard ADDR or --dashboard off", err)
 	}
 	in.onExit(stopDashboard)
-	bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+in.ctl.DashboardURL)
+	in.bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+in.ctl.DashboardURL)
 	return exitOK
 }
 
@@ -381,6 +450,12 @@ func (in *instance) deploy() int {
 		case <-deployed:
 		}
 	}()
+	if in.gate != nil {
+		if plan, err := in.ctl.BuildPlan(); err == nil && plan.Kind != build.None {
+			in.gate.SetPhase("building")
+			in.bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("Building the first release (%s); until the dynos run, the router answers with a building page", plan))
+		}
+	}
 	err := in.ctl.DeployAtStart()
 	close(deployed)
 	<-watched
@@ -405,6 +480,9 @@ func (in *instance) deploy() int {
 	in.sup.SetEnv(env)
 	if err := in.sup.Start(); err != nil {
 		return in.fail(exitFailure, "%v", err)
+	}
+	if in.gate != nil {
+		in.gate.Open() // the router takes requests: web dynos boot, or H14 without any
 	}
 	if in.o.watch {
 		watched := watchApp(in.ctl, in.app, in.state.Path, in.stopping)

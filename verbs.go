@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -28,6 +29,8 @@ import (
 type clientFlags struct {
 	dir, stateDir string
 	json          bool
+
+	starting int // with a saved-state client: a dynobox starting but not answering yet
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet, withJSON bool) {
@@ -40,7 +43,7 @@ func (f *clientFlags) register(fs *flag.FlagSet, withJSON bool) {
 	}
 }
 
-func (f *clientFlags) client() *api.Client {
+func (f *clientFlags) paths() (appDir, stateDir string) {
 	dir, err := filepath.Abs(f.dir)
 	if err != nil {
 		dir = f.dir
@@ -49,8 +52,45 @@ func (f *clientFlags) client() *api.Client {
 	if sd == "" {
 		sd = filepath.Join(dir, ".dynobox")
 	}
-	return api.NewClient(dir, sd)
+	return dir, sd
 }
+
+func (f *clientFlags) client() *api.Client {
+	return api.NewClient(f.paths())
+}
+
+// savedStateClient is client() that, when no dynobox runs for the app,
+// answers from its saved state — the releases, builds, config vars,
+// add-ons and log history in the state database — as Heroku's CLI
+// answers whatever the dynos do. Close it when done.
+func (f *clientFlags) savedStateClient() *api.Client {
+	dir, sd := f.paths()
+	return f.client().WithFallback(func() (http.Handler, func(), error) {
+		o, err := runner.OpenOffline(dir, sd)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.starting = o.Starting
+		return api.OfflineHandler(o), func() { o.Close() }, nil
+	})
+}
+
+// noteStopped says on stderr — so that --json output stays JSON — that
+// what the verb printed is the stopped app's saved state.
+func (f *clientFlags) noteStopped(c *api.Client, what string) {
+	if !c.Stopped() {
+		return
+	}
+	dir, _ := f.paths()
+	if f.starting != 0 {
+		fmt.Fprintf(os.Stderr, "dynobox: dynobox is starting for %s (pid %d) and does not answer yet; %s\n", dir, f.starting, what)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "dynobox: the app is stopped (no dynobox is running for %s); %s\n", dir, what)
+}
+
+// savedState is noteStopped's usual ending.
+const savedState = "this is its saved state"
 
 // verbError prints err and picks the exit code: 2 for what the user must
 // fix in the request, 1 otherwise (including "not running").
@@ -86,19 +126,28 @@ func infoCommand() *command {
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
 		var info runner.Info
-		if err := f.client().Info(&info); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Info(&info); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, savedState)
 		if f.json {
 			return printJSON(info)
 		}
 		fmt.Printf("=== %s\n", info.Name)
-		rows := [][2]string{
-			{"Dir", info.Dir}, {"PID", strconv.Itoa(info.PID)}, {"Release", fmt.Sprintf("v%d", info.Release)},
-			{"Web URL", info.Router}, {"Started", humanTime(info.Started)},
+		rows := [][2]string{{"Dir", info.Dir}}
+		if info.State == "stopped" {
+			rows = append(rows, [2]string{"State", "stopped (start it with \"dynobox start\")"}, [2]string{"Release", fmt.Sprintf("v%d", info.Release)})
+		} else {
+			rows = append(rows, [2]string{"PID", strconv.Itoa(info.PID)}, [2]string{"Release", fmt.Sprintf("v%d", info.Release)},
+				[2]string{"Web URL", info.Router}, [2]string{"Started", humanTime(info.Started)})
 		}
 		if info.Dashboard != "" {
 			rows = append(rows, [2]string{"Dashboard", info.Dashboard})
+		}
+		if b := info.Build; b != nil {
+			rows = append(rows, [2]string{"Build", buildLine(b)})
 		}
 		for _, a := range info.Addons {
 			rows = append(rows, [2]string{"Add-on", fmt.Sprintf("%s (%s) %s on %s", a.Name, a.Plan, a.State, a.Addr)})
@@ -118,9 +167,12 @@ func psCommand() *command {
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
 		var ps api.PS
-		if err := f.client().PS(&ps); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.PS(&ps); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, "no dyno runs")
 		if len(args) > 0 {
 			keep := map[string]bool{}
 			for _, a := range args {
@@ -152,8 +204,24 @@ func psCommand() *command {
 	return c
 }
 
-// writePS prints Heroku's ps shape: "=== web: npm start (2)" then dynos.
+// buildLine describes the newest build for ps and info.
+func buildLine(b *runner.BuildState) string {
+	switch b.Status {
+	case runner.Building:
+		return fmt.Sprintf("building for %s (dynobox logs --tail shows its output)", b.Duration.Round(time.Second))
+	case "failed":
+		return fmt.Sprintf("%s failed %s: the dynos run the release before it; \"dynobox builds %s\" shows why", b.ID, humanTime(b.Started.Local()), b.ID)
+	}
+	return fmt.Sprintf("%s %s %s", b.ID, b.Status, humanTime(b.Started.Local()))
+}
+
+// writePS prints Heroku's ps shape: "=== web: npm start (2)" then dynos,
+// after a line on a build that runs or failed: what the dynos run is not
+// the code as saved.
 func writePS(w io.Writer, ps api.PS) {
+	if b := ps.Build; b != nil && b.Status != "succeeded" {
+		fmt.Fprintf(w, "=== Build %s\n\n", buildLine(b))
+	}
 	byType := map[string][]runner.DynoInfo{}
 	var types []string
 	for _, d := range ps.Dynos {
@@ -163,6 +231,10 @@ func writePS(w io.Writer, ps api.PS) {
 		byType[d.Type] = append(byType[d.Type], d)
 	}
 	if len(types) == 0 {
+		if ps.Stopped {
+			fmt.Fprintln(w, "No dynos are running: the app is stopped; start it with \"dynobox start\".")
+			return
+		}
 		fmt.Fprintln(w, "No dynos are running; scale some with \"dynobox ps:scale web=1\".")
 		return
 	}
@@ -294,7 +366,9 @@ func controlVerb(f *clientFlags, path, verb, typ, dyno string, args []string) in
 
 func logsCommand() *command {
 	c := newCommand("logs", "", "Show the app's logs in Logplex format: the last 100 lines, or follow with --tail.", fmt.Sprintf(`
-The running dynobox keeps the last %d lines, across its restarts.`, api.MaxLogLines))
+The app keeps the last %d lines, across its restarts. With dynobox
+stopped, logs prints the lines it saved (a failed start among them), and
+--tail then waits for the next start and follows it.`, api.MaxLogLines))
 	var f clientFlags
 	f.register(c.flags, true)
 	n := c.flags.Int("num", 100, "number of lines to show")
@@ -316,19 +390,58 @@ The running dynobox keeps the last %d lines, across its restarts.`, api.MaxLogLi
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		enc := json.NewEncoder(os.Stdout)
-		err := f.client().Logs(ctx, q, func(l api.LogLine) error {
+		var last time.Time // the newest line printed
+		print := func(l api.LogLine) error {
+			if l.Time.After(last) {
+				last = l.Time
+			}
 			if f.json {
 				return enc.Encode(l)
 			}
 			_, err := fmt.Printf("%s %s[%s]: %s\n", l.Time.Format("2006-01-02T15:04:05.000000-07:00"), l.Source, l.Process, l.Text)
 			return err
-		})
-		if err != nil {
+		}
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Logs(ctx, q, print); err != nil {
 			return verbError(err)
 		}
-		return exitOK
+		if !client.Stopped() {
+			return exitOK
+		}
+		if !*tail {
+			f.noteStopped(client, "these are the lines it saved")
+			return exitOK
+		}
+		// As Heroku's logs --tail on an app without dynos: wait for lines.
+		f.noteStopped(client, "these are the lines it saved; waiting for it to start (Ctrl-C to stop)")
+		return tailOnceRunning(ctx, &f, q, func(l api.LogLine) error {
+			if !l.Time.After(last) {
+				return nil // printed from the saved history already
+			}
+			return print(l)
+		})
 	}
 	return c
+}
+
+// tailOnceRunning follows the log of the app's dynobox once it answers,
+// from the first line it has that is new, until ctx ends.
+func tailOnceRunning(ctx context.Context, f *clientFlags, q url.Values, print func(api.LogLine) error) int {
+	q.Set("n", strconv.Itoa(api.MaxLogLines)) // what it logged before we connected; print skips the old
+	for {
+		err := f.client().Logs(ctx, q, print)
+		var re *api.RequestError
+		if errors.As(err, &re) {
+			return verbError(err)
+		}
+		// Not running yet, or the dynobox stopped: wait for the next.
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 func configCommand() *command {
@@ -339,9 +452,12 @@ func configCommand() *command {
 	alias(c.flags, "s", "shell")
 	c.run = func(c *command, args []string) int {
 		var vars []runner.ConfigVar
-		if err := f.client().Config(&vars); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Config(&vars); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, "add-on config vars are set when it starts")
 		switch {
 		case f.json:
 			m := map[string]string{}
@@ -355,7 +471,7 @@ func configCommand() *command {
 			}
 		default:
 			var info runner.Info
-			f.client().Info(&info)
+			client.Info(&info)
 			fmt.Printf("=== %s Config Vars\n\n", info.Name)
 			rows := make([][2]string, len(vars))
 			for i, v := range vars {
@@ -379,7 +495,7 @@ func printAligned(w io.Writer, rows [][2]string) {
 }
 
 func configSetCommand() *command {
-	c := newCommand("config:set", "KEY=VALUE ...", "Set config vars: creates a release and restarts the dynos.", "")
+	c := newCommand("config:set", "KEY=VALUE ...", "Set config vars: creates a release and restarts the dynos (stopped: the next start runs it).", "")
 	var f clientFlags
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
@@ -402,7 +518,7 @@ func configSetCommand() *command {
 }
 
 func configUnsetCommand() *command {
-	c := newCommand("config:unset", "KEY ...", "Unset config vars: creates a release and restarts the dynos.", "")
+	c := newCommand("config:unset", "KEY ...", "Unset config vars: creates a release and restarts the dynos (stopped: the next start runs it).", "")
 	var f clientFlags
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
@@ -417,9 +533,12 @@ func configUnsetCommand() *command {
 
 func configChange(f *clientFlags, change api.ConfigChange, verb string) int {
 	var rel state.Release
-	if err := f.client().Post("/v1/config", change, &rel); err != nil {
+	client := f.savedStateClient()
+	defer client.Close()
+	if err := client.Post("/v1/config", change, &rel); err != nil {
 		return verbError(err)
 	}
+	f.noteStopped(client, fmt.Sprintf("v%d is recorded and the next \"dynobox start\" runs it", rel.Version))
 	if f.json {
 		return printJSON(rel)
 	}
@@ -431,7 +550,11 @@ func configChange(f *clientFlags, change api.ConfigChange, verb string) int {
 		}
 		sort.Strings(keys)
 	}
-	fmt.Printf("%s %s and restarting... done, v%d\n", verb, strings.Join(keys, ", "), rel.Version)
+	restarting := " and restarting"
+	if client.Stopped() {
+		restarting = ""
+	}
+	fmt.Printf("%s %s%s... done, v%d\n", verb, strings.Join(keys, ", "), restarting, rel.Version)
 	if len(change.Set) > 0 {
 		rows := make([][2]string, len(keys))
 		for i, k := range keys {
@@ -452,9 +575,12 @@ func configGetCommand() *command {
 			return exitUsage
 		}
 		var vars []runner.ConfigVar
-		if err := f.client().Config(&vars); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Config(&vars); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, "add-on config vars are set when it starts")
 		for _, v := range vars {
 			if v.Key == args[0] {
 				fmt.Println(v.Value)
@@ -473,14 +599,17 @@ func releasesCommand() *command {
 	f.register(c.flags, true)
 	c.run = func(c *command, args []string) int {
 		var rels []state.Release
-		if err := f.client().Releases(&rels); err != nil {
+		client := f.savedStateClient()
+		defer client.Close()
+		if err := client.Releases(&rels); err != nil {
 			return verbError(err)
 		}
+		f.noteStopped(client, savedState)
 		if f.json {
 			return printJSON(rels)
 		}
 		var info runner.Info
-		f.client().Info(&info)
+		client.Info(&info)
 		cur := 0
 		for _, r := range rels {
 			if r.Status == "succeeded" {

@@ -24,12 +24,20 @@ func runningApp(t *testing.T, files map[string]string, startArgs ...string) (*pr
 	return p, dir, verb
 }
 
+// running reports whether a dynobox answers for the app (info on a
+// stopped app answers too, from the saved state).
+func running(t *testing.T, dir string) bool {
+	out, _, code := runDynobox(t, dir, "info", "--json")
+	var info struct{ State string }
+	return code == 0 && json.Unmarshal([]byte(out), &info) == nil && info.State == "running"
+}
+
 // waitAPI waits until the running dynobox answers its API.
 func (p *proc) waitAPI(dir string) {
 	p.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, _, code := runDynobox(p.t, dir, "info"); code == 0 {
+		if running(p.t, dir) {
 			return
 		}
 		if time.Now().After(deadline) || p.cmd.ProcessState != nil {
@@ -118,8 +126,7 @@ func TestScaleAtRuntimeIsRemembered(t *testing.T) {
 	// The formation survives a restart of dynobox.
 	p2 := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
 	waitFor(t, "2 workers after restart", func() bool {
-		_, _, code := verb("info")
-		return code == 0 && upCount(ps(t, verb), "worker") == 2
+		return running(t, dir) && upCount(ps(t, verb), "worker") == 2
 	})
 	stopApp(t, p2)
 }
@@ -245,7 +252,9 @@ func TestSlowTailDoesNotBlockFloodingDyno(t *testing.T) {
 func TestVerbsWithoutRunningDynobox(t *testing.T) {
 	t.Parallel()
 	dir := writeApp(t, map[string]string{"Procfile": "worker: exec sleep 1000\n"})
-	for _, verb := range [][]string{{"ps"}, {"logs"}, {"config"}, {"config:set", "A=1"}, {"releases"}, {"info", "--json"}} {
+	// Verbs that need running dynos say so; those that work on a stopped
+	// app are tested in stopped_test.go.
+	for _, verb := range [][]string{{"ps:scale", "worker=2"}, {"ps:restart"}, {"deploy", "--json"}, {"releases:rollback", "v1"}} {
 		start := time.Now()
 		_, stderr, code := runDynobox(t, dir, verb...)
 		want := fmt.Sprintf("no dynobox is running for %s — start it with \"dynobox start\"", dir)
@@ -258,10 +267,10 @@ func TestVerbsWithoutRunningDynobox(t *testing.T) {
 	}
 	// After kill -9 the stale socket must not confuse the verbs or the next start.
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
-	waitFor(t, "the API", func() bool { _, _, code := runDynobox(t, dir, "ps"); return code == 0 })
+	p.waitAPI(dir)
 	p.cmd.Process.Kill()
 	p.cmd.Wait()
-	if _, stderr, code := runDynobox(t, dir, "ps"); code != 1 || !strings.Contains(stderr, "no dynobox is running") {
+	if _, stderr, code := runDynobox(t, dir, "ps:restart"); code != 1 || !strings.Contains(stderr, "no dynobox is running") {
 		t.Fatalf("after kill -9: exit %d %q", code, stderr)
 	}
 	p2 := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))

@@ -42,12 +42,17 @@ type Controller struct {
 	Load LoadOptions
 	// Context ends when dynobox stops; it cancels a build in progress.
 	Context context.Context
+	// BuildProgress is how often a running build logs its elapsed time
+	// (0: BuildProgressEvery).
+	BuildProgress time.Duration
 
 	mu       sync.Mutex // one config, formation or release change at a time
 	deployMu sync.Mutex // one build at a time
 
 	appMu  sync.RWMutex
 	loaded *App // App as last reloaded; nil: App
+
+	builds buildTracker
 }
 
 // app is the app's files as last read: App, or a reload of them.
@@ -147,53 +152,54 @@ func (c *Controller) Config() ([]ConfigVar, error) {
 
 var configKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// SetConfig sets and unsets config vars, records a release and restarts
-// every dyno with the new environment.
-func (c *Controller) SetConfig(set map[string]string, unset []string) (state.Release, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	addon := c.addonEnv()
+// checkConfigChange validates a config:set or config:unset against the
+// add-ons' vars and the config vars the app has, and returns the
+// description of its release ("Set FOO, BAR config vars").
+func checkConfigChange(set map[string]string, unset []string, addon, have map[string]string) (string, error) {
 	var keys []string
 	for k := range set {
 		keys = append(keys, k)
 	}
 	keys = append(keys, unset...)
 	if len(keys) == 0 {
-		return state.Release{}, &InputError{errors.New("no config vars given; use KEY=VALUE")}
+		return "", &InputError{errors.New("no config vars given; use KEY=VALUE")}
 	}
 	for _, k := range keys {
 		if !configKey.MatchString(k) {
-			return state.Release{}, &InputError{fmt.Errorf("invalid config var name %q: use letters, digits and _, not starting with a digit", k)}
+			return "", &InputError{fmt.Errorf("invalid config var name %q: use letters, digits and _, not starting with a digit", k)}
 		}
 		if _, ok := addon[k]; ok {
-			return state.Release{}, &InputError{fmt.Errorf("%s is set by an add-on; change the add-on instead (addons:destroy / addons:create)", k)}
+			return "", &InputError{fmt.Errorf("%s is set by an add-on; change the add-on instead (addons:destroy / addons:create)", k)}
 		}
 		if k == "PORT" || k == "DYNO" || k == "PS" {
-			return state.Release{}, &InputError{fmt.Errorf("%s is set by dynobox for each dyno and cannot be a config var", k)}
+			return "", &InputError{fmt.Errorf("%s is set by dynobox for each dyno and cannot be a config var", k)}
 		}
 	}
 	if len(set) == 0 {
-		have, err := c.Store.ConfigVars()
-		if err != nil {
-			return state.Release{}, err
-		}
 		for _, k := range unset {
 			if _, ok := have[k]; !ok {
-				return state.Release{}, &InputError{fmt.Errorf("%s is not a config var set with config:set; nothing to unset", k)}
+				return "", &InputError{fmt.Errorf("%s is not a config var set with config:set; nothing to unset", k)}
 			}
 		}
+		return "Unset " + strings.Join(unset, ", ") + " config vars", nil
 	}
-	var desc string
-	if len(set) > 0 {
-		sk := sortedKeys(set)
-		desc = "Set " + strings.Join(sk, ", ") + " config vars"
-	} else {
-		desc = "Unset " + strings.Join(unset, ", ") + " config vars"
-	}
-	before, err := c.Store.ConfigVars()
+	return "Set " + strings.Join(sortedKeys(set), ", ") + " config vars", nil
+}
+
+// SetConfig sets and unsets config vars, records a release and restarts
+// every dyno with the new environment.
+func (c *Controller) SetConfig(set map[string]string, unset []string) (state.Release, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	have, err := c.Store.ConfigVars()
 	if err != nil {
 		return state.Release{}, err
 	}
+	desc, err := checkConfigChange(set, unset, c.addonEnv(), have)
+	if err != nil {
+		return state.Release{}, err
+	}
+	before := have
 	rel, err := c.Store.UpdateConfig(set, unset, desc)
 	if err != nil {
 		return rel, err
@@ -349,8 +355,11 @@ func (c *Controller) Scale(changes []ScaleChange) (map[string]int, error) {
 
 // Info is what `dynobox info --json` prints: the one call a test harness needs.
 type Info struct {
-	Name      string            `json:"name"`
-	Dir       string            `json:"dir"`
+	Name string `json:"name"`
+	Dir  string `json:"dir"`
+	// State is "running", or "stopped" when no dynobox runs (what the verbs
+	// then show comes from the state database).
+	State     string            `json:"state"`
 	PID       int               `json:"pid"`
 	Started   time.Time         `json:"started_at"`
 	Release   int               `json:"release"`
@@ -361,6 +370,9 @@ type Info struct {
 	Dynos     []DynoInfo        `json:"dynos"`
 	Addons    []addons.Status   `json:"addons"`
 	Commands  map[string]string `json:"commands"`
+	// Build is the build in progress, else the newest one: a failed one
+	// means the dynos run an older release.
+	Build *BuildState `json:"build,omitempty"`
 }
 
 // Info gathers the app's state.
@@ -374,8 +386,9 @@ func (c *Controller) Info() Info {
 		cmds[e.Name] = e.Command
 	}
 	return Info{
-		Name: c.Name(), Dir: c.App.Dir, PID: os.Getpid(), Started: c.Started, Release: rel,
+		Name: c.Name(), Dir: c.App.Dir, State: "running", PID: os.Getpid(), Started: c.Started, Release: rel,
 		Router: c.RouterURL, Dashboard: c.DashboardURL, Socket: c.Socket,
 		Formation: c.Sup.Formation(), Dynos: c.Sup.Dynos(), Addons: c.AddonStatus(), Commands: cmds,
+		Build: c.Build(),
 	}
 }

@@ -104,6 +104,9 @@ func (c *Controller) build(running bool) (DeployResult, error) {
 	env = append(env, SessionVar+"="+c.Session)
 	ctx, cancel := context.WithTimeout(c.context(), BuildTimeout)
 	defer cancel()
+	if plan.Kind != build.None {
+		defer c.trackBuild()()
+	}
 	out, err := build.Run(ctx, plan, build.Options{
 		AppDir: c.app().Dir, StateDir: c.StateDir, Env: env,
 		Log: func(line string) { c.Bus.Event(logbus.SourceApp, BuildProcess, line) },

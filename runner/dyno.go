@@ -33,7 +33,7 @@ type DynoInfo struct {
 	Since      time.Time `json:"since"`
 	Port       int       `json:"port"`
 	PID        int       `json:"pid,omitempty"`
-	Restarts   int       `json:"restarts"`
+	Restarts   int       `json:"restarts"` // crash restarts, as the dyno manager made them; not deploys or ps:restart
 	ExitStatus *int      `json:"exit_status,omitempty"`
 }
 
@@ -176,16 +176,14 @@ func (d *dyno) run() {
 		switch why {
 		case shutDown:
 			return
-		case restarted:
+		case restarted: // by hand, a deploy or a config change: not a crash, not counted
 			crashes = 0
-			d.countRestart()
 			continue
 		case stoppedByUser:
 			if !d.waitForRestart() {
 				return
 			}
 			crashes = 0
-			d.countRestart()
 			continue
 		}
 		d.sup.reportCrash(d.slot.Name, status)

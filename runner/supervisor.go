@@ -330,7 +330,7 @@ func (s *Supervisor) preboot(old *dyno) {
 	slot.Command = old.command()
 	slot.Port = s.portFor(slot.Type, 0, used) // instance 0: never the public port
 	nd := newDyno(s, slot)
-	nd.restarts = old.info().Restarts + 1
+	nd.restarts = old.info().Restarts // the crashes of this dyno so far; a restart is not one
 	s.dynos = append(s.dynos, nd)
 	s.notifyLocked()
 	go nd.run()

@@ -76,28 +76,54 @@ func (s *Store) migrate() error {
 	if have > len(names) {
 		return fmt.Errorf("it was written by a newer dynobox (schema %d, this one knows %d); upgrade dynobox", have, len(names))
 	}
+	if have == len(names) {
+		return nil
+	}
+	ctx := context.Background()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	for i := have; i < len(names); i++ {
-		body, err := migrations.ReadFile(names[i])
-		if err != nil {
-			return err
-		}
-		tx, err := s.db.Begin()
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", names[i], err)
-		}
-		if _, err := tx.Exec("PRAGMA user_version = " + strconv.Itoa(i+1)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
+		if err := applyMigration(ctx, conn, i, names[i]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// applyMigration applies migration i (file name) unless another process
+// applied it meanwhile — a start and a verb reading the stopped app may
+// open a new database at once: BEGIN IMMEDIATE takes the write lock
+// (waiting the busy timeout) before user_version is read again.
+func applyMigration(ctx context.Context, conn *sql.Conn, i int, name string) error {
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	var have int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return fail(err)
+	}
+	if have > i {
+		return fail(nil) // applied by the other process
+	}
+	if _, err := conn.ExecContext(ctx, string(body)); err != nil {
+		return fail(fmt.Errorf("migration %s: %w", name, err))
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(i+1)); err != nil {
+		return fail(err)
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
 }
 
 // --- formation ---

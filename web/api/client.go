@@ -50,6 +50,13 @@ func (e *RequestError) Error() string { return e.Msg }
 type Client struct {
 	appDir string
 	http   *http.Client
+
+	// With a fallback, requests that find no dynobox are served in-process
+	// from the app's saved state (OfflineHandler).
+	fallback func() (http.Handler, func(), error)
+	offline  http.Handler
+	closeOff func()
+	stopped  bool
 }
 
 // NewClient returns a client for the app whose state is in stateDir.
@@ -64,21 +71,49 @@ func NewClient(appDir, stateDir string) *Client {
 	return &Client{appDir: appDir, http: &http.Client{Transport: tr}}
 }
 
+// WithFallback makes c answer from the handler open returns when no
+// dynobox runs: the verbs that work on a stopped app pass one serving its
+// saved state. open runs once, at the first request that finds nothing
+// running; its func closes what it opened (Close calls it). Requests that
+// handler does not know still fail with NotRunningError.
+func (c *Client) WithFallback(open func() (http.Handler, func(), error)) *Client {
+	c.fallback = open
+	return c
+}
+
+// Stopped reports whether an answer came from the saved state because no
+// dynobox was running.
+func (c *Client) Stopped() bool { return c.stopped }
+
+// Close releases what the fallback opened.
+func (c *Client) Close() {
+	if c.closeOff != nil {
+		c.closeOff()
+		c.closeOff = nil
+	}
+}
+
 // send makes one request and returns the response when it is 200 OK;
 // any other reply becomes its error (RequestError for a 400).
 func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		payload, _ = json.Marshal(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://dynobox"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, "http://dynobox"+path, bytes.NewReader(payload))
 	if err != nil {
 		return nil, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, c.dialError(err)
+		err = c.dialError(err)
+		var nr *NotRunningError
+		if c.fallback == nil || !errors.As(err, &nr) {
+			return nil, err
+		}
+		if resp, err = c.serveOffline(ctx, method, path, payload); err != nil {
+			return nil, err
+		}
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp, nil
@@ -90,6 +125,31 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 		return nil, &RequestError{e.Error}
 	}
 	return nil, fmt.Errorf("%s", e.Error)
+}
+
+// serveOffline answers a request from the fallback handler, in-process.
+func (c *Client) serveOffline(ctx context.Context, method, path string, payload []byte) (*http.Response, error) {
+	if c.offline == nil {
+		h, closeFn, err := c.fallback()
+		if err != nil {
+			return nil, err
+		}
+		c.offline, c.closeOff = h, closeFn
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://dynobox"+path, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	rec := &recorder{header: http.Header{}}
+	c.offline.ServeHTTP(rec, req)
+	if rec.code == 0 {
+		rec.code = http.StatusOK
+	}
+	if rec.code == http.StatusNotFound || rec.code == http.StatusMethodNotAllowed {
+		return nil, &NotRunningError{c.appDir} // needs running dynos
+	}
+	c.stopped = true
+	return &http.Response{StatusCode: rec.code, Header: rec.header, Body: io.NopCloser(&rec.body)}, nil
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {

@@ -30,7 +30,7 @@ func Handler(c *runner.Controller) http.Handler {
 	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) { reply(w, c.Info(), nil) })
 	mux.HandleFunc("GET /v1/ps", func(w http.ResponseWriter, r *http.Request) {
 		info := c.Info()
-		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos}, nil)
+		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos, Build: info.Build}, nil)
 	})
 	mux.HandleFunc("POST /v1/ps/scale", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Changes []runner.ScaleChange }
@@ -75,20 +75,11 @@ func Handler(c *runner.Controller) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/builds", func(w http.ResponseWriter, r *http.Request) {
 		builds, err := c.Store.Builds(50)
-		if builds == nil {
-			builds = []state.Build{}
-		}
-		for i := range builds {
-			builds[i].Output = "" // GET /v1/builds/ID has it
-		}
-		reply(w, builds, err)
+		replyBuilds(w, builds, err)
 	})
 	mux.HandleFunc("GET /v1/builds/{id}", func(w http.ResponseWriter, r *http.Request) {
 		b, err := c.Store.Build(r.PathValue("id"))
-		if err != nil {
-			err = &runner.InputError{Err: err}
-		}
-		reply(w, b, err)
+		replyBuild(w, b, err)
 	})
 	mux.HandleFunc("POST /v1/events", func(w http.ResponseWriter, r *http.Request) {
 		var ev Event
@@ -124,6 +115,11 @@ type PS struct {
 	Formation map[string]int    `json:"formation"`
 	Commands  map[string]string `json:"commands"`
 	Dynos     []runner.DynoInfo `json:"dynos"`
+	// Build is the build in progress or the newest one, so that ps shows
+	// a failed build next to the dynos that still run the release before it.
+	Build *runner.BuildState `json:"build,omitempty"`
+	// Stopped: no dynobox runs; this is the saved state.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // AddonChange is the reply of POST /v1/addons and DELETE /v1/addons/NAME.

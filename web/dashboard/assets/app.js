@@ -310,7 +310,8 @@
     const up = dynos.filter((d) => d.state === 'up').length;
     const addonsUp = addons.filter((a) => a.state === 'up').length;
     const rel = (S.releases || [])[0];
-    const sig = JSON.stringify([i.release, i.formation, dynos.map((d) => [d.name, d.state]), addons.map((a) => [a.name, a.state, a.address]), rel && rel.description]);
+    const b = i.build && i.build.status !== 'succeeded' ? i.build : null;
+    const sig = JSON.stringify([i.release, i.formation, dynos.map((d) => [d.name, d.state]), addons.map((a) => [a.name, a.state, a.address]), rel && rel.description, b && [b.id, b.status]]);
     if (sig === S.infoSig && !force) {
       for (const el of document.querySelectorAll('#ov-types .scaler')) el.update();
       return;
@@ -319,8 +320,11 @@
 
     const tile = (label, value, sub, cls) => h('div', { class: 'tile ' + (cls || '') },
       h('div', { class: 'tile-label' }, label), h('div', { class: 'tile-value' }, value), h('div', { class: 'tile-sub' }, sub));
+    renderBuildBanner(b, i.release);
     $('ov-tiles').replaceChildren(
-      tile('Release', 'v' + i.release, rel ? rel.description : ''),
+      b && b.status === 'failed'
+        ? tile('Release', 'v' + i.release, 'build ' + b.id + ' failed', 'bad')
+        : tile('Release', 'v' + i.release, rel ? rel.description : ''),
       tile('Dynos up', up + ' / ' + dynos.length, procTypes().map((t) => t + ' ' + (i.formation[t] || 0)).join(' · '), up === dynos.length && dynos.length ? 'good' : 'warn'),
       tile('Add-ons up', addons.length ? addonsUp + ' / ' + addons.length : 'none', addons.map((a) => a.name).join(' · ') || 'attach one under Add-ons', addonsUp === addons.length ? 'good' : 'warn'),
       tile('Running for', sinceSpan(i.started_at, 'since'), 'pid ' + i.pid),
@@ -347,6 +351,23 @@
       stateBadge(a.state))));
     if (!addons.length) $('ov-addons').replaceChildren(h('p', { class: 'empty' }, 'No add-ons. Declare them in app.json, or attach one under Add-ons.'));
     renderCharts();
+  }
+
+  // renderBuildBanner puts a failed or running build where people look: a
+  // failed one means the dynos run an older release than the code as saved.
+  function renderBuildBanner(b, release) {
+    const el = $('ov-build');
+    el.hidden = !b;
+    if (!b) return;
+    if (b.status === 'failed') {
+      el.className = 'banner bad';
+      el.replaceChildren(h('strong', {}, 'Build ' + b.id + ' failed'), ' ', sinceSpan(b.started_at), ' ago: the dynos keep running v' + release + '. ',
+        h('a', { href: '#releases', data: { build: b.id }, onclick: () => setTimeout(() => showBuild(b.id), 0) }, 'Show its output'),
+        ' · fix the code and save to deploy again.');
+    } else {
+      el.className = 'banner busy';
+      el.replaceChildren(h('strong', {}, 'Building…'), ' for ', sinceSpan(b.started_at), ' · its output is under Logs as app[build].');
+    }
   }
 
   // ---------------------------------------------------------------- charts
