@@ -144,4 +144,16 @@ func TestPostgresAddonLikeHeroku(t *testing.T) {
 		t.Errorf("data after the restart: exit %d %q %s", code, out, stderr)
 	}
 	stopApp(t, p)
+
+	// Destroyed while dynobox is not running: the database goes too. The
+	// harness run starts the remaining add-on; dynobox's own superuser
+	// looks for the database.
+	if out, stderr, code := verb("addons:destroy", "heroku-postgresql-2", "--confirm", "heroku-postgresql-2"); code != 0 {
+		t.Fatalf("addons:destroy offline: exit %d %s %s", code, out, stderr)
+	}
+	out, stderr, code = verb("run", "--", "sh", "-c",
+		`psql "postgres://dynobox:$(cat .dynobox/addons/postgres-server/password)@${DATABASE_URL#*@}" -XAtc "select count(*) from pg_database where datname like 'heroku_postgresql%'"`)
+	if code != 0 || out != "1\n" {
+		t.Errorf("databases after an offline destroy: exit %d %q %s", code, out, stderr)
+	}
 }

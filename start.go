@@ -164,7 +164,7 @@ func start(af *appFlags, args []string, o startOptions) int {
 	steps := []func() int{
 		func() int { return in.lock(af) },
 		func() int { return in.load(af, args) },
-		in.listen, in.openLogs, in.startAddons, in.serve, in.deploy,
+		in.listen, in.openLogs, in.openGate, in.startAddons, in.serve, in.deploy,
 	}
 	for _, step := range steps {
 		if code := step(); code != exitOK {
@@ -376,10 +376,7 @@ func (in *instance) serve() int {
 			PublicPort:      app.Port,
 			ResponseTimeout: in.o.requestTimeout,
 		})
-		in.gate = building.New(in.public, building.Config{App: in.ctl.Name(),
-			Log: func(line string) { bus.Event(logbus.SourceHeroku, "router", line) }})
 		go rt.Serve(in.gate.Listener())
-		in.onExit(in.gate.Close)
 		in.onExit(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -400,8 +397,26 @@ func (in *instance) serve() int {
 	}
 	if in.gate != nil {
 		in.gate.SetWatch(watchHints(in.ctl.DashboardURL, app.Dir))
-		in.gate.Serve()
+		in.gate.SetPhase("starting")
 	}
+	return exitOK
+}
+
+// openGate answers the public port with the building page from the time
+// the add-ons start (Postgres' first initdb takes seconds) until the
+// dynos run: no request waits for a web dyno that cannot exist yet.
+func (in *instance) openGate() int {
+	if in.public == nil {
+		return exitOK
+	}
+	in.gate = building.New(in.public, building.Config{App: filepath.Base(in.app.Dir),
+		Watch: watchHints("", in.app.Dir),
+		Log:   func(line string) { in.bus.Event(logbus.SourceHeroku, "router", line) }})
+	if len(in.addonSpecs) > 0 {
+		in.gate.SetPhase("starting its add-ons")
+	}
+	in.gate.Serve()
+	in.onExit(in.gate.Close)
 	return exitOK
 }
 

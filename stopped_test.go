@@ -37,6 +37,9 @@ func TestVerbsWorkOnAStoppedApp(t *testing.T) {
 	if out := stoppedVerb(t, dir, "releases", "--json"); strings.TrimSpace(out) != "[]" {
 		t.Fatalf("releases --json of a new app: %q", out)
 	}
+	if out := stoppedVerb(t, dir, "releases"); !strings.Contains(out, "No releases yet") {
+		t.Fatalf("releases of a new app: %q", out)
+	}
 	stoppedVerb(t, dir, "logs")
 	if _, err := os.Stat(filepath.Join(dir, ".dynobox")); err == nil {
 		t.Fatal("reading a never-started app created .dynobox")

@@ -610,6 +610,10 @@ func releasesCommand() *command {
 		}
 		var info runner.Info
 		client.Info(&info)
+		if len(rels) == 0 {
+			fmt.Printf("=== %s Releases\nNo releases yet: \"dynobox start\" makes v1.\n", info.Name)
+			return exitOK
+		}
 		cur := 0
 		for _, r := range rels {
 			if r.Status == "succeeded" {

@@ -358,9 +358,16 @@ func (s *pgServer) runName() string {
 func (s *pgServer) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(s.bin.dir, name), args...)
 	cmd.Env = pgServerEnv()
+	cmd.Dir = pgCwd
 	cmd.SysProcAttr = pgSysProcAttr(s.run, syscall.SIGKILL)
 	return cmd
 }
+
+// pgCwd is where PostgreSQL programs start: a directory every account may
+// enter. They find their own executable by changing to their working
+// directory and back, and log "could not change directory … Permission
+// denied" when it is dynobox's (the app's, private to root).
+const pgCwd = "/"
 
 // pgServerEnv is dynobox's environment without what would redirect
 // PostgreSQL programs (PGDATA, PGPORT …) or mark them as a dyno: the
@@ -487,6 +494,7 @@ func (s *pgServer) launch(ctx context.Context) error {
 	}
 	cmd := exec.Command(filepath.Join(s.bin.dir, "postgres"), args...)
 	cmd.ExtraFiles = files
+	cmd.Dir = pgCwd
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.Env = pgServerEnv()
 	cmd.SysProcAttr = pgSysProcAttr(s.run, s.deathSig)
@@ -839,8 +847,10 @@ func (s *pgServer) writeTLS() error {
 		data []byte
 		perm os.FileMode
 	}{{pgCertFile, chain, 0o644}, {pgKeyFile, pair.keyPEM, 0o600}} {
+		// Copies, rewritten at every start: no fsync needed.
 		path := filepath.Join(s.dataDir, f.name)
-		if err := writeFileAtomic(path, f.data, f.perm); err != nil {
+		os.Remove(path) // a key left by another owner or mode
+		if err := os.WriteFile(path, f.data, f.perm); err != nil {
 			return err
 		}
 		if err := pgChown(path, s.run); err != nil {
