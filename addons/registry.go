@@ -75,12 +75,13 @@ func (s Spec) Name(taken map[string]bool) string {
 
 // Build makes the add-on for spec, named name, keeping its data under
 // stateDir/addons/. All Postgres add-ons of an app share one server, each
-// with its own database. log receives the add-on's log lines.
-func Build(spec Spec, name, stateDir string, ephemeral bool, log func(string)) (Addon, error) {
+// with its own database. log receives the add-on's log lines; session is
+// the dynobox session marker its child processes carry ("" for none).
+func Build(spec Spec, name, stateDir string, ephemeral bool, log func(string), session string) (Addon, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	opts := Options{Dir: filepath.Join(stateDir, "addons", name), As: spec.As, Ephemeral: ephemeral, Log: log}
+	opts := Options{Dir: filepath.Join(stateDir, "addons", name), As: spec.As, Ephemeral: ephemeral, Log: log, Session: session}
 	switch spec.Service() {
 	case PostgresService:
 		pg := NewPostgres(opts)
@@ -113,6 +114,14 @@ type withPlan struct {
 }
 
 func (w withPlan) Plan() string { return w.plan }
+
+// Backend passes on what serves the add-on, for those that say (Redis).
+func (w withPlan) Backend() string {
+	if b, ok := w.Addon.(interface{ Backend() string }); ok {
+		return b.Backend()
+	}
+	return ""
+}
 
 // kafkaPrefix is a stable KAFKA_PREFIX per app and add-on, shaped like
 // Heroku's ("wisteria-12345.").
