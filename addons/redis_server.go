@@ -70,11 +70,16 @@ type redisRun struct {
 	cmd     *exec.Cmd
 	pid     int
 	started time.Time
-	exited  chan struct{} // closed once Wait returned
+	exited  chan struct{} // closed once Wait returned and its output is read
 	err     error         // Wait's result, valid after exited
 }
 
 func newRedisProc(bin redisBinary, opts Options) *redisProc {
+	// redis-server runs in its data directory: every path it is given must
+	// be absolute (the state directory may be given relative).
+	if abs, err := filepath.Abs(opts.Dir); err == nil {
+		opts.Dir = abs
+	}
 	return &redisProc{bin: bin, opts: opts, dataDir: filepath.Join(opts.Dir, "server"),
 		deathSig: syscall.SIGTERM, stop: make(chan struct{}), done: make(chan struct{})}
 }
@@ -218,6 +223,10 @@ func (p *redisProc) writeConfig() error {
 	for _, kv := range append(lines, persist...) {
 		fmt.Fprintf(&b, "%s %s\n", kv[0], redisQuote(kv[1]))
 	}
+	// REDIS_URL has an empty user name (redis://:PASSWORD@…, as Heroku's),
+	// and redis-cli 7.0 -u sends that as AUTH "" PASSWORD, which only a
+	// user named "" passes; it has the default user's password and rights.
+	fmt.Fprintf(&b, "user \"\" on >%s ~* &* +@all\n", p.password)
 	return writeFileAtomic(p.confPath, []byte(b.String()), 0o600)
 }
 
@@ -259,7 +268,11 @@ func (p *redisProc) launch() (*redisRun, error) {
 	cmd.SysProcAttr = pgSysProcAttr(nil, p.deathSig)
 	run := &redisRun{cmd: cmd, exited: make(chan struct{})}
 	p.tail.reset()
-	go redisReadLog(r, &p.tail, p.opts.Log)
+	logDone := make(chan struct{})
+	go func() {
+		redisReadLog(r, &p.tail, p.opts.Log)
+		close(logDone)
+	}()
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -281,6 +294,12 @@ func (p *redisProc) launch() (*redisRun, error) {
 		started <- nil
 		run.err = cmd.Wait()
 		proc.ChildDone(run.pid)
+		// Its last lines say why it exited; a grandchild holding the pipe
+		// must not hold up noticing the exit, though.
+		select {
+		case <-logDone:
+		case <-time.After(time.Second):
+		}
 		close(run.exited)
 	}()
 	err = <-started

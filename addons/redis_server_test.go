@@ -3,6 +3,7 @@ package addons
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -58,6 +59,7 @@ func startRedisOn(t *testing.T, dir, backend string, opts ...func(*Redis)) *Redi
 // which backend they are.
 func TestRedisBackendContract(t *testing.T) {
 	t.Parallel()
+	needRedisCLI(t)
 	for _, backend := range redisBackends {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
@@ -82,6 +84,16 @@ func TestRedisBackendContract(t *testing.T) {
 				}
 				if got := c.Get(ctx, "k:"+v).Val(); got != "v" {
 					t.Fatalf("%s: GET = %q", v, got)
+				}
+			}
+			// redis-cli -u sends AUTH "" PASSWORD for the URL's empty user.
+			for _, v := range []string{"REDIS_URL", "REDIS_TLS_URL"} {
+				args := []string{"-u", env[v], "--no-auth-warning", "PING"}
+				if v == "REDIS_TLS_URL" {
+					args = append([]string{"--tls", "--insecure"}, args...)
+				}
+				if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "PONG" {
+					t.Errorf("redis-cli -u $%s PING: %q %v", v, out, err)
 				}
 			}
 			noPass := newGoRedis(t, "redis://"+r.Addr())
@@ -444,5 +456,65 @@ func TestRedisSystemBenchmarkDefaultRun(t *testing.T) {
 	}
 	if strings.Contains(string(out), "ERR") || strings.Contains(string(out), "NOAUTH") {
 		t.Errorf("redis-benchmark saw errors:\n%s", out)
+	}
+}
+
+// The BullMQ and ioredis releases TestRedisBullMQ installs from npm.
+const (
+	bullmqVersion  = "6.7.6"
+	ioredisVersion = "5.11.1"
+)
+
+// TestRedisBullMQ: BullMQ, the job queue Node apps on Heroku use, adds and
+// processes 1000 jobs (queue.add runs Lua scripts that need cmsgpack).
+func TestRedisBullMQ(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			needed(t, "%s not installed (apt-get install nodejs npm)", tool)
+		}
+	}
+	for _, backend := range []string{RedisSystem} {
+		t.Run(backend, func(t *testing.T) {
+			r := startRedisOn(t, t.TempDir(), backend)
+			dir := t.TempDir()
+			script, err := os.ReadFile(filepath.Join("testdata", "bullmq.js"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "bullmq.js"), script, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"private": true}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+			defer cancel()
+			install := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--no-save",
+				"bullmq@"+bullmqVersion, "ioredis@"+ioredisVersion)
+			install.Dir = dir
+			if out, err := install.CombinedOutput(); err != nil {
+				t.Fatalf("npm install: %v\n%s", err, out)
+			}
+			run := exec.CommandContext(ctx, "node", "bullmq.js")
+			run.Dir = dir
+			run.Env = append(os.Environ(), "REDIS_URL="+r.Env()["REDIS_URL"], "JOBS=1000")
+			out, err := run.CombinedOutput()
+			if err != nil {
+				t.Fatalf("node bullmq.js: %v\n%s", err, out)
+			}
+			var res struct {
+				Added, Processed, Wrong int
+				Counts                  map[string]int
+				MS                      int
+			}
+			if err := json.Unmarshal(bytes.TrimSpace(out), &res); err != nil {
+				t.Fatalf("output %q: %v", out, err)
+			}
+			if res.Added != 1000 || res.Processed != 1000 || res.Wrong != 0 || res.Counts["completed"] != 1000 || res.Counts["failed"] != 0 {
+				t.Fatalf("BullMQ: %+v", res)
+			}
+			t.Logf("BullMQ %s: 1000 jobs added and processed in %d ms", bullmqVersion, res.MS)
+		})
 	}
 }
