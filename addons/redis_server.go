@@ -440,13 +440,9 @@ func (p *redisProc) restart(delay time.Duration) (*redisRun, bool) {
 var errRedisStopping = errors.New("stopping")
 
 // relaunch is one restart attempt; Stop meanwhile kills the new process.
+// It keeps the ports: the dynos have the URLs in their environment, so a
+// port taken meanwhile fails the attempt (the log says so) until it is free.
 func (p *redisProc) relaunch() (*redisRun, error) {
-	if err := p.pickPorts(); err != nil {
-		return nil, err
-	}
-	if err := p.writeConfig(); err != nil {
-		return nil, err
-	}
 	p.mu.Lock()
 	if p.stopping {
 		p.mu.Unlock()
