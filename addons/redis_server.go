@@ -358,11 +358,16 @@ func redisPing(ctx context.Context, addr, password string) error {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := fmt.Fprintf(c, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n*1\r\n$4\r\nPING\r\n", len(password), password); err != nil {
+	req, want := "*1\r\n$4\r\nPING\r\n", []string{"+PONG"}
+	if password != "" {
+		req = fmt.Sprintf("*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password) + req
+		want = []string{"+OK", "+PONG"}
+	}
+	if _, err := io.WriteString(c, req); err != nil {
 		return err
 	}
 	br := bufio.NewReader(c)
-	for _, want := range []string{"+OK", "+PONG"} {
+	for _, want := range want {
 		line, err := br.ReadString('\n')
 		if err != nil {
 			return err

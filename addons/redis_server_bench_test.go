@@ -18,11 +18,13 @@ import (
 )
 
 // BenchmarkRedisSystemVsRedisServer runs redis-benchmark's default test
-// set (50 clients, 100 000 requests each) against the system backend and
-// against a plain redis-server started by hand, alternately in the same
-// run, unpipelined and with -P 16, and logs requests/s and the ratio
-// ours/plain per command. The backend keeps an AOF (fsynced every second)
-// and asks for AUTH; the plain server has neither.
+// set (50 clients, 100 000 requests each, unpipelined and with -P 16)
+// against the system backend and against redis-servers started by hand:
+// "plain" without persistence, "plain+aof" with the backend's AOF
+// settings. Test group by test group, the targets take turns, three
+// rounds, and each keeps its best: on a shared machine a neighbour's burst
+// lowers one run, and the best of three is the least disturbed. It logs
+// requests/s and the ratio dynobox/plain per command.
 //
 //	go test -run '^$' -bench 'RedisSystemVsRedisServer' -benchtime 1x -v ./addons/
 func BenchmarkRedisSystemVsRedisServer(b *testing.B) {
@@ -36,40 +38,83 @@ func BenchmarkRedisSystemVsRedisServer(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Stop(context.Background())
-	plain := runRealRedisServer(b)
+	targets := []struct{ name, addr, password string }{
+		{"dynobox", r.Addr(), r.system.password},
+		{"plain", runRealRedisServer(b), ""},
+		{"plain+aof", runRedisServerWith(b, "--appendonly", "yes", "--appendfsync", "everysec"), ""},
+	}
+	groups := []string{"ping", "set", "get", "incr", "lpush", "rpush", "lpop", "rpop", "sadd", "hset", "spop", "zadd", "zpopmin", "lrange", "mset"}
 	for _, pipeline := range []int{1, 16} {
 		b.Run(fmt.Sprintf("P%d", pipeline), func(b *testing.B) {
 			for b.Loop() {
-				ours := redisBenchmarkAll(b, r.Addr(), r.system.password, pipeline)
-				theirs := redisBenchmarkAll(b, plain, "", pipeline)
+				best := make([]map[string]float64, len(targets))
+				for i := range best {
+					best[i] = map[string]float64{}
+				}
+				for _, group := range groups {
+					for round := 0; round < 3; round++ {
+						for i, tg := range targets {
+							for name, v := range redisBenchmarkAll(b, tg.addr, tg.password, pipeline, group) {
+								best[i][name] = max(best[i][name], v)
+							}
+						}
+					}
+				}
 				var names []string
-				for name := range theirs {
+				for name := range best[1] {
 					names = append(names, name)
 				}
 				slices.Sort(names)
-				var lines []string
+				lines := []string{fmt.Sprintf("%-36s %10s %10s %10s %8s %8s", "command", "dynobox", "plain", "plain+aof", "÷plain", "÷aof")}
 				worst := 0.0
 				for _, name := range names {
-					ratio := ours[name] / theirs[name]
-					if worst == 0 || ratio < worst {
-						worst = ratio
+					ours, plain, aof := best[0][name], best[1][name], best[2][name]
+					if worst == 0 || ours/plain < worst {
+						worst = ours / plain
 					}
-					lines = append(lines, fmt.Sprintf("%-28s %10.0f %10.0f  %.2f×", name, ours[name], theirs[name], ratio))
+					lines = append(lines, fmt.Sprintf("%-36s %10.0f %10.0f %10.0f %7.2f× %7.2f×", name, ours, plain, aof, ours/plain, ours/aof))
 				}
-				b.Logf("-P %d: command, dynobox req/s, plain redis-server req/s, ratio\n%s", pipeline, strings.Join(lines, "\n"))
+				b.Logf("-P %d, requests/s (best of 3):\n%s", pipeline, strings.Join(lines, "\n"))
 				b.ReportMetric(worst, "worst-ratio")
-				b.ReportMetric(ours["SET"]/theirs["SET"], "set-ratio")
-				b.ReportMetric(ours["GET"]/theirs["GET"], "get-ratio")
+				b.ReportMetric(best[0]["SET"]/best[1]["SET"], "set-ratio")
+				b.ReportMetric(best[0]["GET"]/best[1]["GET"], "get-ratio")
 			}
 		})
 	}
 }
 
-// redisBenchmarkAll runs redis-benchmark's default tests and returns
-// requests/s per test.
-func redisBenchmarkAll(b *testing.B, addr, password string, pipeline int) map[string]float64 {
+// runRedisServerWith starts a redis-server by hand on a free loopback
+// port with extra arguments.
+func runRedisServerWith(b *testing.B, args ...string) string {
+	port, err := pgFreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command("redis-server", append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--dir", b.TempDir()}, args...)...)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for redisPing(b.Context(), addr, "") != nil {
+		if time.Now().After(deadline) {
+			b.Fatalf("redis-server %v not up", args)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return addr
+}
+
+// redisBenchmarkAll runs redis-benchmark's tests (all of the default set
+// when tests is "") and returns requests/s per test.
+func redisBenchmarkAll(b *testing.B, addr, password string, pipeline int, tests string) map[string]float64 {
 	host, port, _ := net.SplitHostPort(addr)
 	args := []string{"-h", host, "-p", port, "-c", "50", "-n", "100000", "-P", strconv.Itoa(pipeline), "--csv"}
+	if tests != "" {
+		args = append(args, "-t", tests)
+	}
 	if password != "" {
 		args = append(args, "-a", password)
 	}

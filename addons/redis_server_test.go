@@ -539,3 +539,30 @@ func TestRedisBullMQ(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisBackendEphemeral: throwaway data (dynobox run --ephemeral) is
+// gone after Stop, on both backends.
+func TestRedisBackendEphemeral(t *testing.T) {
+	t.Parallel()
+	for _, backend := range redisBackends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			if backend == RedisSystem {
+				needRedisServer(t)
+			}
+			dir := filepath.Join(t.TempDir(), "redis")
+			r := NewRedis(Options{Dir: dir, Ephemeral: true, Log: testLog(t, "redis/"+backend)})
+			r.want = backend
+			if err := r.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := newGoRedis(t, r.Env()["REDIS_URL"]).Set(t.Context(), "k", "v", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			stopRedis(t, r)
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Fatalf("ephemeral directory left behind: %v", err)
+			}
+		})
+	}
+}
