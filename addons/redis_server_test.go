@@ -580,3 +580,36 @@ func TestRedisBackendEphemeral(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisSystemCorruptAOF: an append-only file redis-server cannot read
+// fails the start with Redis' own advice, and is left as it was.
+func TestRedisSystemCorruptAOF(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := startRedisOn(t, dir, RedisSystem)
+	newGoRedis(t, r.Env()["REDIS_URL"]).Set(t.Context(), "k", "v", 0)
+	stopRedis(t, r)
+	incr, err := filepath.Glob(filepath.Join(dir, "server", "appendonlydir", "*.incr.aof"))
+	if err != nil || len(incr) != 1 {
+		t.Fatalf("AOF files: %v %v", incr, err)
+	}
+	f, err := os.OpenFile(incr[0], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("garbage\r\n*3\r\n")
+	f.Close()
+	before, _ := os.ReadFile(incr[0])
+	r2 := NewRedis(Options{Dir: dir, Log: testLog(t, "redis")})
+	r2.want = RedisSystem
+	err = r2.Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "redis-check-aof --fix") {
+		t.Fatalf("Start with a corrupt AOF: %v", err)
+	}
+	if after, _ := os.ReadFile(incr[0]); !bytes.Equal(before, after) {
+		t.Error("the AOF was changed")
+	}
+	if err := r2.Stop(t.Context()); err != nil {
+		t.Error(err)
+	}
+}
