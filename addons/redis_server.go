@@ -62,7 +62,6 @@ type redisProc struct {
 	stopping bool
 	stop     chan struct{} // closed by Stop: no more restarts
 	done     chan struct{} // closed when supervise returns
-	restarts int           // crashes since start, for tests and the log
 }
 
 // redisRun is one process of redisProc.
@@ -403,9 +402,6 @@ func (p *redisProc) supervise(run *redisRun) {
 		}
 		delay := redisBackoff(crashes)
 		crashes++
-		p.mu.Lock()
-		p.restarts++
-		p.mu.Unlock()
 		when := "at once"
 		if delay > 0 {
 			when = "in " + delay.String()
