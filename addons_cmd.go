@@ -103,6 +103,9 @@ Secrets in config vars are masked unless --reveal is given.`)
 			if st.Addr != "" {
 				rows = append(rows, [2]string{"Address:", st.Addr})
 			}
+			if st.Backend != "" {
+				rows = append(rows, [2]string{"Backend:", st.Backend})
+			}
 			for _, k := range addons.SortedEnv(st.Config) {
 				v := st.Config[k]
 				if strings.Contains(v, "\n") {
@@ -247,7 +250,7 @@ func destroyOffline(f *clientFlags, name string) int {
 		}
 		// A Postgres add-on's database lives in the shared server's data
 		// directory, not in its own: the server starts to drop it.
-		a, err := addons.Build(addons.Spec{Plan: r.Plan, As: r.As, Plaintext: r.Options["plaintext"]}, name, stateDir, false, nil)
+		a, err := addons.Build(addons.Spec{Plan: r.Plan, As: r.As, Plaintext: r.Options["plaintext"]}, name, stateDir, false, nil, "")
 		if err != nil {
 			return verbError(err)
 		}
@@ -328,7 +331,7 @@ func psqlCommand() *command {
 				name, args = addons.AttachmentName(args[0]), args[1:]
 			}
 		}
-		a, err := addons.Build(addons.Spec{Plan: addons.PostgresService}, name, stateDir, false, nil)
+		a, err := addons.Build(addons.Spec{Plan: addons.PostgresService}, name, stateDir, false, nil, "")
 		if err != nil {
 			return verbError(err)
 		}

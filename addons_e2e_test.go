@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -48,10 +49,11 @@ test -n "$KAFKA_CLIENT_CERT" && exit 4`
 	}
 	// Without a password, Redis refuses.
 	var status []struct {
-		Name   string            `json:"name"`
-		State  string            `json:"state"`
-		Addr   string            `json:"address"`
-		Config map[string]string `json:"config_vars"`
+		Name    string            `json:"name"`
+		State   string            `json:"state"`
+		Addr    string            `json:"address"`
+		Config  map[string]string `json:"config_vars"`
+		Backend string            `json:"backend"`
 	}
 	listing, _, _ := verb("addons", "--json")
 	if err := json.Unmarshal([]byte(listing), &status); err != nil || len(status) != 3 {
@@ -66,8 +68,13 @@ test -n "$KAFKA_CLIENT_CERT" && exit 4`
 				t.Errorf("addons shows the secret of %s: %s", k, v)
 			}
 		}
+		// Redis says which backend serves: redis-server when installed.
+		if want := wantRedisBackend(); s.Name == "heroku-redis" && s.Backend != want {
+			t.Errorf("heroku-redis backend %q, want %q", s.Backend, want)
+		}
 	}
-	if out, _, _ := verb("addons", "--reveal"); !strings.Contains(out, "REDIS_URL:") || strings.Contains(out, "********@") {
+	if out, _, _ := verb("addons", "--reveal"); !strings.Contains(out, "REDIS_URL:") || strings.Contains(out, "********@") ||
+		!regexp.MustCompile(`Backend: +(redis-server \d|embedded)`).MatchString(out) {
 		t.Errorf("addons --reveal:\n%s", out)
 	}
 	if out, _, code := verb("pg:psql", "-c", "select count(*) from t"); code != 0 || !strings.Contains(out, "1") {
@@ -88,6 +95,9 @@ test -n "$KAFKA_CLIENT_CERT" && exit 4`
 	stopApp(t, p)
 	if strings.Contains(p.out.String(), "heroku-postgresql") && !strings.Contains(p.out.String(), "database system is shut down") {
 		t.Errorf("Postgres was not shut down cleanly:\n%s", p.out)
+	}
+	if strings.HasPrefix(wantRedisBackend(), "redis-server") && !strings.Contains(p.out.String(), "Redis is now ready to exit, bye bye") {
+		t.Errorf("redis-server was not shut down cleanly:\n%s", p.out)
 	}
 
 	// Nothing running: run starts the add-ons itself (test harness mode),
@@ -203,4 +213,18 @@ func TestAddonsCreateAndDestroyAtRuntime(t *testing.T) {
 	}
 	p.cmd.Process.Signal(syscall.SIGINT)
 	p.wait()
+}
+
+// wantRedisBackend is what `dynobox addons` should say serves heroku-redis
+// here: the installed redis-server, unless DYNOBOX_REDIS says otherwise.
+func wantRedisBackend() string {
+	if os.Getenv("DYNOBOX_REDIS") == "embedded" {
+		return "embedded"
+	}
+	out, err := exec.Command("redis-server", "--version").Output()
+	m := regexp.MustCompile(`v=(\d+\.\d+\.\d+)`).FindSubmatch(out)
+	if err != nil || m == nil {
+		return "embedded"
+	}
+	return "redis-server " + string(m[1])
 }

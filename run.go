@@ -149,7 +149,7 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 		unlock()
 		return nil, none, false, reportLoadError(os.Stderr, err)
 	}
-	set, err := runner.BuildAddons(specs, names, addonDir, ephemeral, func(string, string) {})
+	set, err := runner.BuildAddons(specs, names, addonDir, ephemeral, session, func(string, string) {})
 	if err != nil {
 		unlock()
 		return nil, none, false, reportLoadError(os.Stderr, err)

@@ -337,7 +337,7 @@ func (in *instance) openLogs() int {
 // startAddons starts the add-ons: no dyno starts until every one accepts
 // connections.
 func (in *instance) startAddons() int {
-	set, code := startAddons(in.addonSpecs, in.addonNames, in.state.Path, false, in.bus, in.sigs, in.stderr)
+	set, code := startAddons(in.addonSpecs, in.addonNames, in.state.Path, false, in.session, in.bus, in.sigs, in.stderr)
 	if code != exitOK {
 		return code
 	}
@@ -565,11 +565,11 @@ func absDir(dir string) (string, error) {
 // startAddons starts the app's add-ons and waits until each accepts
 // connections; a signal meanwhile cancels the start. On failure the
 // started ones are stopped again and the error names the add-on.
-func startAddons(specs []addons.Spec, names []string, stateDir string, ephemeral bool, bus *logbus.Bus, sigs <-chan os.Signal, stderr io.Writer) (*addons.Set, int) {
+func startAddons(specs []addons.Spec, names []string, stateDir string, ephemeral bool, session string, bus *logbus.Bus, sigs <-chan os.Signal, stderr io.Writer) (*addons.Set, int) {
 	if len(specs) == 0 {
 		return addons.NewSet(), exitOK
 	}
-	set, err := runner.BuildAddons(specs, names, stateDir, ephemeral, func(name, line string) {
+	set, err := runner.BuildAddons(specs, names, stateDir, ephemeral, session, func(name, line string) {
 		bus.Event(logbus.SourceApp, name, line)
 	})
 	if err != nil {

@@ -36,4 +36,8 @@ type Options struct {
 	// Log receives the add-on's own log lines, one call per line, without
 	// the newline; dynobox puts them on the log bus as app[<Name()>].
 	Log func(line string)
+	// Session is the dynobox session's marker (runner.SessionVar): an
+	// add-on's own child processes carry it in their environment, so the
+	// watchdog and the next start find them after a kill -9 of dynobox.
+	Session string
 }

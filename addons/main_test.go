@@ -16,6 +16,11 @@ func TestMain(m *testing.M) {
 		runAddonChild(kind)
 		return
 	}
+	// The tests that do not name a Redis backend are the embedded one's
+	// (redis_test.go); the contract tests name each backend themselves.
+	if os.Getenv(RedisBackendEnv) == "" {
+		os.Setenv(RedisBackendEnv, RedisEmbedded)
+	}
 	os.Exit(m.Run())
 }
 

@@ -44,6 +44,11 @@ type Redis struct {
 	running *redisServer
 	env     map[string]string
 	addr    string
+
+	system *redisProc // the system backend (redis_server.go), when it serves
+	// noDeathSig: tests simulate a redis-server that outlived dynobox.
+	noDeathSig bool
+	want       string // RedisSystem or RedisEmbedded: wins over RedisBackendEnv (tests)
 }
 
 // NewRedis returns the add-on; Start runs it.
@@ -89,8 +94,15 @@ func (r *Redis) Addr() string {
 func (r *Redis) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.running != nil {
+	if r.running != nil || r.system != nil {
 		return errors.New("redis: already started")
+	}
+	bin, err := pickRedisBackend(ctx, r.want, r.opts.Log)
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	if bin != nil {
+		return r.startSystem(ctx, *bin)
 	}
 	s, err := startRedisServer(ctx, r.opts)
 	if err != nil {
@@ -110,13 +122,18 @@ func (r *Redis) Start(ctx context.Context) error {
 // is idempotent and gives up waiting for clients when ctx ends.
 func (r *Redis) Stop(ctx context.Context) error {
 	r.mu.Lock()
-	s := r.running
-	r.running = nil
+	s, sys := r.running, r.system
+	r.running, r.system = nil, nil
 	r.mu.Unlock()
-	if s == nil {
+	var err error
+	switch {
+	case sys != nil:
+		err = sys.stopServer(ctx)
+	case s != nil:
+		err = s.stop(ctx)
+	default:
 		return nil
 	}
-	err := s.stop(ctx)
 	if r.opts.Ephemeral {
 		err = errors.Join(err, os.RemoveAll(r.opts.Dir))
 	}

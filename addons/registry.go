@@ -77,15 +77,16 @@ func (s Spec) Name(taken map[string]bool) string {
 // stateDir/addons/. All Postgres add-ons of an app share one server, each
 // with its own database. log receives log lines by process: the add-on's
 // own under its name, the shared Postgres server's under "postgres-server";
-// nil discards them.
-func Build(spec Spec, name, stateDir string, ephemeral bool, log func(process, line string)) (Addon, error) {
+// nil discards them. session is the dynobox session marker its child
+// processes carry ("" for none).
+func Build(spec Spec, name, stateDir string, ephemeral bool, log func(process, line string), session string) (Addon, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = func(string, string) {}
 	}
-	opts := Options{Dir: filepath.Join(stateDir, "addons", name), As: spec.As, Ephemeral: ephemeral, Log: func(l string) { log(name, l) }}
+	opts := Options{Dir: filepath.Join(stateDir, "addons", name), As: spec.As, Ephemeral: ephemeral, Log: func(l string) { log(name, l) }, Session: session}
 	switch spec.Service() {
 	case PostgresService:
 		pg := NewPostgres(opts)
@@ -120,6 +121,14 @@ type withPlan struct {
 }
 
 func (w withPlan) Plan() string { return w.plan }
+
+// Backend passes on what serves the add-on, for those that say (Redis).
+func (w withPlan) Backend() string {
+	if b, ok := w.Addon.(interface{ Backend() string }); ok {
+		return b.Backend()
+	}
+	return ""
+}
 
 // kafkaPrefix is a stable KAFKA_PREFIX per app and add-on, shaped like
 // Heroku's ("wisteria-12345.").

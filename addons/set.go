@@ -190,6 +190,9 @@ type Status struct {
 	State  string            `json:"state"`
 	Addr   string            `json:"address"`
 	Config map[string]string `json:"config_vars"`
+	// Backend is what serves an add-on that has a choice, e.g. Redis:
+	// "redis-server 7.0.15" or "embedded".
+	Backend string `json:"backend,omitempty"`
 }
 
 // List describes every add-on, in the set's order.
@@ -210,6 +213,9 @@ func (s *Set) List() []Status {
 		if st.State == StateUp {
 			st.Addr = a.Addr()
 			st.Config = a.Env()
+			if b, ok := a.(interface{ Backend() string }); ok {
+				st.Backend = b.Backend()
+			}
 		}
 		out = append(out, st)
 	}

@@ -64,12 +64,13 @@ func AddonSpecs(app *App, store *state.Store) ([]addons.Spec, []string, error) {
 	return specs, names, nil
 }
 
-// BuildAddons makes the add-ons of specs (named names), logging through log.
-func BuildAddons(specs []addons.Spec, names []string, stateDir string, ephemeral bool, log func(name, line string)) (*addons.Set, error) {
+// BuildAddons makes the add-ons of specs (named names), logging through
+// log; their child processes carry session's marker (SessionVar).
+func BuildAddons(specs []addons.Spec, names []string, stateDir string, ephemeral bool, session string, log func(name, line string)) (*addons.Set, error) {
 	var list []addons.Addon
 	for i, spec := range specs {
 		name := names[i]
-		a, err := addons.Build(spec, name, stateDir, ephemeral, log)
+		a, err := addons.Build(spec, name, stateDir, ephemeral, log, session)
 		if err != nil {
 			return nil, &InputError{err}
 		}
@@ -102,7 +103,7 @@ func (c *Controller) CreateAddon(spec addons.Spec) (addons.Status, state.Release
 	if taken[name] {
 		return addons.Status{}, state.Release{}, &InputError{fmt.Errorf("an add-on named %s exists already; pick another with --as NAME", name)}
 	}
-	a, err := addons.Build(spec, name, c.StateDir, false, func(process, line string) { c.Bus.Event("app", process, line) })
+	a, err := addons.Build(spec, name, c.StateDir, false, func(process, line string) { c.Bus.Event("app", process, line) }, c.Session)
 	if err != nil {
 		return addons.Status{}, state.Release{}, &InputError{err}
 	}

@@ -1,0 +1,615 @@
+package addons
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/redis/go-redis/v9"
+)
+
+// redisBackends are the backends the contract tests run against.
+var redisBackends = []string{RedisEmbedded, RedisSystem}
+
+// redisQueueBackends are those that pass the tests of what real clients
+// and job queues need beyond the basic contract: inline commands
+// (redis-benchmark's PING_INLINE), redis-cli --pipe, OBJECT ENCODING, Lua
+// with cmsgpack (BullMQ). The embedded backend joins once it has them
+// (issue 16).
+var redisQueueBackends = []string{RedisSystem}
+
+func needRedisServer(t testing.TB) redisBinary {
+	t.Helper()
+	b, err := findRedisServer(context.Background())
+	if err != nil {
+		needed(t, "no redis-server (apt-get install redis-server): %v", err)
+	}
+	return b
+}
+
+// startRedisOn starts the add-on on dir with the given backend.
+func startRedisOn(t *testing.T, dir, backend string, opts ...func(*Redis)) *Redis {
+	t.Helper()
+	if backend == RedisSystem {
+		needRedisServer(t)
+	}
+	r := NewRedis(Options{Dir: dir, Log: testLog(t, "redis/"+backend)})
+	r.want = backend
+	for _, f := range opts {
+		f(r)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopRedis(t, r) })
+	return r
+}
+
+// TestRedisBackendContract: both backends hand out the same kind of URLs,
+// refuse clients without the password, serve TLS on the TLS port only,
+// listen on loopback only, keep URLs and data across a restart and say
+// which backend they are.
+func TestRedisBackendContract(t *testing.T) {
+	t.Parallel()
+	needRedisCLI(t)
+	for _, backend := range redisBackends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			r := startRedisOn(t, dir, backend)
+			ctx := t.Context()
+			env := r.Env()
+			if !strings.HasPrefix(env["REDIS_URL"], "redis://:") || !strings.HasPrefix(env["REDIS_TLS_URL"], "rediss://:") || len(env) != 2 {
+				t.Fatalf("env = %v", env)
+			}
+			if want := "embedded"; backend == RedisSystem {
+				if got := r.Backend(); !strings.HasPrefix(got, "redis-server ") {
+					t.Errorf("Backend() = %q", got)
+				}
+			} else if got := r.Backend(); got != want {
+				t.Errorf("Backend() = %q, want %q", got, want)
+			}
+			for _, v := range []string{"REDIS_URL", "REDIS_TLS_URL"} {
+				c := newGoRedis(t, env[v])
+				if err := c.Set(ctx, "k:"+v, "v", 0).Err(); err != nil {
+					t.Fatalf("%s: %v", v, err)
+				}
+				if got := c.Get(ctx, "k:"+v).Val(); got != "v" {
+					t.Fatalf("%s: GET = %q", v, got)
+				}
+			}
+			// redis-cli -u sends AUTH "" PASSWORD for the URL's empty user.
+			for _, v := range []string{"REDIS_URL", "REDIS_TLS_URL"} {
+				args := []string{"-u", env[v], "--no-auth-warning", "PING"}
+				if v == "REDIS_TLS_URL" {
+					args = append([]string{"--tls", "--insecure"}, args...)
+				}
+				if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "PONG" {
+					t.Errorf("redis-cli -u $%s PING: %q %v", v, out, err)
+				}
+			}
+			noPass := newGoRedis(t, "redis://"+r.Addr())
+			if err := noPass.Get(ctx, "k").Err(); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
+				t.Fatalf("without password: err = %v, want NOAUTH", err)
+			}
+			wrong := newGoRedis(t, "redis://:nope@"+r.Addr())
+			if err := wrong.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+				t.Fatalf("wrong password: err = %v, want WRONGPASS", err)
+			}
+			plainToTLS := newGoRedis(t, "redis"+strings.TrimPrefix(env["REDIS_TLS_URL"], "rediss"), func(o *redis.Options) {
+				o.DialTimeout, o.ReadTimeout, o.MaxRetries = time.Second, time.Second, -1
+			})
+			if err := plainToTLS.Ping(ctx).Err(); err == nil {
+				t.Fatal("plain text to the TLS port worked")
+			}
+			if host, _, _ := net.SplitHostPort(r.Addr()); host != "127.0.0.1" {
+				t.Fatalf("listening on %s", r.Addr())
+			}
+			c := newGoRedis(t, env["REDIS_URL"])
+			c.RPush(ctx, "list", "a", "b")
+			c.Set(ctx, "ttl", "x", time.Hour)
+			stopRedis(t, r)
+			stopRedis(t, r) // idempotent
+			if err := c.Ping(ctx).Err(); err == nil {
+				t.Fatal("still answering after Stop")
+			}
+			r2 := startRedisOn(t, dir, backend)
+			if got := r2.Env(); got["REDIS_URL"] != env["REDIS_URL"] || got["REDIS_TLS_URL"] != env["REDIS_TLS_URL"] {
+				t.Fatalf("URLs changed across a restart:\n%v\n%v", env, got)
+			}
+			c2 := newGoRedis(t, env["REDIS_URL"])
+			if got := c2.LRange(ctx, "list", 0, -1).Val(); fmt.Sprint(got) != "[a b]" {
+				t.Errorf("list after restart = %v", got)
+			}
+			if ttl := c2.TTL(ctx, "ttl").Val(); ttl < 59*time.Minute {
+				t.Errorf("TTL after restart = %v", ttl)
+			}
+		})
+	}
+}
+
+// TestRedisBackendChoice: DYNOBOX_REDIS picks the backend; a bad value or
+// a missing redis-server under "system" fails with what to do.
+func TestRedisBackendChoice(t *testing.T) {
+	needRedisServer(t)
+	t.Setenv(RedisBackendEnv, "")
+	t.Setenv(RedisServerEnv, "")
+	r := startRedisOn(t, t.TempDir(), "")
+	if !strings.HasPrefix(r.Backend(), "redis-server ") {
+		t.Errorf("auto with redis-server installed: Backend() = %q", r.Backend())
+	}
+	t.Setenv(RedisBackendEnv, "embedded")
+	if got := startRedisOn(t, t.TempDir(), "").Backend(); got != RedisEmbedded {
+		t.Errorf("DYNOBOX_REDIS=embedded: Backend() = %q", got)
+	}
+	t.Setenv(RedisBackendEnv, "mini")
+	err := NewRedis(Options{Dir: t.TempDir()}).Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), `DYNOBOX_REDIS="mini"`) {
+		t.Errorf("DYNOBOX_REDIS=mini: %v", err)
+	}
+	t.Setenv(RedisBackendEnv, "system")
+	t.Setenv(RedisServerEnv, filepath.Join(t.TempDir(), "redis-server"))
+	err = NewRedis(Options{Dir: t.TempDir()}).Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "DYNOBOX_REDIS_SERVER=") {
+		t.Errorf("DYNOBOX_REDIS=system with a missing binary: %v", err)
+	}
+}
+
+// TestRedisSystemConfig: redis-server runs with dynobox's own config file
+// (0600, in the add-on's directory), AOF fsynced every second, bound to
+// loopback in protected mode.
+func TestRedisSystemConfig(t *testing.T) {
+	t.Parallel()
+	bin := needRedisServer(t)
+	dir := t.TempDir()
+	session := "test-" + randomHex(4)
+	r := startRedisOn(t, dir, RedisSystem, func(r *Redis) { r.opts.Session = session })
+	ctx := t.Context()
+	c := newGoRedis(t, r.Env()["REDIS_URL"])
+	// Marked as the session's, so the watchdog and the next start find it;
+	// the leader of its own process group.
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", r.system.pid()))
+	if err != nil || !bytes.Contains(environ, []byte("\x00DYNOBOX_SESSION="+session+"\x00")) {
+		t.Errorf("redis-server's environment lacks DYNOBOX_SESSION=%s (%v)", session, err)
+	}
+	if pgid, err := syscall.Getpgid(r.system.pid()); err != nil || pgid != r.system.pid() {
+		t.Errorf("process group %d, %v; want its own", pgid, err)
+	}
+	conf := filepath.Join(dir, "server", "redis.conf")
+	fi, err := os.Stat(conf)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("redis.conf: %v %v", fi, err)
+	}
+	want := map[string]string{"appendonly": "yes", "appendfsync": "everysec", "bind": "127.0.0.1",
+		"protected-mode": "yes", "dir": filepath.Join(dir, "server"), "databases": "16", "tls-auth-clients": "no"}
+	for k, v := range want {
+		if got := c.ConfigGet(ctx, k).Val()[k]; got != v {
+			t.Errorf("CONFIG GET %s = %q, want %q", k, got, v)
+		}
+	}
+	if info := c.Info(ctx, "server").Val(); !strings.Contains(info, "redis_version:"+bin.version+"\r\n") ||
+		!strings.Contains(info, "config_file:"+conf+"\r\n") {
+		t.Errorf("INFO server:\n%s", info)
+	}
+	if !strings.HasPrefix(r.Backend(), "redis-server "+bin.version) {
+		t.Errorf("Backend() = %q", r.Backend())
+	}
+	// What embedded miniredis lacks works here: cmsgpack and bit in Lua,
+	// OBJECT ENCODING, SORT.
+	n, err := c.Eval(ctx, "return bit.band(cmsgpack.unpack(cmsgpack.pack(7)), 3)", nil).Int()
+	if err != nil || n != 3 {
+		t.Errorf("Lua cmsgpack/bit: %v %v", n, err)
+	}
+	c.RPush(ctx, "nums", 3, 1, 2)
+	if got := c.Sort(ctx, "nums", &redis.Sort{}).Val(); fmt.Sprint(got) != "[1 2 3]" {
+		t.Errorf("SORT = %v", got)
+	}
+}
+
+// streamAndHLL writes a stream with a consumer group holding a pending
+// entry, a HyperLogLog and plain keys.
+func streamAndHLL(t *testing.T, ctx context.Context, c *redis.Client, n int) {
+	t.Helper()
+	for i := 0; i < 3; i++ {
+		if err := c.XAdd(ctx, &redis.XAddArgs{Stream: "jobs", Values: []string{"n", strconv.Itoa(i)}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.XGroupCreate(ctx, "jobs", "workers", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "workers", Consumer: "w1", Streams: []string{"jobs", ">"}, Count: 1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PFAdd(ctx, "visitors", "a", "b", "c", "a").Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := c.Pipeline()
+	for i := 0; i < n; i++ {
+		p.Set(ctx, "key:"+strconv.Itoa(i), i, 0)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkStreamAndHLL checks what streamAndHLL wrote, and extra keys more.
+func checkStreamAndHLL(t *testing.T, ctx context.Context, c *redis.Client, n, extra int) {
+	t.Helper()
+	groups, err := c.XInfoGroups(ctx, "jobs").Result()
+	if err != nil || len(groups) != 1 || groups[0].Name != "workers" || groups[0].Pending != 1 {
+		t.Errorf("consumer groups = %+v, %v", groups, err)
+	}
+	if got := c.PFCount(ctx, "visitors").Val(); got != 3 {
+		t.Errorf("PFCOUNT = %d", got)
+	}
+	if got := c.DBSize(ctx).Val(); got != int64(n+2+extra) {
+		t.Errorf("DBSIZE = %d, want %d", got, n+2+extra)
+	}
+	if got := c.Get(ctx, "key:"+strconv.Itoa(n-1)).Val(); got != strconv.Itoa(n-1) {
+		t.Errorf("last key = %q", got)
+	}
+}
+
+// waitAOFWritten waits until redis-server has written its AOF buffer to
+// the file: what a kill -9 of the process cannot lose. With appendfsync
+// everysec Redis writes it before replying, except while the previous
+// second's fsync is still running, when it holds it back for up to two
+// seconds: that is the loss window of a kill -9.
+func waitAOFWritten(t *testing.T, ctx context.Context, c *redis.Client) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the AOF buffer to be written", func() bool {
+		info := c.Info(ctx, "persistence").Val()
+		return strings.Contains(info, "aof_buffer_length:0\r\n")
+	})
+}
+
+// TestRedisSystemCrashRestart: a redis-server killed with -9 is restarted
+// by the supervisor — at once the first time, after a growing wait the
+// next — and what it had written to its AOF, a consumer group and a
+// HyperLogLog included, is there again.
+func TestRedisSystemCrashRestart(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var lines []string
+	needRedisServer(t)
+	r := NewRedis(Options{Dir: t.TempDir(), Log: func(l string) { mu.Lock(); lines = append(lines, l); mu.Unlock() }})
+	r.want = RedisSystem
+	if err := r.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer stopRedis(t, r)
+	logged := func(s string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, l := range lines {
+			if strings.Contains(l, s) {
+				return true
+			}
+		}
+		return false
+	}
+	ctx := t.Context()
+	c := newGoRedis(t, r.Env()["REDIS_URL"])
+	const n = 5000
+	streamAndHLL(t, ctx, c, n)
+	for i, want := range []string{"restarting at once", "restarting in 1s"} {
+		waitAOFWritten(t, ctx, c)
+		pid := r.system.pid()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the log to say "+want, func() bool { return logged(want) })
+		waitFor(t, 30*time.Second, "a new redis-server", func() bool { p := r.system.pid(); return p != 0 && p != pid })
+		waitFor(t, 30*time.Second, "redis-server to answer", func() bool { return c.Ping(ctx).Err() == nil })
+		checkStreamAndHLL(t, ctx, c, n, i)
+		if err := c.Set(ctx, "after-crash-"+strconv.Itoa(i), "1", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !logged("exited unexpectedly (signal: killed)") {
+		t.Error("the crash is not in the log")
+	}
+}
+
+// TestRedisSystemSurvivesDynoboxKill9: dynobox (a helper process running
+// the add-on) is killed with -9; redis-server gets SIGTERM from the kernel
+// (Pdeathsig), flushes its AOF and exits, and the next start has the data.
+func TestRedisSystemSurvivesDynoboxKill9(t *testing.T) {
+	needRedisServer(t)
+	t.Setenv(RedisBackendEnv, RedisSystem)
+	dir := t.TempDir()
+	child, url := startAddonChild(t, "redis", dir)
+	ctx := t.Context()
+	c := newGoRedis(t, url)
+	const n = 20000
+	streamAndHLL(t, ctx, c, n)
+	pidData, err := os.ReadFile(filepath.Join(dir, "server", "redis.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverPid, _ := strconv.Atoi(strings.TrimSpace(string(pidData)))
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+	if !pgWaitGone(serverPid, 10*time.Second) {
+		t.Fatalf("redis-server (pid %d) outlived the killed dynobox", serverPid)
+	}
+	startRedisOn(t, dir, RedisSystem)
+	checkStreamAndHLL(t, ctx, newGoRedis(t, url), n, 0)
+}
+
+// TestRedisSystemLeftoverIsStopped: a redis-server that outlived its
+// dynobox (no Pdeathsig) is stopped by the next start, which then serves
+// the same data on the same port.
+func TestRedisSystemLeftoverIsStopped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := startRedisOn(t, dir, RedisSystem, func(r *Redis) { r.noDeathSig = true })
+	url := r.Env()["REDIS_URL"]
+	ctx := t.Context()
+	newGoRedis(t, url).Set(ctx, "k", "v", 0)
+	old := r.system.pid()
+	// Forget it without stopping it, as a crashed dynobox would.
+	r.mu.Lock()
+	p := r.system
+	r.system = nil
+	r.mu.Unlock()
+	p.mu.Lock()
+	p.stopping = true
+	close(p.stop)
+	p.mu.Unlock()
+	t.Cleanup(func() { syscall.Kill(old, syscall.SIGKILL) })
+	r2 := startRedisOn(t, dir, RedisSystem)
+	if !pgWaitGone(old, 5*time.Second) {
+		t.Fatal("the leftover redis-server still runs")
+	}
+	if r2.Env()["REDIS_URL"] != url {
+		t.Errorf("URL changed: %s → %s", url, r2.Env()["REDIS_URL"])
+	}
+	if got := newGoRedis(t, url).Get(ctx, "k").Val(); got != "v" {
+		t.Errorf("GET k = %q", got)
+	}
+}
+
+// TestRedisCLIPipeAndPrompt: redis-cli --pipe mass insertion, and
+// redis-cli at an interactive prompt on a terminal, over TLS.
+func TestRedisCLIPipeAndPrompt(t *testing.T) {
+	t.Parallel()
+	needRedisCLI(t)
+	for _, backend := range redisQueueBackends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testRedisCLIPipeAndPrompt(t, startRedisOn(t, t.TempDir(), backend))
+		})
+	}
+}
+
+func testRedisCLIPipeAndPrompt(t *testing.T, r *Redis) {
+	env := r.Env()
+	// --pipe: 10,000 SETs in the protocol, one write.
+	var in bytes.Buffer
+	const n = 10000
+	for i := 0; i < n; i++ {
+		k, v := "pipe:"+strconv.Itoa(i), strconv.Itoa(i)
+		fmt.Fprintf(&in, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(k), k, len(v), v)
+	}
+	cmd, err := RedisCLI(t.Context(), env, "", "--pipe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdin = &in
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("errors: 0, replies: %d", n)) {
+		t.Fatalf("redis-cli --pipe: %v\n%s", err, out)
+	}
+	if got := newGoRedis(t, env["REDIS_URL"]).DBSize(t.Context()).Val(); got != n {
+		t.Fatalf("DBSIZE after --pipe = %d", got)
+	}
+
+	cmd, err = RedisCLI(t.Context(), env, "REDIS_TLS_URL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(cmd.Env, "TERM=xterm", "HOME="+t.TempDir())
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	screen := &ptyScreen{}
+	go io.Copy(screen, tty)
+	u := env["REDIS_TLS_URL"]
+	screen.waitFor(t, u[strings.LastIndex(u, "@")+1:]+"> ")
+	for _, s := range []struct{ typed, want string }{
+		{"SET greeting", "[NX|XX]"}, // the hint
+		{" hello\r", "OK"},
+		{"GET greeting\r", `"hello"`},
+		{"OBJECT ENCODING greeting\r", `"embstr"`},
+		{"GET pipe:9999\r", `"9999"`},
+	} {
+		mark := screen.len()
+		tty.WriteString(s.typed)
+		screen.waitForAfter(t, mark, s.want)
+	}
+	tty.WriteString("QUIT\r")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("redis-cli exited: %v\n%s", err, screen.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("redis-cli did not quit\n%s", screen.String())
+	}
+}
+
+// TestRedisBenchmarkDefaultRun: redis-benchmark's default run (inline
+// PING included) completes against the add-on.
+func TestRedisBenchmarkDefaultRun(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("redis-benchmark"); err != nil {
+		needed(t, "redis-benchmark not installed (apt-get install redis-tools)")
+	}
+	for _, backend := range redisQueueBackends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			r := startRedisOn(t, t.TempDir(), backend)
+			host, port, _ := net.SplitHostPort(r.Addr())
+			u, _ := url.Parse(r.Env()["REDIS_URL"])
+			password, _ := u.User.Password()
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, "redis-benchmark", "-h", host, "-p", port, "-a", password,
+				"-q", "-n", "2000", "-t", "ping,set,get").CombinedOutput()
+			if err != nil {
+				t.Fatalf("redis-benchmark: %v\n%s", err, out)
+			}
+			for _, want := range []string{"PING_INLINE: ", "PING_MBULK: ", "SET: ", "GET: "} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("redis-benchmark output lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(string(out), "ERR") || strings.Contains(string(out), "NOAUTH") {
+				t.Errorf("redis-benchmark saw errors:\n%s", out)
+			}
+		})
+	}
+}
+
+// The BullMQ and ioredis releases TestRedisBullMQ installs from npm.
+const (
+	bullmqVersion  = "6.7.6"
+	ioredisVersion = "5.11.1"
+)
+
+// TestRedisBullMQ: BullMQ, the job queue Node apps on Heroku use, adds and
+// processes 1000 jobs (queue.add runs Lua scripts that need cmsgpack).
+func TestRedisBullMQ(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			needed(t, "%s not installed (apt-get install nodejs npm)", tool)
+		}
+	}
+	for _, backend := range redisQueueBackends {
+		t.Run(backend, func(t *testing.T) {
+			r := startRedisOn(t, t.TempDir(), backend)
+			dir := t.TempDir()
+			script, err := os.ReadFile(filepath.Join("testdata", "bullmq.js"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "bullmq.js"), script, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"private": true}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+			defer cancel()
+			install := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--no-save",
+				"bullmq@"+bullmqVersion, "ioredis@"+ioredisVersion)
+			install.Dir = dir
+			if out, err := install.CombinedOutput(); err != nil {
+				t.Fatalf("npm install: %v\n%s", err, out)
+			}
+			run := exec.CommandContext(ctx, "node", "bullmq.js")
+			run.Dir = dir
+			run.Env = append(os.Environ(), "REDIS_URL="+r.Env()["REDIS_URL"], "JOBS=1000")
+			out, err := run.CombinedOutput()
+			if err != nil {
+				t.Fatalf("node bullmq.js: %v\n%s", err, out)
+			}
+			var res struct {
+				Added, Processed, Wrong int
+				Counts                  map[string]int
+				MS                      int
+			}
+			if err := json.Unmarshal(bytes.TrimSpace(out), &res); err != nil {
+				t.Fatalf("output %q: %v", out, err)
+			}
+			if res.Added != 1000 || res.Processed != 1000 || res.Wrong != 0 || res.Counts["completed"] != 1000 || res.Counts["failed"] != 0 {
+				t.Fatalf("BullMQ: %+v", res)
+			}
+			t.Logf("BullMQ %s: 1000 jobs added and processed in %d ms", bullmqVersion, res.MS)
+		})
+	}
+}
+
+// TestRedisBackendEphemeral: throwaway data (dynobox run --ephemeral) is
+// gone after Stop, on both backends.
+func TestRedisBackendEphemeral(t *testing.T) {
+	t.Parallel()
+	for _, backend := range redisBackends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			if backend == RedisSystem {
+				needRedisServer(t)
+			}
+			dir := filepath.Join(t.TempDir(), "redis")
+			r := NewRedis(Options{Dir: dir, Ephemeral: true, Log: testLog(t, "redis/"+backend)})
+			r.want = backend
+			if err := r.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := newGoRedis(t, r.Env()["REDIS_URL"]).Set(t.Context(), "k", "v", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			stopRedis(t, r)
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Fatalf("ephemeral directory left behind: %v", err)
+			}
+		})
+	}
+}
+
+// TestRedisSystemCorruptAOF: an append-only file redis-server cannot read
+// fails the start with Redis' own advice, and is left as it was.
+func TestRedisSystemCorruptAOF(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := startRedisOn(t, dir, RedisSystem)
+	newGoRedis(t, r.Env()["REDIS_URL"]).Set(t.Context(), "k", "v", 0)
+	stopRedis(t, r)
+	incr, err := filepath.Glob(filepath.Join(dir, "server", "appendonlydir", "*.incr.aof"))
+	if err != nil || len(incr) != 1 {
+		t.Fatalf("AOF files: %v %v", incr, err)
+	}
+	f, err := os.OpenFile(incr[0], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("garbage\r\n*3\r\n")
+	f.Close()
+	before, _ := os.ReadFile(incr[0])
+	r2 := NewRedis(Options{Dir: dir, Log: testLog(t, "redis")})
+	r2.want = RedisSystem
+	err = r2.Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "redis-check-aof --fix") {
+		t.Fatalf("Start with a corrupt AOF: %v", err)
+	}
+	if after, _ := os.ReadFile(incr[0]); !bytes.Equal(before, after) {
+		t.Error("the AOF was changed")
+	}
+	if err := r2.Stop(t.Context()); err != nil {
+		t.Error(err)
+	}
+}
