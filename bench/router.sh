@@ -8,8 +8,7 @@
 #
 # Environment:
 #   CONNS="10 50 200"  wrk connections (10 is "moderate" for a local app)
-#   TARGETS="direct router nginx"  add "probe" for bench/epollprobe, a design
-#                      probe: nginx's shape (an epoll loop per CPU) in Go
+#   TARGETS="direct router nginx"  which to measure
 #   THREADS=1          wrk threads: the machine's CPUs are shared by wrk, the
 #                      dyno and the proxy, so keep the load generator small
 #   RUNS=3 DURATION=10 WARMUP=2   repeats and seconds (WARMUP once per
@@ -64,9 +63,6 @@ rm -rf "$OUT/nginx"
 mkdir -p "$OUT/nginx"
 log "building bench/routerbench"
 (cd "$ROOT" && go build -o "$OUT/routerbench" ./bench/routerbench)
-if [[ " $TARGETS " == *" probe "* ]]; then
-	(cd "$ROOT" && go build -o "$OUT/epollprobe" ./bench/epollprobe)
-fi
 
 PIDS=()
 cleanup() {
@@ -156,11 +152,6 @@ PIDS+=($!)
 NGINX_PID=$!
 declare -A PID=([direct]=0 [router]=$ROUTER_PID [nginx]=$NGINX_PID)
 declare -A URL=([direct]="http://$BACKEND/" [router]="http://$ROUTER/" [nginx]="http://$NGINX_ADDR/")
-if [[ " $TARGETS " == *" probe "* ]]; then
-	start probe "$OUT/epollprobe" -backend "$BACKEND"
-	PID[probe]=${PIDS[-1]}
-	URL[probe]="http://$ADDR/"
-fi
 for t in $TARGETS; do
 	for _ in $(seq 100); do
 		[[ $(curl -s "${URL[$t]}" 2>/dev/null || true) == "Hello, world!" ]] && continue 2

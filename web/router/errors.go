@@ -21,7 +21,9 @@ const (
 	h19
 	h20
 	h21
-	h25
+	h25       // the request breaks a limit or HTTP's rules: 400
+	h25method // a method the router does not route (CONNECT): 405
+	h25bad    // the dyno's response breaks HTTP: 502
 	h27
 )
 
@@ -55,6 +57,10 @@ var codes = [...]struct {
 		"The web dyno refused the connection: is it listening on $PORT?"},
 	h25: {"H25", "HTTP restriction", "error", "", 400,
 		"The request breaks the router's limits: request line and each header line at most 8192 bytes, at most 1000 headers."},
+	h25method: {"H25", "HTTP restriction", "error", "", 405,
+		"The router passes requests on to the app; it does not open CONNECT tunnels."},
+	h25bad: {"H25", "HTTP restriction", "error", "", 502,
+		"The web dyno's response breaks HTTP, so the router did not pass it on."},
 	h27: {"H27", "Client Request Interrupted", "warning", "client", 499,
 		"The client went away before the response."},
 }
@@ -63,7 +69,7 @@ var codes = [...]struct {
 func writeErrorPage(w http.ResponseWriter, c hcode, detail, requestID string) {
 	e := codes[c]
 	title := "Application error"
-	if e.status == http.StatusBadRequest {
+	if e.status/100 == 4 {
 		title = "Bad request"
 	}
 	var b strings.Builder
