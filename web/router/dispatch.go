@@ -168,6 +168,9 @@ func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Respons
 	var op *net.OpError
 	replayable := x.upload == nil && idempotent(req.Method)
 	switch {
+	case x.upload.malformed():
+		x.detail, x.closeConn = "malformed request body", true
+		return nil, h25, failed
 	case req.Context().Err() != nil || x.upload.clientFailed():
 		return nil, h27, failed
 	case errors.As(err, &op) && op.Op == "dial" || x.connected.IsZero():
@@ -274,16 +277,20 @@ type requestBody struct {
 const (
 	bodyReading = iota
 	bodyEnded
-	bodyClientFailed
+	bodyClientFailed // the client hung up or stopped sending
+	bodyMalformed    // the client sent what is no HTTP body (a bad chunk size)
 )
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	var ne net.Error
 	switch {
 	case err == io.EOF:
 		b.state.Store(bodyEnded)
-	case err != nil:
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.Is(err, net.ErrClosed):
 		b.state.Store(bodyClientFailed)
+	case err != nil:
+		b.state.Store(bodyMalformed) // net/http's chunked reader says what is wrong
 	}
 	return n, err
 }
@@ -291,6 +298,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 func (b *requestBody) Close() error { return nil }
 
 func (b *requestBody) ended() bool        { return b.state.Load() == bodyEnded }
+func (b *requestBody) malformed() bool    { return b != nil && b.state.Load() == bodyMalformed }
 func (b *requestBody) clientFailed() bool { return b != nil && b.state.Load() == bodyClientFailed }
 
 func idempotent(method string) bool {

@@ -23,6 +23,7 @@ const (
 	h21
 	h25       // the request breaks a limit or HTTP's rules: 400
 	h25method // a method the router does not route (CONNECT): 405
+	h25proto  // another protocol than HTTP/1 (the HTTP/2 preface): 505
 	h25bad    // the dyno's response breaks HTTP: 502
 	h27
 )
@@ -56,9 +57,11 @@ var codes = [...]struct {
 	h21: {"H21", "Backend connection refused", "error", "", 503,
 		"The web dyno refused the connection: is it listening on $PORT?"},
 	h25: {"H25", "HTTP restriction", "error", "", 400,
-		"The request breaks the router's limits: request line and each header line at most 8192 bytes, at most 1000 headers."},
+		"The request breaks HTTP's rules or the router's limits: request line and each header line at most 8192 bytes, at most 1000 headers."},
 	h25method: {"H25", "HTTP restriction", "error", "", 405,
 		"The router passes requests on to the app; it does not open CONNECT tunnels."},
+	h25proto: {"H25", "HTTP restriction", "error", "", 505,
+		"The router speaks HTTP/1.1 (and 1.0) to clients."},
 	h25bad: {"H25", "HTTP restriction", "error", "", 502,
 		"The web dyno's response breaks HTTP, so the router did not pass it on."},
 	h27: {"H27", "Client Request Interrupted", "warning", "client", 499,

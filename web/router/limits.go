@@ -20,6 +20,9 @@ func refuse(r *http.Request) (hcode, string) {
 	if r.Method == http.MethodConnect {
 		return h25method, "CONNECT is not supported"
 	}
+	if r.ProtoMajor != 1 {
+		return h25proto, r.Proto + " is not supported" // net/http lets "PRI * HTTP/2.0" through
+	}
 	if why := checkLimits(r); why != "" {
 		return h25, why
 	}
