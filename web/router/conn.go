@@ -90,26 +90,21 @@ func (c *clientConn) Read(p []byte) (int, error) {
 // free, the read deadline passes or the connection closes.
 func (c *clientConn) waitSlot() error {
 	deadline := c.deadline
+	if deadline.IsZero() {
+		deadline = time.Now().Add(c.r.srv.ReadHeaderTimeout)
+	}
 	c.mu.Unlock()
 	defer c.mu.Lock()
+	c.r.headWaits.Add(1)
+	defer c.r.headWaits.Add(-1)
+	tm := time.NewTimer(time.Until(deadline))
+	defer tm.Stop()
 	select {
 	case c.r.bigHeads <- struct{}{}:
-	default:
-		c.r.headWaits.Add(1)
-		defer c.r.headWaits.Add(-1)
-		var expired <-chan time.Time
-		if !deadline.IsZero() {
-			tm := time.NewTimer(time.Until(deadline))
-			defer tm.Stop()
-			expired = tm.C
-		}
-		select {
-		case c.r.bigHeads <- struct{}{}:
-		case <-expired:
-			return errHeadWait
-		case <-c.closed:
-			return net.ErrClosed
-		}
+	case <-tm.C:
+		return errHeadWait
+	case <-c.closed:
+		return net.ErrClosed
 	}
 	c.mu.Lock()
 	c.slot = true
@@ -141,20 +136,16 @@ func (c *clientConn) releaseSlot() {
 	}
 }
 
-func (c *clientConn) SetDeadline(t time.Time) error {
-	c.setReadDeadline(t)
-	return c.Conn.SetDeadline(t)
-}
-
+func (c *clientConn) SetDeadline(t time.Time) error { c.setDeadline(t); return c.Conn.SetDeadline(t) }
 func (c *clientConn) SetReadDeadline(t time.Time) error {
-	c.setReadDeadline(t)
+	c.setDeadline(t)
 	return c.Conn.SetReadDeadline(t)
 }
 
-func (c *clientConn) setReadDeadline(t time.Time) {
+func (c *clientConn) setDeadline(t time.Time) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.deadline = t
-	c.mu.Unlock()
 }
 
 func (c *clientConn) Close() error {
@@ -167,10 +158,12 @@ func (c *clientConn) Close() error {
 	return c.Conn.Close()
 }
 
-// CloseWrite half-closes, as WebSocket relaying expects of a TCP
-// connection.
-func (c *clientConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+func (c *clientConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// closeWrite half-closes c, as WebSocket relaying expects of a TCP
+// connection (each wrapper passes it on).
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return nil

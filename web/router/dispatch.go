@@ -164,7 +164,6 @@ func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Respons
 	}
 	cancel(nil)
 	u.inflight.Add(-1)
-	sent := x.upload == nil || x.upload.ended()
 	var op *net.OpError
 	replayable := x.upload == nil && idempotent(req.Method)
 	switch {
@@ -183,7 +182,7 @@ func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Respons
 		return nil, h21, retryOther
 	case isTimeout(err):
 		return nil, h12, failed
-	case !sent:
+	case x.upload != nil && !x.upload.ended():
 		return nil, h18, failed // the dyno hung up while the body was on its way
 	case err == errStale && replayable:
 		return nil, h13, retrySame
@@ -237,12 +236,7 @@ func (c *dynoConn) Read(p []byte) (int, error) {
 
 // CloseWrite half-closes, as WebSocket relaying expects of a TCP
 // connection.
-func (c *dynoConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
-}
+func (c *dynoConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 // wait blocks until the pool changes (true), or deadline passes, the
 // client goes away or the router shuts down (false).
@@ -260,7 +254,7 @@ func (r *Router) wait(ctx context.Context, changed <-chan struct{}, deadline tim
 		return true
 	case <-tm.C:
 	case <-ctx.Done():
-	case <-r.closing:
+	case <-r.closing.Done():
 	}
 	return false
 }

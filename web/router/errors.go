@@ -1,10 +1,11 @@
 package router
 
 import (
+	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"strconv"
-	"strings"
 )
 
 // hcode is a Heroku router error code; 0 means none.
@@ -75,42 +76,29 @@ func writeErrorPage(w http.ResponseWriter, c hcode, detail, requestID string) {
 	if e.status/100 == 4 {
 		title = "Bad request"
 	}
-	var b strings.Builder
-	b.Grow(len(pageHead) + 512)
-	b.WriteString(strings.Replace(pageHead, "TITLE", title, 1))
-	b.WriteString("<h1>")
-	b.WriteString(title)
-	b.WriteString("</h1>\n<p class=\"code\">")
-	b.WriteString(e.name)
-	b.WriteString(" · ")
-	b.WriteString(e.desc)
 	if detail != "" {
-		b.WriteString(": ")
-		b.WriteString(html.EscapeString(detail))
+		detail = ": " + detail
 	}
-	b.WriteString("</p>\n<p>")
-	b.WriteString(html.EscapeString(e.hint))
-	b.WriteString("</p>\n<p class=\"id\">Request ID ")
-	b.WriteString(html.EscapeString(requestID))
-	b.WriteString("</p>\n</main></body></html>\n")
+	page := fmt.Sprintf(pageTemplate, title, title, e.name, e.desc, html.EscapeString(detail),
+		html.EscapeString(e.hint), html.EscapeString(requestID))
 
 	h := w.Header()
 	clear(h) // drop anything copied from a backend response
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-store")
-	h.Set("Content-Length", strconv.Itoa(b.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(e.status)
-	_, _ = w.Write([]byte(b.String()))
+	_, _ = io.WriteString(w, page)
 }
 
-// pageHead is Heroku's error page in spirit: plain, centred, no external
-// assets (the dynos may be down, and so may the network).
-const pageHead = `<!DOCTYPE html>
+// pageTemplate is Heroku's error page in spirit: plain, centred, no
+// external assets (the dynos may be down, and so may the network).
+const pageTemplate = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>TITLE</title>
+<title>%s</title>
 <style>
-html,body{height:100%;margin:0}
+html,body{height:100%%;margin:0}
 body{display:flex;align-items:center;justify-content:center;background:#f7f8fb;color:#3f3f44;
 font:16px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
 main{max-width:34rem;padding:2rem;text-align:center}
@@ -119,4 +107,9 @@ h1{font-size:1.6rem;font-weight:600;margin:0 0 1rem;color:#79589f}
 border-radius:6px;padding:.5rem 1rem;display:inline-block}
 .id{font-size:.8rem;color:#8c8e95}
 </style></head><body><main>
+<h1>%s</h1>
+<p class="code">%s · %s%s</p>
+<p>%s</p>
+<p class="id">Request ID %s</p>
+</main></body></html>
 `

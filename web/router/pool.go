@@ -23,20 +23,6 @@ const (
 	Crashed                   // every web dyno has crashed and none is starting: H10 at once
 )
 
-func (s PoolState) String() string {
-	switch s {
-	case Ready:
-		return "ready"
-	case NoWeb:
-		return "no-web"
-	case Starting:
-		return "starting"
-	case Crashed:
-		return "crashed"
-	}
-	return "unknown"
-}
-
 // Pool is the router's view of the web dynos; the supervisor implements it.
 // It must be safe for concurrent use.
 type Pool interface {

@@ -98,12 +98,7 @@ func (c *tunnelConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *tunnelConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
-}
+func (c *tunnelConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 // errIdle ends a response whose dyno sent nothing for IdleTimeout (H15).
 var errIdle = errors.New("router: the dyno sent nothing for too long")

@@ -28,7 +28,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -55,10 +54,8 @@ type Router struct {
 	proxy *httputil.ReverseProxy
 	srv   *http.Server
 
-	closing     chan struct{} // closed by Shutdown: waiting requests give up
-	closingCtx  context.Context
+	closing     context.Context // done at Shutdown: waiting requests give up, WebSockets end
 	stopClosing context.CancelFunc
-	closeOnce   sync.Once
 	waiting     atomic.Int64 // requests waiting for a dyno now
 
 	bigHeads  chan struct{} // slots for request heads past smallHead (conn.go)
@@ -77,24 +74,19 @@ func New(cfg Config) *Router {
 	def(&cfg.IdleTimeout, 55*time.Second)
 	def(&cfg.BootWait, 75*time.Second)
 
-	r := &Router{
-		cfg:      cfg,
-		closing:  make(chan struct{}),
-		bigHeads: make(chan struct{}, bigHeadSlots),
-	}
+	r := &Router{cfg: cfg, bigHeads: make(chan struct{}, bigHeadSlots)}
 	r.view = poolView{pool: cfg.Pool, newTransport: r.newTransport}
-	r.closingCtx, r.stopClosing = context.WithCancel(context.Background())
+	r.closing, r.stopClosing = context.WithCancel(context.Background())
 	if cfg.PublicPort > 0 {
 		r.port = strconv.Itoa(cfg.PublicPort)
 	}
-	quiet := log.New(io.Discard, "", 0)
 	r.proxy = &httputil.ReverseProxy{
 		Rewrite:        r.rewrite,
 		Transport:      roundTripper(r.dispatch),
 		FlushInterval:  -1, // pass every byte on as it comes: streams, SSE
 		ModifyResponse: r.modifyResponse,
 		ErrorHandler:   r.proxyError,
-		ErrorLog:       quiet, // the router line says what went wrong
+		ErrorLog:       log.New(io.Discard, "", 0), // the router line says what went wrong
 	}
 	r.srv = &http.Server{
 		Handler:           r,
@@ -108,21 +100,17 @@ func New(cfg Config) *Router {
 
 // Serve accepts connections on l until Shutdown; then it returns nil.
 func (r *Router) Serve(l net.Listener) error {
-	err := r.srv.Serve(&listener{Listener: l, r: r})
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+	if err := r.srv.Serve(&listener{Listener: l, r: r}); !errors.Is(err, http.ErrServerClosed) {
+		return err
 	}
-	return err
+	return nil
 }
 
 // Shutdown stops accepting, answers requests still waiting for a dyno at
 // once, closes WebSockets and lets other requests finish until ctx ends,
 // then closes what is left.
 func (r *Router) Shutdown(ctx context.Context) error {
-	r.closeOnce.Do(func() {
-		close(r.closing)
-		r.stopClosing()
-	})
+	r.stopClosing()
 	err := r.srv.Shutdown(ctx)
 	if err != nil {
 		r.srv.Close()
@@ -163,7 +151,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// handed to a WebSocket: the proxy ends the tunnel with ctx.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
-		defer context.AfterFunc(r.closingCtx, cancel)()
+		defer context.AfterFunc(r.closing, cancel)()
 		defer cancel()
 	}
 	if req.Body != nil && req.Body != http.NoBody {
