@@ -16,7 +16,7 @@ import (
 // hold hundreds of MB. Every connection may read smallHead bytes of a head
 // freely (browsers' heads are a few KB); past that it needs one of
 // bigHeadSlots slots, held until its head is read or it closes, and waits
-// for one up to its read deadline (net/http's ReadHeaderTimeout).
+// for one up to net/http's ReadHeaderTimeout.
 const (
 	smallHead    = 64 << 10
 	bigHeadSlots = 2
@@ -57,13 +57,12 @@ type clientConn struct {
 	net.Conn
 	r *Router
 
-	mu       sync.Mutex
-	inHead   bool      // net/http is reading a request head (no handler runs)
-	n        int       // bytes read since the head began
-	slot     bool      // holds a slot of r.bigHeads
-	deadline time.Time // the read deadline net/http set
-	closed   chan struct{}
-	once     sync.Once
+	mu     sync.Mutex
+	inHead bool // net/http is reading a request head (no handler runs)
+	n      int  // bytes read since the head began
+	slot   bool // holds a slot of r.bigHeads
+	closed chan struct{}
+	once   sync.Once
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {
@@ -87,17 +86,13 @@ func (c *clientConn) Read(p []byte) (int, error) {
 }
 
 // waitSlot takes a slot for a large head, waiting (unlocked) until one is
-// free, the read deadline passes or the connection closes.
+// free, for at most ReadHeaderTimeout, or until the connection closes.
 func (c *clientConn) waitSlot() error {
-	deadline := c.deadline
-	if deadline.IsZero() {
-		deadline = time.Now().Add(c.r.srv.ReadHeaderTimeout)
-	}
 	c.mu.Unlock()
 	defer c.mu.Lock()
 	c.r.headWaits.Add(1)
 	defer c.r.headWaits.Add(-1)
-	tm := time.NewTimer(time.Until(deadline))
+	tm := time.NewTimer(c.r.srv.ReadHeaderTimeout)
 	defer tm.Stop()
 	select {
 	case c.r.bigHeads <- struct{}{}:
@@ -134,18 +129,6 @@ func (c *clientConn) releaseSlot() {
 		c.slot = false
 		<-c.r.bigHeads
 	}
-}
-
-func (c *clientConn) SetDeadline(t time.Time) error { c.setDeadline(t); return c.Conn.SetDeadline(t) }
-func (c *clientConn) SetReadDeadline(t time.Time) error {
-	c.setDeadline(t)
-	return c.Conn.SetReadDeadline(t)
-}
-
-func (c *clientConn) setDeadline(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.deadline = t
 }
 
 func (c *clientConn) Close() error {

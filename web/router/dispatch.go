@@ -127,21 +127,10 @@ const (
 func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Response, hcode, outcome) {
 	x.up, x.connected = u, time.Time{}
 	u.inflight.Add(1)
-	a := &attempt{}
-	trace := &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			x.connected = time.Now()
-			a.conn, _ = info.Conn.(*dynoConn)
-			if info.Reused && a.conn != nil {
-				a.readsAtConn = a.conn.reads.Load()
-			} else {
-				a.conn = nil // a new connection has nothing stale on it
-			}
-		},
-		GotFirstResponseByte: a.gotFirstByte,
-	}
-	ctx, cancel := context.WithCancelCause(httptrace.WithClientTrace(req.Context(), trace))
-	out := req.WithContext(ctx)
+	a := &x.try
+	a.reset()
+	out := new(http.Request)
+	*out = *req
 	target := *req.URL
 	target.Scheme, target.Host = "http", u.Addr
 	out.URL = &target
@@ -155,20 +144,19 @@ func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Respons
 		err = errStale
 	}
 	if err == nil {
-		x.counted, x.cancel = true, cancel
+		x.counted = true
 		if res.StatusCode != http.StatusSwitchingProtocols {
-			x.body = &dynoBody{ReadCloser: res.Body, cancel: cancel, idleTimeout: r.cfg.IdleTimeout}
-			res.Body = x.body
+			x.body = dynoBody{ReadCloser: res.Body, conn: a.conn, idleTimeout: r.cfg.IdleTimeout}
+			res.Body = &x.body
 		}
 		return res, none, answered
 	}
-	cancel(nil)
 	u.inflight.Add(-1)
 	var op *net.OpError
 	replayable := x.upload == nil && idempotent(req.Method)
 	switch {
 	case x.upload.malformed():
-		x.detail, x.closeConn = "malformed request body", true
+		x.refuse(h25, "malformed request body")
 		return nil, h25, failed
 	case req.Context().Err() != nil || x.upload.clientFailed():
 		return nil, h27, failed
@@ -199,10 +187,27 @@ var errStale = errors.New("router: the dyno answered before the request")
 
 // attempt is what the transport reports about one try on a dyno.
 type attempt struct {
-	conn        *dynoConn // the kept-alive connection used, nil if a new one
-	readsAtConn int64     // its reads when it was taken from the idle pool
+	conn        *dynoConn // the connection used
+	reused      bool      // it came from the idle pool
+	readsAtConn int64     // its reads when it was taken from there
 	firstByte   atomic.Bool
 	stale       atomic.Bool
+}
+
+func (a *attempt) reset() {
+	a.conn, a.reused = nil, false
+	a.firstByte.Store(false)
+	a.stale.Store(false)
+}
+
+func (x *exchange) gotConn(info httptrace.GotConnInfo) {
+	a := &x.try
+	x.connected = time.Now()
+	a.conn, _ = info.Conn.(*dynoConn)
+	a.reused = info.Reused && a.conn != nil
+	if a.reused {
+		a.readsAtConn = a.conn.reads.Load()
+	}
 }
 
 // gotFirstByte runs when the first byte of the response is there. On a
@@ -211,9 +216,10 @@ type attempt struct {
 // previous exchange (a body on a HEAD, 204 or 304, or one response too
 // many). Such a connection is closed and the answer not passed on: the
 // next client must never get the previous one's response.
-func (a *attempt) gotFirstByte() {
+func (x *exchange) gotFirstByte() {
+	a := &x.try
 	a.firstByte.Store(true)
-	if a.conn != nil && a.conn.reads.Load() == a.readsAtConn {
+	if a.reused && a.conn.reads.Load() == a.readsAtConn {
 		a.stale.Store(true)
 		a.conn.Close()
 	}
@@ -295,13 +301,7 @@ func (b *requestBody) ended() bool        { return b.state.Load() == bodyEnded }
 func (b *requestBody) malformed() bool    { return b != nil && b.state.Load() == bodyMalformed }
 func (b *requestBody) clientFailed() bool { return b != nil && b.state.Load() == bodyClientFailed }
 
-func idempotent(method string) bool {
-	switch method {
-	case "GET", "HEAD", "OPTIONS", "TRACE":
-		return true
-	}
-	return false
-}
+func idempotent(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" }
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -3,6 +3,7 @@ package router
 import (
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -105,17 +106,7 @@ func (v *poolView) get() *snapshot {
 	return s
 }
 
-func (s *snapshot) has(u *upstream) bool {
-	if s == nil {
-		return false
-	}
-	for _, v := range s.ups {
-		if v == u {
-			return true
-		}
-	}
-	return false
-}
+func (s *snapshot) has(u *upstream) bool { return s != nil && slices.Contains(s.ups, u) }
 
 // carry keeps a backend's in-flight counter and idle connections across
 // refreshes, so that requests started before a change still count on the
@@ -147,12 +138,9 @@ func (s *snapshot) pick(tried []*upstream) *upstream {
 	var best *upstream
 	var bestN int64
 	ties := 0
-next:
 	for _, u := range s.ups {
-		for _, t := range tried {
-			if t == u {
-				continue next
-			}
+		if slices.Contains(tried, u) {
+			continue
 		}
 		n := u.inflight.Load()
 		switch {

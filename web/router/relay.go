@@ -2,7 +2,6 @@ package router
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -22,25 +21,28 @@ var errUnaskedSwitch = errors.New("router: the dyno switched protocols unasked")
 func (r *Router) modifyResponse(res *http.Response) error {
 	x := exchangeOf(res.Request)
 	x.status = res.StatusCode
-	res.Header["Via"] = []string{appendVia(res.Header["Via"])}
+	if prior := res.Header["Via"]; prior != nil {
+		res.Header["Via"] = []string{appendVia(prior)}
+	} else {
+		res.Header["Via"] = viaOnly
+	}
 	if res.StatusCode == http.StatusSwitchingProtocols && upgradeType(x.req.Header) == "" {
 		x.status = 0
-		x.fail(h25bad)
-		x.detail = "protocol switch not asked for"
-		x.closeConn = true
+		x.refuse(h25bad, "protocol switch not asked for")
 		return errUnaskedSwitch
 	}
 	return nil
 }
 
+// viaOnly is the Via field of a response that had none; shared, never
+// modified (the proxy copies values).
+var viaOnly = []string{via}
+
 // proxyError answers a request the proxy could not pass on.
 func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
 	x := exchangeOf(req)
-	if x.code == none {
-		// A protocol switch to another protocol than the client asked for.
-		x.fail(h25bad)
-		x.detail = "protocol switch not as asked"
-		x.closeConn = true
+	if x.code == none { // a switch to another protocol than the client asked for
+		x.refuse(h25bad, "protocol switch not as asked")
 	}
 	writeErrorPage(w, x.code, x.detail, x.requestID)
 }
@@ -100,40 +102,54 @@ func (c *tunnelConn) Write(p []byte) (int, error) {
 
 func (c *tunnelConn) CloseWrite() error { return closeWrite(c.Conn) }
 
-// errIdle ends a response whose dyno sent nothing for IdleTimeout (H15).
-var errIdle = errors.New("router: the dyno sent nothing for too long")
-
 // dynoBody is the dyno's response body on its way to the client. It counts
-// the bytes, and ends the exchange when the dyno sends nothing for
-// IdleTimeout while the router waits on it (not while the client is slow
-// to take what came).
+// the bytes, and ends the exchange (closing the dyno's connection) when the
+// dyno sends nothing for IdleTimeout while the router waits on it, not
+// while the client is slow to take what came (H15). One timer per
+// response, moved only when it fires: reads are many.
 type dynoBody struct {
 	io.ReadCloser
-	cancel      context.CancelCauseFunc // the request to the dyno
+	conn        *dynoConn
 	idleTimeout time.Duration
 	timer       *time.Timer
+	waiting     atomic.Int64 // since when a read waits (Unix ns); 0: none, -1: closed
 	idle        atomic.Bool
 	n           int64
 }
 
 func (b *dynoBody) Read(p []byte) (int, error) {
 	if b.timer == nil {
-		b.timer = time.AfterFunc(b.idleTimeout, b.expire)
-	} else {
-		b.timer.Reset(b.idleTimeout)
+		b.timer = time.AfterFunc(time.Hour, b.check)
+		b.timer.Reset(b.idleTimeout) // check sees b.timer set
 	}
+	b.waiting.Store(time.Now().UnixNano())
 	n, err := b.ReadCloser.Read(p)
-	b.timer.Stop()
+	b.waiting.Store(0)
 	b.n += int64(n)
 	return n, err
 }
 
-func (b *dynoBody) expire() {
+func (b *dynoBody) check() {
+	since := b.waiting.Load()
+	left := b.idleTimeout
+	switch {
+	case since < 0:
+		return
+	case since > 0:
+		left -= time.Since(time.Unix(0, since))
+	}
+	if left > 0 {
+		b.timer.Reset(left)
+		return
+	}
 	b.idle.Store(true)
-	b.cancel(errIdle)
+	if b.conn != nil {
+		b.conn.Close()
+	}
 }
 
 func (b *dynoBody) Close() error {
+	b.waiting.Store(-1)
 	if b.timer != nil {
 		b.timer.Stop()
 	}

@@ -26,8 +26,10 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -87,6 +89,7 @@ func New(cfg Config) *Router {
 		ModifyResponse: r.modifyResponse,
 		ErrorHandler:   r.proxyError,
 		ErrorLog:       log.New(io.Discard, "", 0), // the router line says what went wrong
+		BufferPool:     copyBuffers{},
 	}
 	r.srv = &http.Server{
 		Handler:           r,
@@ -130,8 +133,8 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer c.setInHead(true)
 	x := &exchange{start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req), req: req}
 	defer r.finish(x, req)
-	rw := &responseWriter{ResponseWriter: w, x: x}
-	x.w = rw
+	x.w = responseWriter{ResponseWriter: w, x: x}
+	rw := &x.w
 	if len(req.TransferEncoding) > 0 {
 		// A chunked body may have come with a Content-Length that net/http
 		// dropped (RFC 9112 6.3: the connection must then close after the
@@ -139,13 +142,12 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		x.closeConn = true
 	}
 	if code, why := refuse(req); code != none {
-		x.fail(code)
-		x.detail = why
-		x.closeConn = true
+		x.refuse(code, why)
 		writeErrorPage(rw, code, why, x.requestID)
 		return
 	}
-	ctx := context.WithValue(req.Context(), exchangeKey{}, x)
+	x.trace = httptrace.ClientTrace{GotConn: x.gotConn, GotFirstResponseByte: x.gotFirstByte}
+	ctx := httptrace.WithClientTrace(context.WithValue(req.Context(), exchangeKey{}, x), &x.trace)
 	if upgradeType(req.Header) != "" {
 		// net/http's Shutdown does not wait for, nor close, a connection
 		// handed to a WebSocket: the proxy ends the tunnel with ctx.
@@ -170,14 +172,11 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 	if p != nil && x.code == none {
 		x.fail(x.midResponse())
 	}
-	if x.body != nil {
-		x.bytes = x.body.n
-	}
+	x.bytes = x.body.n
 	if x.tunnel != nil {
 		x.bytes = x.tunnel.n.Load()
 	}
 	if x.counted {
-		x.cancel(nil) // the exchange with the dyno is over
 		x.up.inflight.Add(-1)
 		if !r.view.current().has(x.up) {
 			x.up.tr.CloseIdleConnections() // a dyno gone from the pool
@@ -186,7 +185,7 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 	if x.upload != nil && !x.upload.ended() {
 		// The rest of the body is not wanted: let net/http close the
 		// connection instead of reading on.
-		_ = http.NewResponseController(x.rw()).SetReadDeadline(aLongTimeAgo)
+		_ = http.NewResponseController(x.w.ResponseWriter).SetReadDeadline(aLongTimeAgo)
 	}
 	if r.cfg.Log != nil {
 		status := x.status
@@ -208,34 +207,35 @@ type exchangeKey struct{}
 // router line is written from it at the end.
 type exchange struct {
 	req       *http.Request
-	w         *responseWriter
 	start     time.Time
 	requestID string
 	fwd       string // X-Forwarded-For as sent to the dyno
 
-	up        *upstream               // the dyno tried last, nil if none was
-	counted   bool                    // up counts this request in flight
-	cancel    context.CancelCauseFunc // ends the request to up
-	connected time.Time               // when a connection to up was obtained; zero if never
-	failed    time.Time               // when the last attempt on a dyno failed
-	code      hcode                   // router error, if any
-	detail    string                  // more words for the log line and error page
-	status    int                     // the dyno's response status, 0 if none
-	bytes     int64                   // response body bytes relayed from the dyno
-	closeConn bool                    // close the client's connection after the response
+	up        *upstream // the dyno tried last, nil if none was
+	counted   bool      // up counts this request in flight
+	connected time.Time // when a connection to up was obtained; zero if never
+	failed    time.Time // when the last attempt on a dyno failed
+	code      hcode     // router error, if any
+	detail    string    // more words for the log line and error page
+	status    int       // the dyno's response status, 0 if none
+	bytes     int64     // response body bytes relayed from the dyno
+	closeConn bool      // close the client's connection after the response
 
 	upload      *requestBody // the request body on its way to the dyno
-	body        *dynoBody    // the response body on its way to the client
 	tunnel      *tunnelConn  // the client's side of a WebSocket
 	clientWrite bool         // writing to the client failed
+
+	// Parts of the exchange, in it so as to allocate them once.
+	w     responseWriter        // the client's side
+	trace httptrace.ClientTrace // what the transport reports (dispatch.go)
+	try   attempt               // the current try on a dyno
+	body  dynoBody              // the response body on its way to the client
 }
 
 func exchangeOf(req *http.Request) *exchange {
 	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
 	return x
 }
-
-func (x *exchange) rw() http.ResponseWriter { return x.w.ResponseWriter }
 
 // fail records the first error code: later ones are consequences.
 func (x *exchange) fail(c hcode) {
@@ -244,18 +244,34 @@ func (x *exchange) fail(c hcode) {
 	}
 }
 
+// refuse records an answer of the router's own, after which the client's
+// connection closes.
+func (x *exchange) refuse(c hcode, why string) {
+	x.fail(c)
+	x.detail, x.closeConn = why, true
+}
+
 // midResponse names what cut a response short once it had started.
 func (x *exchange) midResponse() hcode {
 	switch {
 	case x.clientWrite || x.req.Context().Err() != nil:
 		return h27
-	case x.body != nil && x.body.idle.Load():
+	case x.body.idle.Load():
 		return h15
-	case x.body != nil || x.status != 0:
+	case x.status != 0:
 		return h18
 	}
 	return h13 // a bug in the router: still log the request
 }
+
+// copyBuffers recycles the proxy's copy buffers (32 KB, else one per
+// response).
+type copyBuffers struct{}
+
+var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (copyBuffers) Get() []byte  { return buffers.Get().(*[32 << 10]byte)[:] }
+func (copyBuffers) Put(b []byte) { buffers.Put((*[32 << 10]byte)(b)) }
 
 // roundTripper is a function that is an http.RoundTripper.
 type roundTripper func(*http.Request) (*http.Response, error)
