@@ -2,9 +2,9 @@ package router
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -21,9 +21,6 @@ const (
 	smallHead    = 64 << 10
 	bigHeadSlots = 2
 )
-
-// errHeadWait ends a connection whose head waited too long for a slot.
-var errHeadWait = errors.New("router: no room for another large request head")
 
 // listener gives net/http the router's client connections.
 type listener struct {
@@ -86,7 +83,8 @@ func (c *clientConn) Read(p []byte) (int, error) {
 }
 
 // waitSlot takes a slot for a large head, waiting (unlocked) until one is
-// free, for at most ReadHeaderTimeout, or until the connection closes.
+// free, for at most ReadHeaderTimeout, or until the connection closes or
+// the router shuts down.
 func (c *clientConn) waitSlot() error {
 	c.mu.Unlock()
 	defer c.mu.Lock()
@@ -97,8 +95,10 @@ func (c *clientConn) waitSlot() error {
 	select {
 	case c.r.bigHeads <- struct{}{}:
 	case <-tm.C:
-		return errHeadWait
+		return os.ErrDeadlineExceeded // as if net/http's ReadHeaderTimeout had passed
 	case <-c.closed:
+		return net.ErrClosed
+	case <-c.r.closing.Done(): // Shutdown: no new request starts
 		return net.ErrClosed
 	}
 	c.mu.Lock()

@@ -20,8 +20,7 @@ const maxCloseRetries = 2
 // request on a connection the dyno is closing.
 const idleConnTimeout = time.Second
 
-// errRouted tells the proxy that the router answers itself: the code is
-// in the exchange.
+// errRouted: the router answers itself, with the exchange's code.
 var errRouted = errors.New("router: answered by the router")
 
 // newTransport makes the transport to one dyno. It retries an idempotent
@@ -127,8 +126,8 @@ const (
 func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Response, hcode, outcome) {
 	x.up, x.connected = u, time.Time{}
 	u.inflight.Add(1)
+	x.try = attempt{}
 	a := &x.try
-	a.reset()
 	out := new(http.Request)
 	*out = *req
 	target := *req.URL
@@ -192,12 +191,6 @@ type attempt struct {
 	readsAtConn int64     // its reads when it was taken from there
 	firstByte   atomic.Bool
 	stale       atomic.Bool
-}
-
-func (a *attempt) reset() {
-	a.conn, a.reused = nil, false
-	a.firstByte.Store(false)
-	a.stale.Store(false)
 }
 
 func (x *exchange) gotConn(info httptrace.GotConnInfo) {

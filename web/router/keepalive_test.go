@@ -27,6 +27,7 @@ func TestPipelinedSlowReader(t *testing.T) {
 	}))
 	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
 	c, br := dial(t, rt)
+	c.SetDeadline(time.Now().Add(60 * time.Second)) // a thousand requests on a busy machine
 	c.(*net.TCPConn).SetReadBuffer(64 << 10)
 	const n = 1000 // 6 MB of answers: more than the sockets hold
 	var reqs bytes.Buffer

@@ -34,8 +34,7 @@ func (r *Router) modifyResponse(res *http.Response) error {
 	return nil
 }
 
-// viaOnly is the Via field of a response that had none; shared, never
-// modified (the proxy copies values).
+// viaOnly is the Via of a response that had none (shared: the proxy copies).
 var viaOnly = []string{via}
 
 // proxyError answers a request the proxy could not pass on.

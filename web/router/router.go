@@ -83,9 +83,12 @@ func New(cfg Config) *Router {
 		r.port = strconv.Itoa(cfg.PublicPort)
 	}
 	r.proxy = &httputil.ReverseProxy{
-		Rewrite:        r.rewrite,
-		Transport:      roundTripper(r.dispatch),
-		FlushInterval:  -1, // pass every byte on as it comes: streams, SSE
+		Rewrite:   r.rewrite,
+		Transport: roundTripper(r.dispatch),
+		// Streams (no length, or SSE) are flushed at every write anyway; other
+		// responses at most 10 ms late (-1 would flush each head apart from
+		// its body: one more write per response).
+		FlushInterval:  10 * time.Millisecond,
 		ModifyResponse: r.modifyResponse,
 		ErrorHandler:   r.proxyError,
 		ErrorLog:       log.New(io.Discard, "", 0), // the router line says what went wrong
@@ -171,6 +174,11 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 	p := recover()
 	if p != nil && x.code == none {
 		x.fail(x.midResponse())
+	}
+	if p != nil && x.status != 0 {
+		// What came of a response cut short goes out before the
+		// connection is dropped, as a client reading it directly would get.
+		_ = http.NewResponseController(x.w.ResponseWriter).Flush()
 	}
 	x.bytes = x.body.n
 	if x.tunnel != nil {
