@@ -137,9 +137,10 @@ func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Respons
 		out.Body = x.upload
 	}
 	res, err := u.tr.RoundTrip(out)
-	if err == nil && a.stale.Load() {
-		// Bytes the dyno sent before this request: not its answer.
-		res.Body.Close()
+	if a.stale.Load() { // what came was sent before the request (a response or not)
+		if err == nil {
+			res.Body.Close()
+		}
 		err = errStale
 	}
 	if err == nil {
