@@ -85,10 +85,10 @@ func New(cfg Config) *Router {
 	r.proxy = &httputil.ReverseProxy{
 		Rewrite:   r.rewrite,
 		Transport: roundTripper(r.dispatch),
-		// Streams (no length, or SSE) are flushed at every write anyway; other
-		// responses at most 10 ms late (-1 would flush each head apart from
-		// its body: one more write per response).
-		FlushInterval:  10 * time.Millisecond,
+		// FlushInterval 0: streams (no length, or SSE) are flushed at every
+		// write; other responses go out as net/http's buffers fill and at
+		// their end (as nginx buffers them; -1 would flush each head apart
+		// from its body, a write more per response).
 		ModifyResponse: r.modifyResponse,
 		ErrorHandler:   r.proxyError,
 		ErrorLog:       log.New(io.Discard, "", 0), // the router line says what went wrong
