@@ -8,8 +8,10 @@
 #
 # Environment:
 #   CONNS="10 50 200"  wrk connections (10 is "moderate" for a local app)
-#   TARGETS="direct router nginx"  add "probe" for bench/epollprobe, a design
-#                      probe: nginx's shape (an epoll loop per CPU) in Go
+#   TARGETS="direct router nginx"  which to measure
+#   BASELINE=REV       also measure the router of git revision REV (built
+#                      from `git archive`), as target "baseline": what a
+#                      change to the router cost, in the same run
 #   THREADS=1          wrk threads: the machine's CPUs are shared by wrk, the
 #                      dyno and the proxy, so keep the load generator small
 #   RUNS=3 DURATION=10 WARMUP=2   repeats and seconds (WARMUP once per
@@ -45,6 +47,9 @@ RUN_WARMUP=${RUN_WARMUP:-1}
 CONNS=${CONNS:-10 50 200}
 THREADS=${THREADS:-1}
 TARGETS=${TARGETS:-direct router nginx}
+if [[ -n ${BASELINE:-} ]]; then
+	TARGETS="$TARGETS baseline"
+fi
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -64,8 +69,12 @@ rm -rf "$OUT/nginx"
 mkdir -p "$OUT/nginx"
 log "building bench/routerbench"
 (cd "$ROOT" && go build -o "$OUT/routerbench" ./bench/routerbench)
-if [[ " $TARGETS " == *" probe "* ]]; then
-	(cd "$ROOT" && go build -o "$OUT/epollprobe" ./bench/epollprobe)
+if [[ -n ${BASELINE:-} ]]; then
+	log "building bench/routerbench of $BASELINE"
+	rm -rf "$OUT/baseline-src"
+	mkdir -p "$OUT/baseline-src"
+	git -C "$ROOT" archive "$BASELINE" | tar -x -C "$OUT/baseline-src"
+	(cd "$OUT/baseline-src" && go build -o "$OUT/routerbench-baseline" ./bench/routerbench)
 fi
 
 PIDS=()
@@ -156,10 +165,10 @@ PIDS+=($!)
 NGINX_PID=$!
 declare -A PID=([direct]=0 [router]=$ROUTER_PID [nginx]=$NGINX_PID)
 declare -A URL=([direct]="http://$BACKEND/" [router]="http://$ROUTER/" [nginx]="http://$NGINX_ADDR/")
-if [[ " $TARGETS " == *" probe "* ]]; then
-	start probe "$OUT/epollprobe" -backend "$BACKEND"
-	PID[probe]=${PIDS[-1]}
-	URL[probe]="http://$ADDR/"
+if [[ -n ${BASELINE:-} ]]; then
+	start baseline "$OUT/routerbench-baseline" router -backend "$BACKEND"
+	PID[baseline]=${PIDS[-1]}
+	URL[baseline]="http://$ADDR/"
 fi
 for t in $TARGETS; do
 	for _ in $(seq 100); do

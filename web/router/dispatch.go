@@ -3,35 +3,58 @@ package router
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
 	"time"
-)
-
-// outcome of sending a request to one dyno.
-type outcome int
-
-const (
-	answered   outcome = iota // a response head arrived
-	failed                    // answer with the error code
-	retryStale                // a kept-alive connection the dyno had closed: nothing reached the app
-	retryOther                // nothing useful reached the app: try another dyno
 )
 
 // maxCloseRetries bounds how often a request that dynos close without
 // answering is tried again (it might be what crashes them).
 const maxCloseRetries = 2
 
-// dispatch picks a dyno, sends it the request and returns its response
-// head and connection, or the error code to answer with. A request that
-// could not reach a dyno's app goes to another dyno, or waits for the pool
-// to change: for BootWait while web is starting, for ConnectTimeout when
-// every up dyno failed (it may be going away before the supervisor says so).
-// The chosen dyno is x.up; on success it has the request in flight.
-// prior, if not nil, is an attempt that failed already (on an event
-// loop), at x.failed.
-func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, prior *attempt) (*http.Response, *dynoConn, hcode) {
-	ctx := req.Context()
+// idleConnTimeout stays below the keep-alive timeouts of common app
+// servers (Node's 5 s, gunicorn's 2 s), so that the router seldom sends a
+// request on a connection the dyno is closing.
+const idleConnTimeout = time.Second
+
+// errRouted: the router answers itself, with the exchange's code.
+var errRouted = errors.New("router: answered by the router")
+
+// newTransport makes the transport to one dyno. It retries an idempotent
+// request by itself when a kept-alive connection turns out closed, and
+// closes an idle connection on which bytes arrive (an unsolicited
+// response); attempt closes one on which they came before it was idle.
+func (r *Router) newTransport() *http.Transport {
+	d := &net.Dialer{Timeout: r.cfg.ConnectTimeout}
+	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &dynoConn{Conn: c}, nil
+		},
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       idleConnTimeout,
+		ResponseHeaderTimeout: r.cfg.ResponseTimeout, // H12: counted once the request is sent, as on Heroku
+		DisableCompression:    true,
+	}
+}
+
+// dispatch is the proxy's round trip: it picks a dyno, sends it the
+// request and returns its response, or errRouted with the code to answer
+// with in the exchange. A request that could not reach a dyno's app goes to
+// another dyno, or waits for the pool to change: for BootWait while web is
+// starting, for ConnectTimeout when every up dyno failed (it may be going
+// away before the supervisor says so). The chosen dyno is x.up.
+func (r *Router) dispatch(req *http.Request) (*http.Response, error) {
+	x := exchangeOf(req)
+	if req.Body != nil {
+		x.upload = &requestBody{ReadCloser: req.Body}
+	}
 	var (
 		tried    []*upstream // dynos that failed this request, in triedIn
 		triedIn  *snapshot
@@ -39,13 +62,6 @@ func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange,
 		giveUpAt time.Time // when failures turn into that answer
 		closes   int       // dynos that closed on this request
 	)
-	if prior != nil {
-		triedIn, tried, last = r.view.get(), []*upstream{prior.u}, prior.code
-		giveUpAt = x.failed.Add(r.cfg.ConnectTimeout)
-		if prior.code == h13 {
-			closes = 1
-		}
-	}
 	for {
 		snap := r.view.get()
 		if snap != triedIn {
@@ -53,17 +69,20 @@ func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange,
 			tried, triedIn = tried[:0], snap
 		}
 		if u := snap.pick(tried); u != nil {
-			res, c, out, code := r.try(w, req, x, up, u)
+			res, code, out := r.try(req, x, u)
 			switch {
 			case out == answered:
-				return res, c, none
+				return res, nil
 			case out == failed:
-				return nil, nil, code
-			case out == retryStale:
-				continue
+				x.fail(code)
+				return nil, errRouted
 			case code == h13:
 				if closes++; closes > maxCloseRetries {
-					return nil, nil, h13
+					x.fail(code)
+					return nil, errRouted
+				}
+				if out == retrySame {
+					continue
 				}
 			}
 			x.failed = time.Now()
@@ -76,62 +95,148 @@ func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, x *exchange,
 		code, deadline := h20, x.start.Add(r.cfg.BootWait)
 		switch {
 		case snap.state == NoWeb:
-			return nil, nil, h14
+			code, deadline = h14, time.Time{}
 		case snap.state == Crashed:
-			return nil, nil, h10
+			code, deadline = h10, time.Time{}
 		case snap.state == Ready && last != none:
 			code, deadline = last, giveUpAt
 		}
-		if x.fc != nil {
-			x.fc.watch() // net/http's server watches the client all along
-		}
-		if !r.wait(ctx, snap.changed, deadline) {
-			if ctx.Err() != nil {
-				return nil, nil, h27
+		if !r.wait(req.Context(), snap.changed, deadline) {
+			if req.Context().Err() != nil {
+				code = h27
 			}
-			return nil, nil, code
+			x.fail(code)
+			return nil, errRouted
 		}
 	}
 }
 
-// attempt is a dyno that failed a request, and how.
-type attempt struct {
-	u    *upstream
-	code hcode
-}
+// outcome of sending a request to one dyno.
+type outcome int
 
-// try sends the request to dyno u. Answered, u has one more request in
-// flight.
-func (r *Router) try(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, u *upstream) (*http.Response, *dynoConn, outcome, hcode) {
+const (
+	answered   outcome = iota // a response head arrived
+	failed                    // answer with the error code
+	retrySame                 // a kept-alive connection had a stale answer on it: try again
+	retryOther                // nothing useful reached the app: try another dyno
+)
+
+// try sends the request to dyno u: the response, or the code to answer
+// with and what to do next.
+func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Response, hcode, outcome) {
 	x.up, x.connected = u, time.Time{}
 	u.inflight.Add(1)
-	now := time.Now()
-	c, err := r.connect(req.Context(), u, now)
-	if err != nil {
-		u.inflight.Add(-1)
-		if req.Context().Err() != nil {
-			return nil, nil, failed, h27
+	x.try = attempt{}
+	a := &x.try
+	out := new(http.Request)
+	*out = *req
+	target := *req.URL
+	target.Scheme, target.Host = "http", u.Addr
+	out.URL = &target
+	if x.upload != nil {
+		out.Body = x.upload
+	}
+	res, err := u.tr.RoundTrip(out)
+	if a.stale.Load() { // what came was sent before the request (a response or not)
+		if err == nil {
+			res.Body.Close()
 		}
-		return nil, nil, retryOther, connectFailed(err)
+		err = errStale
 	}
-	x.connected = now
-	if !c.reused {
-		x.connected = time.Now() // after dialing
+	if err == nil {
+		x.counted = true
+		if res.StatusCode != http.StatusSwitchingProtocols {
+			x.body = dynoBody{ReadCloser: res.Body, conn: a.conn, idleTimeout: r.cfg.IdleTimeout}
+			res.Body = &x.body
+		}
+		return res, none, answered
 	}
-	res, out, code := r.send(w, req, x, up, c)
-	if out != answered {
-		u.inflight.Add(-1)
+	u.inflight.Add(-1)
+	var op *net.OpError
+	replayable := x.upload == nil && idempotent(req.Method)
+	switch {
+	case x.upload.malformed():
+		x.refuse(h25, "malformed request body")
+		return nil, h25, failed
+	case req.Context().Err() != nil || x.upload.clientFailed():
+		return nil, h27, failed
+	case errors.As(err, &op) && op.Op == "dial" || x.connected.IsZero():
+		// Also after the transport found a kept-alive connection closed
+		// and dialled again.
+		x.connected = time.Time{}
+		if isTimeout(err) {
+			return nil, h19, retryOther
+		}
+		return nil, h21, retryOther
+	case isTimeout(err):
+		return nil, h12, failed
+	case x.upload != nil && !x.upload.ended():
+		return nil, h18, failed // the dyno hung up while the body was on its way
+	case err == errStale && replayable:
+		return nil, h13, retrySame
+	case replayable && !a.firstByte.Load():
+		// The dyno hung up without a word. nginx tries such requests on
+		// the next server too; it saves those queued on a dyno that
+		// closes its listener (the kernel closes or resets them).
+		return nil, h13, retryOther
 	}
-	return res, c, out, code
+	return nil, h13, failed // or it sent what is no response
 }
 
-func connectFailed(err error) hcode {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return h19
-	}
-	return h21
+var errStale = errors.New("router: the dyno answered before the request")
+
+// attempt is what the transport reports about one try on a dyno.
+type attempt struct {
+	conn        *dynoConn // the connection used
+	reused      bool      // it came from the idle pool
+	readsAtConn int64     // its reads when it was taken from there
+	firstByte   atomic.Bool
+	stale       atomic.Bool
 }
+
+func (x *exchange) gotConn(info httptrace.GotConnInfo) {
+	a := &x.try
+	x.connected = time.Now()
+	a.conn, _ = info.Conn.(*dynoConn)
+	a.reused = info.Reused && a.conn != nil
+	if a.reused {
+		a.readsAtConn = a.conn.reads.Load()
+	}
+}
+
+// gotFirstByte runs when the first byte of the response is there. On a
+// kept-alive connection that has not been read from since this request
+// took it, that byte was sent before the request: left over from the
+// previous exchange (a body on a HEAD, 204 or 304, or one response too
+// many). Such a connection is closed and the answer not passed on: the
+// next client must never get the previous one's response.
+func (x *exchange) gotFirstByte() {
+	a := &x.try
+	a.firstByte.Store(true)
+	if a.reused && a.conn.reads.Load() == a.readsAtConn {
+		a.stale.Store(true)
+		a.conn.Close()
+	}
+}
+
+// dynoConn is a connection to a dyno that counts its reads (for stale
+// responses, see attempt).
+type dynoConn struct {
+	net.Conn
+	reads atomic.Int64
+}
+
+func (c *dynoConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.reads.Add(1)
+	}
+	return n, err
+}
+
+// CloseWrite half-closes, as WebSocket relaying expects of a TCP
+// connection.
+func (c *dynoConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 // wait blocks until the pool changes (true), or deadline passes, the
 // client goes away or the router shuts down (false).
@@ -149,153 +254,48 @@ func (r *Router) wait(ctx context.Context, changed <-chan struct{}, deadline tim
 		return true
 	case <-tm.C:
 	case <-ctx.Done():
-	case <-r.closing:
+	case <-r.closing.Done():
 	}
 	return false
 }
 
-// send writes the request to the dyno on c and reads the response head,
-// passing 1xx informational responses on.
-func (r *Router) send(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, c *dynoConn) (*http.Response, outcome, hcode) {
-	replayable := up == nil && idempotent(req.Method)
-	if c.reused && !replayable && !c.alive() {
-		c.Close()
-		return nil, retryStale, none
-	}
-	writeRequestHead(c.bw, req, x, r.forwardedPort(req), up)
-	deadline := x.connected.Add(r.cfg.ResponseTimeout) // a few µs early at most
-	var err error
-	if x.fc != nil {
-		c.unwatch = x.fc.watchDyno(c)
-		r.waitBriefly(x, c, x.connected, deadline)
-		err = c.sendAndWait()
-	} else {
-		err = c.bw.Flush()
-	}
-	if err != nil {
-		// The app cannot have seen a whole request head: send it again.
-		if x.fc != nil {
-			c.unwatch()
-		}
-		c.Close()
-		if c.reused {
-			return nil, retryStale, none
-		}
-		return nil, retryOther, h13
-	}
-	if x.fc == nil {
-		c.readBy(deadline)
-		if up != nil {
-			// Heroku's 30 s count from the end of the request.
-			up.start(c, func() { c.moveDeadline(deadline, time.Now().Add(r.cfg.ResponseTimeout)) })
-		}
-		c.unwatch = context.AfterFunc(req.Context(), c.abort)
-	}
-	return r.receive(w, req, x, up, c, deadline, replayable)
+// requestBody is the client's request body on its way to the dyno: the
+// router needs to know whether all of it was sent (H18) and whether the
+// client broke it off (H27). The transport closes it when it is done; the
+// client's body is net/http's to close.
+type requestBody struct {
+	io.ReadCloser
+	state atomic.Int32
 }
 
-// receive reads the response head to the request in flight on c, passing
-// 1xx informational responses on.
-func (r *Router) receive(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, c *dynoConn, deadline time.Time, replayable bool) (*http.Response, outcome, hcode) {
-	for {
-		// Peek first: whether the dyno sent anything at all matters.
-		err := r.awaitDyno(x, c, x.connected, deadline)
-		closed := err != nil
-		var res *http.Response
-		if err == nil {
-			res, err = readResponse(c, req)
-		}
-		if err != nil {
-			c.unwatch()
-			out, code := r.readFailed(req, up, c, err, closed && replayable)
-			return nil, out, code
-		}
-		if res.StatusCode >= 200 || res.StatusCode == http.StatusSwitchingProtocols {
-			return res, answered, none
-		}
-		if res.StatusCode != http.StatusContinue { // the router answered Expect itself
-			h := w.Header()
-			copyResponseHeader(h, res.Header)
-			w.WriteHeader(res.StatusCode)
-			clear(h)
-		}
-	}
-}
+const (
+	bodyReading = iota
+	bodyEnded
+	bodyClientFailed // the client hung up or stopped sending
+	bodyMalformed    // the client sent what is no HTTP body (a bad chunk size)
+)
 
-// awaitDyno waits until c has bytes to read, an error, or deadline (set
-// here on the router's own connections, by the caller on net/http's). A
-// client connection of the router's own is not watched for a hang-up
-// until the dyno has kept the request waiting for watchAfter since now:
-// most answers come sooner, and watching costs a goroutine and deadline
-// changes.
-func (r *Router) awaitDyno(x *exchange, c *dynoConn, now, deadline time.Time) error {
-	fc := x.fc
-	if fc == nil {
-		_, err := c.br.Peek(1)
-		return err
-	}
-	if c.br.Buffered() > 0 {
-		return nil
-	}
-	if !fc.watching {
-		if r.waitBriefly(x, c, now, deadline) {
-			_, err := c.br.Peek(1)
-			if err == nil || !isTimeout(err) || c.aborted.Load() {
-				return err
-			}
-		}
-		fc.watch()
-	}
-	c.readBy(deadline)
-	_, err := c.br.Peek(1)
-	return err
-}
-
-// waitBriefly sets the read deadline for the first, unwatched wait of
-// awaitDyno; false: deadline comes first, so the client is watched from the
-// start.
-func (r *Router) waitBriefly(x *exchange, c *dynoConn, now, deadline time.Time) bool {
-	if soon := now.Add(watchAfter); soon.Before(deadline) {
-		c.readBriefly(now, soon, deadline)
-		return true
-	}
-	x.fc.watch()
-	c.readBy(deadline)
-	return false
-}
-
-// readFailed names a failure to read the response head. retry says that
-// the dyno closed the connection before sending anything, on a request
-// that may be sent again.
-func (r *Router) readFailed(req *http.Request, up *upload, c *dynoConn, err error, retry bool) (outcome, hcode) {
-	clientGone := req.Context().Err() != nil || up.clientFailed() // before stopping the upload cancels it
-	c.Close()
-	up.stop()
+func (b *requestBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var ne net.Error
 	switch {
-	case clientGone:
-		return failed, h27
-	case isTimeout(err):
-		return failed, h12
-	case retry && c.reused:
-		return retryStale, none // the dyno closed it while idle
-	case retry:
-		// The dyno hung up without a word. nginx tries such requests on
-		// the next server too; it saves those queued on a dyno that closes
-		// its listener (the kernel closes or resets them).
-		return retryOther, h13
-	case !up.sent():
-		return failed, h18 // the dyno hung up while the body was on its way
+	case err == io.EOF:
+		b.state.Store(bodyEnded)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.Is(err, net.ErrClosed):
+		b.state.Store(bodyClientFailed)
+	case err != nil:
+		b.state.Store(bodyMalformed) // net/http's chunked reader says what is wrong
 	}
-	return failed, h13
+	return n, err
 }
 
-func idempotent(method string) bool {
-	switch method {
-	case "GET", "HEAD", "OPTIONS", "TRACE":
-		return true
-	}
-	return false
-}
+func (b *requestBody) Close() error { return nil }
+
+func (b *requestBody) ended() bool        { return b.state.Load() == bodyEnded }
+func (b *requestBody) malformed() bool    { return b != nil && b.state.Load() == bodyMalformed }
+func (b *requestBody) clientFailed() bool { return b != nil && b.state.Load() == bodyClientFailed }
+
+func idempotent(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" }
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -1,10 +1,11 @@
 package router
 
 import (
+	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"strconv"
-	"strings"
 )
 
 // hcode is a Heroku router error code; 0 means none.
@@ -21,7 +22,10 @@ const (
 	h19
 	h20
 	h21
-	h25
+	h25       // the request breaks a limit or HTTP's rules: 400
+	h25method // a method the router does not route (CONNECT): 405
+	h25proto  // another protocol than HTTP/1 (the HTTP/2 preface): 505
+	h25bad    // the dyno's response breaks HTTP: 502
 	h27
 )
 
@@ -54,7 +58,13 @@ var codes = [...]struct {
 	h21: {"H21", "Backend connection refused", "error", "", 503,
 		"The web dyno refused the connection: is it listening on $PORT?"},
 	h25: {"H25", "HTTP restriction", "error", "", 400,
-		"The request breaks the router's limits: request line and each header line at most 8192 bytes, at most 1000 headers."},
+		"The request breaks HTTP's rules or the router's limits: request line and each header line at most 8192 bytes, at most 1000 headers."},
+	h25method: {"H25", "HTTP restriction", "error", "", 405,
+		"The router passes requests on to the app; it does not open CONNECT tunnels."},
+	h25proto: {"H25", "HTTP restriction", "error", "", 505,
+		"The router speaks HTTP/1.1 (and 1.0) to clients."},
+	h25bad: {"H25", "HTTP restriction", "error", "", 502,
+		"The web dyno's response breaks HTTP, so the router did not pass it on."},
 	h27: {"H27", "Client Request Interrupted", "warning", "client", 499,
 		"The client went away before the response."},
 }
@@ -63,45 +73,32 @@ var codes = [...]struct {
 func writeErrorPage(w http.ResponseWriter, c hcode, detail, requestID string) {
 	e := codes[c]
 	title := "Application error"
-	if e.status == http.StatusBadRequest {
+	if e.status/100 == 4 {
 		title = "Bad request"
 	}
-	var b strings.Builder
-	b.Grow(len(pageHead) + 512)
-	b.WriteString(strings.Replace(pageHead, "TITLE", title, 1))
-	b.WriteString("<h1>")
-	b.WriteString(title)
-	b.WriteString("</h1>\n<p class=\"code\">")
-	b.WriteString(e.name)
-	b.WriteString(" · ")
-	b.WriteString(e.desc)
 	if detail != "" {
-		b.WriteString(": ")
-		b.WriteString(html.EscapeString(detail))
+		detail = ": " + detail
 	}
-	b.WriteString("</p>\n<p>")
-	b.WriteString(html.EscapeString(e.hint))
-	b.WriteString("</p>\n<p class=\"id\">Request ID ")
-	b.WriteString(html.EscapeString(requestID))
-	b.WriteString("</p>\n</main></body></html>\n")
+	page := fmt.Sprintf(pageTemplate, title, title, e.name, e.desc, html.EscapeString(detail),
+		html.EscapeString(e.hint), html.EscapeString(requestID))
 
 	h := w.Header()
 	clear(h) // drop anything copied from a backend response
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-store")
-	h.Set("Content-Length", strconv.Itoa(b.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(e.status)
-	_, _ = w.Write([]byte(b.String()))
+	_, _ = io.WriteString(w, page)
 }
 
-// pageHead is Heroku's error page in spirit: plain, centred, no external
-// assets (the dynos may be down, and so may the network).
-const pageHead = `<!DOCTYPE html>
+// pageTemplate is Heroku's error page in spirit: plain, centred, no
+// external assets (the dynos may be down, and so may the network).
+const pageTemplate = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>TITLE</title>
+<title>%s</title>
 <style>
-html,body{height:100%;margin:0}
+html,body{height:100%%;margin:0}
 body{display:flex;align-items:center;justify-content:center;background:#f7f8fb;color:#3f3f44;
 font:16px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
 main{max-width:34rem;padding:2rem;text-align:center}
@@ -110,4 +107,9 @@ h1{font-size:1.6rem;font-weight:600;margin:0 0 1rem;color:#79589f}
 border-radius:6px;padding:.5rem 1rem;display:inline-block}
 .id{font-size:.8rem;color:#8c8e95}
 </style></head><body><main>
+<h1>%s</h1>
+<p class="code">%s · %s%s</p>
+<p>%s</p>
+<p class="id">Request ID %s</p>
+</main></body></html>
 `

@@ -1,105 +1,37 @@
 package router
 
 import (
-	"bufio"
 	"encoding/binary"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"strconv"
 	"strings"
 )
 
 const via = "1.1 vegur" // what Heroku's router (vegur) calls itself
 
-// writeRequestHead writes the request head for the dyno: the client's
-// request line and header, less hop-by-hop fields, plus Heroku's headers
-// and the body's framing.
-func writeRequestHead(bw *bufio.Writer, req *http.Request, x *exchange, port string, up *upload) {
-	target := req.RequestURI
-	if !strings.HasPrefix(target, "/") && target != "*" {
-		target = req.URL.RequestURI() // absolute form from a client that thinks we are a proxy
-	}
-	bw.WriteString(req.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(target)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(req.Host)
-	bw.WriteString("\r\n")
-	for k, vs := range req.Header {
-		if routerSets(k) || hopByHop(k, req.Header) {
-			continue
-		}
-		writeField(bw, k, vs)
-	}
-
-	bw.WriteString("X-Forwarded-For: ")
-	bw.WriteString(x.fwd)
-	bw.WriteString("\r\nX-Forwarded-Proto: ")
-	bw.WriteString(forwardedProto(req))
-	bw.WriteString("\r\nX-Forwarded-Port: ")
-	bw.WriteString(port)
-	bw.WriteString("\r\nX-Request-Start: ")
-	writeInt(bw, x.start.UnixMilli(), 10)
-	bw.WriteString("\r\nX-Request-Id: ")
-	bw.WriteString(x.requestID)
-	bw.WriteString("\r\nVia: ")
-	bw.WriteString(appendVia(req.Header["Via"]))
-	bw.WriteString("\r\n")
-
-	if up := upgradeType(req.Header); up != "" {
-		bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
-		bw.WriteString(up)
-		bw.WriteString("\r\n")
-	}
-	if hasToken(req.Header["Te"], "trailers") {
-		bw.WriteString("Te: trailers\r\n")
-	}
-	switch {
-	case up != nil && up.chunked:
-		bw.WriteString("Transfer-Encoding: chunked\r\n")
-		if len(req.Trailer) > 0 {
-			keys := make([]string, 0, len(req.Trailer))
-			for k := range req.Trailer {
-				keys = append(keys, k)
-			}
-			bw.WriteString("Trailer: " + strings.Join(keys, ", ") + "\r\n")
-		}
-	case up != nil:
-		bw.WriteString("Content-Length: ")
-		writeInt(bw, req.ContentLength, 10)
-		bw.WriteString("\r\n")
-	case req.Header["Content-Length"] != nil || req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH":
-		bw.WriteString("Content-Length: 0\r\n")
-	}
-	bw.WriteString("\r\n")
-}
-
-// routerSets reports the request fields the router writes itself. Like
-// Heroku, it overwrites the client's X-Forwarded-Proto, -Port,
-// X-Request-Start and an invalid X-Request-Id; X-Forwarded-For and Via are
-// appended to. It answers "Expect: 100-continue" itself (net/http sends
-// 100 when the body is first read).
-func routerSets(k string) bool {
-	switch k {
-	case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Request-Start", "X-Request-Id",
-		"Via", "Expect", "Content-Length":
-		return true
-	}
-	return false
-}
-
-// hopByHop reports fields that belong to one connection, not the message
-// (RFC 9110 7.6.1): the usual ones and those named in Connection.
-func hopByHop(k string, h http.Header) bool { return hopByHopIn(k, h["Connection"]) }
-
-// hopByHopIn is hopByHop with the Connection field's values at hand.
-func hopByHopIn(k string, conn []string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return conn != nil && hasToken(conn, k)
+// rewrite makes the request for the dyno. The proxy has dropped the
+// hop-by-hop fields (RFC 9110 7.6.1) and the client's X-Forwarded-*; like
+// Heroku, the router sets X-Forwarded-Proto, -Port, X-Request-Start and
+// X-Request-Id (the client's, if valid), and appends to X-Forwarded-For
+// and Via. Host passes as the client sent it. The dyno is chosen later
+// (dispatch).
+func (r *Router) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	x := exchangeOf(in)
+	h := out.Header
+	v := []string{x.fwd, forwardedProto(in), r.forwardedPort(in), strconv.FormatInt(x.start.UnixMilli(), 10),
+		x.requestID, appendVia(in.Header["Via"])} // one allocation for the six
+	h["X-Forwarded-For"], h["X-Forwarded-Proto"], h["X-Forwarded-Port"] = v[0:1:1], v[1:2:2], v[2:3:3]
+	h["X-Request-Start"], h["X-Request-Id"], h["Via"] = v[3:4:4], v[4:5:5], v[5:6:6]
+	// The router answers "Expect: 100-continue" itself (net/http sends 100
+	// when the body is first read).
+	delete(h, "Expect")
+	// The query goes as the client wrote it (the proxy drops what
+	// url.ParseQuery cannot read, such as semicolons).
+	out.URL.RawQuery = in.URL.RawQuery
 }
 
 // upgradeType is the protocol a request asks to switch to, if any.

@@ -125,7 +125,6 @@ func startRouter(t testing.TB, cfg Config) *testRouter {
 		cfg.Log = sink.add
 	}
 	r := New(cfg)
-	r.noLoops = withoutLoops
 	done := make(chan error, 1)
 	go func() { done <- r.Serve(l) }()
 	t.Cleanup(func() {

@@ -14,6 +14,21 @@ const (
 // limit anyway, and net/http answers it with 431.
 const maxHeadBytes = (maxHeaders + 2) * (maxLineBytes + 2)
 
+// refuse says why the router answers a request itself instead of routing
+// it: none if it routes it.
+func refuse(r *http.Request) (hcode, string) {
+	if r.Method == http.MethodConnect {
+		return h25method, "CONNECT is not supported"
+	}
+	if r.ProtoMajor != 1 {
+		return h25proto, r.Proto + " is not supported" // net/http lets "PRI * HTTP/2.0" through
+	}
+	if why := checkLimits(r); why != "" {
+		return h25, why
+	}
+	return none, ""
+}
+
 // checkLimits reports which limit the request breaks, "" if none.
 //
 // The lines are measured from what net/http parsed rather than from the raw

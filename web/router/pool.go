@@ -2,6 +2,8 @@ package router
 
 import (
 	"math/rand/v2"
+	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -21,20 +23,6 @@ const (
 	Starting                  // web dynos are starting or restarting: wait up to BootWait (H20)
 	Crashed                   // every web dyno has crashed and none is starting: H10 at once
 )
-
-func (s PoolState) String() string {
-	switch s {
-	case Ready:
-		return "ready"
-	case NoWeb:
-		return "no-web"
-	case Starting:
-		return "starting"
-	case Crashed:
-		return "crashed"
-	}
-	return "unknown"
-}
 
 // Pool is the router's view of the web dynos; the supervisor implements it.
 // It must be safe for concurrent use.
@@ -60,11 +48,13 @@ func (p staticPool) State() PoolState {
 }
 
 // upstream is a backend, the number of requests the router has in flight
-// on it (what least-busy balancing looks at) and its idle connections.
+// on it (what least-busy balancing looks at) and the transport that keeps
+// its connections: one per dyno, so that a dyno's idle connections can be
+// closed when it leaves the pool.
 type upstream struct {
 	Backend
 	inflight atomic.Int64
-	idle     idlePool
+	tr       *http.Transport
 }
 
 // snapshot is one consistent reading of the pool, valid until changed fires.
@@ -77,10 +67,14 @@ type snapshot struct {
 // poolView caches a snapshot so that the hot path reads an atomic pointer
 // instead of asking the supervisor on every request.
 type poolView struct {
-	pool Pool
-	mu   sync.Mutex // serialises refreshes
-	cur  atomic.Pointer[snapshot]
+	pool         Pool
+	newTransport func() *http.Transport
+	mu           sync.Mutex // serialises refreshes
+	cur          atomic.Pointer[snapshot]
 }
+
+// current is the last snapshot taken, without refreshing it.
+func (v *poolView) current() *snapshot { return v.cur.Load() }
 
 func (v *poolView) get() *snapshot {
 	if s := v.cur.Load(); s != nil && !fired(s.changed) {
@@ -99,32 +93,25 @@ func (v *poolView) get() *snapshot {
 	s.state = v.pool.State()
 	s.ups = make([]*upstream, 0, len(bs))
 	for _, b := range bs {
-		s.ups = append(s.ups, old.carry(b))
+		s.ups = append(s.ups, old.carry(b, v.newTransport))
 	}
 	v.cur.Store(s)
 	if old != nil {
 		for _, u := range old.ups {
 			if !s.has(u) {
-				u.idle.closeAll() // a dyno gone from the pool
+				u.tr.CloseIdleConnections() // a dyno gone from the pool
 			}
 		}
 	}
 	return s
 }
 
-func (s *snapshot) has(u *upstream) bool {
-	for _, v := range s.ups {
-		if v == u {
-			return true
-		}
-	}
-	return false
-}
+func (s *snapshot) has(u *upstream) bool { return s != nil && slices.Contains(s.ups, u) }
 
 // carry keeps a backend's in-flight counter and idle connections across
 // refreshes, so that requests started before a change still count on the
 // same dyno.
-func (s *snapshot) carry(b Backend) *upstream {
+func (s *snapshot) carry(b Backend, newTransport func() *http.Transport) *upstream {
 	if s != nil {
 		for _, u := range s.ups {
 			if u.Backend == b {
@@ -132,7 +119,7 @@ func (s *snapshot) carry(b Backend) *upstream {
 			}
 		}
 	}
-	return &upstream{Backend: b}
+	return &upstream{Backend: b, tr: newTransport()}
 }
 
 func fired(ch <-chan struct{}) bool {
@@ -151,12 +138,9 @@ func (s *snapshot) pick(tried []*upstream) *upstream {
 	var best *upstream
 	var bestN int64
 	ties := 0
-next:
 	for _, u := range s.ups {
-		for _, t := range tried {
-			if t == u {
-				continue next
-			}
+		if slices.Contains(tried, u) {
+			continue
 		}
 		n := u.inflight.Load()
 		switch {

@@ -1,141 +1,156 @@
 package router
 
 import (
+	"bufio"
+	"errors"
 	"io"
+	"net"
 	"net/http"
-	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// relay passes the dyno's response on to the client, then returns the
-// connection to the pool if it can carry another request. A failure after
-// the status went out can only cut the response short: it panics with
-// http.ErrAbortHandler, which makes net/http drop the client's connection.
-func (r *Router) relay(w http.ResponseWriter, req *http.Request, x *exchange, res *http.Response, c *dynoConn, up *upload) {
-	h := w.Header()
+// The response side: what the router adds to the proxy's relaying of the
+// dyno's answer, to tell H15, H18 and H27 apart and count the bytes.
+
+var errUnaskedSwitch = errors.New("router: the dyno switched protocols unasked")
+
+// modifyResponse adds the router's Via to the dyno's response, and refuses
+// a protocol switch the client did not ask for: the connection would
+// become a tunnel between the client and a dyno that no longer speaks HTTP.
+func (r *Router) modifyResponse(res *http.Response) error {
+	x := exchangeOf(res.Request)
 	x.status = res.StatusCode
-	if fw, ok := w.(*fastWriter); ok && len(res.Trailer) == 0 {
-		fw.startDyno(res) // the same head, without filling h
+	if prior := res.Header["Via"]; prior != nil {
+		res.Header["Via"] = []string{appendVia(prior)}
 	} else {
-		copyResponseHeader(h, res.Header)
-		if len(res.Trailer) > 0 {
-			keys := make([]string, 0, len(res.Trailer))
-			for k := range res.Trailer {
-				keys = append(keys, k)
-			}
-			h["Trailer"] = []string{strings.Join(keys, ", ")}
-		}
-		w.WriteHeader(res.StatusCode)
+		res.Header["Via"] = viaOnly
 	}
-
-	code := r.copyBody(w, req, x, res, c)
-	if fw, ok := w.(*fastWriter); ok && code == none && len(res.Trailer) == 0 {
-		fw.finish() // the response is complete: send it now
+	if res.StatusCode == http.StatusSwitchingProtocols && upgradeType(x.req.Header) == "" {
+		x.status = 0
+		x.refuse(h25bad, "protocol switch not asked for")
+		return errUnaskedSwitch
 	}
-	if code == none && len(res.Trailer) > 0 {
-		// Flush first: a short body would get a Content-Length, no trailers.
-		_ = http.NewResponseController(w).Flush()
-		for k, vs := range res.Trailer {
-			h[k] = vs
-		}
-	}
-	watched := c.unwatch() // false: the client went away, c is aborted
-	if code != none || !watched || res.Close || !up.settle(c) {
-		c.Close()
-		up.stop()
-		if code != none {
-			x.fail(code)
-			panic(http.ErrAbortHandler)
-		}
-		return
-	}
-	x.end = time.Now() // the exchange is over: finish logs this end
-	x.up.idle.put(c, x.end)
+	return nil
 }
 
-// copyBody streams the response body. Bytes are passed on as soon as the
-// next read would wait on the dyno: a stream (SSE, chunks, a slow
-// download) arrives as it is produced, a small response leaves in one
-// write with its head.
-func (r *Router) copyBody(w http.ResponseWriter, req *http.Request, x *exchange, res *http.Response, c *dynoConn) hcode {
-	if res.Body == http.NoBody {
-		return none
-	}
-	if b, ok := res.Body.(*lengthBody); ok && int64(c.br.Buffered()) >= b.n {
-		// All of it came with the head (a small response): pass it on
-		// from the read buffer.
-		p, _ := c.br.Peek(int(b.n))
-		if _, err := w.Write(p); err != nil {
-			return h27
-		}
-		c.br.Discard(len(p))
-		x.bytes += b.n
-		b.n = 0
-		return none
-	}
-	flusher, _ := w.(http.Flusher)
-	buf := getBuffer()
-	defer putBuffer(buf)
-	for {
-		if c.br.Buffered() == 0 {
-			switch {
-			case x.fc == nil:
-				c.readBy(time.Now().Add(r.cfg.IdleTimeout)) // H15
-			case res.ContentLength < 0 || x.bytes < res.ContentLength:
-				// Wait here, watching the client if it takes long; Read
-				// below then returns what the wait ended with.
-				now := time.Now()
-				_ = r.awaitDyno(x, c, now, now.Add(r.cfg.IdleTimeout))
-			}
-		}
-		n, err := res.Body.Read(buf[:])
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return h27
-			}
-			x.bytes += int64(n)
-		}
-		switch {
-		case err == io.EOF:
-			return none
-		case err != nil && req.Context().Err() != nil:
-			return h27
-		case err != nil && isTimeout(err):
-			return h15
-		case err != nil:
-			return h18 // the dyno hung up mid-response
-		}
-		if flusher != nil && c.br.Buffered() == 0 && x.bytes != res.ContentLength {
-			flusher.Flush()
-		}
-	}
-}
-
-// copyResponseHeader copies a dyno's response header for the client,
-// without hop-by-hop fields, and with the router's Via.
-func copyResponseHeader(dst, src http.Header) {
-	for k, vs := range src {
-		if !hopByHop(k, src) {
-			dst[k] = vs
-		}
-	}
-	if prior := src["Via"]; prior != nil {
-		dst["Via"] = []string{appendVia(prior)}
-	} else {
-		dst["Via"] = viaOnly
-	}
-	if _, ok := src["Content-Type"]; !ok {
-		dst["Content-Type"] = nil // net/http would sniff one: pass the dyno's response as it is
-	}
-}
-
-// viaOnly is the Via field of a response that had none; shared, never
-// modified.
+// viaOnly is the Via of a response that had none (shared: the proxy copies).
 var viaOnly = []string{via}
 
-// Copy buffers, recycled.
-var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+// proxyError answers a request the proxy could not pass on.
+func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
+	x := exchangeOf(req)
+	if x.code == none { // a switch to another protocol than the client asked for
+		x.refuse(h25bad, "protocol switch not as asked")
+	}
+	writeErrorPage(w, x.code, x.detail, x.requestID)
+}
 
-func getBuffer() *[32 << 10]byte  { return buffers.Get().(*[32 << 10]byte) }
-func putBuffer(b *[32 << 10]byte) { buffers.Put(b) }
+// responseWriter is the client's side of one exchange.
+type responseWriter struct {
+	http.ResponseWriter
+	x *exchange
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	h := w.Header()
+	if code >= 200 {
+		if _, ok := h["Content-Type"]; !ok {
+			h["Content-Type"] = nil // net/http would sniff one: pass the dyno's response as it is
+		}
+		if w.x.closeConn {
+			h.Set("Connection", "close")
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	if err != nil {
+		w.x.clientWrite = true
+	}
+	return n, err
+}
+
+// Unwrap gives http.ResponseController the rest (Flush, deadlines).
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the client's connection to a WebSocket tunnel, counting
+// what the dyno sends through it.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.x.tunnel = &tunnelConn{Conn: c}
+	return w.x.tunnel, brw, nil
+}
+
+// tunnelConn is the client's connection in a WebSocket tunnel.
+type tunnelConn struct {
+	net.Conn
+	n atomic.Int64 // bytes written to the client
+}
+
+func (c *tunnelConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *tunnelConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// dynoBody is the dyno's response body on its way to the client. It counts
+// the bytes, and ends the exchange (closing the dyno's connection) when the
+// dyno sends nothing for IdleTimeout while the router waits on it, not
+// while the client is slow to take what came (H15). One timer per
+// response, moved only when it fires: reads are many.
+type dynoBody struct {
+	io.ReadCloser
+	conn        *dynoConn
+	idleTimeout time.Duration
+	timer       *time.Timer
+	waiting     atomic.Int64 // since when a read waits (Unix ns); 0: none, -1: closed
+	idle        atomic.Bool
+	n           int64
+}
+
+func (b *dynoBody) Read(p []byte) (int, error) {
+	if b.timer == nil {
+		b.timer = time.AfterFunc(time.Hour, b.check)
+		b.timer.Reset(b.idleTimeout) // check sees b.timer set
+	}
+	b.waiting.Store(time.Now().UnixNano())
+	n, err := b.ReadCloser.Read(p)
+	b.waiting.Store(0)
+	b.n += int64(n)
+	return n, err
+}
+
+func (b *dynoBody) check() {
+	since := b.waiting.Load()
+	left := b.idleTimeout
+	switch {
+	case since < 0:
+		return
+	case since > 0:
+		left -= time.Since(time.Unix(0, since))
+	}
+	if left > 0 {
+		b.timer.Reset(left)
+		return
+	}
+	b.idle.Store(true)
+	if b.conn != nil {
+		b.conn.Close()
+	}
+}
+
+func (b *dynoBody) Close() error {
+	b.waiting.Store(-1)
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	return b.ReadCloser.Close()
+}

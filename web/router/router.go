@@ -3,6 +3,14 @@
 // per request, Heroku's error codes and error page, and no request dropped
 // while dynos come and go.
 //
+// It is the standard library's pieces put together: net/http's server reads
+// the clients' requests, httputil.ReverseProxy passes them on, and an
+// http.Transport per dyno keeps the connections to it. What the router adds:
+// the choice of dyno and the waiting for one (dispatch.go), Heroku's headers
+// (headers.go) and limits (limits.go), the H-codes and the log line
+// (errors.go, log.go, relay.go), and a bound on the memory that request
+// heads being read can take (conn.go).
+//
 // Load spreading is least-busy: each request goes to the up dyno with the
 // fewest requests in flight through the router, ties broken at random (so a
 // lightly used app sees Heroku's random spreading). Heroku picks at random
@@ -13,8 +21,13 @@ package router
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/http/httputil"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,23 +50,18 @@ type Config struct {
 
 // Router is an http.Handler with a server of its own; see New.
 type Router struct {
-	cfg       Config
-	port      string // X-Forwarded-Port, if configured
-	view      poolView
-	dialer    net.Dialer
-	srv       *http.Server
-	closing   chan struct{} // closed by Shutdown: waiting requests give up
-	closeOnce sync.Once
-	waiting   atomic.Int64          // requests waiting for a dyno now
-	loops     atomic.Pointer[loops] // event loops serving client connections; nil: none (loop_linux.go)
-	loopsOnce sync.Once             // started by the first Serve
-	noLoops   bool                  // serve every connection on its own goroutine (tests)
+	cfg   Config
+	port  string // X-Forwarded-Port, if configured
+	view  poolView
+	proxy *httputil.ReverseProxy
+	srv   *http.Server
 
-	mu        sync.Mutex
-	upgrades  map[*exchange]func()      // live WebSockets and how to close them
-	conns     map[*fastConn]struct{}    // client connections the router serves itself
-	listeners map[net.Listener]*handoff // what Serve accepts on
-	down      bool                      // Shutdown began: Serve accepts nothing more
+	closing     context.Context // done at Shutdown: waiting requests give up, WebSockets end
+	stopClosing context.CancelFunc
+	waiting     atomic.Int64 // requests waiting for a dyno now
+
+	bigHeads  chan struct{} // slots for request heads past smallHead (conn.go)
+	headWaits atomic.Int64  // connections waiting for such a slot now
 }
 
 // New makes a router; it starts nothing.
@@ -68,138 +76,212 @@ func New(cfg Config) *Router {
 	def(&cfg.IdleTimeout, 55*time.Second)
 	def(&cfg.BootWait, 75*time.Second)
 
-	r := &Router{
-		cfg:       cfg,
-		view:      poolView{pool: cfg.Pool},
-		dialer:    net.Dialer{Timeout: cfg.ConnectTimeout},
-		closing:   make(chan struct{}),
-		upgrades:  map[*exchange]func(){},
-		conns:     map[*fastConn]struct{}{},
-		listeners: map[net.Listener]*handoff{},
-	}
+	r := &Router{cfg: cfg, bigHeads: make(chan struct{}, bigHeadSlots)}
+	r.view = poolView{pool: cfg.Pool, newTransport: r.newTransport}
+	r.closing, r.stopClosing = context.WithCancel(context.Background())
 	if cfg.PublicPort > 0 {
 		r.port = strconv.Itoa(cfg.PublicPort)
+	}
+	r.proxy = &httputil.ReverseProxy{
+		Rewrite:   r.rewrite,
+		Transport: roundTripper(r.dispatch),
+		// FlushInterval 0: streams (no length, or SSE) are flushed at every
+		// write; other responses go out as net/http's buffers fill and at
+		// their end (as nginx buffers them; -1 would flush each head apart
+		// from its body, a write more per response).
+		ModifyResponse: r.modifyResponse,
+		ErrorHandler:   r.proxyError,
+		ErrorLog:       log.New(io.Discard, "", 0), // the router line says what went wrong
+		BufferPool:     copyBuffers{},
 	}
 	r.srv = &http.Server{
 		Handler:           r,
 		MaxHeaderBytes:    maxHeadBytes,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       90 * time.Second,
+		ConnContext:       withConn,
 	}
-	r.srv.RegisterOnShutdown(r.closeUpgrades)
 	return r
+}
+
+// Serve accepts connections on l until Shutdown; then it returns nil.
+func (r *Router) Serve(l net.Listener) error {
+	if err := r.srv.Serve(&listener{Listener: l, r: r}); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // Shutdown stops accepting, answers requests still waiting for a dyno at
 // once, closes WebSockets and lets other requests finish until ctx ends,
 // then closes what is left.
 func (r *Router) Shutdown(ctx context.Context) error {
-	r.closeOnce.Do(func() { close(r.closing) })
-	r.mu.Lock()
-	r.down = true
-	for l := range r.listeners {
-		l.Close()
-	}
-	r.mu.Unlock()
-	err := r.srv.Shutdown(ctx) // the connections handed to net/http, and WebSockets
-	if err == nil {
-		err = r.waitConns(ctx)
-	}
+	r.stopClosing()
+	err := r.srv.Shutdown(ctx)
 	if err != nil {
 		r.srv.Close()
-		r.closeConns()
 	}
 	if s := r.view.cur.Load(); s != nil {
 		for _, u := range s.ups {
-			u.idle.closeAll()
+			u.tr.CloseIdleConnections()
 		}
 	}
 	return err
 }
 
-// waitConns closes the router's own client connections as they go idle,
-// until none is left or ctx ends.
-func (r *Router) waitConns(ctx context.Context) error {
-	tick := time.Millisecond
-	for r.closeIdle() > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(tick):
-		}
-		tick = min(2*tick, 50*time.Millisecond)
-	}
-	return nil
-}
-
 // ServeHTTP routes one request to a web dyno.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	r.route(w, req, &exchange{})
-}
-
-// route routes one request; x is blank but for fastConn.
-func (r *Router) route(w http.ResponseWriter, req *http.Request, x *exchange) {
-	x.start, x.requestID, x.fwd = time.Now(), requestID(req.Header), forwardedFor(req)
+	c := connOf(req)
+	c.setInHead(false)
+	defer c.setInHead(true)
+	x := &exchange{start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req), req: req}
 	defer r.finish(x, req)
-	if why := checkLimits(req); why != "" {
-		x.fail(h25)
-		x.detail = why
-		writeErrorPage(w, h25, why, x.requestID)
+	x.w = responseWriter{ResponseWriter: w, x: x}
+	rw := &x.w
+	if len(req.TransferEncoding) > 0 {
+		// A chunked body may have come with a Content-Length that net/http
+		// dropped (RFC 9112 6.3: the connection must then close after the
+		// response); chunked requests are rare enough to close after each.
+		x.closeConn = true
+	}
+	if code, why := refuse(req); code != none {
+		x.refuse(code, why)
+		writeErrorPage(rw, code, why, x.requestID)
 		return
 	}
-	up := newUpload(w, req)
-	res, c, code := r.dispatch(w, req, x, up, nil)
-	r.answer(w, req, x, up, res, c, code)
+	x.trace = httptrace.ClientTrace{GotConn: x.gotConn, GotFirstResponseByte: x.gotFirstByte}
+	ctx := httptrace.WithClientTrace(context.WithValue(req.Context(), exchangeKey{}, x), &x.trace)
+	if upgradeType(req.Header) != "" {
+		// net/http's Shutdown does not wait for, nor close, a connection
+		// handed to a WebSocket: the proxy ends the tunnel with ctx.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer context.AfterFunc(r.closing, cancel)()
+		defer cancel()
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		// Let the dyno answer while the body still streams in: net/http
+		// would otherwise swallow the unread body before the response.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
+	r.proxy.ServeHTTP(rw, req.WithContext(ctx))
 }
 
-// answer passes on the dyno's response on c, or answers with code.
-func (r *Router) answer(w http.ResponseWriter, req *http.Request, x *exchange, up *upload, res *http.Response, c *dynoConn, code hcode) {
-	if code != none {
-		up.stop()
-		x.fail(code)
-		writeErrorPage(w, code, "", x.requestID)
-		return
-	}
-	defer x.up.inflight.Add(-1)
-	if res.StatusCode == http.StatusSwitchingProtocols {
-		r.upgrade(w, x, res, c)
-		return
-	}
-	r.relay(w, req, x, res, c, up)
-}
-
-// finish writes the router line, also when relay aborts the response (the
-// panic goes on to net/http, which drops the connection).
+// finish writes the router line, also when the proxy aborts the response
+// (the panic goes on to net/http, which drops the connection), and gives
+// the dyno its slot back.
 func (r *Router) finish(x *exchange, req *http.Request) {
 	p := recover()
 	if p != nil && x.code == none {
-		x.fail(h13) // a bug in the router: still log the request
+		x.fail(x.midResponse())
 	}
-	if x.end.IsZero() {
-		x.end = time.Now()
+	if p != nil && x.status != 0 {
+		// What came of a response cut short goes out before the
+		// connection is dropped, as a client reading it directly would get.
+		_ = http.NewResponseController(x.w.ResponseWriter).Flush()
 	}
-	r.logExchange(x, req)
+	x.bytes = x.body.n
+	if x.tunnel != nil {
+		x.bytes = x.tunnel.n.Load()
+	}
+	if x.counted {
+		x.up.inflight.Add(-1)
+		if !r.view.current().has(x.up) {
+			x.up.tr.CloseIdleConnections() // a dyno gone from the pool
+		}
+	}
+	if x.upload != nil && !x.upload.ended() {
+		// The rest of the body is not wanted: let net/http close the
+		// connection instead of reading on.
+		_ = http.NewResponseController(x.w.ResponseWriter).SetReadDeadline(aLongTimeAgo)
+	}
+	if r.cfg.Log != nil {
+		status := x.status
+		if x.code != none {
+			status = codes[x.code].status
+		}
+		r.cfg.Log(logLine(x, req, status, time.Now()))
+	}
 	if p != nil {
 		panic(p)
 	}
 }
 
-// logExchange writes the router line of an ended exchange.
-func (r *Router) logExchange(x *exchange, req *http.Request) {
-	if r.cfg.Log == nil {
-		return
-	}
-	status := x.status
-	if x.code != none {
-		status = codes[x.code].status
-	}
-	r.cfg.Log(logLine(x, req, status, x.end))
+var aLongTimeAgo = time.Unix(1, 0)
+
+type exchangeKey struct{}
+
+// exchange is what the router learns about one request as it goes; the
+// router line is written from it at the end.
+type exchange struct {
+	req       *http.Request
+	start     time.Time
+	requestID string
+	fwd       string // X-Forwarded-For as sent to the dyno
+
+	up        *upstream // the dyno tried last, nil if none was
+	counted   bool      // up counts this request in flight
+	connected time.Time // when a connection to up was obtained; zero if never
+	failed    time.Time // when the last attempt on a dyno failed
+	code      hcode     // router error, if any
+	detail    string    // more words for the log line and error page
+	status    int       // the dyno's response status, 0 if none
+	bytes     int64     // response body bytes relayed from the dyno
+	closeConn bool      // close the client's connection after the response
+
+	upload      *requestBody // the request body on its way to the dyno
+	tunnel      *tunnelConn  // the client's side of a WebSocket
+	clientWrite bool         // writing to the client failed
+
+	// Parts of the exchange, in it so as to allocate them once.
+	w     responseWriter        // the client's side
+	trace httptrace.ClientTrace // what the transport reports (dispatch.go)
+	try   attempt               // the current try on a dyno
+	body  dynoBody              // the response body on its way to the client
 }
 
-func (r *Router) closeUpgrades() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, end := range r.upgrades {
-		end()
+func exchangeOf(req *http.Request) *exchange {
+	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+// fail records the first error code: later ones are consequences.
+func (x *exchange) fail(c hcode) {
+	if x.code == none {
+		x.code = c
 	}
 }
+
+// refuse records an answer of the router's own, after which the client's
+// connection closes.
+func (x *exchange) refuse(c hcode, why string) {
+	x.fail(c)
+	x.detail, x.closeConn = why, true
+}
+
+// midResponse names what cut a response short once it had started.
+func (x *exchange) midResponse() hcode {
+	switch {
+	case x.clientWrite || x.req.Context().Err() != nil:
+		return h27
+	case x.body.idle.Load():
+		return h15
+	case x.status != 0:
+		return h18
+	}
+	return h13 // a bug in the router: still log the request
+}
+
+// copyBuffers recycles the proxy's copy buffers (32 KB, else one per
+// response).
+type copyBuffers struct{}
+
+var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (copyBuffers) Get() []byte  { return buffers.Get().(*[32 << 10]byte)[:] }
+func (copyBuffers) Put(b []byte) { buffers.Put((*[32 << 10]byte)(b)) }
+
+// roundTripper is a function that is an http.RoundTripper.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

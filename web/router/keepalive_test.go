@@ -6,9 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,77 +13,7 @@ import (
 	"time"
 )
 
-// withoutLoops is set in the second run of the package's tests that
-// TestWithoutEventLoops makes: every client connection is then served on
-// a goroutine of its own (serveFast), the path that connections an event
-// loop hands over take for the rest of their life.
-var withoutLoops = os.Getenv("ROUTER_TEST_WITHOUT_LOOPS") != ""
-
-// The package's tests pass with the router's event loops (this run) and
-// without them (a child process running the same test binary).
-func TestWithoutEventLoops(t *testing.T) {
-	if withoutLoops {
-		return // the child: it runs every other test
-	}
-	args := []string{"-test.run", "^Test", "-test.skip", "^TestWithoutEventLoops$", "-test.count=1"}
-	if testing.Short() {
-		args = append(args, "-test.short")
-	}
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "ROUTER_TEST_WITHOUT_LOOPS=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the tests without event loops: %v\n%s", err, out)
-	}
-	if !bytes.Contains(out, []byte("PASS")) {
-		t.Fatalf("the tests without event loops ran nothing:\n%s", out)
-	}
-}
-
-// serveFastGoroutines counts goroutines serving a client connection on
-// their own.
-func serveFastGoroutines(t *testing.T) int {
-	t.Helper()
-	var b bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(b.String(), "router.(*Router).serveFast(")
-}
-
-// Kept-alive client connections cost the event loops no goroutine each;
-// without loops each has one.
-func TestKeepAliveConnectionsOnLoops(t *testing.T) {
-	// Not parallel: it counts goroutines.
-	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok")
-	}))
-	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
-	before := serveFastGoroutines(t)
-	const conns = 40
-	for i := range conns {
-		c, br := dial(t, rt)
-		for j := range 3 {
-			fmt.Fprintf(c, "GET /%d/%d HTTP/1.1\r\nHost: app.test\r\n\r\n", i, j)
-			if res, body := readRawResponse(t, br, "GET"); res.StatusCode != 200 || body != "ok" {
-				t.Fatalf("got %d %q", res.StatusCode, body)
-			}
-		}
-	}
-	grown := serveFastGoroutines(t) - before
-	if withoutLoops {
-		if grown < conns {
-			t.Errorf("%d connection goroutines for %d open connections without loops", grown, conns)
-		}
-		return
-	}
-	if rt.loops.Load() == nil {
-		t.Fatal("the router runs no event loops")
-	}
-	if grown != 0 {
-		t.Errorf("%d connection goroutines for %d kept-alive connections on the loops, want none", grown, conns)
-	}
-}
+// Keep-alive: to the client and to the dynos.
 
 // A client that sends many requests before reading any answer gets them
 // all, in order: what its socket cannot take waits for it.
@@ -100,6 +27,7 @@ func TestPipelinedSlowReader(t *testing.T) {
 	}))
 	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
 	c, br := dial(t, rt)
+	c.SetDeadline(time.Now().Add(60 * time.Second)) // a thousand requests on a busy machine
 	c.(*net.TCPConn).SetReadBuffer(64 << 10)
 	const n = 1000 // 6 MB of answers: more than the sockets hold
 	var reqs bytes.Buffer

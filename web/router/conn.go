@@ -1,0 +1,153 @@
+package router
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// A bound on the memory request heads take while net/http reads them.
+// Heroku's limits allow a head of about 8 MB (1000 lines of 8 KB), so
+// MaxHeaderBytes must allow that much, and net/http keeps all of a head in
+// memory until it is parsed: 30 clients sending 8 MB heads slowly would
+// hold hundreds of MB. Every connection may read smallHead bytes of a head
+// freely (browsers' heads are a few KB); past that it needs one of
+// bigHeadSlots slots, held until its head is read or it closes, and waits
+// for one up to net/http's ReadHeaderTimeout.
+const (
+	smallHead    = 64 << 10
+	bigHeadSlots = 2
+)
+
+// listener gives net/http the router's client connections.
+type listener struct {
+	net.Listener
+	r *Router
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &clientConn{Conn: c, r: l.r, inHead: true, closed: make(chan struct{})}, nil
+}
+
+type connKey struct{}
+
+// withConn is the server's ConnContext: requests find their connection.
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// connOf is req's connection.
+func connOf(req *http.Request) *clientConn {
+	c, _ := req.Context().Value(connKey{}).(*clientConn)
+	return c
+}
+
+// clientConn is a client's connection, as net/http reads it.
+type clientConn struct {
+	net.Conn
+	r *Router
+
+	mu     sync.Mutex
+	inHead bool // net/http is reading a request head (no handler runs)
+	n      int  // bytes read since the head began
+	slot   bool // holds a slot of r.bigHeads
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *clientConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.inHead && !c.slot && c.n+len(p) > smallHead {
+		if c.n < smallHead {
+			p = p[:smallHead-c.n] // the free part first
+		} else if err := c.waitSlot(); err != nil {
+			c.mu.Unlock()
+			return 0, err
+		}
+	}
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	if c.inHead {
+		c.n += n
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+// waitSlot takes a slot for a large head, waiting (unlocked) until one is
+// free, for at most ReadHeaderTimeout, or until the connection closes or
+// the router shuts down.
+func (c *clientConn) waitSlot() error {
+	c.mu.Unlock()
+	defer c.mu.Lock()
+	c.r.headWaits.Add(1)
+	defer c.r.headWaits.Add(-1)
+	tm := time.NewTimer(c.r.srv.ReadHeaderTimeout)
+	defer tm.Stop()
+	select {
+	case c.r.bigHeads <- struct{}{}:
+	case <-tm.C:
+		return os.ErrDeadlineExceeded // as if net/http's ReadHeaderTimeout had passed
+	case <-c.closed:
+		return net.ErrClosed
+	case <-c.r.closing.Done(): // Shutdown: no new request starts
+		return net.ErrClosed
+	}
+	c.mu.Lock()
+	c.slot = true
+	select {
+	case <-c.closed: // Close came meanwhile, with no slot to give back
+		c.releaseSlot()
+	default:
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// setInHead marks the start (true: a handler returned) or the end of a
+// request head (a handler starts).
+func (c *clientConn) setInHead(in bool) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inHead, c.n = in, 0
+	c.releaseSlot()
+}
+
+func (c *clientConn) releaseSlot() {
+	if c.slot {
+		c.slot = false
+		<-c.r.bigHeads
+	}
+}
+
+func (c *clientConn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.mu.Lock()
+		c.releaseSlot()
+		c.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+func (c *clientConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// closeWrite half-closes c, as WebSocket relaying expects of a TCP
+// connection (each wrapper passes it on).
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
