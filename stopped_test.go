@@ -135,6 +135,9 @@ func TestVerbsWorkOnAStoppedApp(t *testing.T) {
 	}
 	defer func() { tail.Process.Kill(); tail.Wait() }()
 	waitFor(t, "logs --tail to wait", func() bool { return strings.Contains(tailErr.String(), "waiting for it to start") })
+	// Standard output and error are two pipes: the saved line, written
+	// first, may still be on its way.
+	waitFor(t, "the saved line", func() bool { return strings.Contains(tailOut.String(), "\n") })
 	if out := tailOut.String(); strings.Count(out, "\n") != 1 || !strings.Contains(out, "heroku[worker.1]: State changed from up to down") {
 		t.Errorf("logs --tail -n 1 on a stopped app printed:\n%s", out)
 	}
