@@ -369,6 +369,23 @@ func (in *instance) serve() int {
 // not had one — after the add-ons are up, before any dyno boots on it —
 // then starts the dynos and the watcher.
 func (in *instance) deploy() int {
+	dynosLaunched := make(chan struct{})
+	if in.o.watch {
+		// Watching from before the build: what the build and the dynos'
+		// first boot write is theirs, not a save.
+		scanned, watched := watchApp(in.ctl, in.app, in.state.Path, in.o.boot+in.o.grace, dynosLaunched, in.stopping)
+		in.onExit(func() {
+			in.stop() // a start that fails stops the watcher too
+			select {
+			case <-watched:
+			case <-time.After(5 * time.Second):
+			}
+		})
+		select {
+		case <-scanned:
+		case <-watched:
+		}
+	}
 	// Ctrl-C during the first build or release command stops it.
 	interrupted := make(chan os.Signal, 1)
 	deployed, watched := make(chan struct{}), make(chan struct{})
@@ -406,15 +423,7 @@ func (in *instance) deploy() int {
 	if err := in.sup.Start(); err != nil {
 		return in.fail(exitFailure, "%v", err)
 	}
-	if in.o.watch {
-		watched := watchApp(in.ctl, in.app, in.state.Path, in.stopping)
-		in.onExit(func() {
-			select {
-			case <-watched:
-			case <-time.After(5 * time.Second):
-			}
-		})
-	}
+	close(dynosLaunched)
 	return exitOK
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,13 +19,29 @@ type StateDir struct {
 	lock *os.File
 }
 
-// OpenStateDir creates the directory if needed and tightens its mode.
+// OpenStateDir creates the directory, mode 0700, if it does not exist. An
+// existing directory keeps its mode: "--state-dir /tmp" must not make
+// /tmp private. A directory dynobox made, or a .dynobox, gets a
+// .gitignore that ignores everything in it: Postgres data, secrets and
+// kept builds (hundreds of MB) never belong in the app's repository,
+// whatever a habitual "git add ." does.
 func OpenStateDir(path string) (*StateDir, error) {
-	if err := os.MkdirAll(path, 0o700); err != nil {
+	created := false
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(path, 0o700); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+		created = true
+	} else if err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	if err := os.Chmod(path, 0o700); err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
+	if created || filepath.Base(path) == ".dynobox" {
+		gi := filepath.Join(path, ".gitignore")
+		if _, err := os.Lstat(gi); errors.Is(err, fs.ErrNotExist) {
+			if err := os.WriteFile(gi, []byte("# dynobox's state: never commit it\n*\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("state directory: %w", err)
+			}
+		}
 	}
 	return &StateDir{Path: path}, nil
 }

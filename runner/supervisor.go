@@ -414,6 +414,30 @@ func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 	return nil, WebNone
 }
 
+// Settling reports whether a dyno is on its way to a new process: a
+// restart asked for and not begun, a process stopping, a replacement or a
+// first start still booting. The file watcher waits for it, so that what
+// booting dynos write counts as the deploy's, not as a save.
+func (s *Supervisor) Settling() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.dynos {
+		if isClosed(d.stop) {
+			if !isClosed(d.done) {
+				return true // replaced or scaled down, still stopping
+			}
+			continue
+		}
+		d.mu.Lock()
+		busy := d.state == Starting || d.draining || !d.booted || d.replacing || len(d.ctl) > 0
+		d.mu.Unlock()
+		if busy {
+			return true
+		}
+	}
+	return false
+}
+
 // SetEnv replaces the environment new processes start with; it does not
 // restart anything by itself.
 func (s *Supervisor) SetEnv(env []string) {
