@@ -162,3 +162,23 @@ func TestStateDirStaysOutOfGit(t *testing.T) {
 		t.Fatalf("git status after dynobox ran:\n%s", st)
 	}
 }
+
+// Deleting .dynobox while dynobox runs does not let a second start run a
+// second supervisor for the same app.
+func TestSecondStartFailsEvenWithoutTheStateDir(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{"Procfile": "worker: exec sleep 1000\n"})
+	port := strconv.Itoa(freePort(t))
+	p := startDynobox(t, dir, "start", "-p", port)
+	p.waitOutput("State changed from starting to up")
+	if err := os.RemoveAll(filepath.Join(dir, ".dynobox")); err != nil {
+		t.Fatal(err)
+	}
+	// Another port: the public port held is no lock.
+	_, stderr, code := runDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "--dashboard", "off")
+	want := fmt.Sprintf("already running for %s (pid %d)", dir, p.cmd.Process.Pid)
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Fatalf("second start: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	stopApp(t, p)
+}
