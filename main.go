@@ -118,7 +118,7 @@ func (a *appFlags) register(fs *flag.FlagSet, withPort bool) {
 	alias(fs, "e", "env")
 	fs.StringVar(&a.stateDir, "state-dir", "", "state `DIR`ectory (default DIR/.dynobox)")
 	if withPort {
-		fs.IntVar(&a.port, "port", 0, "the app's public `PORT` (default: PORT from the env files, else 5006)")
+		fs.Var(portFlag{&a.port}, "port", "the app's public `PORT` (default: PORT from the env files, else 5006)")
 		alias(fs, "p", "port")
 	}
 }

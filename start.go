@@ -66,6 +66,12 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 			fmt.Fprintf(os.Stderr, "dynobox: --log-format %q: use compact or logplex\n", *logFormat)
 			return exitUsage
 		}
+		for _, err := range []error{checkBind(*bind), checkDashboard(*dashboard)} {
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+				return exitUsage
+			}
+		}
 		if ip := net.ParseIP(*bind); *bind != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			fmt.Fprintf(os.Stderr, "dynobox: warning: --bind %s makes the app reachable from other machines\n", *bind)
 		}
