@@ -3,6 +3,7 @@ package main
 import (
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -49,5 +50,24 @@ func TestCheckRefusesUnrunnableInput(t *testing.T) {
 	_, stderr, code = runDynobox(t, dir, "check", "-f", "/dev/zero")
 	if code != 2 || !strings.Contains(stderr, "/dev/zero: larger than") || !strings.Contains(stderr, ".env:2: the value of C is 128 KiB long") {
 		t.Errorf("check -f /dev/zero: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// ps:scale of the 700th type: its ports would pass 65535. A clear error,
+// and dynobox still stops on SIGTERM.
+func TestScaleWithoutAPortFailsClearly(t *testing.T) {
+	t.Parallel()
+	var pf strings.Builder
+	for i := range 700 {
+		pf.WriteString("t" + strconv.Itoa(i) + ": exec sleep 1000\n")
+	}
+	p, _, verb := runningApp(t, map[string]string{"Procfile": pf.String()}, "t0=1")
+	_, stderr, code := verb("ps:scale", "t699=1")
+	if code != 1 || !strings.Contains(stderr, "no free port for t699.1 between") {
+		t.Fatalf("ps:scale: exit %d, stderr %q", code, stderr)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("dynobox exit %d after SIGTERM\n%s", code, p.err)
 	}
 }

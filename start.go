@@ -207,7 +207,7 @@ func (in *instance) load(af *appFlags, args []string) int {
 	if len(args) == 0 {
 		args = in.savedFormation()
 	}
-	slots, code := planFormation(app, args, withRouter, in.stderr)
+	slots, code := planFormation(app, args, withRouter, in.stderr, in.reserved()...)
 	if code != exitOK {
 		return code
 	}
@@ -216,6 +216,16 @@ func (in *instance) load(af *appFlags, args []string) int {
 	}
 	in.slots = slots
 	return exitOK
+}
+
+// reserved are the ports of dynobox's own listeners that no dyno may get:
+// the dashboard's (public + 1000 by default, the port of the 11th process
+// type's first dyno in foreman's pattern).
+func (in *instance) reserved() []int {
+	if p := dashboardPort(in.o.dashboard, in.app.Port); p > 0 {
+		return []int{p}
+	}
+	return nil
 }
 
 // savedFormation is the formation ps:scale remembered, as start arguments;
@@ -330,7 +340,7 @@ func (in *instance) serve() int {
 	in.sup = runner.New(runner.Config{
 		AppDir: app.Dir, Slots: in.slots,
 		BootTimeout: in.o.boot, StopTimeout: in.o.grace, ExitOnCrash: in.o.exitOnCrash,
-		Bus: bus, Session: in.session, Procfile: app.Procfile, PublicPort: app.Port,
+		Bus: bus, Session: in.session, Procfile: app.Procfile, PublicPort: app.Port, Reserved: in.reserved(),
 		OnState: events.Record, Router: withRouter,
 	})
 	in.ctl.Sup = in.sup
@@ -355,12 +365,9 @@ func (in *instance) serve() int {
 	apiServer := &http.Server{Handler: api.Handler(in.ctl), ReadHeaderTimeout: 10 * time.Second}
 	go apiServer.Serve(apiListener)
 	in.onExit(func() { apiServer.Close(); os.Remove(in.ctl.Socket) })
-	if in.o.dashboard == "off" {
-		return exitOK
-	}
-	addr := in.o.dashboard
+	addr := dashboardAddr(in.o.dashboard, app.Port)
 	if addr == "" {
-		addr = fmt.Sprintf("127.0.0.1:%d", app.Port+1000)
+		return exitOK
 	}
 	stopDashboard, err := serveDashboard(in.ctl, addr)
 	if err != nil {
