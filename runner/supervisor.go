@@ -39,6 +39,9 @@ type Config struct {
 	// dynos, so restarting a web dyno starts its replacement first and
 	// stops the old one once the new one is up (Heroku's preboot).
 	Router bool
+	// NoCgroups keeps dynos out of cgroups, leaving the process group and
+	// the session marker (the fall-backs where cgroups cannot be made).
+	NoCgroups bool
 	// OnState, when set, hears every dyno state change (for history and
 	// the router); it must not block.
 	OnState func(StateChange)
@@ -68,6 +71,8 @@ type Supervisor struct {
 	// waits for a port search.
 	portMu sync.Mutex
 
+	cg *cgroups // the session's cgroup; nil where cgroups cannot be made
+
 	mu      sync.Mutex
 	dynos   []*dyno // formation order; scaled-down dynos leave once stopped
 	env     []string
@@ -93,6 +98,9 @@ func (s *Supervisor) Start() error {
 		return errors.New("supervisor already started")
 	}
 	s.started = true
+	if !s.cfg.NoCgroups {
+		s.cg = openCgroups(s.cfg.Session)
+	}
 	for _, slot := range s.cfg.Slots {
 		s.launchLocked(slot)
 	}
@@ -148,6 +156,9 @@ func (s *Supervisor) Stop() {
 	}
 	for _, d := range dynos {
 		<-d.done
+	}
+	if s.cg != nil {
+		killCgroup(s.cg.dir) // empty by now; anything else started in it goes too
 	}
 }
 
