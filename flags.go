@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -144,4 +145,68 @@ func (c *command) writeHelp(w io.Writer) {
 			fmt.Fprintf(w, "  %-*s  %s\n", width, l[0], l[1])
 		}
 	}
+}
+
+// portFlag is a TCP port number, 1-65535: "-p -1" or "-p 99999" is a
+// usage error naming the flag, not a "port in use" later.
+type portFlag struct{ p *int }
+
+func (f portFlag) String() string {
+	if f.p == nil || *f.p == 0 {
+		return ""
+	}
+	return strconv.Itoa(*f.p)
+}
+
+func (f portFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q is not a port number (1-65535)", v)
+	}
+	*f.p = n
+	return nil
+}
+
+// checkBind checks --bind: an IP address or localhost.
+func checkBind(v string) error {
+	if v == "localhost" || net.ParseIP(v) != nil {
+		return nil
+	}
+	return usagef("--bind %s: not an IP address; use e.g. 127.0.0.1 (this machine only), 0.0.0.0 or ::", v)
+}
+
+// checkDashboard checks --dashboard: off, or HOST:PORT with an IP
+// address or localhost (or nothing, for every address) and a port.
+func checkDashboard(v string) error {
+	if v == "" || v == "off" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(v)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n < 0 || n > 65535 || host != "" && host != "localhost" && net.ParseIP(host) == nil {
+		return usagef("--dashboard %s: use HOST:PORT, e.g. 127.0.0.1:6006, or off", v)
+	}
+	return nil
+}
+
+// dashboardAddr is where the dashboard listens: --dashboard's value
+// (checked by checkDashboard), by default 127.0.0.1:PORT+1000; "" when off.
+func dashboardAddr(flag string, public int) string {
+	switch flag {
+	case "off":
+		return ""
+	case "":
+		return fmt.Sprintf("127.0.0.1:%d", public+1000)
+	}
+	return flag
+}
+
+// dashboardPort is the dashboard's port, or 0: no dyno may get it.
+func dashboardPort(flag string, public int) int {
+	_, port, err := net.SplitHostPort(dashboardAddr(flag, public))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(port)
+	return n
 }

@@ -118,7 +118,7 @@ func (a *appFlags) register(fs *flag.FlagSet, withPort bool) {
 	alias(fs, "e", "env")
 	fs.StringVar(&a.stateDir, "state-dir", "", "state `DIR`ectory (default DIR/.dynobox)")
 	if withPort {
-		fs.IntVar(&a.port, "port", 0, "the app's public `PORT` (default: PORT from the env files, else 5006)")
+		fs.Var(portFlag{&a.port}, "port", "the app's public `PORT` (default: PORT from the env files, else 5006)")
 		alias(fs, "p", "port")
 	}
 }
@@ -185,7 +185,7 @@ Warnings (names Heroku would rewrite, duplicate types) are printed;
 		if err != nil {
 			return reportLoadError(os.Stderr, err)
 		}
-		slots, code := planFormation(app, args, withRouter, os.Stderr)
+		slots, code := planFormation(app, args, withRouter, os.Stderr, dashboardPort("", app.Port))
 		if code != exitOK {
 			return code
 		}
@@ -196,7 +196,7 @@ Warnings (names Heroku would rewrite, duplicate types) are printed;
 }
 
 // planFormation turns formation arguments into planned dynos with ports.
-func planFormation(app *runner.App, args []string, behindRouter bool, stderr io.Writer) ([]runner.Slot, int) {
+func planFormation(app *runner.App, args []string, behindRouter bool, stderr io.Writer, reserved ...int) ([]runner.Slot, int) {
 	counts, err := runner.ParseFormationArgs(args, app.Procfile)
 	if err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
@@ -205,7 +205,7 @@ func planFormation(app *runner.App, args []string, behindRouter bool, stderr io.
 	if counts == nil {
 		counts = runner.DefaultFormation(app.Procfile, app.AppJSON)
 	}
-	slots, err := runner.Plan(app.Procfile, counts, app.Port, behindRouter, runner.PortFree)
+	slots, err := runner.Plan(app.Procfile, counts, app.Port, behindRouter, runner.PortFree, reserved...)
 	if err != nil {
 		fmt.Fprintf(stderr, "dynobox: %v\n", err)
 		return nil, exitFailure

@@ -70,6 +70,12 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 			fmt.Fprintf(os.Stderr, "dynobox: --log-format %q: use compact or logplex\n", *logFormat)
 			return exitUsage
 		}
+		for _, err := range []error{checkBind(*bind), checkDashboard(*dashboard)} {
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+				return exitUsage
+			}
+		}
 		if ip := net.ParseIP(*bind); *bind != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			fmt.Fprintf(os.Stderr, "dynobox: warning: --bind %s makes the app reachable from other machines\n", *bind)
 		}
@@ -226,7 +232,7 @@ func (in *instance) load(af *appFlags, args []string) int {
 	if len(args) == 0 {
 		args = in.savedFormation()
 	}
-	slots, code := planFormation(app, args, withRouter, in.stderr)
+	slots, code := planFormation(app, args, withRouter, in.stderr, in.reserved()...)
 	if code != exitOK {
 		return code
 	}
@@ -235,6 +241,16 @@ func (in *instance) load(af *appFlags, args []string) int {
 	}
 	in.slots = slots
 	return exitOK
+}
+
+// reserved are the ports of dynobox's own listeners that no dyno may get:
+// the dashboard's (public + 1000 by default, the port of the 11th process
+// type's first dyno in foreman's pattern).
+func (in *instance) reserved() []int {
+	if p := dashboardPort(in.o.dashboard, in.app.Port); p > 0 {
+		return []int{p}
+	}
+	return nil
 }
 
 // savedFormation is the formation ps:scale remembered, as start arguments;
@@ -365,7 +381,7 @@ func (in *instance) serve() int {
 	in.sup = runner.New(runner.Config{
 		AppDir: app.Dir, Slots: in.slots,
 		BootTimeout: in.o.boot, StopTimeout: in.o.grace, ExitOnCrash: in.o.exitOnCrash,
-		Bus: bus, Session: in.session, Procfile: app.Procfile, PublicPort: app.Port,
+		Bus: bus, Session: in.session, Procfile: app.Procfile, PublicPort: app.Port, Reserved: in.reserved(),
 		OnState: events.Record, Router: withRouter,
 	})
 	in.ctl.Sup = in.sup
@@ -390,10 +406,8 @@ func (in *instance) serve() int {
 	apiServer := &http.Server{Handler: api.Handler(in.ctl), ReadHeaderTimeout: 10 * time.Second}
 	go apiServer.Serve(apiListener)
 	in.onExit(func() { apiServer.Close(); os.Remove(in.ctl.Socket) })
-	if in.o.dashboard != "off" {
-		if code := in.serveDashboard(); code != exitOK {
-			return code
-		}
+	if code := in.serveDashboard(); code != exitOK {
+		return code
 	}
 	if in.gate != nil {
 		in.gate.SetWatch(watchHints(in.ctl.DashboardURL, app.Dir))
@@ -434,11 +448,11 @@ func watchHints(dashboard, appDir string) []string {
 	return append(hints, "dynobox logs --tail"+dir, "dynobox builds"+dir)
 }
 
-// serveDashboard serves the dashboard on its address.
+// serveDashboard serves the dashboard on its address, unless it is off.
 func (in *instance) serveDashboard() int {
-	addr := in.o.dashboard
+	addr := dashboardAddr(in.o.dashboard, in.app.Port)
 	if addr == "" {
-		addr = fmt.Sprintf("127.0.0.1:%d", in.app.Port+1000)
+		return exitOK
 	}
 	stopDashboard, err := serveDashboard(in.ctl, addr)
 	if err != nil {
@@ -453,6 +467,23 @@ func (in *instance) serveDashboard() int {
 // not had one — after the add-ons are up, before any dyno boots on it —
 // then starts the dynos and the watcher.
 func (in *instance) deploy() int {
+	dynosLaunched := make(chan struct{})
+	if in.o.watch {
+		// Watching from before the build: what the build and the dynos'
+		// first boot write is theirs, not a save.
+		scanned, watched := watchApp(in.ctl, in.app, in.state.Path, in.o.boot+in.o.grace, dynosLaunched, in.stopping)
+		in.onExit(func() {
+			in.stop() // a start that fails stops the watcher too
+			select {
+			case <-watched:
+			case <-time.After(5 * time.Second):
+			}
+		})
+		select {
+		case <-scanned:
+		case <-watched:
+		}
+	}
 	// Ctrl-C during the first build or release command stops it.
 	interrupted := make(chan os.Signal, 1)
 	deployed, watched := make(chan struct{}), make(chan struct{})
@@ -499,15 +530,7 @@ func (in *instance) deploy() int {
 	if in.gate != nil {
 		in.gate.Open() // the router takes requests: web dynos boot, or H14 without any
 	}
-	if in.o.watch {
-		watched := watchApp(in.ctl, in.app, in.state.Path, in.stopping)
-		in.onExit(func() {
-			select {
-			case <-watched:
-			case <-time.After(5 * time.Second):
-			}
-		})
-	}
+	close(dynosLaunched)
 	return exitOK
 }
 

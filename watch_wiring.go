@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
@@ -11,10 +14,15 @@ import (
 )
 
 // watchApp deploys on every save in the app directory and reloads the env
-// files and the Procfile when they change, until ctx ends. The returned
-// channel closes once watching has stopped.
-func watchApp(ctl *runner.Controller, app *runner.App, stateDir string, ctx context.Context) <-chan struct{} {
+// files and the Procfile when they change, until ctx ends. It starts
+// before the start's build, so that what the build and the dynos' first
+// boot write is known as theirs (watch.Options.Booting): scanned closes
+// once the watcher sees changes, or has failed; started is to be closed
+// once the dynos were launched. done closes once watching has stopped.
+// settleLimit bounds the wait for dynos to boot (see waitSettled).
+func watchApp(ctl *runner.Controller, app *runner.App, stateDir string, settleLimit time.Duration, started <-chan struct{}, ctx context.Context) (scanned, done <-chan struct{}) {
 	event := func(msg string) { ctl.Bus.Event(logbus.SourceHeroku, "dynobox", msg) }
+	scan := make(chan struct{})
 	// Absolute: a relative state directory is relative to where dynobox
 	// runs, not to the app (start -C app); watching it would deploy on
 	// every write of a build or an add-on.
@@ -23,7 +31,19 @@ func watchApp(ctl *runner.Controller, app *runner.App, stateDir string, ctx cont
 	}
 	opts := watch.Options{
 		StateDir: stateDir,
-		OnError:  func(err error) { event("watch: " + err.Error()) },
+		// dynobox's own output redirected into the app (start > dev.out):
+		// every log line would deploy, and the deploy's lines deploy again.
+		Ignore:  ownOutputFiles(app.Dir),
+		OnError: func(err error) { event("watch: " + err.Error()) },
+		Booting: func() {
+			close(scan)
+			select {
+			case <-started:
+				waitSettled(ctx, ctl.Sup, settleLimit)
+			case <-ctx.Done():
+			}
+		},
+		Notice: event,
 		OnReady: func(dirs int) {
 			what := "directories"
 			if dirs == 1 {
@@ -40,14 +60,85 @@ func watchApp(ctl *runner.Controller, app *runner.App, stateDir string, ctx cont
 			opts.EnvFiles = append(opts.EnvFiles, rel)
 		}
 	}
-	done := make(chan struct{})
+	// A deploy is over for the watcher once its dynos have booted: what
+	// they write as they boot is the deploy's, not a save (watch.Options.Settle).
+	onChange := func(ch watch.Change) {
+		if !ch.Overflow {
+			event("Changed: " + listPaths(ch.Paths))
+		}
+		ctl.OnChange(ch)
+		waitSettled(ctx, ctl.Sup, settleLimit)
+	}
+	finished := make(chan struct{})
 	go func() {
-		defer close(done)
-		if err := watch.New(app.Dir, opts).Run(ctx, ctl.OnChange); err != nil {
+		defer close(finished)
+		if err := watch.New(app.Dir, opts).Run(ctx, onChange); err != nil {
 			event(fmt.Sprintf("Not watching for changes: %v (deploy with \"dynobox deploy\")", err))
 		}
 	}()
-	return done
+	return scan, finished
+}
+
+// waitSettled waits until no dyno is starting, stopping or about to
+// restart, at most limit.
+func waitSettled(ctx context.Context, sup *runner.Supervisor, limit time.Duration) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond) // a restart asked for is no state change yet
+	defer tick.Stop()
+	for {
+		changed := sup.Changed()
+		if !sup.Settling() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-tick.C:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// ownOutputFiles are dynobox's standard output and error when they are
+// files inside the app directory, as anchored ignore patterns.
+func ownOutputFiles(appDir string) []string {
+	var out []string
+	for _, fd := range []string{"1", "2"} {
+		target, err := os.Readlink("/proc/self/fd/" + fd)
+		if err != nil || !filepath.IsAbs(target) {
+			continue // a pipe, a socket, or not Linux
+		}
+		if st, err := os.Stat(target); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		if rel, ok := relativeTo(appDir, target); ok {
+			out = append(out, "/"+escapeGlob(filepath.ToSlash(rel)))
+		}
+	}
+	return out
+}
+
+// escapeGlob makes a file name a gitignore pattern that matches only it.
+func escapeGlob(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if strings.ContainsRune(`*?[]\!#`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// listPaths names a few paths of a change.
+func listPaths(paths []string) string {
+	if len(paths) > 5 {
+		return fmt.Sprintf("%s and %d more", strings.Join(paths[:5], ", "), len(paths)-5)
+	}
+	return strings.Join(paths, ", ")
 }
 
 // relativeTo is path relative to dir, when it lies inside dir.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +60,7 @@ type AppJSON struct {
 // ReadAppJSON reads and parses the app.json at path. Errors from reading the
 // file are returned as they are, so errors.Is(err, fs.ErrNotExist) works.
 func ReadAppJSON(path string) (*AppJSON, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +176,10 @@ func (p *jsonParser) env(v jval) map[string]EnvSpec {
 			p.errorf(m.val, "%s must be a string or an object, not %s", what, article(m.val.kind()))
 			continue
 		}
+		if msg := valueProblem(what+" value", spec.Value); msg != "" {
+			p.errorf(m.val, "%s", msg)
+			continue
+		}
 		env[m.key] = spec
 	}
 	return env
@@ -227,6 +230,8 @@ func (p *jsonParser) quantity(v jval, what string) (int, bool) {
 		p.errorf(v, "%s must be a whole number, not %s", what, v.raw)
 	case n < 0:
 		p.errorf(v, "%s must not be negative, got %d", what, n)
+	case n > MaxQuantity:
+		p.errorf(v, "%s %d is too many: at most %d dynos of one type", what, n, MaxQuantity)
 	default:
 		return n, true
 	}

@@ -26,9 +26,9 @@ import (
 // (which may be nil) resolves variables not defined earlier in this file.
 // The error is an ErrorList.
 func ParseEnv(file string, r io.Reader, lookup func(string) (string, bool)) (map[string]string, error) {
-	data, err := io.ReadAll(r)
+	data, err := readAll(file, r)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
+		return nil, err
 	}
 	data = bytes.TrimPrefix(data, []byte(bom))
 	src := bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
@@ -143,6 +143,8 @@ func (p *envParser) parse() {
 		if key == "" {
 			sep := p.src[pos+bytes.IndexAny(p.src[pos:], "=:")]
 			p.errorAt(pos, "missing variable name before %q", string(sep))
+		} else if msg := valueProblem("the value of "+key, value); msg != "" {
+			p.errorAt(pos, "%s", msg)
 		} else {
 			p.out[key] = value
 		}

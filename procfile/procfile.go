@@ -41,9 +41,9 @@ func ReadFile(path string) (*Procfile, []Problem, error) {
 // warnings (Heroku would rename a type, a type is defined twice) even when it
 // also returns an error, which is an ErrorList holding every bad line.
 func Parse(file string, r io.Reader) (*Procfile, []Problem, error) {
-	data, err := io.ReadAll(r)
+	data, err := readAll(file, r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", file, err)
+		return nil, nil, err
 	}
 	text := strings.TrimPrefix(string(data), bom)
 
@@ -80,6 +80,9 @@ func Parse(file string, r io.Reader) (*Procfile, []Problem, error) {
 			continue
 		case cmd == "":
 			errs = append(errs, at(n, "process type %q has no command", name))
+			continue
+		case valueProblem("", cmd) != "":
+			errs = append(errs, at(n, "%s", valueProblem(fmt.Sprintf("the command of %q", name), cmd)))
 			continue
 		}
 

@@ -75,6 +75,8 @@ type dyno struct {
 
 	replacing bool // a preboot replacement is booting; guarded by the supervisor's mu
 
+	cgDir string // the current process's cgroup, or ""; owned by the run goroutine
+
 	ctl                chan control // ps:restart / ps:stop requests
 	stopOnce, killOnce sync.Once
 	stop, kill         chan struct{} // closed to ask for a graceful stop / an immediate kill
@@ -275,13 +277,35 @@ func (d *dyno) runOnce() (int, outcome) {
 	cmd.Stdin = nil // /dev/null, as on Heroku
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = groupAttr()
+	cgDir := ""
+	if cg := d.sup.cg; cg != nil {
+		if dir, f, err := cg.forDyno(d.slot.Name); err == nil {
+			cgDir = dir
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
+			defer f.Close()
+		}
+	}
 	err = proc.StartChild(func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
 		}
 		return cmd.Process.Pid, nil
 	})
+	if err != nil && cgDir != "" {
+		// The kernel refused the cgroup (clone3 missing, not allowed):
+		// start without, as where there are none.
+		removeCgroups(cgDir)
+		cgDir = ""
+		cmd = withoutCgroup(cmd)
+		err = proc.StartChild(func() (int, error) {
+			if err := cmd.Start(); err != nil {
+				return 0, err
+			}
+			return cmd.Process.Pid, nil
+		})
+	}
 	pw.Close()
+	d.cgDir = cgDir
 	if err != nil {
 		pr.Close()
 		d.event("Error starting process: %v", err)
@@ -305,6 +329,7 @@ func (d *dyno) runOnce() (int, outcome) {
 
 	finish := func(status int, next State) int {
 		signalGroup(pid, syscall.SIGKILL) // whatever the main process left behind goes with it, as on Heroku
+		killCgroup(cgDir)                 // daemons too, even those that left the group and cleared their env
 		d.event("Process exited with status %d", status)
 		d.mu.Lock()
 		d.pid = 0
@@ -373,6 +398,7 @@ func (d *dyno) terminate(pid int, exited <-chan int, finish func(int, State) int
 	grace := d.sup.cfg.StopTimeout
 	d.event("Stopping all processes with SIGTERM")
 	signalGroup(pid, syscall.SIGTERM)
+	signalCgroup(d.cgDir, syscall.SIGTERM) // those that left the group too
 	deadline := time.NewTimer(grace)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -93,12 +93,40 @@ func PortFree(port int) bool {
 	return true
 }
 
+// maxProbes bounds the search for a free port: a formation whose ports
+// are all taken fails with an error instead of searching on.
+const maxProbes = 1000
+
+// PatternPort is foreman's port of instance i of the type at index ti:
+// public + 100 × ti + i − 1.
+func PatternPort(public, ti, i int) int { return public + 100*ti + i - 1 }
+
+// FreePort is the first port from p on that is not used (by a dyno or by
+// dynobox's own listeners) and that free says can be bound; at most
+// maxProbes ports are tried, and never above 65535.
+func FreePort(name string, p int, used map[int]bool, free PortChecker) (int, error) {
+	start := p
+	for ; p < start+maxProbes && p <= 65535; p++ {
+		if !used[p] && free(p) {
+			return p, nil
+		}
+	}
+	if p > 65535 {
+		return 0, fmt.Errorf("no free port for %s between %d and 65535; pass a lower -p, or run fewer process types", name, start)
+	}
+	return 0, fmt.Errorf("no free port for %s among the %d ports from %d", name, maxProbes, start)
+}
+
 // Plan lays out the dynos of a formation in Procfile order with ports in
 // foreman's pattern: public + 100 × type index + instance − 1, moved to the
-// next free port when that one is taken. web.1 gets the public port itself
-// unless a router holds it (behindRouter).
-func Plan(pf *procfile.Procfile, counts map[string]int, public int, behindRouter bool, free PortChecker) ([]Slot, error) {
+// next free port when that one is taken or is one of dynobox's own
+// (reserved: the dashboard's). web.1 gets the public port itself unless a
+// router holds it (behindRouter).
+func Plan(pf *procfile.Procfile, counts map[string]int, public int, behindRouter bool, free PortChecker, reserved ...int) ([]Slot, error) {
 	used := map[int]bool{public: true}
+	for _, r := range reserved {
+		used[r] = true
+	}
 	var slots []Slot
 	for ti, e := range pf.Entries {
 		n := counts[e.Name]
@@ -107,12 +135,9 @@ func Plan(pf *procfile.Procfile, counts map[string]int, public int, behindRouter
 			if e.Name == "web" && i == 1 && !behindRouter {
 				s.Port = public
 			} else {
-				p := public + 100*ti + i - 1
-				for used[p] || !free(p) {
-					p++
-					if p > 65535 {
-						return nil, fmt.Errorf("no free port for %s above %d", s.Name, public)
-					}
+				p, err := FreePort(s.Name, PatternPort(public, ti, i), used, free)
+				if err != nil {
+					return nil, err
 				}
 				s.Port = p
 			}

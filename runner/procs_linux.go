@@ -73,8 +73,11 @@ func sessionPIDs(session string) []int {
 }
 
 // SweepSession terminates every process still marked with session: SIGTERM,
-// up to grace for them to go, then SIGKILL. It returns how many it found.
+// up to grace for them to go, then SIGKILL; then whatever is left in the
+// session's cgroup (daemons that cleared their environment) is killed.
+// It returns how many marked processes it found.
 func SweepSession(session string, grace time.Duration) int {
+	defer killCgroup(sessionCgroup(session))
 	pids := sessionPIDs(session)
 	if len(pids) == 0 {
 		return 0

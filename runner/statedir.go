@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,17 +15,34 @@ import (
 
 // StateDir is an app's private state directory (.dynobox/, mode 0700).
 type StateDir struct {
-	Path string
-	lock *os.File
+	Path    string
+	lock    *os.File
+	appLock *os.File // the app directory itself, flocked
 }
 
-// OpenStateDir creates the directory if needed and tightens its mode.
+// OpenStateDir creates the directory, mode 0700, if it does not exist. An
+// existing directory keeps its mode: "--state-dir /tmp" must not make
+// /tmp private. A directory dynobox made, or a .dynobox, gets a
+// .gitignore that ignores everything in it: Postgres data, secrets and
+// kept builds (hundreds of MB) never belong in the app's repository,
+// whatever a habitual "git add ." does.
 func OpenStateDir(path string) (*StateDir, error) {
-	if err := os.MkdirAll(path, 0o700); err != nil {
+	created := false
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(path, 0o700); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
+		created = true
+	} else if err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	if err := os.Chmod(path, 0o700); err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
+	if created || filepath.Base(path) == ".dynobox" {
+		gi := filepath.Join(path, ".gitignore")
+		if _, err := os.Lstat(gi); errors.Is(err, fs.ErrNotExist) {
+			if err := os.WriteFile(gi, []byte("# dynobox's state: never commit it\n*\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("state directory: %w", err)
+			}
+		}
 	}
 	return &StateDir{Path: path}, nil
 }
@@ -52,7 +70,32 @@ type Previous struct {
 // kernel when its holder dies, so a lock left by kill -9 is simply free;
 // the returned Previous names that crashed run's session so its
 // survivors can be swept.
+//
+// The app directory is flocked too: deleting the state directory while
+// dynobox runs deletes start.lock with it, and a second start would take
+// a new one and run a second supervisor for the same app.
 func (s *StateDir) Lock(appDir, session string) (*Previous, error) {
+	app, err := os.Open(appDir)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := syscall.Flock(int(app.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		app.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &AlreadyRunningError{PID: flockHolder(appDir), AppDir: appDir}
+		}
+		return nil, fmt.Errorf("lock %s: %w", appDir, err)
+	}
+	prev, err := s.lockStateDir(appDir, session)
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
+	s.appLock = app
+	return prev, nil
+}
+
+func (s *StateDir) lockStateDir(appDir, session string) (*Previous, error) {
 	f, err := os.OpenFile(s.File("start.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
@@ -78,12 +121,43 @@ func (s *StateDir) Lock(appDir, session string) (*Previous, error) {
 
 // Unlock releases the start lock and clears the record of our session.
 func (s *StateDir) Unlock() {
-	if s.lock == nil {
-		return
+	if s.lock != nil {
+		s.lock.Truncate(0)
+		s.lock.Close()
+		s.lock = nil
 	}
-	s.lock.Truncate(0)
-	s.lock.Close()
-	s.lock = nil
+	if s.appLock != nil {
+		s.appLock.Close()
+		s.appLock = nil
+	}
+}
+
+// flockHolder finds the pid holding a flock on path in /proc/locks
+// ("1: FLOCK  ADVISORY  WRITE 1234 08:01:56789 0 EOF"), or 0.
+func flockHolder(path string) int {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0
+	}
+	data, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return 0
+	}
+	dev := uint64(st.Dev)
+	major := (dev>>8)&0xfff | (dev>>32)&^0xfff
+	minor := dev&0xff | (dev>>12)&^0xff
+	want := fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[1] != "FLOCK" {
+			continue
+		}
+		if f[5] == want {
+			pid, _ := strconv.Atoi(f[4])
+			return pid
+		}
+	}
+	return 0
 }
 
 func readPidFile(f *os.File) Previous {

@@ -32,10 +32,16 @@ type Config struct {
 	// Procfile and PublicPort let the formation change at runtime (Scale).
 	Procfile   *procfile.Procfile
 	PublicPort int
+	// Reserved are ports of dynobox's own listeners (the dashboard): no
+	// dyno gets one.
+	Reserved []int
 	// Router: a router holds the public port and sends requests to up web
 	// dynos, so restarting a web dyno starts its replacement first and
 	// stops the old one once the new one is up (Heroku's preboot).
 	Router bool
+	// NoCgroups keeps dynos out of cgroups, leaving the process group and
+	// the session marker (the fall-backs where cgroups cannot be made).
+	NoCgroups bool
 	// OnState, when set, hears every dyno state change (for history and
 	// the router); it must not block.
 	OnState func(StateChange)
@@ -59,6 +65,13 @@ type Crash struct {
 type Supervisor struct {
 	cfg     Config
 	crashes chan Crash
+
+	// portMu serialises choosing ports for new dynos (Scale, preboot),
+	// which probes ports without holding mu: a stop or a snapshot never
+	// waits for a port search.
+	portMu sync.Mutex
+
+	cg *cgroups // the session's cgroup; nil where cgroups cannot be made
 
 	mu      sync.Mutex
 	dynos   []*dyno // formation order; scaled-down dynos leave once stopped
@@ -85,6 +98,9 @@ func (s *Supervisor) Start() error {
 		return errors.New("supervisor already started")
 	}
 	s.started = true
+	if !s.cfg.NoCgroups {
+		s.cg = openCgroups(s.cfg.Session)
+	}
 	for _, slot := range s.cfg.Slots {
 		s.launchLocked(slot)
 	}
@@ -141,6 +157,9 @@ func (s *Supervisor) Stop() {
 	for _, d := range dynos {
 		<-d.done
 	}
+	if s.cg != nil {
+		killCgroup(s.cg.dir) // empty by now; anything else started in it goes too
+	}
 }
 
 // Kill cuts any grace period short: remaining processes get SIGKILL now.
@@ -193,22 +212,25 @@ var ErrUnknownType = errors.New("unknown process type")
 // fresh ports, the highest-numbered ones above n are stopped. Dynos of
 // other types are not touched.
 func (s *Supervisor) Scale(typ string, n int) error {
+	s.portMu.Lock()
+	defer s.portMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.cfg.Procfile == nil {
+		s.mu.Unlock()
 		return errors.New("this supervisor cannot scale")
 	}
 	entry, ok := s.cfg.Procfile.Lookup(typ)
 	if !ok || typ == ReleaseType {
+		s.mu.Unlock()
 		return fmt.Errorf("%w %q; the Procfile has: %s", ErrUnknownType, typ, strings.Join(scalableTypes(s.cfg.Procfile), ", "))
 	}
 	if s.closing {
+		s.mu.Unlock()
 		return errors.New("dynobox is stopping")
 	}
 	var live []*dyno
-	used := map[int]bool{s.cfg.PublicPort: true}
+	used := s.usedPortsLocked()
 	for _, d := range s.dynos {
-		used[d.slot.Port] = true
 		if d.slot.Type == typ && !isClosed(d.stop) && !d.replacing {
 			live = append(live, d)
 		}
@@ -218,20 +240,50 @@ func (s *Supervisor) Scale(typ string, n int) error {
 		d.requestStop()
 		go s.remove(d)
 	}
-	for i := len(live) + 1; i <= n; i++ {
-		port := s.portFor(typ, i, used)
-		used[port] = true
-		s.launchLocked(Slot{Type: typ, Index: i, Name: fmt.Sprintf("%s.%d", typ, i), Command: entry.Command, Port: port})
-	}
 	s.notifyLocked()
+	s.mu.Unlock()
+
+	// Ports are probed without the lock (portMu keeps other choosers out).
+	var slots []Slot
+	for i := len(live) + 1; i <= n; i++ {
+		name := fmt.Sprintf("%s.%d", typ, i)
+		port, err := s.portFor(typ, i, name, used)
+		if err != nil {
+			return err
+		}
+		used[port] = true
+		slots = append(slots, Slot{Type: typ, Index: i, Name: name, Command: entry.Command, Port: port})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return errors.New("dynobox is stopping")
+	}
+	for _, slot := range slots {
+		s.launchLocked(slot)
+	}
 	return nil
 }
 
-// portFor picks a port in foreman's pattern, skipping used and busy ones.
-func (s *Supervisor) portFor(typ string, i int, used map[int]bool) int {
-	used[s.cfg.PublicPort] = used[s.cfg.PublicPort] || s.cfg.Router
+// usedPortsLocked is every port a dyno has, dynobox's own, and the public
+// port when the router holds it; the caller holds mu.
+func (s *Supervisor) usedPortsLocked() map[int]bool {
+	used := map[int]bool{s.cfg.PublicPort: s.cfg.Router}
+	for _, r := range s.cfg.Reserved {
+		used[r] = true
+	}
+	for _, d := range s.dynos {
+		used[d.slot.Port] = true
+	}
+	return used
+}
+
+// portFor picks a port in foreman's pattern for instance i of typ, or the
+// next free one that no dyno and no listener of dynobox's has. Called
+// with portMu held and mu not held: it probes ports.
+func (s *Supervisor) portFor(typ string, i int, name string, used map[int]bool) (int, error) {
 	if typ == "web" && i == 1 && !used[s.cfg.PublicPort] {
-		return s.cfg.PublicPort
+		return s.cfg.PublicPort, nil
 	}
 	ti := 0
 	for k, e := range s.cfg.Procfile.Entries {
@@ -239,11 +291,7 @@ func (s *Supervisor) portFor(typ string, i int, used map[int]bool) int {
 			ti = k
 		}
 	}
-	p := s.cfg.PublicPort + 100*ti + i - 1
-	for used[p] || !PortFree(p) {
-		p++
-	}
-	return p
+	return FreePort(name, PatternPort(s.cfg.PublicPort, ti, i), used, PortFree)
 }
 
 // remove drops a stopped dyno from the list once its goroutine is done.
@@ -317,24 +365,35 @@ func (s *Supervisor) control(sel Select, c control) ([]string, error) {
 // on a fresh port, and the old one is stopped once the new one is up (or
 // has failed to boot, so that the formation still converges).
 func (s *Supervisor) preboot(old *dyno) {
+	s.portMu.Lock()
 	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return
-	}
-	used := map[int]bool{}
-	for _, d := range s.dynos {
-		used[d.slot.Port] = true
-	}
+	used := s.usedPortsLocked()
+	s.mu.Unlock()
 	slot := old.slot
 	slot.Command = old.command()
-	slot.Port = s.portFor(slot.Type, 0, used) // instance 0: never the public port
+	// The next free port after its own: in the documented pattern's
+	// "or the next free port", and never one of dynobox's.
+	port, err := s.portFor(slot.Type, slot.Index, slot.Name, used)
+	s.mu.Lock()
+	if s.closing || err != nil {
+		old.replacing = false
+		closing := s.closing
+		s.mu.Unlock()
+		s.portMu.Unlock()
+		if !closing {
+			old.event("Restarting without preboot: %v", err)
+			old.send(ctlRestart)
+		}
+		return
+	}
+	slot.Port = port
 	nd := newDyno(s, slot)
 	nd.restarts = old.info().Restarts // the crashes of this dyno so far; a restart is not one
 	s.dynos = append(s.dynos, nd)
 	s.notifyLocked()
 	go nd.run()
 	s.mu.Unlock()
+	s.portMu.Unlock()
 	old.event("Restarting with preboot: %s starts on port %d, then the old process stops", slot.Name, slot.Port)
 
 	deadline := time.NewTimer(s.cfg.BootTimeout + time.Second)
@@ -412,6 +471,30 @@ func (s *Supervisor) Web() ([]DynoInfo, WebStatus) {
 		return nil, WebCrashed
 	}
 	return nil, WebNone
+}
+
+// Settling reports whether a dyno is on its way to a new process: a
+// restart asked for and not begun, a process stopping, a replacement or a
+// first start still booting. The file watcher waits for it, so that what
+// booting dynos write counts as the deploy's, not as a save.
+func (s *Supervisor) Settling() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.dynos {
+		if isClosed(d.stop) {
+			if !isClosed(d.done) {
+				return true // replaced or scaled down, still stopping
+			}
+			continue
+		}
+		d.mu.Lock()
+		busy := d.state == Starting || d.draining || !d.booted || d.replacing || len(d.ctl) > 0
+		d.mu.Unlock()
+		if busy {
+			return true
+		}
+	}
+	return false
 }
 
 // SetEnv replaces the environment new processes start with; it does not

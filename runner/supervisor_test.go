@@ -407,8 +407,9 @@ func TestCrashTakesLeftoversWithIt(t *testing.T) {
 
 func TestSweepSessionFindsDaemons(t *testing.T) {
 	t.Parallel()
-	// A daemon that left the process group is still found by its session mark.
-	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, `setsid sh -c 'echo $$ > daemon; exec sleep 1000' & echo ready; sleep 1000`)}, nil)
+	// A daemon that left the process group is still found by its session
+	// mark (where no cgroup holds the dyno, which would stop it at once).
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, `setsid sh -c 'echo $$ > daemon; exec sleep 1000' & echo ready; sleep 1000`)}, func(c *Config) { c.NoCgroups = true })
 	h.waitApp("worker.1", "ready")
 	pids := readPIDs(t, filepath.Join(h.dir, "daemon"), 1)
 	h.sup.Stop()

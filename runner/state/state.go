@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,8 +38,23 @@ type Store struct {
 // migrations it lacks. A file that is not a readable dynobox database is
 // an error naming the file — never a silent reset that would lose config vars.
 func Open(path string) (*Store, error) {
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on"
-	db, err := sql.Open("sqlite3", dsn)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, unreadable(path, err)
+	}
+	// The database, and the -wal and -shm files SQLite creates with the
+	// database's mode, are the app's secrets: 0600 from the start.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Chmod(abs+suffix, 0o600)
+	}
+	// A file: URI with the path escaped: an app directory named "q?x" or
+	// "a#b" must not cut the path short (the database would land outside
+	// the state directory, shared with other apps).
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: "_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on"}
+	db, err := sql.Open("sqlite3", u.String())
 	if err != nil {
 		return nil, unreadable(path, err)
 	}
@@ -50,7 +67,6 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, unreadable(path, err)
 	}
-	os.Chmod(path, 0o600)
 	return s, nil
 }
 

@@ -173,3 +173,39 @@ func TestOldDatabaseMigrates(t *testing.T) {
 		t.Fatalf("releases after migration: %+v %v", rels, err)
 	}
 }
+
+// A state directory whose path holds ?, # or % keeps its database inside
+// it, and the database with its -wal and -shm files is 0600.
+func TestOpenEscapesThePathAndKeepsFilesPrivate(t *testing.T) {
+	for _, name := range []string{"q?x", "a#b", "p%3Fc", "p%zz"} {
+		dir := filepath.Join(t.TempDir(), name, ".dynobox")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(filepath.Join(dir, "state.db"))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := s.AddRelease("test", ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"state.db", "state.db-wal", "state.db-shm"} {
+			st, err := os.Stat(filepath.Join(dir, f))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if st.Mode().Perm() != 0o600 {
+				t.Errorf("%s/%s is %o, want 600", name, f, st.Mode().Perm())
+			}
+		}
+		s.Close()
+		entries, _ := os.ReadDir(filepath.Dir(filepath.Dir(dir)))
+		if len(entries) != 1 {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("%s: the database left its directory: %v", name, names)
+		}
+	}
+}

@@ -69,8 +69,10 @@ func digestOf(p string) digest {
 type digests map[string]digest
 
 // filter removes from paths those whose content is what it was when last
-// reported, and those created within the batch (paths[rel] true) that are
-// gone again, and remembers the rest.
+// reported, those created within the batch (paths[rel] true) that are
+// gone again, and directories that exist (a directory holds no code: the
+// files in a new or moved-in one are reported themselves; mkdir alone
+// deploys nothing), and remembers the rest.
 func (ds digests) filter(root string, paths map[string]bool) {
 	for rel, created := range paths {
 		d := digestOf(filepath.Join(root, filepath.FromSlash(rel)))
@@ -80,7 +82,7 @@ func (ds digests) filter(root string, paths map[string]bool) {
 			continue
 		}
 		ds[rel] = d
-		if known && prev == d || !known && created && d.kind == absent {
+		if known && prev == d || !known && created && d.kind == absent || d.kind == directory {
 			delete(paths, rel)
 		}
 	}

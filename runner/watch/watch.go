@@ -46,9 +46,25 @@ type Options struct {
 	// OnError hears problems that do not stop watching: a directory that
 	// cannot be watched (inotify's watch limit), a failed read. Default: none.
 	OnError func(error)
-	// OnReady is called once the initial walk is done, with the number of
-	// directories watched; changes from then on are reported.
+	// Booting, when set, is called once the initial walk is done; until it
+	// returns the watcher acts as if a callback ran (the start's build and
+	// the dynos booting), so what changes meanwhile is the start's own
+	// writes unless it is yours (see window.go).
+	Booting func()
+	// OnReady is called once the initial walk is done and the first window
+	// (Booting, then Settle) has closed, with the number of directories
+	// watched; a save is reported from then on.
 	OnReady func(dirs int)
+	// Settle keeps the window in which changes are taken for a deploy's
+	// own writes (see window.go) open this long after each callback, and
+	// after the start. Default DefaultSettle; negative: no time after.
+	Settle time.Duration
+	// Tracked reports which of the given paths are under version control
+	// (and so are the user's files even when they change while a deploy
+	// runs). Default: git ls-files in the watched directory.
+	Tracked func(root string, paths []string) map[string]bool
+	// Notice hears changes the watcher decided not to report, and why.
+	Notice func(string)
 }
 
 // Watcher watches one directory tree. Make it with New, then call Run once.
@@ -62,6 +78,7 @@ type Watcher struct {
 	m       *matcher
 	watched map[string]bool // relative directories with a watch
 	seen    digests         // what reported paths looked like
+	win     window          // who wrote what: the user or a deploy
 }
 
 // New returns a Watcher for dir. It has no side effects.
@@ -80,6 +97,13 @@ func New(dir string, opts Options) *Watcher {
 	}
 	if opts.Source == nil {
 		opts.Source = NewFSNotify
+	}
+	if opts.Settle == 0 {
+		opts.Settle = DefaultSettle
+	}
+	opts.Settle = max(opts.Settle, 0)
+	if opts.Tracked == nil {
+		opts.Tracked = gitTracked
 	}
 	env := make([]string, len(opts.EnvFiles))
 	for i, e := range opts.EnvFiles {
@@ -111,10 +135,8 @@ func (w *Watcher) Run(ctx context.Context, fn func(Change)) error {
 		return fmt.Errorf("watch %s: %w", root, err)
 	}
 	w.watched[""] = true
-	w.scan("", nil, map[string]bool{})
-	if w.opts.OnReady != nil {
-		w.opts.OnReady(len(w.watched))
-	}
+	w.win = newWindow()
+	w.scan("", w.win.existed, map[string]bool{})
 	return w.loop(ctx, fn)
 }
 
@@ -134,6 +156,8 @@ func (w *Watcher) alwaysIgnored() []string {
 // batch is the changes collected since the last callback.
 type batch struct {
 	paths    map[string]bool
+	outside  map[string]bool      // paths changed at least once outside a window
+	firstAt  map[string]time.Time // each path's first change in the batch
 	overflow bool
 	first    time.Time // first event of the batch
 	due      time.Time // when the batch may be delivered
@@ -141,13 +165,40 @@ type batch struct {
 
 func (b *batch) empty() bool { return len(b.paths) == 0 && !b.overflow }
 
+func newBatch() batch {
+	return batch{paths: map[string]bool{}, outside: map[string]bool{}, firstAt: map[string]time.Time{}}
+}
+
+// add merges the paths of one event; inWindow says a deploy was running
+// or had just ended.
+func (b *batch) add(paths map[string]bool, inWindow bool) {
+	now := time.Now()
+	for p, created := range paths {
+		if _, ok := b.firstAt[p]; !ok {
+			b.firstAt[p] = now
+		}
+		b.paths[p] = b.paths[p] || created
+		if !inWindow {
+			b.outside[p] = true
+		}
+	}
+}
+
 func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	b := batch{paths: map[string]bool{}}
-	busy := false
+	b := newBatch()
+	// The start is the first window: busy while Booting runs.
+	busy := true
 	done := make(chan struct{})
+	var ready <-chan time.Time
+	go func() {
+		if w.opts.Booting != nil {
+			w.opts.Booting()
+		}
+		done <- struct{}{}
+	}()
 
 	touch := func() {
 		now := time.Now()
@@ -168,13 +219,14 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 			w.seen = digests{} // what we remember may be stale now
 		} else {
 			w.seen.filter(w.root, b.paths)
+			w.attribute(&b)
 		}
 		if b.empty() {
-			b = batch{paths: map[string]bool{}} // writes that changed no bytes
+			b = newBatch() // writes that changed no bytes, or the deploy's own
 			return
 		}
 		ch := w.cls.build(b.paths, b.overflow)
-		b = batch{paths: map[string]bool{}}
+		b = newBatch()
 		busy = true
 		go func() {
 			defer func() { done <- struct{}{} }()
@@ -190,11 +242,19 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 				<-done
 			}
 			return nil
+		case <-ready:
+			ready = nil
+			w.win.started = true
+			if w.opts.OnReady != nil {
+				w.opts.OnReady(len(w.watched))
+			}
 		case ev, ok := <-events:
 			if !ok {
 				return fmt.Errorf("watch %s: event source closed", w.root)
 			}
-			if w.handle(ev, b.paths) {
+			got := map[string]bool{}
+			if w.handle(ev, got) {
+				b.add(got, busy || time.Now().Before(w.win.until))
 				touch()
 			}
 		case err, ok := <-errs:
@@ -214,6 +274,12 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 			fire()
 		case <-done:
 			busy = false
+			w.win.lastEnd = time.Now()
+			w.win.until = w.win.lastEnd.Add(w.opts.Settle)
+			if !w.win.started {
+				w.win.lastEnd = time.Time{} // the start is no deploy for the loop guard
+				ready = time.After(w.opts.Settle)
+			}
 			fire()
 		}
 	}

@@ -1,0 +1,175 @@
+package runner
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// A process can leave its process group (setsid) and clear its environment
+// (env -i), and so escape both the group signals and the session-marker
+// sweep; it cannot leave its cgroup. Where cgroup v2 lets dynobox make
+// cgroups (as root, or in a delegated subtree), every dyno starts inside
+// one of its own (clone3's CLONE_INTO_CGROUP: no window in which a fast
+// daemon is outside), below one cgroup for the session; whatever is left
+// in a dyno's cgroup when its process ends is killed (cgroup.kill), and
+// the watchdog's last sweep kills the session's. Elsewhere the process
+// group and the session marker remain the mechanisms.
+
+// cgroups is the session's cgroup, made by Supervisor.Start.
+type cgroups struct {
+	dir string
+	n   atomic.Int64
+}
+
+// cgroup2Mount is where the cgroup v2 hierarchy is mounted ("" if not).
+func cgroup2Mount() string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// 36 35 0:30 / /sys/fs/cgroup rw,... shared:9 - cgroup2 cgroup2 rw
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
+			continue
+		}
+		if f := strings.Fields(pre); len(f) >= 5 && f[3] == "/" {
+			return f[4]
+		}
+	}
+	return ""
+}
+
+// ownCgroup is this process's cgroup v2 path ("0::/path").
+func ownCgroup() string {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			return p
+		}
+	}
+	return ""
+}
+
+// sessionCgroup is the session's cgroup directory, next to this process's
+// own cgroup (the watchdog, dynobox's child, finds the same one).
+func sessionCgroup(session string) string {
+	mnt, own := cgroup2Mount(), ownCgroup()
+	if mnt == "" || own == "" || session == "" {
+		return ""
+	}
+	return filepath.Join(mnt, own, "dynobox-"+session)
+}
+
+// openCgroups makes the session's cgroup, or returns nil where cgroups
+// cannot be made.
+func openCgroups(session string) *cgroups {
+	dir := sessionCgroup(session)
+	if dir == "" {
+		return nil
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return &cgroups{dir: dir}
+}
+
+// forDyno makes a cgroup for one run of a dyno and opens it for
+// SysProcAttr.CgroupFD; the caller closes the file once the process started.
+func (c *cgroups) forDyno(name string) (string, *os.File, error) {
+	dir := filepath.Join(c.dir, fmt.Sprintf("%s.%d", name, c.n.Add(1)))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		os.Remove(dir)
+		return "", nil, err
+	}
+	return dir, f, nil
+}
+
+// signalCgroup sends sig to every process in cgroup dir and below.
+func signalCgroup(dir string, sig syscall.Signal) {
+	if dir == "" {
+		return
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		data, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
+				syscall.Kill(pid, sig)
+			}
+		}
+		return nil
+	})
+}
+
+// killCgroup kills every process in cgroup dir and below, waits (up to
+// two seconds) for them to be gone, and removes the cgroups.
+func killCgroup(dir string) {
+	if dir == "" {
+		return
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0); err != nil {
+		signalCgroup(dir, syscall.SIGKILL) // kernels before 5.14
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for populated(dir) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		signalCgroup(dir, syscall.SIGKILL) // a fork racing the first kill
+	}
+	removeCgroups(dir)
+}
+
+// populated reads "populated 1" from cgroup.events: a process is in dir or below.
+func populated(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.events"))
+	return err == nil && strings.Contains(string(data), "populated 1")
+}
+
+// removeCgroups removes dir and the cgroups below it, deepest first.
+func removeCgroups(dir string) {
+	var dirs []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		syscall.Rmdir(dirs[i])
+	}
+}
+
+// withoutCgroup is a fresh copy of a command whose start into a cgroup
+// failed (a Cmd starts once), without the cgroup.
+func withoutCgroup(cmd *exec.Cmd) *exec.Cmd {
+	c := exec.Command(cmd.Path, cmd.Args[1:]...)
+	c.Dir, c.Env, c.Stdin, c.Stdout, c.Stderr = cmd.Dir, cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr
+	attr := *cmd.SysProcAttr
+	attr.UseCgroupFD, attr.CgroupFD = false, 0
+	c.SysProcAttr = &attr
+	return c
+}
