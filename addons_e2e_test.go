@@ -150,7 +150,8 @@ func TestPostgresDataSurvivesKill9OfDynobox(t *testing.T) {
 	})
 	port := strconv.Itoa(freePort(t))
 	p := startDynobox(t, dir, "start", "-p", port)
-	p.waitOutput("State changed from starting to up")
+	// A first start runs initdb: 20–80 s seen on a busy 2-core machine.
+	p.waitOutputWithin("State changed from starting to up", 2*time.Minute)
 	if _, stderr, code := runDynobox(t, dir, "pg:psql", "-c", "create table t(x int); insert into t values (7)"); code != 0 {
 		t.Fatalf("pg:psql: %s", stderr)
 	}
@@ -166,7 +167,7 @@ func TestPostgresDataSurvivesKill9OfDynobox(t *testing.T) {
 	waitGone(t, []int{postmaster}, 10*time.Second)
 
 	p2 := startDynobox(t, dir, "start", "-p", port)
-	p2.waitOutput("State changed from starting to up")
+	p2.waitOutputWithin("State changed from starting to up", 2*time.Minute)
 	out, stderr, code := runDynobox(t, dir, "pg:psql", "-c", "select x from t")
 	if code != 0 || !strings.Contains(out, "7") {
 		t.Fatalf("after kill -9: exit %d %q %s\n%s", code, out, stderr, p2.out)

@@ -42,7 +42,7 @@ func TestPostgresAddonLikeHeroku(t *testing.T) {
 		"app.json": `{"addons": ["heroku-postgresql"]}`,
 		"Procfile": "worker: exec sleep 1000\n",
 	})
-	p.waitOutputWithin("State changed from starting to up", 60*time.Second)
+	p.waitOutputWithin("State changed from starting to up", 2*time.Minute) // initdb: 20–80 s on a busy machine
 
 	// node-postgres with the ssl option Heroku documents for Node.
 	out, stderr, code := verb("run", "node", script)

@@ -280,7 +280,7 @@ func pgTestHelper(t *testing.T, dir string, keepServer bool) (*exec.Cmd, string,
 		}
 		pid, _ := strconv.Atoi(f[2])
 		return cmd, f[1], pid
-	case <-time.After(90 * time.Second):
+	case <-time.After(3 * time.Minute): // initdb alone took over a minute on a busy machine
 		t.Fatal("helper did not start postgres")
 	}
 	return nil, "", 0
