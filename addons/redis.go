@@ -150,6 +150,7 @@ type redisServer struct {
 
 	writeCmds map[string]bool // upper-case names of commands that change data
 	handlers  map[string]redisHandler
+	scripts   *redisScripts
 
 	clients sync.Map // *server.Peer → *redisClient
 	pending sync.Map // connection id → net.Conn, until its preamble arrives
@@ -232,6 +233,7 @@ func (s *redisServer) startMiniredis() error {
 		s.writeCmds[strings.ToUpper(name)] = c.writes()
 	}
 	s.handlers = s.ownHandlers()
+	s.scripts = newRedisScripts()
 	s.mr.Server().SetPreHook(s.hook)
 	s.internal = newRedisInternalConn(s.mr.Server())
 	return nil

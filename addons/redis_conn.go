@@ -105,6 +105,10 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 			}
 			return true
 		}
+		if cmd == redisLuaCall {
+			s.runScript(c, args)
+			return true
+		}
 		return false // Lua's redis.call, or our snapshot connection
 	}
 	cl := v.(*redisClient)
@@ -115,6 +119,11 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 	cl.touch(cmd)
 	if !cl.authed && !redisNoAuth[cmd] {
 		c.WriteError("NOAUTH Authentication required.")
+		return true
+	}
+	switch cmd {
+	case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO":
+		s.cmdEval(c, cl, cmd, args)
 		return true
 	}
 	if h := s.handlers[cmd]; h != nil {
@@ -210,6 +219,7 @@ func (s *redisServer) ownHandlers() map[string]redisHandler {
 			reply(c, respArray(respBulk("master"), respInt(0), respArray()))
 		},
 		"SLOWLOG":  cmdSlowlog,
+		"SCRIPT":   s.cmdScript,
 		"CLUSTER":  errorHandler("ERR This instance has cluster support disabled"),
 		"MONITOR":  errorHandler("ERR dynobox does not support MONITOR"),
 		"SHUTDOWN": errorHandler("ERR SHUTDOWN is disabled: stop dynobox instead"),
