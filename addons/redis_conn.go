@@ -19,20 +19,9 @@ import (
 // redis.call and from our own in-process snapshot connection.
 const redisPreamble = "DYNOBOX.CONN"
 
-// preambleConn serves the preamble before the client's own bytes.
-type preambleConn struct {
-	net.Conn
-	pre []byte // read only by miniredis' reader goroutine
-}
-
-func (c *preambleConn) Read(p []byte) (int, error) {
-	if len(c.pre) > 0 {
-		n := copy(p, c.pre)
-		c.pre = c.pre[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
+// redisProtoErr is the command inlineConn sends in place of a request it
+// cannot parse; our hook replies with the error and closes, as Redis does.
+const redisProtoErr = "DYNOBOX.PROTOERR"
 
 func (s *redisServer) wrapConn(conn net.Conn, isTLS bool) net.Conn {
 	id := s.nextID.Add(1)
@@ -43,7 +32,9 @@ func (s *redisServer) wrapConn(conn net.Conn, isTLS bool) net.Conn {
 	}
 	pre := respBulks([]string{redisPreamble, s.token, strconv.FormatInt(id, 10),
 		conn.RemoteAddr().String(), conn.LocalAddr().String(), transport})
-	return &preambleConn{Conn: conn, pre: pre.appendResp(nil, false)}
+	return newInlineConn(conn, pre.appendResp(nil, false), func(msg string) []byte {
+		return respBulks([]string{redisProtoErr, s.token, msg}).appendResp(nil, false)
+	})
 }
 
 // redisClient is what we know of one client connection.
@@ -114,6 +105,11 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 	cl := v.(*redisClient)
 	if cl.dispatching {
 		return false // our own Dispatch below
+	}
+	if cmd == redisProtoErr && len(args) == 2 && args[0] == s.token {
+		c.WriteError(args[1])
+		c.Close()
+		return true
 	}
 	s.commands.Add(1)
 	cl.touch(cmd)
