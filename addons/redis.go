@@ -23,10 +23,6 @@ import (
 const (
 	redisAddonName = "heroku-redis"
 	redisDatabases = 16
-	// redisSaveEvery is how often a changed data set is snapshotted: a
-	// kill -9 loses at most the writes of the last interval (plus the
-	// snapshot being written).
-	redisSaveEvery = time.Second
 	// redisExpireMin and redisExpireMax bound how often TTLs advance; see
 	// expireLoop.
 	redisExpireMin = 50 * time.Millisecond
@@ -34,8 +30,8 @@ const (
 )
 
 // Redis is Heroku Key-Value Store (heroku-redis) on loopback: miniredis
-// behind AUTH, on a plain and a TLS port, with real-time key expiry,
-// snapshots in Options.Dir, and the connection-time commands (HELLO,
+// behind AUTH, on a plain and a TLS port, with real-time key expiry, an
+// append-only log in Options.Dir (redis_aof.go), and the connection-time commands (HELLO,
 // CLIENT, INFO, CONFIG, COMMAND) that clients and redis-cli send.
 type Redis struct {
 	opts Options
@@ -152,13 +148,20 @@ type redisServer struct {
 	handlers  map[string]redisHandler
 	scripts   *redisScripts
 
+	aof     *redisAOF // nil when ephemeral
+	aofPath string
+	// writeMu is held while a write command runs and is logged, so the
+	// log's order is the order miniredis ran them in.
+	writeMu sync.Mutex
+	effMu   sync.Mutex
+	runs    [][][]string // write commands of the scripts run under writeMu
+
 	clients sync.Map // *server.Peer → *redisClient
 	pending sync.Map // connection id → net.Conn, until its preamble arrives
 	active  sync.WaitGroup
 	nextID  atomic.Int64
 
 	changes   atomic.Int64 // data-changing commands run since start
-	saved     atomic.Int64 // changes covered by the last snapshot
 	lastSave  atomic.Int64 // unix seconds
 	commands  atomic.Int64
 	connCount atomic.Int64
@@ -166,10 +169,9 @@ type redisServer struct {
 	configMu sync.Mutex
 	config   map[string]string
 
-	saveMu   sync.Mutex // one snapshot at a time; guards internal
-	internal *redisInternalConn
+	internal *redisInternalConn // reads an older dump.gob into the log at start
 
-	serving bool // Start succeeded: Stop writes the final snapshot
+	serving bool // Start succeeded
 	done    chan struct{}
 	wg      sync.WaitGroup // accept and background loops
 }
@@ -198,7 +200,7 @@ func startRedisServer(ctx context.Context, opts Options) (_ *redisServer, err er
 		return nil, err
 	}
 	if !opts.Ephemeral {
-		if err := s.restore(); err != nil {
+		if err := s.load(); err != nil {
 			return nil, err
 		}
 	}
@@ -262,9 +264,9 @@ func (s *redisServer) listen(cert *certPair) error {
 func (s *redisServer) background() {
 	s.wg.Add(1)
 	go s.expireLoop()
-	if !s.opts.Ephemeral {
+	if s.aof != nil {
 		s.wg.Add(1)
-		go s.saveLoop()
+		go s.syncLoop()
 	}
 }
 
@@ -315,26 +317,6 @@ func (s *redisServer) expireLoop() {
 	}
 }
 
-// saveLoop snapshots the data set when it changed since the last one.
-func (s *redisServer) saveLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(redisSaveEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
-			if s.changes.Load() == s.saved.Load() {
-				continue
-			}
-			if _, err := s.save(); err != nil {
-				s.logf("snapshot failed: %v", err)
-			}
-		}
-	}
-}
-
 // stop closes the listeners and the clients, writes the final snapshot
 // and closes miniredis.
 func (s *redisServer) stop(ctx context.Context) error {
@@ -354,12 +336,10 @@ func (s *redisServer) stop(ctx context.Context) error {
 		s.logf("stop: clients still running commands: %v", err)
 	}
 	var err error
-	if s.serving && !s.opts.Ephemeral {
-		n, serr := s.save()
-		if serr != nil {
-			err = fmt.Errorf("final snapshot: %w", serr)
-		} else {
-			s.logf("saved %d keys to %s", n, s.dumpPath)
+	if s.aof != nil {
+		n := s.aof.unsynced()
+		if cerr := s.aof.close(); cerr != nil {
+			err = fmt.Errorf("final save failed, the last %d writes are lost: %w", n, cerr)
 		}
 	}
 	if s.internal != nil {

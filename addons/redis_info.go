@@ -122,14 +122,30 @@ func infoMemory() [][2]string {
 	}
 }
 
+// infoPersistence describes the append-only log in Redis' terms:
+// rdb_changes_since_last_save counts the writes not yet fsynced.
 func (s *redisServer) infoPersistence() [][2]string {
+	unsaved, enabled, status, size := int64(0), "0", "ok", int64(0)
+	if s.aof != nil {
+		unsaved, enabled, size = s.aof.unsynced(), "1", s.aof.size.Load()
+		if s.aof.failure() != nil {
+			status = "err"
+		}
+	}
 	return [][2]string{
 		{"loading", "0"}, {"async_loading", "0"},
-		{"rdb_changes_since_last_save", strconv.FormatInt(s.changes.Load()-s.saved.Load(), 10)},
-		{"rdb_bgsave_in_progress", "0"}, {"rdb_last_save_time", strconv.FormatInt(s.lastSave.Load(), 10)},
-		{"rdb_last_bgsave_status", "ok"}, {"aof_enabled", "0"}, {"aof_rewrite_in_progress", "0"},
-		{"aof_last_write_status", "ok"},
+		{"rdb_changes_since_last_save", strconv.FormatInt(unsaved, 10)},
+		{"rdb_bgsave_in_progress", "0"}, {"rdb_last_save_time", strconv.FormatInt(s.lastSaveTime(), 10)},
+		{"rdb_last_bgsave_status", status}, {"aof_enabled", enabled}, {"aof_rewrite_in_progress", "0"},
+		{"aof_last_write_status", status}, {"aof_current_size", strconv.FormatInt(size, 10)},
 	}
+}
+
+func (s *redisServer) lastSaveTime() int64 {
+	if s.aof != nil {
+		return s.aof.lastSync.Load()
+	}
+	return s.lastSave.Load()
 }
 
 func (s *redisServer) infoStats() [][2]string {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	luajson "github.com/alicebob/miniredis/v2/gopher-json"
 	"github.com/alicebob/miniredis/v2/server"
@@ -191,6 +192,13 @@ func (s *redisServer) runScript(c *server.Peer, args []string) {
 	l := s.luaState()
 	defer s.scripts.states.Put(l)
 	run := &luaRun{s: s, ctx: c.Ctx, sha: sha, readOnly: readOnly}
+	if !readOnly && s.aof != nil {
+		defer func() {
+			s.effMu.Lock()
+			s.runs = append(s.runs, run.effects)
+			s.effMu.Unlock()
+		}()
+	}
 	redisTable := l.GetGlobal("redis").(*lua.LTable)
 	redisTable.RawSetString("call", l.NewFunction(run.call(true)))
 	redisTable.RawSetString("pcall", l.NewFunction(run.call(false)))
@@ -308,6 +316,7 @@ type luaRun struct {
 	ctx      any // miniredis' nested connection context, from the trampoline
 	sha      string
 	readOnly bool
+	effects  [][]string // the write commands it ran, for the log
 }
 
 // call is redis.call (raise) or redis.pcall (return the error table).
@@ -361,6 +370,9 @@ func (r *luaRun) call(raise bool) lua.LGFunction {
 				return fail("ERR Unknown Redis command called from script")
 			}
 			return fail(v.str)
+		}
+		if r.s.aof != nil && !r.readOnly && (r.s.writeCmds[cmd] || cmd == "SELECT") {
+			r.effects = append(r.effects, aofEffects(cmd, args[1:], v, time.Now())...)
 		}
 		l.Push(respToLua(l, v))
 		return 1
@@ -492,4 +504,23 @@ func luaToResp(b []byte, v lua.LValue, depth int) []byte {
 		return b
 	}
 	return append(b, "$-1\r\n"...)
+}
+
+// takeScriptRuns returns the write commands of the script that just ran.
+func (s *redisServer) takeScriptRuns() [][]string {
+	var out [][]string
+	for _, r := range s.takeScriptRunList() {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// takeScriptRunList returns the scripts run since the last call, each as
+// the write commands it ran.
+func (s *redisServer) takeScriptRunList() [][][]string {
+	s.effMu.Lock()
+	defer s.effMu.Unlock()
+	runs := s.runs
+	s.runs = nil
+	return runs
 }

@@ -102,28 +102,8 @@ func (c *redisInternalConn) do(args ...string) (respValue, error) {
 
 func (c *redisInternalConn) close() { c.conn.Close() }
 
-// save writes a snapshot of all databases to dump.gob and returns how many
-// keys it holds.
-func (s *redisServer) save() (int, error) {
-	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
-	changes := s.changes.Load() // before reading: later writes make the next save
-	dump, n, err := s.readDump()
-	if err != nil {
-		return 0, err
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(dump); err != nil {
-		return 0, fmt.Errorf("encode snapshot: %w", err)
-	}
-	if err := writeFileAtomic(s.dumpPath, buf.Bytes(), 0o600); err != nil {
-		return 0, err
-	}
-	s.saved.Store(changes)
-	s.lastSave.Store(dump.SavedAt.Unix())
-	return n, nil
-}
-
+// readDump reads all databases, for moving an older version's dump.gob
+// into the append-only log (at start, before clients connect).
 func (s *redisServer) readDump() (*redisDump, int, error) {
 	dump := &redisDump{Version: redisDumpVersion, SavedAt: time.Now()}
 	total := 0
