@@ -148,6 +148,7 @@ type redisServer struct {
 	handlers  map[string]redisHandler
 	scripts   *redisScripts
 
+	expiry  *redisExpiry
 	aof     *redisAOF // nil when ephemeral
 	aofPath string
 	// writeMu is held while a write command runs and is logged, so the
@@ -204,6 +205,7 @@ func startRedisServer(ctx context.Context, opts Options) (_ *redisServer, err er
 			return nil, err
 		}
 	}
+	s.scanTTLs()
 	if err := s.listen(cert); err != nil {
 		return nil, err
 	}
@@ -236,6 +238,7 @@ func (s *redisServer) startMiniredis() error {
 	}
 	s.handlers = s.ownHandlers()
 	s.scripts = newRedisScripts()
+	s.expiry = newRedisExpiry()
 	s.mr.Server().SetPreHook(s.hook)
 	s.internal = newRedisInternalConn(s.mr.Server())
 	return nil
@@ -291,29 +294,6 @@ func (s *redisServer) acceptLoop(ln net.Listener, isTLS bool) {
 		s.connCount.Add(1)
 		s.active.Add(1)
 		s.mr.Server().ServeConn(s.wrapConn(conn, isTLS))
-	}
-}
-
-// expireLoop advances miniredis' TTLs in real time. miniredis' own
-// ClockTTL does it on every command at the cost of sorting all keys each
-// time, so we advance on a timer instead: every redisExpireMin, or less
-// often when a pass is slow (large data sets), keeping it under ~5% of a
-// core. Keys thus expire within one interval of their deadline.
-func (s *redisServer) expireLoop() {
-	defer s.wg.Done()
-	last := time.Now()
-	wait := redisExpireMin
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-time.After(wait):
-		}
-		now := time.Now()
-		s.mr.FastForward(now.Sub(last))
-		last = now
-		took := time.Since(now)
-		wait = min(max(20*took, redisExpireMin), redisExpireMax)
 	}
 }
 

@@ -48,6 +48,7 @@ type aofFile interface {
 type redisAOF struct {
 	path string
 
+	flushMu sync.Mutex // one flush at a time
 	mu      sync.Mutex // guards the fields below
 	file    aofFile
 	buf     []byte // appended, not yet written to file
@@ -103,33 +104,44 @@ func (a *redisAOF) append(db int, cmds [][]string) {
 	a.pending += int64(len(cmds))
 }
 
-// flush writes the buffer and fsyncs. On failure the unwritten bytes stay
-// buffered for the next try, and writes are refused until one succeeds.
+// flush writes the buffer and fsyncs, without holding up appends. On
+// failure the unwritten bytes stay buffered for the next try, and writes
+// are refused until one succeeds.
 func (a *redisAOF) flush() error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.file == nil {
+	buf, pending, file, failed := a.buf, a.pending, a.file, a.err != nil
+	a.buf = nil
+	a.mu.Unlock()
+	if file == nil {
 		return errors.New("append-only log closed")
 	}
-	if len(a.buf) > 0 {
-		n, err := a.file.Write(a.buf)
-		a.size.Add(int64(n))
-		a.buf = a.buf[n:]
-		if err != nil {
-			a.err = err
-			return fmt.Errorf("write %s: %w", a.path, err)
-		}
-		a.buf = nil
+	fail := func(err error, unwritten []byte) error {
+		a.mu.Lock()
+		a.buf = append(unwritten, a.buf...)
+		a.err = err
+		a.mu.Unlock()
+		return err
 	}
-	if a.pending == 0 && a.err == nil {
+	if len(buf) > 0 {
+		n, err := file.Write(buf)
+		a.size.Add(int64(n))
+		if err != nil {
+			return fail(fmt.Errorf("write %s: %w", a.path, err), buf[n:])
+		}
+	}
+	if pending == 0 && !failed {
 		return nil
 	}
-	if err := a.file.Sync(); err != nil {
-		a.err = err
-		return fmt.Errorf("fsync %s: %w", a.path, err)
+	if err := file.Sync(); err != nil {
+		return fail(fmt.Errorf("fsync %s: %w", a.path, err), nil)
 	}
-	a.synced.Add(a.pending)
-	a.pending, a.err = 0, nil
+	a.mu.Lock()
+	a.pending -= pending
+	a.err = nil
+	a.mu.Unlock()
+	a.synced.Add(pending)
 	a.lastSync.Store(time.Now().Unix())
 	return nil
 }
@@ -149,6 +161,8 @@ func (a *redisAOF) unsynced() int64 {
 
 func (a *redisAOF) close() error {
 	err := a.flush()
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.file != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -257,5 +259,92 @@ func TestRedisSetStopReportsFailedSave(t *testing.T) {
 	err := set.Stop(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "stop heroku-redis: redis: final save failed, the last 1 writes are lost") {
 		t.Fatalf("Set.Stop = %v", err)
+	}
+}
+
+// TestRedisPingLatencyUnderWrites measures the worst PING round trip with
+// 200k keys while other clients write steadily: nothing may hold the
+// server for long (the old once-a-second snapshot held it 0.5–15 s).
+func TestRedisPingLatencyUnderWrites(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t, t.TempDir())
+	ctx := t.Context()
+	url := r.Env()["REDIS_URL"]
+	c := newGoRedis(t, url, func(o *redis.Options) { o.PoolSize = 4 })
+	const keys = 200_000
+	for i := 0; i < keys; i += 1000 {
+		p := c.Pipeline()
+		for j := i; j < i+1000; j++ {
+			p.Set(ctx, fmt.Sprintf("key:%d", j), "value", 0)
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writes atomic.Int64
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if c.Set(ctx, fmt.Sprintf("key:%d", (i*4+w)%keys), i, 0).Err() == nil {
+					writes.Add(1)
+				}
+			}
+		}()
+	}
+	pinger := newGoRedis(t, url)
+	var worst time.Duration
+	deadline := time.Now().Add(3 * time.Second)
+	n := 0
+	for time.Now().Before(deadline) {
+		start := time.Now()
+		if err := pinger.Ping(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		worst = max(worst, time.Since(start))
+		n++
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("worst PING of %d with %d keys under %d writes: %v", n, keys, writes.Load(), worst)
+	// A generous bound (the machine is shared and -race is slow): the
+	// old snapshot stalled ~10 s at this size.
+	if worst > time.Second {
+		t.Fatalf("worst PING %v", worst)
+	}
+}
+
+// TestRedisKeyTTLsCountDownPerKey: without hash field TTLs, TTLs count
+// down key by key (no FastForward), whichever way they were set.
+func TestRedisKeyTTLsCountDownPerKey(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t, t.TempDir())
+	ctx := t.Context()
+	c := newGoRedis(t, r.Env()["REDIS_URL"])
+	c3 := newGoRedis(t, r.Env()["REDIS_URL"], func(o *redis.Options) { o.DB = 3 })
+	c.Set(ctx, "px", "v", 300*time.Millisecond)
+	c.Eval(ctx, "redis.call('SET', KEYS[1], 'v') return redis.call('PEXPIRE', KEYS[1], 300)", []string{"by-script"})
+	c.Set(ctx, "renamed-from", "v", 300*time.Millisecond)
+	c.Rename(ctx, "renamed-from", "renamed-to")
+	c3.Set(ctx, "db3", "v", 300*time.Millisecond)
+	c.Set(ctx, "long", "v", time.Hour)
+	for _, k := range []string{"px", "by-script", "renamed-to"} {
+		waitFor(t, 5*time.Second, k+" to expire", func() bool { return c.Exists(ctx, k).Val() == 0 })
+	}
+	waitFor(t, 5*time.Second, "db3 to expire", func() bool { return c3.Exists(ctx, "db3").Val() == 0 })
+	if ttl := c.PTTL(ctx, "long").Val(); ttl > time.Hour-200*time.Millisecond || ttl < 50*time.Minute {
+		t.Fatalf("PTTL long = %v", ttl)
+	}
+	if r.running.expiry.usesFastForward() {
+		t.Fatal("fell back to FastForward without hash field TTLs")
 	}
 }

@@ -102,8 +102,12 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 			}
 			return true
 		}
-		if cmd == redisLuaCall {
+		switch cmd {
+		case redisLuaCall:
 			s.runScript(c, args)
+			return true
+		case redisExpireTick:
+			s.expireChunk(c, args)
 			return true
 		}
 		return false // Lua's redis.call, or our snapshot connection
@@ -195,6 +199,7 @@ func (s *redisServer) dispatch(c *server.Peer, cl *redisClient, cmd string, args
 	}
 	if s.writeCmds[cmd] {
 		s.changes.Add(1)
+		s.noteTTL(cl.currentDB(), cmd, args)
 	}
 	switch cmd {
 	case "MULTI":

@@ -133,7 +133,7 @@ func (s *redisServer) cmdEval(c *server.Peer, cl *redisClient, cmd string, args 
 	if strings.HasSuffix(cmd, "_RO") {
 		ro = "1"
 	}
-	full := append([]string{redisLuaTrampoline, "0", s.token, sha, ro}, args[1:]...)
+	full := append([]string{redisLuaTrampoline, "0", s.token, sha, ro, strconv.Itoa(cl.currentDB())}, args[1:]...)
 	s.dispatch(c, cl, "EVAL", full)
 }
 
@@ -172,11 +172,11 @@ func (s *redisServer) cmdScript(c *server.Peer, _ *redisClient, args []string) {
 	}
 }
 
-// runScript is the trampoline's callback: args are token, sha, ro,
+// runScript is the trampoline's callback: args are token, sha, ro, db,
 // numkeys, keys…, argv…. It runs under miniredis' lock, and c carries
 // the nested context the script's redis.call() uses.
 func (s *redisServer) runScript(c *server.Peer, args []string) {
-	if len(args) < 4 || args[0] != s.token {
+	if len(args) < 5 || args[0] != s.token {
 		c.WriteError("ERR unknown command '" + redisLuaCall + "'")
 		return
 	}
@@ -186,12 +186,13 @@ func (s *redisServer) runScript(c *server.Peer, args []string) {
 		c.WriteError("NOSCRIPT No matching script. Please use EVAL.")
 		return
 	}
-	numKeys, _ := strconv.Atoi(args[3])
-	keys, argv := args[4:4+numKeys], args[4+numKeys:]
+	db, _ := strconv.Atoi(args[3])
+	numKeys, _ := strconv.Atoi(args[4])
+	keys, argv := args[5:5+numKeys], args[5+numKeys:]
 
 	l := s.luaState()
 	defer s.scripts.states.Put(l)
-	run := &luaRun{s: s, ctx: c.Ctx, sha: sha, readOnly: readOnly}
+	run := &luaRun{s: s, ctx: c.Ctx, sha: sha, readOnly: readOnly, db: db}
 	if !readOnly && s.aof != nil {
 		defer func() {
 			s.effMu.Lock()
@@ -317,6 +318,7 @@ type luaRun struct {
 	sha      string
 	readOnly bool
 	effects  [][]string // the write commands it ran, for the log
+	db       int        // the database its commands run in
 }
 
 // call is redis.call (raise) or redis.pcall (return the error table).
@@ -370,6 +372,11 @@ func (r *luaRun) call(raise bool) lua.LGFunction {
 				return fail("ERR Unknown Redis command called from script")
 			}
 			return fail(v.str)
+		}
+		if cmd == "SELECT" && v.kind == '+' {
+			r.db, _ = parseDBIndex(args[1])
+		} else if r.s.writeCmds[cmd] {
+			r.s.noteTTL(r.db, cmd, args[1:])
 		}
 		if r.s.aof != nil && !r.readOnly && (r.s.writeCmds[cmd] || cmd == "SELECT") {
 			r.effects = append(r.effects, aofEffects(cmd, args[1:], v, time.Now())...)
