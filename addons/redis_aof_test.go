@@ -348,3 +348,24 @@ func TestRedisKeyTTLsCountDownPerKey(t *testing.T) {
 		t.Fatal("fell back to FastForward without hash field TTLs")
 	}
 }
+
+// TestRedisConfigSetRefusesWhatItCannotDo: a memory limit or another
+// persistence setting is refused, not accepted and ignored.
+func TestRedisConfigSetRefusesWhatItCannotDo(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t, t.TempDir())
+	ctx := t.Context()
+	c := newGoRedis(t, r.Env()["REDIS_URL"])
+	for _, kv := range [][2]string{{"maxmemory", "100mb"}, {"maxmemory-policy", "allkeys-lru"}, {"appendonly", "no"}, {"save", "60 1"}} {
+		err := c.ConfigSet(ctx, kv[0], kv[1]).Err()
+		if err == nil || !strings.Contains(err.Error(), "CONFIG SET failed") {
+			t.Errorf("CONFIG SET %s %s: %v", kv[0], kv[1], err)
+		}
+	}
+	if err := c.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Errorf("CONFIG SET maxmemory 0 (the value it has): %v", err)
+	}
+	if got := c.ConfigGet(ctx, "appendonly").Val()["appendonly"]; got != "yes" {
+		t.Errorf("CONFIG GET appendonly = %q", got)
+	}
+}

@@ -203,14 +203,18 @@ func humanBytes(n uint64) string {
 }
 
 // initConfig sets the values CONFIG GET reports; they describe how this
-// server really behaves (no eviction, a snapshot each second after a
-// change, no AOF).
+// server really behaves (no eviction, an append-only log fsynced every
+// second, no RDB snapshots).
 func (s *redisServer) initConfig() {
 	s.configMu.Lock()
 	defer s.configMu.Unlock()
+	appendOnly := "no"
+	if s.aof != nil {
+		appendOnly = "yes"
+	}
 	s.config = map[string]string{
 		"maxmemory": "0", "maxmemory-policy": "noeviction", "maxmemory-samples": "5",
-		"save": "1 1", "appendonly": "no", "appendfsync": "everysec", "databases": strconv.Itoa(redisDatabases),
+		"save": "", "appendonly": appendOnly, "appendfsync": "everysec", "appendfilename": redisAOFName, "databases": strconv.Itoa(redisDatabases),
 		"dbfilename": path.Base(s.dumpPath), "dir": s.opts.Dir, "bind": "127.0.0.1",
 		"port": strconv.Itoa(port(s.plainLn)), "tls-port": strconv.Itoa(port(s.tlsLn)),
 		"requirepass": s.password, "protected-mode": "yes", "timeout": "0", "tcp-keepalive": "300",
@@ -232,6 +236,11 @@ var redisConfigFixed = map[string]string{
 	"port":                   "the port is managed by dynobox (REDIS_URL)",
 	"bind":                   "dynobox listens on 127.0.0.1 only",
 	"databases":              "dynobox serves 16 databases",
+	"maxmemory":              "dynobox's embedded Redis has no memory limit and evicts nothing",
+	"maxmemory-policy":       "dynobox's embedded Redis has no memory limit and evicts nothing",
+	"save":                   "persistence is dynobox's append-only log, fsynced every second",
+	"appendonly":             "persistence is dynobox's append-only log, fsynced every second",
+	"appendfsync":            "persistence is dynobox's append-only log, fsynced every second",
 }
 
 func (s *redisServer) cmdConfig(c *server.Peer, _ *redisClient, args []string) {
