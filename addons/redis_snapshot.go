@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -76,9 +77,11 @@ end
 return out
 `
 
-// redisInternalConn is an in-process connection to miniredis for
-// snapshots; it has no preamble, so our hook lets it through unchecked.
+// redisInternalConn is an in-process connection to miniredis for reading
+// an older snapshot and for counting TTLs down; it has no preamble, so our
+// hook lets it through unchecked.
 type redisInternalConn struct {
+	mu   sync.Mutex // one command at a time (the expire loop, SWAPDB's rescan)
 	conn net.Conn
 	r    *bufio.Reader
 }
@@ -90,6 +93,8 @@ func newRedisInternalConn(srv *server.Server) *redisInternalConn {
 }
 
 func (c *redisInternalConn) do(args ...string) (respValue, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if _, err := c.conn.Write(respBulks(args).appendResp(nil, false)); err != nil {
 		return respValue{}, err
 	}
