@@ -125,7 +125,8 @@ type instance struct {
 	addonSpecs []addons.Spec
 	addonNames []string
 
-	cleanups []func()
+	cleanups   []func()
+	stopFailed bool // an add-on's stop failed (e.g. its final save)
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writers.
@@ -153,6 +154,7 @@ func (in *instance) close() {
 	for i := len(in.cleanups) - 1; i >= 0; i-- {
 		in.cleanups[i]()
 	}
+	in.cleanups = nil
 }
 
 func (in *instance) fail(code int, format string, args ...any) int {
@@ -177,7 +179,12 @@ func start(af *appFlags, args []string, o startOptions) int {
 			return code
 		}
 	}
-	return in.run()
+	code := in.run()
+	in.close() // stops the add-ons: a failed final save is a failed run
+	if in.stopFailed && code == exitOK {
+		code = exitFailure
+	}
+	return code
 }
 
 // lock takes the app's state directory, stopping what a crashed previous
@@ -358,7 +365,12 @@ func (in *instance) startAddons() int {
 		return code
 	}
 	in.addons = set
-	in.onExit(func() { stopAddons(set) })
+	in.onExit(func() {
+		if err := stopAddons(set); err != nil {
+			in.fail(exitFailure, "%v", err)
+			in.stopFailed = true
+		}
+	})
 	return exitOK
 }
 
@@ -621,10 +633,10 @@ func startAddons(specs []addons.Spec, names []string, stateDir string, ephemeral
 }
 
 // stopAddons stops the add-ons once the dynos are down, within the grace period.
-func stopAddons(set *addons.Set) {
+func stopAddons(set *addons.Set) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	set.Stop(ctx)
+	return set.Stop(ctx)
 }
 
 // routerHost is where a browser on this machine reaches the router.

@@ -23,10 +23,6 @@ import (
 const (
 	redisAddonName = "heroku-redis"
 	redisDatabases = 16
-	// redisSaveEvery is how often a changed data set is snapshotted: a
-	// kill -9 loses at most the writes of the last interval (plus the
-	// snapshot being written).
-	redisSaveEvery = time.Second
 	// redisExpireMin and redisExpireMax bound how often TTLs advance; see
 	// expireLoop.
 	redisExpireMin = 50 * time.Millisecond
@@ -34,8 +30,8 @@ const (
 )
 
 // Redis is Heroku Key-Value Store (heroku-redis) on loopback: miniredis
-// behind AUTH, on a plain and a TLS port, with real-time key expiry,
-// snapshots in Options.Dir, and the connection-time commands (HELLO,
+// behind AUTH, on a plain and a TLS port, with real-time key expiry, an
+// append-only log in Options.Dir (redis_aof.go), and the connection-time commands (HELLO,
 // CLIENT, INFO, CONFIG, COMMAND) that clients and redis-cli send.
 type Redis struct {
 	opts Options
@@ -167,6 +163,16 @@ type redisServer struct {
 
 	writeCmds map[string]bool // upper-case names of commands that change data
 	handlers  map[string]redisHandler
+	scripts   *redisScripts
+
+	expiry  *redisExpiry
+	aof     *redisAOF // nil when ephemeral
+	aofPath string
+	// writeMu is held while a write command runs and is logged, so the
+	// log's order is the order miniredis ran them in.
+	writeMu sync.Mutex
+	effMu   sync.Mutex
+	runs    [][][]string // write commands of the scripts run under writeMu
 
 	clients sync.Map // *server.Peer → *redisClient
 	pending sync.Map // connection id → net.Conn, until its preamble arrives
@@ -174,7 +180,6 @@ type redisServer struct {
 	nextID  atomic.Int64
 
 	changes   atomic.Int64 // data-changing commands run since start
-	saved     atomic.Int64 // changes covered by the last snapshot
 	lastSave  atomic.Int64 // unix seconds
 	commands  atomic.Int64
 	connCount atomic.Int64
@@ -182,10 +187,9 @@ type redisServer struct {
 	configMu sync.Mutex
 	config   map[string]string
 
-	saveMu   sync.Mutex // one snapshot at a time; guards internal
-	internal *redisInternalConn
+	internal *redisInternalConn // reads an older dump.gob into the log at start
 
-	serving bool // Start succeeded: Stop writes the final snapshot
+	serving bool // Start succeeded
 	done    chan struct{}
 	wg      sync.WaitGroup // accept and background loops
 }
@@ -214,10 +218,11 @@ func startRedisServer(ctx context.Context, opts Options) (_ *redisServer, err er
 		return nil, err
 	}
 	if !opts.Ephemeral {
-		if err := s.restore(); err != nil {
+		if err := s.load(); err != nil {
 			return nil, err
 		}
 	}
+	s.scanTTLs()
 	if err := s.listen(cert); err != nil {
 		return nil, err
 	}
@@ -249,6 +254,8 @@ func (s *redisServer) startMiniredis() error {
 		s.writeCmds[strings.ToUpper(name)] = c.writes()
 	}
 	s.handlers = s.ownHandlers()
+	s.scripts = newRedisScripts()
+	s.expiry = newRedisExpiry()
 	s.mr.Server().SetPreHook(s.hook)
 	s.internal = newRedisInternalConn(s.mr.Server())
 	return nil
@@ -277,9 +284,9 @@ func (s *redisServer) listen(cert *certPair) error {
 func (s *redisServer) background() {
 	s.wg.Add(1)
 	go s.expireLoop()
-	if !s.opts.Ephemeral {
+	if s.aof != nil {
 		s.wg.Add(1)
-		go s.saveLoop()
+		go s.syncLoop()
 	}
 }
 
@@ -307,49 +314,6 @@ func (s *redisServer) acceptLoop(ln net.Listener, isTLS bool) {
 	}
 }
 
-// expireLoop advances miniredis' TTLs in real time. miniredis' own
-// ClockTTL does it on every command at the cost of sorting all keys each
-// time, so we advance on a timer instead: every redisExpireMin, or less
-// often when a pass is slow (large data sets), keeping it under ~5% of a
-// core. Keys thus expire within one interval of their deadline.
-func (s *redisServer) expireLoop() {
-	defer s.wg.Done()
-	last := time.Now()
-	wait := redisExpireMin
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-time.After(wait):
-		}
-		now := time.Now()
-		s.mr.FastForward(now.Sub(last))
-		last = now
-		took := time.Since(now)
-		wait = min(max(20*took, redisExpireMin), redisExpireMax)
-	}
-}
-
-// saveLoop snapshots the data set when it changed since the last one.
-func (s *redisServer) saveLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(redisSaveEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
-			if s.changes.Load() == s.saved.Load() {
-				continue
-			}
-			if _, err := s.save(); err != nil {
-				s.logf("snapshot failed: %v", err)
-			}
-		}
-	}
-}
-
 // stop closes the listeners and the clients, writes the final snapshot
 // and closes miniredis.
 func (s *redisServer) stop(ctx context.Context) error {
@@ -369,12 +333,10 @@ func (s *redisServer) stop(ctx context.Context) error {
 		s.logf("stop: clients still running commands: %v", err)
 	}
 	var err error
-	if s.serving && !s.opts.Ephemeral {
-		n, serr := s.save()
-		if serr != nil {
-			err = fmt.Errorf("final snapshot: %w", serr)
-		} else {
-			s.logf("saved %d keys to %s", n, s.dumpPath)
+	if s.aof != nil {
+		n := s.aof.unsynced()
+		if cerr := s.aof.close(); cerr != nil {
+			err = fmt.Errorf("final save failed, the last %d writes are lost: %w", n, cerr)
 		}
 	}
 	if s.internal != nil {

@@ -36,10 +36,25 @@ type redisCommand struct {
 	step  int
 }
 
-// writes tells whether running the command can change the data set, which
-// makes the next periodic snapshot worth taking.
+// writes tells whether running the command can change the data set, so
+// the append-only log records it.
+// Scripts and containers such as XGROUP count when they may write.
 func (c *redisCommand) writes() bool {
-	return c.flags["write"] || c.flags["may_replicate"] || c.name == "exec"
+	if c.flags["write"] || c.flags["may_replicate"] || c.name == "exec" || c.name == "eval" || c.name == "evalsha" {
+		return true
+	}
+	if len(c.info.elems) >= 10 {
+		for _, sub := range c.info.elems[9].elems {
+			if len(sub.elems) > 2 {
+				for _, f := range sub.elems[2].elems {
+					if f.str == "write" {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 // redisCommandTable is every command we serve, by lower-case name.

@@ -1,6 +1,8 @@
 package addons
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/subtle"
 	"fmt"
 	"net"
@@ -19,20 +21,9 @@ import (
 // redis.call and from our own in-process snapshot connection.
 const redisPreamble = "DYNOBOX.CONN"
 
-// preambleConn serves the preamble before the client's own bytes.
-type preambleConn struct {
-	net.Conn
-	pre []byte // read only by miniredis' reader goroutine
-}
-
-func (c *preambleConn) Read(p []byte) (int, error) {
-	if len(c.pre) > 0 {
-		n := copy(p, c.pre)
-		c.pre = c.pre[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
+// redisProtoErr is the command inlineConn sends in place of a request it
+// cannot parse; our hook replies with the error and closes, as Redis does.
+const redisProtoErr = "DYNOBOX.PROTOERR"
 
 func (s *redisServer) wrapConn(conn net.Conn, isTLS bool) net.Conn {
 	id := s.nextID.Add(1)
@@ -43,7 +34,9 @@ func (s *redisServer) wrapConn(conn net.Conn, isTLS bool) net.Conn {
 	}
 	pre := respBulks([]string{redisPreamble, s.token, strconv.FormatInt(id, 10),
 		conn.RemoteAddr().String(), conn.LocalAddr().String(), transport})
-	return &preambleConn{Conn: conn, pre: pre.appendResp(nil, false)}
+	return newInlineConn(conn, pre.appendResp(nil, false), func(msg string) []byte {
+		return respBulks([]string{redisProtoErr, s.token, msg}).appendResp(nil, false)
+	})
 }
 
 // redisClient is what we know of one client connection.
@@ -59,6 +52,9 @@ type redisClient struct {
 	authed      bool
 	multi       bool
 	dispatching bool
+	queued      [][]string   // commands queued since MULTI, for the log
+	peer        *server.Peer // the connection's miniredis peer
+	discard     bool
 
 	mu      sync.Mutex // guards what CLIENT LIST reads from other connections
 	name    string
@@ -83,6 +79,7 @@ func (s *redisServer) register(c *server.Peer, args []string) bool {
 	now := time.Now()
 	cl := &redisClient{id: id, conn: conn.(net.Conn), addr: args[2], laddr: args[3],
 		tls: args[4] == "tls", created: now, lastAt: now, resp: 2}
+	cl.peer = c
 	s.clients.Store(c, cl)
 	c.OnDisconnect(func() { s.clients.Delete(c) })
 	return true
@@ -105,16 +102,34 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 			}
 			return true
 		}
+		switch cmd {
+		case redisLuaCall:
+			s.runScript(c, args)
+			return true
+		case redisExpireTick:
+			s.expireChunk(c, args)
+			return true
+		}
 		return false // Lua's redis.call, or our snapshot connection
 	}
 	cl := v.(*redisClient)
 	if cl.dispatching {
 		return false // our own Dispatch below
 	}
+	if cmd == redisProtoErr && len(args) == 2 && args[0] == s.token {
+		c.WriteError(args[1])
+		c.Close()
+		return true
+	}
 	s.commands.Add(1)
 	cl.touch(cmd)
 	if !cl.authed && !redisNoAuth[cmd] {
 		c.WriteError("NOAUTH Authentication required.")
+		return true
+	}
+	switch cmd {
+	case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO":
+		s.cmdEval(c, cl, cmd, args)
 		return true
 	}
 	if h := s.handlers[cmd]; h != nil {
@@ -136,17 +151,63 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 func (s *redisServer) dispatch(c *server.Peer, cl *redisClient, cmd string, args []string) {
 	full := make([]string, 0, len(args)+1)
 	full = append(append(full, cmd), args...)
-	cl.dispatching = true
-	s.mr.Server().Dispatch(c, full)
-	cl.dispatching = false
+	logged := s.aof != nil && s.writeCmds[cmd] && !redisNotLogged[cmd]
+	switch {
+	case s.aof != nil && cl.multi && cmd != "EXEC" && cmd != "DISCARD":
+		// Queued: logged at EXEC, with its reply from EXEC's. (Not captured
+		// here: miniredis' HEXPIRE replies on the peer that queued it.)
+		s.run(c, cl, full, false)
+		if s.table.byName[strings.ToLower(cmd)] != nil && cmd != "WATCH" && cmd != "MULTI" {
+			cl.queued = append(cl.queued, full)
+		}
+	case !logged:
+		s.run(c, cl, full, false)
+	case cmd == "EXEC" && s.aof.failure() != nil:
+		s.run(nil, cl, []string{"DISCARD"}, true) // ends miniredis' transaction
+		c.WriteError(misconf(s.aof.failure()))
+		cl.multi, cl.queued = false, nil
+		return
+	case s.aof.failure() != nil:
+		c.WriteError(misconf(s.aof.failure()))
+	case redisBlocking[cmd] || (cmd == "XREADGROUP" && hasBlockOption(args)):
+		// May wait for other clients' writes: runs outside the write lock;
+		// its effect commutes with what ran meanwhile (a pop from a list
+		// others push to, a read of entries others added).
+		db := cl.currentDB()
+		reply := s.run(c, cl, full, true)
+		s.aof.append(db, aofEffects(cmd, args, reply, time.Now()))
+	default:
+		// The write lock makes the log's order miniredis' order.
+		s.writeMu.Lock()
+		db := cl.currentDB()
+		capture := needsReply(cmd, args)
+		if cmd == "EXEC" && queuedHexpire(cl.queued) {
+			capture = false // miniredis writes HEXPIRE's reply to the connection itself
+		}
+		reply := s.run(c, cl, full, capture)
+		var effects [][]string
+		switch cmd {
+		case "EVAL", "EVALSHA":
+			effects = s.takeScriptRuns()
+		case "EXEC":
+			effects = s.execEffects(cl, reply)
+		default:
+			effects = aofEffects(cmd, args, reply, time.Now())
+		}
+		s.aof.append(db, effects)
+		s.writeMu.Unlock()
+	}
 	if s.writeCmds[cmd] {
 		s.changes.Add(1)
+		s.noteTTL(cl.currentDB(), cmd, args)
 	}
 	switch cmd {
 	case "MULTI":
 		cl.multi = true
+		cl.queued = cl.queued[:0]
 	case "EXEC", "DISCARD":
 		cl.multi = false
+		cl.queued = nil
 	case "SELECT":
 		if n, ok := parseDBIndex(args[0]); ok && !cl.multi {
 			cl.mu.Lock()
@@ -154,6 +215,92 @@ func (s *redisServer) dispatch(c *server.Peer, cl *redisClient, cmd string, args
 			cl.mu.Unlock()
 		}
 	}
+}
+
+// run dispatches one command to miniredis for the client. With capture
+// it also returns the reply (written to the client all the same); c nil
+// discards the reply.
+func (s *redisServer) run(c *server.Peer, cl *redisClient, full []string, capture bool) respValue {
+	if c == nil { // on the client's connection, reply discarded
+		c, cl.discard = cl.peer, true
+		defer func() { cl.discard = false }()
+	}
+	if !capture {
+		cl.dispatching = true
+		s.mr.Server().Dispatch(c, full)
+		cl.dispatching = false
+		return respValue{}
+	}
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	p := server.NewPeer(w)
+	p.Ctx, p.Resp3 = c.Ctx, c.Resp3
+	cl.dispatching = true
+	s.mr.Server().Dispatch(p, full)
+	cl.dispatching = false
+	w.Flush()
+	if !cl.discard {
+		c.WriteRaw(buf.String())
+		c.Resp3 = p.Resp3
+	}
+	v, err := readResp(bufio.NewReader(&buf))
+	if err != nil {
+		return respValue{kind: '-', str: err.Error()}
+	}
+	return v
+}
+
+// execEffects is what a transaction logs: its queued commands' effects,
+// given EXEC's reply (nothing when it was aborted).
+func (s *redisServer) execEffects(cl *redisClient, reply respValue) [][]string {
+	runs := s.takeScriptRunList()
+	replyOf := func(i int) respValue { return respValue{} } // not captured: log the commands as sent
+	switch {
+	case reply.kind == 0:
+	case reply.kind != '*':
+		return nil // aborted
+	case len(reply.elems) == len(cl.queued):
+		replyOf = func(i int) respValue { return reply.elems[i] }
+	}
+	now := time.Now()
+	var effects [][]string
+	db := -1
+	for i, q := range cl.queued {
+		cmd := strings.ToUpper(q[0])
+		switch {
+		case cmd == "SELECT" && replyOf(i).kind != '-':
+			effects = append(effects, q)
+			db, _ = parseDBIndex(q[1])
+		case cmd == "EVAL" || cmd == "EVALSHA":
+			if len(runs) > 0 {
+				effects = append(effects, runs[0]...)
+				runs = runs[1:]
+			}
+		case s.writeCmds[cmd] && !redisNotLogged[cmd]:
+			effects = append(effects, aofEffects(cmd, q[1:], replyOf(i), now)...)
+		}
+	}
+	if db >= 0 {
+		cl.mu.Lock()
+		cl.db = db
+		cl.mu.Unlock()
+	}
+	return effects
+}
+
+func queuedHexpire(queued [][]string) bool {
+	for _, q := range queued {
+		if strings.EqualFold(q[0], "HEXPIRE") {
+			return true
+		}
+	}
+	return false
+}
+
+func (cl *redisClient) currentDB() int {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.db
 }
 
 func (cl *redisClient) touch(cmd string) {
@@ -205,11 +352,12 @@ func (s *redisServer) ownHandlers() map[string]redisHandler {
 		"INFO":     s.cmdInfo,
 		"SAVE":     s.cmdSave,
 		"BGSAVE":   s.cmdBgsave,
-		"LASTSAVE": func(c *server.Peer, _ *redisClient, _ []string) { c.WriteInt(int(s.lastSave.Load())) },
+		"LASTSAVE": func(c *server.Peer, _ *redisClient, _ []string) { c.WriteInt(int(s.lastSaveTime())) },
 		"ROLE": func(c *server.Peer, _ *redisClient, _ []string) {
 			reply(c, respArray(respBulk("master"), respInt(0), respArray()))
 		},
 		"SLOWLOG":  cmdSlowlog,
+		"SCRIPT":   s.cmdScript,
 		"CLUSTER":  errorHandler("ERR This instance has cluster support disabled"),
 		"MONITOR":  errorHandler("ERR dynobox does not support MONITOR"),
 		"SHUTDOWN": errorHandler("ERR SHUTDOWN is disabled: stop dynobox instead"),
@@ -480,23 +628,22 @@ func (s *redisServer) clientKill(c *server.Peer, self *redisClient, args []strin
 	}
 }
 
+// cmdSave writes and fsyncs the append-only log now.
 func (s *redisServer) cmdSave(c *server.Peer, _ *redisClient, _ []string) {
-	if s.opts.Ephemeral {
-		c.WriteOK()
-		return
-	}
-	if _, err := s.save(); err != nil {
-		c.WriteError("ERR " + err.Error())
-		return
+	if s.aof != nil {
+		if err := s.aof.flush(); err != nil {
+			c.WriteError("ERR " + err.Error())
+			return
+		}
 	}
 	c.WriteOK()
 }
 
-// cmdBgsave saves before answering: a snapshot takes milliseconds here,
-// and clients that poll LASTSAVE afterwards see it done.
+// cmdBgsave saves before answering: the log is written every second
+// anyway, and clients that poll LASTSAVE afterwards see it done.
 func (s *redisServer) cmdBgsave(c *server.Peer, _ *redisClient, _ []string) {
-	if !s.opts.Ephemeral {
-		if _, err := s.save(); err != nil {
+	if s.aof != nil {
+		if err := s.aof.flush(); err != nil {
 			c.WriteError("ERR " + err.Error())
 			return
 		}

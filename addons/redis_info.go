@@ -122,14 +122,30 @@ func infoMemory() [][2]string {
 	}
 }
 
+// infoPersistence describes the append-only log in Redis' terms:
+// rdb_changes_since_last_save counts the writes not yet fsynced.
 func (s *redisServer) infoPersistence() [][2]string {
+	unsaved, enabled, status, size := int64(0), "0", "ok", int64(0)
+	if s.aof != nil {
+		unsaved, enabled, size = s.aof.unsynced(), "1", s.aof.size.Load()
+		if s.aof.failure() != nil {
+			status = "err"
+		}
+	}
 	return [][2]string{
 		{"loading", "0"}, {"async_loading", "0"},
-		{"rdb_changes_since_last_save", strconv.FormatInt(s.changes.Load()-s.saved.Load(), 10)},
-		{"rdb_bgsave_in_progress", "0"}, {"rdb_last_save_time", strconv.FormatInt(s.lastSave.Load(), 10)},
-		{"rdb_last_bgsave_status", "ok"}, {"aof_enabled", "0"}, {"aof_rewrite_in_progress", "0"},
-		{"aof_last_write_status", "ok"},
+		{"rdb_changes_since_last_save", strconv.FormatInt(unsaved, 10)},
+		{"rdb_bgsave_in_progress", "0"}, {"rdb_last_save_time", strconv.FormatInt(s.lastSaveTime(), 10)},
+		{"rdb_last_bgsave_status", status}, {"aof_enabled", enabled}, {"aof_rewrite_in_progress", "0"},
+		{"aof_last_write_status", status}, {"aof_current_size", strconv.FormatInt(size, 10)},
 	}
+}
+
+func (s *redisServer) lastSaveTime() int64 {
+	if s.aof != nil {
+		return s.aof.lastSync.Load()
+	}
+	return s.lastSave.Load()
 }
 
 func (s *redisServer) infoStats() [][2]string {
@@ -187,14 +203,18 @@ func humanBytes(n uint64) string {
 }
 
 // initConfig sets the values CONFIG GET reports; they describe how this
-// server really behaves (no eviction, a snapshot each second after a
-// change, no AOF).
+// server really behaves (no eviction, an append-only log fsynced every
+// second, no RDB snapshots).
 func (s *redisServer) initConfig() {
 	s.configMu.Lock()
 	defer s.configMu.Unlock()
+	appendOnly := "no"
+	if s.aof != nil {
+		appendOnly = "yes"
+	}
 	s.config = map[string]string{
 		"maxmemory": "0", "maxmemory-policy": "noeviction", "maxmemory-samples": "5",
-		"save": "1 1", "appendonly": "no", "appendfsync": "everysec", "databases": strconv.Itoa(redisDatabases),
+		"save": "", "appendonly": appendOnly, "appendfsync": "everysec", "appendfilename": redisAOFName, "databases": strconv.Itoa(redisDatabases),
 		"dbfilename": path.Base(s.dumpPath), "dir": s.opts.Dir, "bind": "127.0.0.1",
 		"port": strconv.Itoa(port(s.plainLn)), "tls-port": strconv.Itoa(port(s.tlsLn)),
 		"requirepass": s.password, "protected-mode": "yes", "timeout": "0", "tcp-keepalive": "300",
@@ -216,6 +236,11 @@ var redisConfigFixed = map[string]string{
 	"port":                   "the port is managed by dynobox (REDIS_URL)",
 	"bind":                   "dynobox listens on 127.0.0.1 only",
 	"databases":              "dynobox serves 16 databases",
+	"maxmemory":              "dynobox's embedded Redis has no memory limit and evicts nothing",
+	"maxmemory-policy":       "dynobox's embedded Redis has no memory limit and evicts nothing",
+	"save":                   "persistence is dynobox's append-only log, fsynced every second",
+	"appendonly":             "persistence is dynobox's append-only log, fsynced every second",
+	"appendfsync":            "persistence is dynobox's append-only log, fsynced every second",
 }
 
 func (s *redisServer) cmdConfig(c *server.Peer, _ *redisClient, args []string) {

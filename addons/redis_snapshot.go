@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -76,9 +77,11 @@ end
 return out
 `
 
-// redisInternalConn is an in-process connection to miniredis for
-// snapshots; it has no preamble, so our hook lets it through unchecked.
+// redisInternalConn is an in-process connection to miniredis for reading
+// an older snapshot and for counting TTLs down; it has no preamble, so our
+// hook lets it through unchecked.
 type redisInternalConn struct {
+	mu   sync.Mutex // one command at a time (the expire loop, SWAPDB's rescan)
 	conn net.Conn
 	r    *bufio.Reader
 }
@@ -90,6 +93,8 @@ func newRedisInternalConn(srv *server.Server) *redisInternalConn {
 }
 
 func (c *redisInternalConn) do(args ...string) (respValue, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if _, err := c.conn.Write(respBulks(args).appendResp(nil, false)); err != nil {
 		return respValue{}, err
 	}
@@ -102,28 +107,8 @@ func (c *redisInternalConn) do(args ...string) (respValue, error) {
 
 func (c *redisInternalConn) close() { c.conn.Close() }
 
-// save writes a snapshot of all databases to dump.gob and returns how many
-// keys it holds.
-func (s *redisServer) save() (int, error) {
-	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
-	changes := s.changes.Load() // before reading: later writes make the next save
-	dump, n, err := s.readDump()
-	if err != nil {
-		return 0, err
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(dump); err != nil {
-		return 0, fmt.Errorf("encode snapshot: %w", err)
-	}
-	if err := writeFileAtomic(s.dumpPath, buf.Bytes(), 0o600); err != nil {
-		return 0, err
-	}
-	s.saved.Store(changes)
-	s.lastSave.Store(dump.SavedAt.Unix())
-	return n, nil
-}
-
+// readDump reads all databases, for moving an older version's dump.gob
+// into the append-only log (at start, before clients connect).
 func (s *redisServer) readDump() (*redisDump, int, error) {
 	dump := &redisDump{Version: redisDumpVersion, SavedAt: time.Now()}
 	total := 0

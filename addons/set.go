@@ -2,6 +2,7 @@ package addons
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -150,23 +151,29 @@ func (s *Set) remove(ctx context.Context, name string, destroy bool) (Addon, err
 	return found, found.Stop(ctx)
 }
 
-// Stop stops every add-on, in parallel, each bounded by ctx.
-func (s *Set) Stop(ctx context.Context) {
+// Stop stops every add-on, in parallel, each bounded by ctx. Its error
+// names each add-on whose stop failed (a Redis that could not save its
+// last writes, say), so the caller can exit non-zero.
+func (s *Set) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	list := append([]Addon(nil), s.list...)
 	s.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, a := range list {
+	errs := make([]error, len(list))
+	for i, a := range list {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.Stop(ctx)
+			if err := a.Stop(ctx); err != nil {
+				errs[i] = fmt.Errorf("stop %s: %w", a.Name(), err)
+			}
 			s.mu.Lock()
 			s.states[a.Name()] = StateStopped
 			s.mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Env merges every running add-on's config vars.

@@ -1,0 +1,106 @@
+package addons
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/url"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSplitInlineArgs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		line string
+		want []string
+		ok   bool
+	}{
+		{"PING", []string{"PING"}, true},
+		{"  SET  k\tv  ", []string{"SET", "k", "v"}, true},
+		{"", nil, true},
+		{`SET k "a b\x41\n\"q\""`, []string{"SET", "k", "a bA\n\"q\""}, true},
+		{`SET k 'it\'s "x"'`, []string{"SET", "k", `it's "x"`}, true},
+		{`SET k ""`, []string{"SET", "k", ""}, true},
+		{`SET k "unterminated`, nil, false},
+		{`SET k 'x`, nil, false},
+		{`SET k "a"b`, nil, false},
+		{`SET k a"b"`, []string{"SET", "k", "ab"}, true},
+	} {
+		got, ok := splitInlineArgs(tc.line)
+		if ok != tc.ok || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("splitInlineArgs(%q) = %q, %v; want %q, %v", tc.line, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestRedisInlineCommands talks to the server as nc or telnet would:
+// lines of words, mixed with RESP, split across writes.
+func TestRedisInlineCommands(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t, t.TempDir())
+	u, _ := url.Parse(r.Env()["REDIS_URL"])
+	pw, _ := u.User.Password()
+	nc, err := dialTCP(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, part := range []string{
+		"AUTH " + pw + "\r\nPI", "NG\r\n", "SET k \"a b\\x41\"\n", "\r\n",
+		"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nEXISTS k nope\r\n", "ECHO 'unbalanced\r\nPING\r\n",
+	} {
+		if _, err := nc.Write([]byte(part)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(nc) // the server closes after the protocol error
+	want := "+OK\r\n+PONG\r\n+OK\r\n$4\r\na bA\r\n:1\r\n-ERR Protocol error: unbalanced quotes in request\r\n"
+	if string(got) != want {
+		t.Fatalf("replies %q (%v), want %q", got, err, want)
+	}
+}
+
+func needRedisTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		needed(t, "%s not installed (apt-get install redis-tools)", name)
+	}
+}
+
+// TestRedisCLIPipe feeds redis-cli --pipe a mass insertion file, half in
+// RESP and half as inline commands, as the Redis docs describe.
+func TestRedisCLIPipe(t *testing.T) {
+	t.Parallel()
+	needRedisCLI(t)
+	r := startRedis(t, t.TempDir())
+	u, _ := url.Parse(r.Env()["REDIS_URL"])
+	pw, _ := u.User.Password()
+	var in bytes.Buffer
+	const n = 20000
+	for i := range n {
+		if i%2 == 0 {
+			in.Write(respBulks([]string{"SET", fmt.Sprintf("key:%d", i), fmt.Sprintf("value %d", i)}).appendResp(nil, false))
+		} else {
+			fmt.Fprintf(&in, "SET key:%d \"value %d\"\r\n", i, i)
+		}
+	}
+	cmd := exec.CommandContext(t.Context(), "redis-cli", "-h", u.Hostname(), "-p", u.Port(), "--pipe")
+	cmd.Env = append(cmd.Environ(), "REDISCLI_AUTH="+pw)
+	cmd.Stdin = &in
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("errors: 0, replies: %d", n)) {
+		t.Fatalf("redis-cli --pipe: %v\n%s", err, out)
+	}
+	c := newGoRedis(t, r.Env()["REDIS_URL"])
+	if got := c.DBSize(t.Context()).Val(); got != n {
+		t.Fatalf("DBSIZE = %d, want %d", got, n)
+	}
+	if got := c.Get(t.Context(), "key:19999").Val(); got != "value 19999" {
+		t.Fatalf("GET key:19999 = %q", got)
+	}
+}
