@@ -483,7 +483,10 @@ func (in *instance) deploy() int {
 	if in.o.watch {
 		// Watching from before the build: what the build and the dynos'
 		// first boot write is theirs, not a save.
-		scanned, watched := watchApp(in.ctl, in.app, in.state.Path, in.o.boot+in.o.grace, dynosLaunched, in.stopping)
+		// At most 10 s for the dynos to boot: a save that fixes a dyno that
+		// never binds is not held back until its R10 (the loop guard
+		// covers dynos that write later).
+		scanned, watched := watchApp(in.ctl, in.app, in.state.Path, 10*time.Second, dynosLaunched, in.stopping)
 		in.onExit(func() {
 			in.stop() // a start that fails stops the watcher too
 			select {
