@@ -162,6 +162,33 @@ func TestPostgresExtensions(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT length(uuid_generate_v4()::text) + levenshtein('kitten', 'sitting')").Scan(&n); err != nil || n != 39 {
 		t.Errorf("extension functions: %d, %v", n, err)
 	}
+	// The rest of Heroku's list, which PostgreSQL does not trust, through
+	// pgextwlist (Heroku's own mechanism); the role stays no superuser, and
+	// extensions off the list are refused.
+	if !pgHasLibrary(p.bindir, "pgextwlist") {
+		needed(t, "pgextwlist not installed with %s (apt-get install postgresql-15-pgextwlist)", p.bindir)
+	} else {
+		for _, e := range []string{"earthdistance", "pgrowlocks", "pgstattuple", "postgres_fdw", "dblink", "moddatetime", "sslinfo", "amcheck", "bloom"} {
+			if _, err := conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS "`+e+`"`); err != nil {
+				t.Errorf("CREATE EXTENSION %s (on Heroku's list): %v", e, err)
+			}
+		}
+		if err := conn.QueryRow(ctx, "SELECT round(earth_distance(ll_to_earth(0, 0), ll_to_earth(0, 1)))::int").Scan(&n); err != nil || n != 111320 { // one degree on earthdistance's sphere (radius 6378168 m)
+			t.Errorf("earthdistance: %d, %v", n, err)
+		}
+		for _, e := range []string{"file_fdw", "adminpack", "pageinspect"} {
+			if _, err := conn.Exec(ctx, `CREATE EXTENSION "`+e+`"`); err == nil {
+				t.Errorf("CREATE EXTENSION %s (off Heroku's list) succeeded for the app's role", e)
+			}
+		}
+		var super bool
+		if err := conn.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err != nil || super {
+			t.Errorf("the app's role is a superuser after creating extensions: %v %v", super, err)
+		}
+		if _, err := conn.Exec(ctx, "SELECT pg_read_file('/etc/hostname')"); err == nil {
+			t.Error("pg_read_file works for the app's role")
+		}
+	}
 	// pg_stat_statements is preloaded and readable, as on Heroku.
 	var calls int64
 	err := conn.QueryRow(ctx, "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query LIKE '%levenshtein%'").Scan(&calls)

@@ -14,10 +14,10 @@ import (
 // read the host's files (pg_read_file), run programs (COPY … FROM
 // PROGRAM) or reach the other add-ons' databases on the shared server.
 // Extensions: a database owner may create PostgreSQL's "trusted" ones
-// (hstore, citext, pgcrypto, uuid-ossp, pg_trgm, btree_gin, btree_gist,
-// fuzzystrmatch, unaccent, tablefunc, ltree, intarray, cube … since
-// PostgreSQL 13); pg_stat_statements is created by dynobox's admin role
-// in every database when the server preloads it.
+// (hstore, citext, pgcrypto, uuid-ossp, pg_trgm … since PostgreSQL 13),
+// and with pgextwlist preloaded the rest of Heroku's list too
+// (herokuExtensions); pg_stat_statements is created by dynobox's admin
+// role in every database when the server preloads it.
 
 // pgRoleName is the role that owns database db. The prefix keeps it apart
 // from the admin role and the postgres account whatever the add-on's name.

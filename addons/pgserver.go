@@ -77,6 +77,7 @@ type pgServer struct {
 	crashes      int // in a row, each within pgStableUptime of its start
 	restartDelay func(crash int) time.Duration
 	preload      bool // pg_stat_statements is in shared_preload_libraries
+	extwlist     bool // pgextwlist is too: the app's role creates Heroku's extensions
 }
 
 // pgStableUptime is how long a server must run for its next crash to be
@@ -222,6 +223,10 @@ func (s *pgServer) start(ctx context.Context, p *Postgres) error {
 	s.preload = pgHasLibrary(s.bin.dir, "pg_stat_statements")
 	if !s.preload {
 		s.log("pg_stat_statements is not installed with these binaries (PostgreSQL's contrib); it stays off")
+	}
+	s.extwlist = pgHasLibrary(s.bin.dir, "pgextwlist")
+	if !s.extwlist {
+		s.log("pgextwlist is not installed with these binaries (Debian: postgresql-" + s.bin.major + "-pgextwlist): the app's role creates PostgreSQL's trusted extensions only")
 	}
 	if err := s.makeSockDir(); err != nil {
 		return err
@@ -488,9 +493,20 @@ func (s *pgServer) launch(ctx context.Context) error {
 		"-c", "ssl_cert_file=" + pgCertFile,
 		"-c", "ssl_key_file=" + pgKeyFile,
 	}
+	var preload []string
 	if s.preload {
 		// As on Heroku: apps and tools read pg_stat_statements.
-		args = append(args, "-c", "shared_preload_libraries=pg_stat_statements")
+		preload = append(preload, "pg_stat_statements")
+	}
+	if s.extwlist {
+		// As on Heroku, which uses the same module: the app's role, no
+		// superuser, creates the extensions of Heroku's list, trusted by
+		// PostgreSQL or not (earthdistance, postgres_fdw, postgis…).
+		preload = append(preload, "pgextwlist")
+		args = append(args, "-c", "extwlist.extensions="+strings.Join(herokuExtensions, ","))
+	}
+	if len(preload) > 0 {
+		args = append(args, "-c", "shared_preload_libraries="+strings.Join(preload, ","))
 	}
 	cmd := exec.Command(filepath.Join(s.bin.dir, "postgres"), args...)
 	cmd.ExtraFiles = files
@@ -897,4 +913,21 @@ func pgHasLibrary(binDir, name string) bool {
 		}
 	}
 	return false
+}
+
+// herokuExtensions are the extensions Heroku Postgres lets an app create
+// (Heroku Dev Center, "Extensions, Modules and Other Languages"): with
+// pgextwlist the app's role creates these whether or not PostgreSQL calls
+// them trusted. Those not installed on this machine fail as on any server
+// without them. Tools that read the server's files or pages (file_fdw,
+// adminpack, pageinspect, pg_surgery) are not on the list.
+var herokuExtensions = []string{
+	"address_standardizer", "address_standardizer_data_us", "amcheck", "autoinc", "bloom",
+	"btree_gin", "btree_gist", "citext", "cube", "dblink", "dict_int", "dict_xsyn",
+	"earthdistance", "fuzzystrmatch", "hstore", "insert_username", "intagg", "intarray",
+	"isn", "lo", "ltree", "moddatetime", "pg_partman", "pg_stat_statements", "pg_trgm",
+	"pgcrypto", "pgrouting", "pgrowlocks", "pgstattuple", "plpgsql", "plv8", "postgis",
+	"postgis_raster", "postgis_sfcgal", "postgis_tiger_geocoder", "postgis_topology",
+	"postgres_fdw", "refint", "seg", "sslinfo", "tablefunc", "tcn", "tsm_system_rows",
+	"tsm_system_time", "unaccent", "uuid-ossp", "vector",
 }
