@@ -27,9 +27,11 @@ import (
 // redis.call() dispatches to miniredis with the trampoline's nested
 // context, so it neither re-takes the lock nor lets another client in.
 // The replies pass through pcall, which keeps error messages as they are.
+// The script's arguments travel as one RESP-encoded string (unpack() in
+// miniredis' state overflows at about 5000 values).
 const (
 	redisLuaCall       = "DYNOBOX.LUA"
-	redisLuaTrampoline = "return redis.pcall('" + redisLuaCall + "', unpack(ARGV))"
+	redisLuaTrampoline = "return redis.pcall('" + redisLuaCall + "', ARGV[1], ARGV[2])"
 )
 
 // redisScripts is the script cache of SCRIPT LOAD and EVAL, by SHA1.
@@ -133,7 +135,8 @@ func (s *redisServer) cmdEval(c *server.Peer, cl *redisClient, cmd string, args 
 	if strings.HasSuffix(cmd, "_RO") {
 		ro = "1"
 	}
-	full := append([]string{redisLuaTrampoline, "0", s.token, sha, ro, strconv.Itoa(cl.currentDB())}, args[1:]...)
+	call := append([]string{sha, ro, strconv.Itoa(cl.currentDB())}, args[1:]...)
+	full := []string{redisLuaTrampoline, "0", s.token, string(respBulks(call).appendResp(nil, false))}
 	s.dispatch(c, cl, "EVAL", full)
 }
 
@@ -172,11 +175,17 @@ func (s *redisServer) cmdScript(c *server.Peer, _ *redisClient, args []string) {
 	}
 }
 
-// runScript is the trampoline's callback: args are token, sha, ro, db,
-// numkeys, keys…, argv…. It runs under miniredis' lock, and c carries
-// the nested context the script's redis.call() uses.
-func (s *redisServer) runScript(c *server.Peer, args []string) {
-	if len(args) < 5 || args[0] != s.token {
+// runScript is the trampoline's callback: args are the token and the
+// encoded sha, ro, db, numkeys, keys…, argv…. It runs under miniredis'
+// lock, and c carries the nested context the script's redis.call() uses.
+func (s *redisServer) runScript(c *server.Peer, wire []string) {
+	var args []string
+	if len(wire) == 2 && wire[0] == s.token {
+		if v, err := readResp(bufio.NewReader(strings.NewReader(wire[1]))); err == nil {
+			args = append([]string{wire[0]}, strs(v.elems)...)
+		}
+	}
+	if len(args) < 5 {
 		c.WriteError("ERR unknown command '" + redisLuaCall + "'")
 		return
 	}

@@ -3,6 +3,7 @@ package addons
 import (
 	"bufio"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -136,6 +137,14 @@ func TestRedisLuaLibraries(t *testing.T) {
 		if got != want {
 			t.Errorf("EVAL %s\n got: %q\nwant: %q", src, trimReply(got), trimReply(want))
 		}
+	}
+	// Many arguments (miniredis' own unpack() stops near 5000).
+	many := []string{"EVAL", "return {#KEYS, #ARGV, ARGV[#ARGV]}", "2", "k1", "k2"}
+	for i := range 50000 {
+		many = append(many, strconv.Itoa(i))
+	}
+	if got, want := ours.do(t, many...), real.do(t, many...); got != want {
+		t.Errorf("EVAL with 50000 arguments: got %q, want %q", trimReply(got), trimReply(want))
 	}
 	// EVALSHA, SCRIPT LOAD/EXISTS/FLUSH, key arguments and argument checks.
 	for _, args := range [][]string{
