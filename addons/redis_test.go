@@ -613,22 +613,6 @@ func TestRedisCorruptSnapshotIsKept(t *testing.T) {
 	}
 }
 
-func TestRedisEphemeral(t *testing.T) {
-	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "redis")
-	r := NewRedis(Options{Dir: dir, Ephemeral: true})
-	if err := r.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if err := newGoRedis(t, r.Env()["REDIS_URL"]).Set(t.Context(), "k", "v", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	stopRedis(t, r)
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Fatalf("ephemeral directory left behind: %v", err)
-	}
-}
-
 func TestRedisStopWithBlockedClient(t *testing.T) {
 	t.Parallel()
 	r := startRedis(t, t.TempDir())
