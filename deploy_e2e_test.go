@@ -111,11 +111,13 @@ func TestSaveDeploysGoAppWithoutDroppingRequests(t *testing.T) {
 
 	stop := make(chan struct{})
 	ok, failed, wait := loadLoop(url, stop)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "the load to begin", func() bool { return ok.Load() > 0 })
 	writeFile(t, filepath.Join(dir, "main.go"), goAppSource("v2"))
 	waitBody(t, p, url, "v2 ", time.Minute)
 	p.waitOutput("heroku[web.1] | Process exited") // the old web dyno is gone
-	time.Sleep(200 * time.Millisecond)
+	// Some requests more, to the new dyno alone.
+	after := ok.Load()
+	waitFor(t, "requests after the swap", func() bool { return ok.Load() >= after+20 })
 	close(stop)
 	wait()
 	if failed.Load() != 0 || ok.Load() == 0 {
