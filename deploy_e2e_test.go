@@ -234,6 +234,8 @@ func TestWatchDebouncesFollowsNewDirsAndSkipsIgnoredPaths(t *testing.T) {
 		"Procfile":   "worker: exec sleep 1000\n",
 		".gitignore": "secret/\n",
 		"a.txt":      "0",
+		"s1.txt":     "0",
+		"s2.txt":     "0",
 	})
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "--no-watch=false", "--build", "echo compiling")
 	p.waitOutput("Watching " + dir)
@@ -241,38 +243,47 @@ func TestWatchDebouncesFollowsNewDirsAndSkipsIgnoredPaths(t *testing.T) {
 	if n := builds(); n != 1 {
 		t.Fatalf("%d builds at start, want 1:\n%s", n, p.out)
 	}
+	// sentinel saves one of the app's own files and waits for the deploy
+	// that names it: the watcher handles changes in order, so whatever
+	// came before has made its deploys by then, or joined this one.
+	sentinel := func(name string) {
+		t.Helper()
+		writeFile(t, filepath.Join(dir, name), "saved")
+		waitFor(t, "the deploy of "+name, func() bool {
+			out := p.out.String()
+			i := strings.Index(out, "Changed: "+name)
+			return i >= 0 && strings.Contains(out[i:], ": command echo compiling")
+		})
+	}
 
-	// A directory made after the start is watched. (First: a file you
-	// create right after a deploy is taken for the deploy's own output.)
+	// A file written into a directory made after the start deploys.
 	os.MkdirAll(filepath.Join(dir, "lib", "deep"), 0o755)
-	time.Sleep(300 * time.Millisecond)
 	writeFile(t, filepath.Join(dir, "lib", "deep", "x.txt"), "x")
 	waitFor(t, "a build for a file in a new directory", func() bool { return builds() == 2 })
-	time.Sleep(500 * time.Millisecond)
 
+	// 50 quick writes: one build.
 	before := builds()
 	for i := 1; i <= 50; i++ {
 		writeFile(t, filepath.Join(dir, "a.txt"), strconv.Itoa(i))
 	}
 	waitFor(t, "a build after 50 writes", func() bool { return builds() == before+1 })
-	time.Sleep(time.Second)
-	if n := builds(); n != before+1 {
-		t.Fatalf("50 quick writes made %d builds, want 1:\n%s", n-before, p.out)
+	sentinel("s1.txt")
+	if n := builds(); n != before+2 {
+		t.Fatalf("50 quick writes made %d builds, want 1:\n%s", n-before-1, p.out)
 	}
 
-	// Ignored paths trigger nothing.
+	// Ignored paths trigger nothing, alone or with a save.
 	before = builds()
 	for _, f := range []string{"node_modules/m/index.js", "tmp/cache", "bin/tool", ".git/index", "secret/key", "app.log", "db.sqlite3", "a.txt.swp"} {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755)
 		writeFile(t, filepath.Join(dir, f), "x")
 	}
-	time.Sleep(time.Second)
-	if n := builds(); n != before {
-		t.Fatalf("writes to ignored paths made %d builds:\n%s", n-before, p.out)
+	sentinel("s2.txt")
+	if n := builds(); n != before+1 || !strings.Contains(p.out.String(), "Changed: s2.txt\n") {
+		t.Fatalf("writes to ignored paths made %d builds or joined the save's:\n%s", n-before-1, p.out)
 	}
 	stopApp(t, p)
 }
-
 func TestEnvAndProcfileChangesReload(t *testing.T) {
 	t.Parallel()
 	dir := writeApp(t, map[string]string{
@@ -313,7 +324,7 @@ func TestPythonAppRunsInItsVirtualenv(t *testing.T) {
 	})
 	state := filepath.Join(dir, ".dynobox")
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
-	p.waitOutputWithin("release in "+filepath.Join(state, "venv"), time.Minute)
+	p.waitOutputWithin("release in "+filepath.Join(state, "venv"), 3*time.Minute) // a virtualenv build: slow on a loaded 2-core machine
 	p.waitOutput("worker in " + filepath.Join(state, "venv"))
 	p.waitAPI(dir)
 	out, stderr, code := runDynobox(t, dir, "run", "echo $VIRTUAL_ENV")
@@ -347,10 +358,15 @@ func TestRelativeAppDirDoesNotWatchTheStateDir(t *testing.T) {
 	os.MkdirAll(dir, 0o755)
 	// The worker writes into the state directory as an add-on would.
 	writeFile(t, filepath.Join(dir, "Procfile"), "worker: while true; do date +%s%N > .dynobox/tick; sleep 0.1; done\n")
+	writeFile(t, filepath.Join(dir, "a.txt"), "0")
 	p := startDynobox(t, parent, "start", "-C", "app", "-p", strconv.Itoa(freePort(t)), "--no-watch=false", "--build", "echo compiling")
 	p.waitOutput("Watching " + dir + " (1 directory)")
-	time.Sleep(1500 * time.Millisecond)
-	if n := strings.Count(p.out.String(), "-----> Build b"); n != 2 { // "Build b1: …" and "Build b1 succeeded"
+	waitFor(t, "the worker's ticks", func() bool { _, err := os.Stat(filepath.Join(dir, ".dynobox", "tick")); return err == nil })
+	// A save, handled after whatever the ticks would have set off.
+	writeFile(t, filepath.Join(dir, "a.txt"), "saved")
+	p.waitOutput("Changed: a.txt")
+	p.waitOutput("Build b2 succeeded")
+	if n := strings.Count(p.out.String(), "-----> Build b"); n != 4 || strings.Count(p.out.String(), "Changed: ") != 1 { // b1 and b2, each "Build bN: …" and "Build bN succeeded"
 		t.Fatalf("builds kept coming:\n%s", p.out)
 	}
 	stopApp(t, p)

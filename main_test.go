@@ -232,20 +232,29 @@ func runDynobox(t *testing.T, dir string, args ...string) (stdout, stderr string
 	return o.String(), e.String(), cmd.ProcessState.ExitCode()
 }
 
-// portBlocks hands each test its own block of 300 ports (dynobox uses the
-// public port, public+1…, public+100…, public+200… for up to three types),
-// so parallel tests never pick overlapping ports. Blocks start at a random
-// place so two test runs at once rarely meet either.
+// portBlocks hands each test its own block of 1200 ports (dynobox uses the
+// public port, public+1…, public+100…, public+200… for up to three types,
+// and public+1000 for the dashboard), so parallel tests never pick
+// overlapping ports. The blocks lie below the kernel's ephemeral range
+// (32768 and up), where no connection or listener on port 0 lands by
+// chance, and start at a random place so two test runs at once rarely
+// meet either.
 var portBlocks atomic.Int64
 
-func init() { portBlocks.Store(int64(os.Getpid() % 130)) }
+const (
+	portBase       = 2000
+	portBlock      = 1200
+	portBlockCount = 25 // 2000 … 31999
+)
+
+func init() { portBlocks.Store(int64(os.Getpid() % portBlockCount)) }
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	for i := 0; i < 130; i++ {
-		p := 20000 + 300*int(portBlocks.Add(1)%130)
+	for i := 0; i < portBlockCount; i++ {
+		p := portBase + portBlock*int(portBlocks.Add(1)%portBlockCount)
 		ok := true
-		for _, q := range []int{p, p + 1, p + 2, p + 100, p + 200} {
+		for _, q := range []int{p, p + 1, p + 2, p + 100, p + 200, p + 1000} {
 			if !portFree(q) {
 				ok = false
 			}

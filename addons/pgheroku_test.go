@@ -118,7 +118,7 @@ func TestPostgresAppRoleIsNoSuperuser(t *testing.T) {
 		return
 	}
 	// As root: the server runs as another account with no capability.
-	pm := p.srv.cmd.Process.Pid
+	pm, _ := pgTestPostmaster(p)
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(pm) + "/status")
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +291,7 @@ func TestPostgresRestartsAfterCrash(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	first := p.srv.cmd.Process.Pid
+	first, _ := pgTestPostmaster(p)
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -100,6 +100,14 @@ func pgTestStart(t testing.TB, p *Postgres) {
 	}
 }
 
+// pgTestPostmaster is the running postmaster's pid and the channel closed
+// when it exits, read under the server's lock: a restart replaces both.
+func pgTestPostmaster(p *Postgres) (int, chan struct{}) {
+	p.srv.mu.Lock()
+	defer p.srv.mu.Unlock()
+	return p.srv.cmd.Process.Pid, p.srv.done
+}
+
 func pgTestStop(t testing.TB, p *Postgres) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -380,10 +388,10 @@ func TestPostgresPostmasterSIGKILL(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	pm := p.srv.cmd.Process.Pid
+	pm, done := pgTestPostmaster(p)
 	dataDir := p.srv.dataDir
 	syscall.Kill(pm, syscall.SIGKILL)
-	<-p.srv.done
+	<-done
 	if len(pgServerProcs(dataDir)) == 0 {
 		t.Log("no backend outlived the postmaster; the sweep is not exercised")
 	}
@@ -733,7 +741,8 @@ func TestPostgresRootKeepsDataOwner(t *testing.T) {
 	if p.srv.run == nil || p.srv.run.uid != uint32(uid) {
 		t.Errorf("runs as %+v, want uid %d", p.srv.run, uid)
 	}
-	st, _ := os.Stat(fmt.Sprintf("/proc/%d", p.srv.cmd.Process.Pid))
+	pm, _ := pgTestPostmaster(p)
+	st, _ := os.Stat(fmt.Sprintf("/proc/%d", pm))
 	if st.Sys().(*syscall.Stat_t).Uid != uint32(uid) {
 		t.Errorf("postmaster uid %d", st.Sys().(*syscall.Stat_t).Uid)
 	}

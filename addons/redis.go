@@ -45,6 +45,8 @@ type Redis struct {
 	// noDeathSig: tests simulate a redis-server that outlived dynobox.
 	noDeathSig bool
 	want       string // RedisSystem or RedisEmbedded: wins over RedisBackendEnv (tests)
+	// stableAfter replaces redisStableAfter for the system backend (tests).
+	stableAfter time.Duration
 }
 
 // NewRedis returns the add-on; Start runs it.

@@ -54,6 +54,9 @@ type redisProc struct {
 	port     int
 	tlsPort  int
 	deathSig syscall.Signal // sent to redis-server if dynobox dies
+	// stableAfter: a crash after this long up restarts at once again
+	// (redisStableAfter; tests that crash it twice make it longer).
+	stableAfter time.Duration
 
 	tail pgTail // last log lines, for errors
 
@@ -80,7 +83,7 @@ func newRedisProc(bin redisBinary, opts Options) *redisProc {
 		opts.Dir = abs
 	}
 	return &redisProc{bin: bin, opts: opts, dataDir: filepath.Join(opts.Dir, "server"),
-		deathSig: syscall.SIGTERM, stop: make(chan struct{}), done: make(chan struct{})}
+		deathSig: syscall.SIGTERM, stableAfter: redisStableAfter, stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // backend names what serves, for `dynobox addons`.
@@ -397,7 +400,7 @@ func (p *redisProc) supervise(run *redisRun) {
 		if stopping {
 			return
 		}
-		if time.Since(run.started) >= redisStableAfter {
+		if time.Since(run.started) >= p.stableAfter {
 			crashes = 0
 		}
 		delay := redisBackoff(crashes)
@@ -617,6 +620,9 @@ func (r *Redis) startSystem(ctx context.Context, bin redisBinary) error {
 	p := newRedisProc(bin, r.opts)
 	if r.noDeathSig {
 		p.deathSig = 0
+	}
+	if r.stableAfter > 0 {
+		p.stableAfter = r.stableAfter
 	}
 	if err := p.start(ctx); err != nil {
 		return fmt.Errorf("redis: %w", err)
