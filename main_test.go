@@ -237,8 +237,8 @@ func runDynobox(t *testing.T, dir string, args ...string) (stdout, stderr string
 // and public+1000 for the dashboard), so parallel tests never pick
 // overlapping ports. The blocks lie below the kernel's ephemeral range
 // (32768 and up), where no connection or listener on port 0 lands by
-// chance, and start at a random place so two test runs at once rarely
-// meet either.
+// chance, and start at a random place; a lock file per block keeps two
+// test runs at once apart.
 var portBlocks atomic.Int64
 
 const (
@@ -253,6 +253,16 @@ func freePort(t *testing.T) int {
 	t.Helper()
 	for i := 0; i < portBlockCount; i++ {
 		p := portBase + portBlock*int(portBlocks.Add(1)%portBlockCount)
+		// A lock file per block keeps it this test's until the test ends,
+		// also against a second test run checking the same block at once.
+		lock, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("dynobox-test-ports-%d.lock", p)), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			lock.Close()
+			continue
+		}
 		ok := true
 		for _, q := range []int{p, p + 1, p + 2, p + 100, p + 200, p + 1000} {
 			if !portFree(q) {
@@ -260,8 +270,10 @@ func freePort(t *testing.T) int {
 			}
 		}
 		if ok {
+			t.Cleanup(func() { lock.Close() })
 			return p
 		}
+		lock.Close()
 	}
 	t.Fatal("no free port block")
 	return 0
