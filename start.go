@@ -415,12 +415,17 @@ func (in *instance) serve() int {
 	if err != nil {
 		return in.fail(exitFailure, "%v", err)
 	}
+	// The dashboard first: the API reports its address (DashboardURL),
+	// which must be set before the first request reads it. Requests that
+	// come meanwhile wait in the socket's backlog.
+	if code := in.serveDashboard(); code != exitOK {
+		apiListener.Close()
+		os.Remove(in.ctl.Socket)
+		return code
+	}
 	apiServer := &http.Server{Handler: api.Handler(in.ctl), ReadHeaderTimeout: 10 * time.Second}
 	go apiServer.Serve(apiListener)
 	in.onExit(func() { apiServer.Close(); os.Remove(in.ctl.Socket) })
-	if code := in.serveDashboard(); code != exitOK {
-		return code
-	}
 	if in.gate != nil {
 		in.gate.SetWatch(watchHints(in.ctl.DashboardURL, app.Dir))
 		in.gate.SetPhase("starting")
