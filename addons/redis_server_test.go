@@ -442,7 +442,8 @@ func testRedisCLIPipeAndPrompt(t *testing.T, r *Redis) {
 	screen := &ptyScreen{}
 	go io.Copy(screen, tty)
 	u := env["REDIS_TLS_URL"]
-	screen.waitFor(t, u[strings.LastIndex(u, "@")+1:]+"> ")
+	prompt := u[strings.LastIndex(u, "@")+1:] + "> "
+	screen.waitFor(t, prompt)
 	for _, s := range []struct{ typed, want string }{
 		{"SET greeting", "[NX|XX]"}, // the hint
 		{" hello\r", "OK"},
@@ -453,6 +454,9 @@ func testRedisCLIPipeAndPrompt(t *testing.T, r *Redis) {
 		mark := screen.len()
 		tty.WriteString(s.typed)
 		screen.waitForAfter(t, mark, s.want)
+		if strings.HasSuffix(s.typed, "\r") { // type the next line at the next prompt
+			screen.waitForAfter(t, mark+strings.Index(screen.String()[mark:], s.want)+len(s.want), prompt)
+		}
 	}
 	tty.WriteString("QUIT\r")
 	done := make(chan error, 1)

@@ -503,6 +503,11 @@ func TestRedisCLIInteractive(t *testing.T) {
 		mark := screen.len()
 		tty.WriteString(s.typed)
 		screen.waitForAfter(t, mark, s.want)
+		if strings.HasSuffix(s.typed, "\r") {
+			// The next line is typed at the next prompt: typed while the
+			// answer still prints, redis-cli's line editor is not reading.
+			screen.waitForAfter(t, mark+strings.Index(screen.String()[mark:], s.want)+len(s.want), prompt)
+		}
 	}
 	tty.WriteString("QUIT\r")
 	done := make(chan error, 1)
