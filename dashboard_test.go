@@ -668,7 +668,10 @@ func TestDashboardOverviewShowsAFailedBuild(t *testing.T) {
 		t.Error("the Release tile is not marked bad after a failed build")
 	}
 	screenshot(t, ctx, "overview-failed-build")
-	browse(t, ctx, "click the banner's output link", chromedp.Click(chromedp.CSS(`#ov-build a[data-build="b2"]`)))
+	// Clicked in the page: the banner is redrawn as the overview refreshes,
+	// so a node found a moment before may be gone by the click.
+	waitJS(t, ctx, "a click on the banner's output link",
+		`(() => { const a = document.querySelector('#ov-build a[data-build="b2"]'); if (!a) return false; a.click(); return true; })()`, 10*time.Second)
 	waitJS(t, ctx, "the failed build's output", `(() => { const o = document.getElementById("build-output"); return !o.hidden && o.textContent.includes("syntax error: unexpected }"); })()`, 10*time.Second)
 
 	// ps and info say it too.
