@@ -11,8 +11,9 @@ import (
 // FuzzEnvMatchesGodotenv checks ParseEnv against godotenv.Unmarshal. With a
 // nil lookup the two must agree exactly, "$" expansion included; the only
 // input godotenv accepts and ParseEnv refuses is a statement with an empty
-// name, and the only one godotenv refuses and ParseEnv accepts starts with a
-// BOM. Without "$" in the input, the lookup must make no difference.
+// name or a NUL byte anywhere (ParseEnv refuses binary files, even in a
+// comment), and the only one godotenv refuses and ParseEnv accepts starts
+// with a BOM. Without "$" in the input, the lookup must make no difference.
 func FuzzEnvMatchesGodotenv(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := ParseEnv(".env", strings.NewReader(in), nil)
@@ -20,6 +21,11 @@ func FuzzEnvMatchesGodotenv(f *testing.F) {
 		want, gerr := godotenv.Unmarshal(strings.TrimPrefix(in, bom))
 		_, emptyName := want[""]
 		switch {
+		case strings.ContainsRune(in, 0):
+			if err == nil {
+				t.Fatalf("ParseEnv accepts %q, which holds a NUL byte", in)
+			}
+			return
 		case gerr != nil || emptyName:
 			if err == nil {
 				t.Fatalf("godotenv refuses %q (%v, empty name %v), ParseEnv accepts it: %q", in, gerr, emptyName, got)
