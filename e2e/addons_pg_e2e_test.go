@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -26,7 +26,7 @@ func nodePg(t *testing.T) string {
 		_, err = os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "pg"))
 	}
 	if err != nil {
-		msg := "node-postgres is not installed (cd testdata/nodepg && npm ci): " + err.Error()
+		msg := "node-postgres is not installed (cd e2e/testdata/nodepg && npm ci): " + err.Error()
 		if os.Getenv("CI") != "" {
 			t.Fatal("CI must run this test: " + msg)
 		}

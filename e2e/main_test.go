@@ -1,9 +1,10 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -22,8 +23,6 @@ import (
 	"time"
 )
 
-// End-to-end tests of the built binary, with real child processes.
-
 var dynoboxBin string
 
 func TestMain(m *testing.M) {
@@ -32,12 +31,19 @@ func TestMain(m *testing.M) {
 		serveHelper()
 		return
 	}
+	flag.Parse()
+	if testing.Short() {
+		// The developer's fast loop (go test -short ./...) builds neither
+		// the binary nor the demo app; the full suite runs these.
+		fmt.Println("e2e: not run under -short (they build and run the dynobox binary)")
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "dynobox-e2e")
 	if err != nil {
 		panic(err)
 	}
 	dynoboxBin = filepath.Join(dir, "dynobox")
-	build := exec.Command("go", "build", "-o", dynoboxBin, ".")
+	build := exec.Command("go", "build", "-o", dynoboxBin, "..")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build dynobox:", err)
@@ -47,7 +53,7 @@ func TestMain(m *testing.M) {
 	// with -tags heroku), so its first boot is not a cold compile racing
 	// the other tests for two cores.
 	warm := exec.Command("go", "build", "-tags", "heroku", "-o", os.DevNull, "./...")
-	warm.Dir = "example"
+	warm.Dir = demoDir
 	warm.Stdout, warm.Stderr = os.Stdout, os.Stderr
 	if err := warm.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build the demo app:", err)

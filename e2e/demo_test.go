@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -16,11 +16,11 @@ import (
 func copyDemo(t *testing.T) string {
 	t.Helper()
 	dst := t.TempDir()
-	err := filepath.WalkDir("example", func(path string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(demoDir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel("example", path)
+		rel, _ := filepath.Rel(demoDir, path)
 		if d.IsDir() && (rel == "bin" || rel == ".dynobox") {
 			return filepath.SkipDir
 		}
