@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -64,22 +64,20 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 	dashboard := c.flags.String("dashboard", "", "`ADDR`ess of the web dashboard (default 127.0.0.1:PORT+1000), or off")
 	noWatch := c.flags.Bool("no-watch", false, "do not watch the app directory (deploy with \"dynobox deploy\")")
 	buildCmd := c.flags.String("build", "", "`COMMAND` that builds the app, or none (default: detect Go, Node.js, Python or Ruby as Heroku does)")
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		format, ok := logbus.ParseFormat(*logFormat)
 		if !ok {
-			fmt.Fprintf(os.Stderr, "dynobox: --log-format %q: use compact or logplex\n", *logFormat)
-			return exitUsage
+			return usagef("--log-format %q: use compact or logplex", *logFormat)
 		}
 		for _, err := range []error{checkBind(*bind), checkDashboard(*dashboard)} {
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-				return exitUsage
+				return err
 			}
 		}
 		if ip := net.ParseIP(*bind); *bind != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			fmt.Fprintf(os.Stderr, "dynobox: warning: --bind %s makes the app reachable from other machines\n", *bind)
+			fmt.Fprintf(c.stderr, "dynobox: warning: --bind %s makes the app reachable from other machines\n", *bind)
 		}
-		return start(&af, args, startOptions{grace: grace, boot: boot, exitOnCrash: *exitOnCrash, format: format, bind: *bind, dashboard: *dashboard, requestTimeout: requestTimeout, watch: !*noWatch, build: *buildCmd})
+		return start(c, &af, args, startOptions{grace: grace, boot: boot, exitOnCrash: *exitOnCrash, format: format, bind: *bind, dashboard: *dashboard, requestTimeout: requestTimeout, watch: !*noWatch, build: *buildCmd})
 	}
 	return c
 }
@@ -99,8 +97,8 @@ type startOptions struct {
 // instance is one run of "dynobox start": what its steps set up, and what
 // it undoes, in reverse order, when it ends.
 type instance struct {
-	o      startOptions
-	stderr io.Writer
+	o              startOptions
+	stdout, stderr io.Writer
 
 	state    *runner.StateDir
 	session  string
@@ -166,8 +164,12 @@ func (in *instance) fail(code int, format string, args ...any) int {
 // take the public port, start the log bus and the add-ons, serve the
 // router, API and dashboard, build and release, then run the dynos until
 // a signal (or a crash with --exit-on-crash).
-func start(af *appFlags, args []string, o startOptions) int {
-	in := &instance{o: o, stderr: os.Stderr}
+//
+// Each step reports its failure on the instance's stderr, which the saved
+// log history records too (logs on the stopped app reads a failed start
+// back); the error start returns is the exit status only.
+func start(c *command, af *appFlags, args []string, o startOptions) error {
+	in := &instance{o: o, stdout: c.stdout, stderr: c.stderr}
 	defer in.close()
 	steps := []func() int{
 		func() int { return in.lock(af) },
@@ -176,7 +178,7 @@ func start(af *appFlags, args []string, o startOptions) int {
 	}
 	for _, step := range steps {
 		if code := step(); code != exitOK {
-			return code
+			return exitStatus(code)
 		}
 	}
 	code := in.run()
@@ -184,8 +186,11 @@ func start(af *appFlags, args []string, o startOptions) int {
 	if in.stopFailed && code == exitOK {
 		code = exitFailure
 	}
-	return code
+	return status(code)
 }
+
+// report prints err as exitCode does and returns its exit status.
+func (in *instance) report(err error) int { return exitCode(in.stderr, err) }
 
 // lock takes the app's state directory, stopping what a crashed previous
 // run left behind.
@@ -223,7 +228,7 @@ func (in *instance) load(af *appFlags, args []string) int {
 		}
 	}
 	if err != nil {
-		return reportLoadError(in.stderr, err)
+		return in.report(err)
 	}
 	in.app = app
 	if in.store, err = dbstate.Open(in.state.File("state.db")); err != nil {
@@ -234,14 +239,14 @@ func (in *instance) load(af *appFlags, args []string) int {
 		in.store.AddRelease("Initial release", "")
 	}
 	if in.addonSpecs, in.addonNames, err = runner.AddonSpecs(app, in.store); err != nil {
-		return reportLoadError(in.stderr, err)
+		return in.report(err)
 	}
 	if len(args) == 0 {
 		args = in.savedFormation()
 	}
-	slots, code := planFormation(app, args, withRouter, in.stderr, in.reserved()...)
-	if code != exitOK {
-		return code
+	slots, err := planFormation(app, args, in.reserved()...)
+	if err != nil {
+		return in.report(err)
 	}
 	if len(slots) == 0 {
 		return in.fail(exitUsage, "the formation has no dynos; name some, e.g. \"dynobox start web=1\"")
@@ -285,14 +290,6 @@ func (in *instance) savedFormation() []string {
 
 // listen takes the public port for the router, before anything starts.
 func (in *instance) listen() int {
-	if !withRouter {
-		for _, s := range in.slots {
-			if s.Type == "web" && s.Index == 1 && !runner.PortFree(s.Port) {
-				return in.fail(exitFailure, "port %d is in use by another process; pass -p PORT or stop it", s.Port)
-			}
-		}
-		return exitOK
-	}
 	l, err := net.Listen("tcp", net.JoinHostPort(in.o.bind, strconv.Itoa(in.app.Port)))
 	if err != nil {
 		return in.fail(exitFailure, "port %d is in use by another process; pass -p PORT or stop it (%v)", in.app.Port, err)
@@ -305,8 +302,9 @@ func (in *instance) listen() int {
 // openLogs starts the log bus (terminal, history, hub), the watchdog and
 // the signal handler.
 func (in *instance) openLogs() int {
-	color := term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == ""
-	tty := logbus.NewTerminal(os.Stdout, in.o.format, color)
+	f, isFile := in.stdout.(*os.File)
+	color := isFile && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
+	tty := logbus.NewTerminal(in.stdout, in.o.format, color)
 	for _, s := range in.slots {
 		tty.Align("heroku[" + s.Name + "]")
 	}
@@ -360,9 +358,9 @@ func (in *instance) openLogs() int {
 // startAddons starts the add-ons: no dyno starts until every one accepts
 // connections.
 func (in *instance) startAddons() int {
-	set, code := startAddons(in.addonSpecs, in.addonNames, in.state.Path, false, in.session, in.bus, in.sigs, in.stderr)
-	if code != exitOK {
-		return code
+	set, err := startAddons(in.addonSpecs, in.addonNames, in.state.Path, false, in.session, in.bus, in.sigs)
+	if err != nil {
+		return in.report(err)
 	}
 	in.addons = set
 	in.onExit(func() {
@@ -394,23 +392,21 @@ func (in *instance) serve() int {
 		AppDir: app.Dir, Slots: in.slots,
 		BootTimeout: in.o.boot, StopTimeout: in.o.grace, ExitOnCrash: in.o.exitOnCrash,
 		Bus: bus, Session: in.session, Procfile: app.Procfile, PublicPort: app.Port, Reserved: in.reserved(),
-		OnState: events.Record, Router: withRouter,
+		OnState: events.Record, Router: true,
 	})
 	in.ctl.Sup = in.sup
-	if withRouter {
-		rt := router.New(router.Config{
-			Pool:            webPool{in.sup},
-			Log:             func(line string) { bus.Event(logbus.SourceHeroku, "router", line) },
-			PublicPort:      app.Port,
-			ResponseTimeout: in.o.requestTimeout,
-		})
-		go rt.Serve(in.gate.Listener())
-		in.onExit(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			rt.Shutdown(ctx)
-		})
-	}
+	rt := router.New(router.Config{
+		Pool:            webPool{in.sup},
+		Log:             func(line string) { bus.Event(logbus.SourceHeroku, "router", line) },
+		PublicPort:      app.Port,
+		ResponseTimeout: in.o.requestTimeout,
+	})
+	go rt.Serve(in.gate.Listener())
+	in.onExit(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rt.Shutdown(ctx)
+	})
 	apiListener, err := api.Listen(in.ctl.Socket)
 	if err != nil {
 		return in.fail(exitFailure, "%v", err)
@@ -608,15 +604,15 @@ func absDir(dir string) (string, error) {
 // startAddons starts the app's add-ons and waits until each accepts
 // connections; a signal meanwhile cancels the start. On failure the
 // started ones are stopped again and the error names the add-on.
-func startAddons(specs []addons.Spec, names []string, stateDir string, ephemeral bool, session string, bus *logbus.Bus, sigs <-chan os.Signal, stderr io.Writer) (*addons.Set, int) {
+func startAddons(specs []addons.Spec, names []string, stateDir string, ephemeral bool, session string, bus *logbus.Bus, sigs <-chan os.Signal) (*addons.Set, error) {
 	if len(specs) == 0 {
-		return addons.NewSet(), exitOK
+		return addons.NewSet(), nil
 	}
 	set, err := runner.BuildAddons(specs, names, stateDir, ephemeral, session, func(name, line string) {
 		bus.Event(logbus.SourceApp, name, line)
 	})
 	if err != nil {
-		return nil, reportLoadError(stderr, err)
+		return nil, err
 	}
 	bus.Event(logbus.SourceHeroku, "dynobox", "Starting add-ons: "+strings.Join(names, ", "))
 	ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
@@ -630,14 +626,13 @@ func startAddons(specs []addons.Spec, names []string, stateDir string, ephemeral
 	}()
 	started := time.Now()
 	if err := set.Start(ctx); err != nil {
-		fmt.Fprintf(stderr, "dynobox: %v; no dyno was started\n", err)
-		return nil, exitFailure
+		return nil, fmt.Errorf("%w; no dyno was started", err)
 	}
 	for _, st := range set.List() {
 		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s is up on %s (sets %s)", st.Name, st.Addr, strings.Join(addons.SortedEnv(st.Config), ", ")))
 	}
 	bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("Add-ons ready in %s", time.Since(started).Round(time.Millisecond)))
-	return set, exitOK
+	return set, nil
 }
 
 // stopAddons stops the add-ons once the dynos are down, within the grace period.

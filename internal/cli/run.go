@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -32,44 +32,39 @@ add-ons throwaway data that is deleted afterwards.`)
 	var af appFlags
 	af.register(c.flags, false)
 	ephemeral := c.flags.Bool("ephemeral", false, "start the add-ons with throwaway data, deleted afterwards")
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if len(args) == 0 {
-			fmt.Fprintln(os.Stderr, "dynobox: run: no command given; e.g. dynobox run -- go test ./...")
-			return exitUsage
+			return usagef("run: no command given; e.g. dynobox run -- go test ./...")
 		}
 		appDir, err := absDir(af.dir)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "dynobox: app directory: %v\n", err)
-			return exitUsage
+			return usagef("app directory: %v", err)
 		}
 		stateDir, err := runner.OpenStateDir(af.stateDirPath())
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-			return exitFailure
+			return err
 		}
 		secrets := runner.NewSecrets(stateDir.File("secrets.json"))
 		opts := af.loadOptions(secrets.Get)
 		opts.ProcfileOptional = true // heroku local:run needs none either
 		app, err := runner.LoadApp(opts)
 		if err != nil {
-			return reportLoadError(os.Stderr, err)
+			return err
 		}
 		session := runner.NewSession()
 		exe, err := os.Executable()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-			return exitFailure
+			return err
 		}
 		wd, err := runner.StartWatchdog(exe, session)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-			return exitFailure
+			return err
 		}
 		defer wd.Close()
 
-		env, cleanup, running, code := oneOffEnv(app, appDir, stateDir, session, *ephemeral)
-		if code != exitOK {
-			return code
+		env, cleanup, running, err := oneOffEnv(app, appDir, stateDir, session, *ephemeral)
+		if err != nil {
+			return err
 		}
 		defer cleanup()
 		env = build.RuntimeEnv(env, stateDir.Path)
@@ -79,17 +74,17 @@ add-ons throwaway data that is deleted afterwards.`)
 			}
 		}
 		o := &runner.OneOff{AppDir: app.Dir, Env: env, Args: args, Session: session,
-			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+			Stdin: os.Stdin, Stdout: c.stdout, Stderr: c.stderr}
 		if running {
 			// The running app's log shows the one-off dyno's lifecycle.
 			client := api.NewClient(appDir, stateDir.Path)
 			o.Event = func(dyno, msg string) { client.Post("/v1/events", api.Event{Dyno: dyno, Text: msg}, nil) }
 		}
-		status, err := o.Run()
+		code, err := o.Run()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
+			fmt.Fprintf(c.stderr, "dynobox: %v\n", err)
 		}
-		return status
+		return status(code)
 	}
 	return c
 }
@@ -97,7 +92,7 @@ add-ons throwaway data that is deleted afterwards.`)
 // oneOffEnv is a one-off dyno's environment: from the running dynobox
 // (its config vars and add-ons) when there is one (running); otherwise the
 // app's config vars plus add-ons started here, which cleanup stops.
-func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, session string, ephemeral bool) (env []string, cleanup func(), running bool, code int) {
+func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, session string, ephemeral bool) (env []string, cleanup func(), running bool, err error) {
 	none := func() {}
 	if !ephemeral {
 		var vars []runner.ConfigVar
@@ -107,12 +102,11 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 			for _, v := range vars {
 				m[v.Key] = v.Value
 			}
-			return runner.ComposeEnv(app.FileEnv, m, nil), none, true, exitOK
+			return runner.ComposeEnv(app.FileEnv, m, nil), none, true, nil
 		}
 		var nr *api.NotRunningError
 		if !errors.As(err, &nr) {
-			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-			return nil, none, false, exitFailure
+			return nil, none, false, err
 		}
 	}
 
@@ -127,16 +121,14 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 		// Hold the app's lock so a "dynobox start" cannot start the same
 		// add-ons on the same data meanwhile.
 		if _, err := stateDir.Lock(appDir, session); err != nil {
-			fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-			return nil, none, false, exitFailure
+			return nil, none, false, err
 		}
 		unlock = stateDir.Unlock
 	}
 	store, err := state.Open(stateDir.File("state.db"))
 	if err != nil {
 		unlock()
-		fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-		return nil, none, false, exitFailure
+		return nil, none, false, err
 	}
 	vars, err := store.ConfigVars()
 	var specs []addons.Spec
@@ -147,19 +139,18 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 	store.Close()
 	if err != nil {
 		unlock()
-		return nil, none, false, reportLoadError(os.Stderr, err)
+		return nil, none, false, err
 	}
 	set, err := runner.BuildAddons(specs, names, addonDir, ephemeral, session, func(string, string) {})
 	if err != nil {
 		unlock()
-		return nil, none, false, reportLoadError(os.Stderr, err)
+		return nil, none, false, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
 	defer cancel()
 	if err := set.Start(ctx); err != nil {
 		unlock()
-		fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-		return nil, none, false, exitFailure
+		return nil, none, false, err
 	}
 	cleanup = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -170,5 +161,5 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 		}
 		unlock()
 	}
-	return runner.ComposeEnv(app.FileEnv, vars, set.Env()), cleanup, false, exitOK
+	return runner.ComposeEnv(app.FileEnv, vars, set.Env()), cleanup, false, nil
 }

@@ -1,10 +1,9 @@
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -30,7 +29,7 @@ it is. The build's output is printed as it comes. Needs a running
 "dynobox start" of the app.`)
 	var f clientFlags
 	f.register(c.flags, true)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		client := f.client()
 		ctx, stopTail := context.WithCancel(context.Background())
 		tailed, following := make(chan struct{}), make(chan struct{})
@@ -40,7 +39,7 @@ it is. The build's output is printed as it comes. Needs a running
 				q := url.Values{"n": {"0"}, "tail": {"1"}, "source": {"app"}}
 				client.LogsFollowing(ctx, q, func() { close(following) }, func(l api.LogLine) error {
 					if l.Process == runner.BuildProcess || strings.HasPrefix(l.Process, runner.ReleaseType+".") {
-						fmt.Printf("%s[%s]: %s\n", l.Source, l.Process, l.Text)
+						fmt.Fprintf(c.stdout, "%s[%s]: %s\n", l.Source, l.Process, l.Text)
 					}
 					return nil
 				})
@@ -60,13 +59,13 @@ it is. The build's output is printed as it comes. Needs a running
 		stopTail()
 		<-tailed
 		if err != nil {
-			return verbError(err)
+			return err
 		}
 		if f.json {
-			return printJSON(res)
+			return c.printJSON(res)
 		}
-		fmt.Printf("Deployed build %s as v%d in %s\n", res.Build.ID, res.Release, res.Build.Duration.Round(time.Millisecond))
-		return exitOK
+		fmt.Fprintf(c.stdout, "Deployed build %s as v%d in %s\n", res.Build.ID, res.Release, res.Build.Duration.Round(time.Millisecond))
+		return nil
 	}
 	return c
 }
@@ -78,38 +77,37 @@ status and the last 64 KiB of its output. The binaries of the last 5 Go
 builds are kept for releases:rollback. Works while the app is stopped too.`)
 	var f clientFlags
 	f.register(c.flags, true)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if len(args) > 1 {
-			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox builds [ID]")
-			return exitUsage
+			return usagef("usage: dynobox builds [ID]")
 		}
 		client := f.savedStateClient()
 		defer client.Close()
 		if len(args) == 1 {
 			var b state.Build
 			if err := client.Call("GET", "/v1/builds/"+url.PathEscape(args[0]), nil, &b); err != nil {
-				return verbError(err)
+				return err
 			}
-			f.noteStopped(client, savedState)
+			f.noteStopped(c.stderr, client, savedState)
 			if f.json {
-				return printJSON(b)
+				return c.printJSON(b)
 			}
-			fmt.Print(b.Output)
-			return exitOK
+			fmt.Fprint(c.stdout, b.Output)
+			return nil
 		}
 		var builds []state.Build
 		if err := client.Call("GET", "/v1/builds", nil, &builds); err != nil {
-			return verbError(err)
+			return err
 		}
-		f.noteStopped(client, savedState)
+		f.noteStopped(c.stderr, client, savedState)
 		if f.json {
-			return printJSON(builds)
+			return c.printJSON(builds)
 		}
-		fmt.Println("=== Builds")
+		fmt.Fprintln(c.stdout, "=== Builds")
 		for _, b := range builds {
-			fmt.Printf("%-5s %-9s %-7s %8s  %s\n", b.ID, b.Status, b.Kind, b.Duration.Round(time.Millisecond), humanTime(b.Started.Local()))
+			fmt.Fprintf(c.stdout, "%-5s %-9s %-7s %8s  %s\n", b.ID, b.Status, b.Kind, b.Duration.Round(time.Millisecond), humanTime(b.Started.Local()))
 		}
-		return exitOK
+		return nil
 	}
 	return c
 }

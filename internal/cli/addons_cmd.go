@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -69,14 +69,14 @@ Secrets in config vars are masked unless --reveal is given.`)
 	var f clientFlags
 	f.register(c.flags, true)
 	reveal := c.flags.Bool("reveal", false, "show config var values in full")
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		var list []addons.Status
 		client := f.savedStateClient()
 		defer client.Close()
 		if err := client.Call("GET", "/v1/addons", nil, &list); err != nil {
-			return verbError(err)
+			return err
 		}
-		f.noteStopped(client, "its add-ons start with it")
+		f.noteStopped(c.stderr, client, "its add-ons start with it")
 		if !*reveal {
 			for _, st := range list {
 				for k, v := range st.Config {
@@ -88,17 +88,17 @@ Secrets in config vars are masked unless --reveal is given.`)
 			if list == nil {
 				list = []addons.Status{}
 			}
-			return printJSON(list)
+			return c.printJSON(list)
 		}
 		if len(list) == 0 {
-			fmt.Println("No add-ons. Attach one with \"dynobox addons:create heroku-postgresql\" or in app.json.")
-			return exitOK
+			fmt.Fprintln(c.stdout, "No add-ons. Attach one with \"dynobox addons:create heroku-postgresql\" or in app.json.")
+			return nil
 		}
 		for i, st := range list {
 			if i > 0 {
-				fmt.Println()
+				fmt.Fprintln(c.stdout)
 			}
-			fmt.Printf("=== %s (%s): %s\n", st.Name, st.Plan, st.State)
+			fmt.Fprintf(c.stdout, "=== %s (%s): %s\n", st.Name, st.Plan, st.State)
 			rows := [][2]string{}
 			if st.Addr != "" {
 				rows = append(rows, [2]string{"Address:", st.Addr})
@@ -113,9 +113,9 @@ Secrets in config vars are masked unless --reveal is given.`)
 				}
 				rows = append(rows, [2]string{k + ":", v})
 			}
-			printAligned(os.Stdout, rows)
+			printAligned(c.stdout, rows)
 		}
-		return exitOK
+		return nil
 	}
 	return c
 }
@@ -130,44 +130,43 @@ KAFKA_PREFIX.`)
 	f.register(c.flags, true)
 	as := c.flags.String("as", "", "attachment `NAME`: sets NAME_URL instead of the default config vars")
 	plaintext := c.flags.Bool("plaintext", false, "Kafka only: kafka:// without TLS, for tools that want it")
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if len(args) != 1 {
-			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox addons:create PLAN [--as NAME]")
-			return exitUsage
+			return usagef("usage: dynobox addons:create PLAN [--as NAME]")
 		}
 		spec := addons.Spec{Plan: args[0], As: *as, Plaintext: *plaintext}
 		if err := spec.Validate(); err != nil {
-			return verbError(&runner.InputError{Err: err})
+			return &runner.InputError{Err: err}
 		}
 		var change api.AddonChange
 		err := f.client().Post("/v1/addons", spec, &change)
 		var nr *api.NotRunningError
 		if errors.As(err, &nr) {
-			return createOffline(&f, spec)
+			return createOffline(c, &f, spec)
 		}
 		if err != nil {
-			return verbError(err)
+			return err
 		}
 		if f.json {
-			return printJSON(change)
+			return c.printJSON(change)
 		}
-		fmt.Printf("Creating %s on %s... done, v%d\n", change.Addon.Name, filepath.Base(f.dir), change.Release.Version)
-		fmt.Printf("%s is up on %s; it sets %s\n", change.Addon.Name, change.Addon.Addr, strings.Join(addons.SortedEnv(change.Addon.Config), ", "))
-		return exitOK
+		fmt.Fprintf(c.stdout, "Creating %s on %s... done, v%d\n", change.Addon.Name, filepath.Base(f.dir), change.Release.Version)
+		fmt.Fprintf(c.stdout, "%s is up on %s; it sets %s\n", change.Addon.Name, change.Addon.Addr, strings.Join(addons.SortedEnv(change.Addon.Config), ", "))
+		return nil
 	}
 	return c
 }
 
 // createOffline records an add-on for the next start.
-func createOffline(f *clientFlags, spec addons.Spec) int {
+func createOffline(c *command, f *clientFlags, spec addons.Spec) error {
 	store, _, err := f.stateStore()
 	if err != nil {
-		return verbError(err)
+		return err
 	}
 	defer store.Close()
 	recs, err := store.Addons()
 	if err != nil {
-		return verbError(err)
+		return err
 	}
 	taken := map[string]bool{}
 	for _, r := range recs {
@@ -175,18 +174,18 @@ func createOffline(f *clientFlags, spec addons.Spec) int {
 	}
 	name := spec.Name(taken)
 	if taken[name] {
-		return verbError(&runner.InputError{Err: fmt.Errorf("an add-on named %s exists already; pick another with --as NAME", name)})
+		return &runner.InputError{Err: fmt.Errorf("an add-on named %s exists already; pick another with --as NAME", name)}
 	}
 	rec := state.AddonRecord{Name: name, Plan: spec.Plan, As: spec.As, Options: map[string]bool{"plaintext": spec.Plaintext}, CreatedAt: time.Now()}
 	if err := store.AddAddon(rec); err != nil {
-		return verbError(err)
+		return err
 	}
 	rel, err := store.AddRelease("Add "+name, "")
 	if err != nil {
-		return verbError(err)
+		return err
 	}
-	fmt.Printf("Creating %s... done, v%d\n%s starts with the next \"dynobox start\".\n", name, rel.Version, name)
-	return exitOK
+	fmt.Fprintf(c.stdout, "Creating %s... done, v%d\n%s starts with the next \"dynobox start\".\n", name, rel.Version, name)
+	return nil
 }
 
 func addonsDestroyCommand() *command {
@@ -195,55 +194,52 @@ Asks you to type the add-on's name, or pass --confirm NAME.`)
 	var f clientFlags
 	f.register(c.flags, true)
 	confirm := c.flags.String("confirm", "", "the add-on's `NAME`, to confirm without a prompt")
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if len(args) != 1 {
-			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox addons:destroy NAME [--confirm NAME]")
-			return exitUsage
+			return usagef("usage: dynobox addons:destroy NAME [--confirm NAME]")
 		}
 		name := args[0]
 		if *confirm != name {
 			if *confirm != "" || !term.IsTerminal(int(os.Stdin.Fd())) {
-				fmt.Fprintf(os.Stderr, "dynobox: this deletes %s and all its data; confirm with --confirm %s\n", name, name)
-				return exitUsage
+				return usagef("this deletes %s and all its data; confirm with --confirm %s", name, name)
 			}
-			fmt.Fprintf(os.Stderr, "This deletes %s and all its data. Type %s to confirm: ", name, name)
+			fmt.Fprintf(c.stderr, "This deletes %s and all its data. Type %s to confirm: ", name, name)
 			line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 			if strings.TrimSpace(line) != name {
-				fmt.Fprintln(os.Stderr, "dynobox: not confirmed; nothing was deleted")
-				return exitUsage
+				return usagef("not confirmed; nothing was deleted")
 			}
 		}
 		var change api.AddonChange
 		err := f.client().Delete("/v1/addons/"+name, &change)
 		var nr *api.NotRunningError
 		if errors.As(err, &nr) {
-			return destroyOffline(&f, name)
+			return destroyOffline(c, &f, name)
 		}
 		if err != nil {
-			return verbError(err)
+			return err
 		}
 		if f.json {
-			return printJSON(change)
+			return c.printJSON(change)
 		}
-		fmt.Printf("Destroying %s... done, v%d\n", name, change.Release.Version)
-		return exitOK
+		fmt.Fprintf(c.stdout, "Destroying %s... done, v%d\n", name, change.Release.Version)
+		return nil
 	}
 	return c
 }
 
-func destroyOffline(f *clientFlags, name string) int {
+func destroyOffline(c *command, f *clientFlags, name string) error {
 	store, stateDir, err := f.stateStore()
 	if err != nil {
-		return verbError(err)
+		return err
 	}
 	defer store.Close()
 	recs, err := store.Addons()
 	if err != nil {
-		return verbError(err)
+		return err
 	}
 	for _, r := range recs {
 		if r.Name == name && r.Options["app.json"] {
-			return verbError(&runner.InputError{Err: fmt.Errorf("%s is declared in app.json; remove it there, then destroy it", name)})
+			return &runner.InputError{Err: fmt.Errorf("%s is declared in app.json; remove it there, then destroy it", name)}
 		}
 		if r.Name != name {
 			continue
@@ -252,28 +248,28 @@ func destroyOffline(f *clientFlags, name string) int {
 		// directory, not in its own: the server starts to drop it.
 		a, err := addons.Build(addons.Spec{Plan: r.Plan, As: r.As, Plaintext: r.Options["plaintext"]}, name, stateDir, false, nil, "")
 		if err != nil {
-			return verbError(err)
+			return err
 		}
 		if d, ok := a.(addons.Destroyer); ok {
 			ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
 			err := d.Destroy(ctx)
 			cancel()
 			if err != nil {
-				return verbError(err)
+				return err
 			}
 		}
 	}
 	ok, err := store.RemoveAddon(name)
 	if err != nil {
-		return verbError(err)
+		return err
 	}
 	if !ok {
-		return verbError(&runner.InputError{Err: fmt.Errorf("no add-on named %q", name)})
+		return &runner.InputError{Err: fmt.Errorf("no add-on named %q", name)}
 	}
 	os.RemoveAll(filepath.Join(stateDir, "addons", name))
 	rel, _ := store.AddRelease("Remove "+name, "")
-	fmt.Printf("Destroying %s... done, v%d\n", name, rel.Version)
-	return exitOK
+	fmt.Fprintf(c.stdout, "Destroying %s... done, v%d\n", name, rel.Version)
+	return nil
 }
 
 // runningEnv is the running app's config vars, add-on vars among them.
@@ -298,16 +294,16 @@ func attachVar(name, def string) string {
 }
 
 // runAttached runs cmd on our terminal and returns its exit status.
-func runAttached(cmdErr error, run func() error, status func() int) int {
+func runAttached(cmdErr error, run func() error, exit func() int) error {
 	if cmdErr != nil {
-		return verbError(cmdErr)
+		return cmdErr
 	}
 	signal.Ignore(os.Interrupt) // Ctrl-C is for the interactive tool
 	defer signal.Reset(os.Interrupt)
-	if err := run(); err != nil && status() < 0 {
-		return verbError(err)
+	if err := run(); err != nil && exit() < 0 {
+		return err
 	}
-	return status()
+	return status(exit())
 }
 
 func psqlCommand() *command {
@@ -317,13 +313,13 @@ func psqlCommand() *command {
 	f.register(c.flags, false)
 	sql := c.flags.String("command", "", "run this `SQL` and exit, instead of an interactive session")
 	alias(c.flags, "c", "command")
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if _, err := runningEnv(&f); err != nil {
-			return verbError(err)
+			return err
 		}
 		_, stateDir, err := f.stateStore()
 		if err != nil {
-			return verbError(err)
+			return err
 		}
 		name := addons.PostgresService
 		if len(args) > 0 { // an add-on's name, or psql's own arguments
@@ -333,14 +329,14 @@ func psqlCommand() *command {
 		}
 		a, err := addons.Build(addons.Spec{Plan: addons.PostgresService}, name, stateDir, false, nil, "")
 		if err != nil {
-			return verbError(err)
+			return err
 		}
 		if *sql != "" {
 			args = append(args, "-c", *sql)
 		}
 		cmd, err := addons.PsqlCommand(a.(*addons.Postgres), args...)
 		if cmd != nil {
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.stdout, c.stderr
 		}
 		return runAttached(err, func() error { return cmd.Run() }, func() int { return cmd.ProcessState.ExitCode() })
 	}
@@ -352,10 +348,10 @@ func redisCLICommand() *command {
 	c.stopAtFn = true
 	var f clientFlags
 	f.register(c.flags, false)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		env, err := runningEnv(&f)
 		if err != nil {
-			return verbError(err)
+			return err
 		}
 		urlVar := "REDIS_URL"
 		if len(args) > 0 { // an add-on's name, or redis-cli's own arguments
@@ -367,7 +363,7 @@ func redisCLICommand() *command {
 		}
 		cmd, err := addons.RedisCLI(context.Background(), env, urlVar, args...)
 		if cmd != nil {
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.stdout, c.stderr
 		}
 		return runAttached(err, func() error { return cmd.Run() }, func() int { return cmd.ProcessState.ExitCode() })
 	}
@@ -383,21 +379,17 @@ func kafkaVerb(name, args, summary string, minArgs int, body func(ctx context.Co
 	if extra != nil {
 		extra(c)
 	}
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if len(args) < minArgs {
-			fmt.Fprintf(os.Stderr, "dynobox: usage: dynobox %s %s\n", name, c.args)
-			return exitUsage
+			return usagef("usage: dynobox %s %s", name, c.args)
 		}
 		env, err := runningEnv(&f)
 		if err != nil {
-			return verbError(err)
+			return err
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stop := signal.NotifyContext(c.ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := body(ctx, env, attachVar(*addon, "KAFKA"), args, c); err != nil {
-			return verbError(err)
-		}
-		return exitOK
+		return body(ctx, env, attachVar(*addon, "KAFKA"), args, c)
 	}
 	return c
 }
@@ -405,7 +397,7 @@ func kafkaVerb(name, args, summary string, minArgs int, body func(ctx context.Co
 func kafkaTopicsCommand() *command {
 	return kafkaVerb("kafka:topics", "", "List Kafka topics with partitions and messages.", 0,
 		func(ctx context.Context, env map[string]string, prefix string, args []string, c *command) error {
-			return addons.KafkaTopics(ctx, env, prefix, os.Stdout)
+			return addons.KafkaTopics(ctx, env, prefix, c.stdout)
 		}, nil)
 }
 
@@ -413,20 +405,20 @@ func kafkaCreateCommand() *command {
 	var partitions *int
 	return kafkaVerb("kafka:topics:create", "TOPIC [--partitions N]", "Create a Kafka topic.", 1,
 		func(ctx context.Context, env map[string]string, prefix string, args []string, c *command) error {
-			return addons.KafkaCreateTopic(ctx, env, prefix, args[0], *partitions, os.Stdout)
+			return addons.KafkaCreateTopic(ctx, env, prefix, args[0], *partitions, c.stdout)
 		}, func(c *command) { partitions = c.flags.Int("partitions", 1, "number of partitions") })
 }
 
 func kafkaWriteCommand() *command {
 	return kafkaVerb("kafka:topics:write", "TOPIC MESSAGE", "Write one message to a Kafka topic.", 2,
 		func(ctx context.Context, env map[string]string, prefix string, args []string, c *command) error {
-			return addons.KafkaWrite(ctx, env, prefix, args[0], strings.Join(args[1:], " "), os.Stdout)
+			return addons.KafkaWrite(ctx, env, prefix, args[0], strings.Join(args[1:], " "), c.stdout)
 		}, nil)
 }
 
 func kafkaTailCommand() *command {
 	return kafkaVerb("kafka:topics:tail", "TOPIC", "Print a Kafka topic's messages as they arrive (Ctrl-C stops).", 1,
 		func(ctx context.Context, env map[string]string, prefix string, args []string, c *command) error {
-			return addons.KafkaTail(ctx, env, prefix, args[0], os.Stdout, nil)
+			return addons.KafkaTail(ctx, env, prefix, args[0], c.stdout, nil)
 		}, nil)
 }

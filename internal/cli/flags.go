@@ -1,6 +1,8 @@
-package main
+package cli
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,13 +13,6 @@ import (
 	"time"
 )
 
-// usageError is bad command-line input: exit code 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
-
 // command is one dynobox subcommand with its flags and help.
 type command struct {
 	name     string
@@ -25,8 +20,20 @@ type command struct {
 	summary  string
 	detail   string
 	flags    *flag.FlagSet
-	run      func(c *command, args []string) int
+	run      func(c *command, args []string) error
 	stopAtFn bool // positional args end flag parsing (run's command may have flags of its own)
+
+	// What Main gives the verb: it writes only to stdout and stderr.
+	ctx            context.Context
+	stdout, stderr io.Writer
+}
+
+// printJSON writes v as indented JSON, for --json.
+func (c *command) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+	return nil
 }
 
 func newCommand(name, args, summary, detail string) *command {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -77,42 +77,20 @@ func (f *clientFlags) savedStateClient() *api.Client {
 
 // noteStopped says on stderr — so that --json output stays JSON — that
 // what the verb printed is the stopped app's saved state.
-func (f *clientFlags) noteStopped(c *api.Client, what string) {
+func (f *clientFlags) noteStopped(stderr io.Writer, c *api.Client, what string) {
 	if !c.Stopped() {
 		return
 	}
 	dir, _ := f.paths()
 	if f.starting != 0 {
-		fmt.Fprintf(os.Stderr, "dynobox: dynobox is starting for %s (pid %d) and does not answer yet; %s\n", dir, f.starting, what)
+		fmt.Fprintf(stderr, "dynobox: dynobox is starting for %s (pid %d) and does not answer yet; %s\n", dir, f.starting, what)
 		return
 	}
-	fmt.Fprintf(os.Stderr, "dynobox: the app is stopped (no dynobox is running for %s); %s\n", dir, what)
+	fmt.Fprintf(stderr, "dynobox: the app is stopped (no dynobox is running for %s); %s\n", dir, what)
 }
 
 // savedState is noteStopped's usual ending.
 const savedState = "this is its saved state"
-
-// verbError prints err and picks the exit code: 2 for what the user must
-// fix in the request, 1 otherwise (including "not running").
-func verbError(err error) int {
-	fmt.Fprintf(os.Stderr, "dynobox: %v\n", err)
-	var re *api.RequestError
-	if errors.As(err, &re) {
-		return exitUsage
-	}
-	var ie *runner.InputError
-	if errors.As(err, &ie) {
-		return exitUsage
-	}
-	return exitFailure
-}
-
-func printJSON(v any) int {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-	return exitOK
-}
 
 func verbCommands() []*command {
 	return []*command{psCommand(), scaleCommand(), restartCommand(), stopCommand(), logsCommand(),
@@ -124,18 +102,18 @@ func infoCommand() *command {
 	c := newCommand("info", "", "Show the running app: release, addresses, add-ons, dynos with ports and pids.", "")
 	var f clientFlags
 	f.register(c.flags, true)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		var info runner.Info
 		client := f.savedStateClient()
 		defer client.Close()
 		if err := client.Info(&info); err != nil {
-			return verbError(err)
+			return err
 		}
-		f.noteStopped(client, savedState)
+		f.noteStopped(c.stderr, client, savedState)
 		if f.json {
-			return printJSON(info)
+			return c.printJSON(info)
 		}
-		fmt.Printf("=== %s\n", info.Name)
+		fmt.Fprintf(c.stdout, "=== %s\n", info.Name)
 		rows := [][2]string{{"Dir", info.Dir}}
 		if info.State == "stopped" {
 			rows = append(rows, [2]string{"State", "stopped (start it with \"dynobox start\")"}, [2]string{"Release", fmt.Sprintf("v%d", info.Release)})
@@ -155,8 +133,8 @@ func infoCommand() *command {
 		for _, d := range info.Dynos {
 			rows = append(rows, [2]string{"Dyno", fmt.Sprintf("%s %s port=%d pid=%d", d.Name, d.State, d.Port, d.PID)})
 		}
-		printAligned(os.Stdout, rows)
-		return exitOK
+		printAligned(c.stdout, rows)
+		return nil
 	}
 	return c
 }
@@ -165,14 +143,14 @@ func psCommand() *command {
 	c := newCommand("ps", "[TYPE ...]", "List the dynos by process type, with state, port, pid and restarts.", "")
 	var f clientFlags
 	f.register(c.flags, true)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		var ps api.PS
 		client := f.savedStateClient()
 		defer client.Close()
 		if err := client.PS(&ps); err != nil {
-			return verbError(err)
+			return err
 		}
-		f.noteStopped(client, "no dyno runs")
+		f.noteStopped(c.stderr, client, "no dyno runs")
 		if len(args) > 0 {
 			keep := map[string]bool{}
 			for _, a := range args {
@@ -182,8 +160,7 @@ func psCommand() *command {
 						types = append(types, t)
 					}
 					sort.Strings(types)
-					fmt.Fprintf(os.Stderr, "dynobox: unknown process type %q; the Procfile has: %s\n", a, strings.Join(types, ", "))
-					return exitUsage
+					return usagef("unknown process type %q; the Procfile has: %s", a, strings.Join(types, ", "))
 				}
 				keep[a] = true
 			}
@@ -196,10 +173,10 @@ func psCommand() *command {
 			ps.Dynos = dynos
 		}
 		if f.json {
-			return printJSON(ps)
+			return c.printJSON(ps)
 		}
-		writePS(os.Stdout, ps)
-		return exitOK
+		writePS(c.stdout, ps)
+		return nil
 	}
 	return c
 }
@@ -282,20 +259,20 @@ Only the named types change; web=0 stops all web dynos. Examples:
   dynobox ps:scale web=3 worker+1 clock-1`)
 	var f clientFlags
 	f.register(c.flags, true)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		changes, err := runner.ParseScale(args)
 		if err != nil {
-			return verbError(err)
+			return err
 		}
 		var counts map[string]int
 		if err := f.client().Post("/v1/ps/scale", map[string]any{"changes": changes}, &counts); err != nil {
-			return verbError(err)
+			return err
 		}
 		if f.json {
-			return printJSON(counts)
+			return c.printJSON(counts)
 		}
-		fmt.Printf("Scaling dynos... done, now running %s\n", runner.FormationString(counts))
-		return exitOK
+		fmt.Fprintf(c.stdout, "Scaling dynos... done, now running %s\n", runner.FormationString(counts))
+		return nil
 	}
 	return c
 }
@@ -313,8 +290,8 @@ func restartCommand() *command {
 	var f clientFlags
 	f.register(c.flags, true)
 	typ, dyno := selectFlags(c.flags)
-	c.run = func(c *command, args []string) int {
-		return controlVerb(&f, "/v1/ps/restart", "Restarting", *typ, *dyno, args)
+	c.run = func(c *command, args []string) error {
+		return controlVerb(c, &f, "/v1/ps/restart", "Restarting", *typ, *dyno, args)
 	}
 	return c
 }
@@ -324,20 +301,18 @@ func stopCommand() *command {
 	var f clientFlags
 	f.register(c.flags, true)
 	typ, dyno := selectFlags(c.flags)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if *typ == "" && *dyno == "" && len(args) == 0 {
-			fmt.Fprintln(os.Stderr, "dynobox: ps:stop needs -p TYPE or -d DYNO (or a dyno name)")
-			return exitUsage
+			return usagef("ps:stop needs -p TYPE or -d DYNO (or a dyno name)")
 		}
-		return controlVerb(&f, "/v1/ps/stop", "Stopping", *typ, *dyno, args)
+		return controlVerb(c, &f, "/v1/ps/stop", "Stopping", *typ, *dyno, args)
 	}
 	return c
 }
 
-func controlVerb(f *clientFlags, path, verb, typ, dyno string, args []string) int {
+func controlVerb(c *command, f *clientFlags, path, verb, typ, dyno string, args []string) error {
 	if len(args) > 1 {
-		fmt.Fprintln(os.Stderr, "dynobox: name at most one dyno or type")
-		return exitUsage
+		return usagef("name at most one dyno or type")
 	}
 	if len(args) == 1 { // Heroku accepts "web" or "web.1" as an argument
 		if strings.Contains(args[0], ".") {
@@ -348,10 +323,10 @@ func controlVerb(f *clientFlags, path, verb, typ, dyno string, args []string) in
 	}
 	var names []string
 	if err := f.client().Post(path, runner.Select{Type: typ, Dyno: dyno}, &names); err != nil {
-		return verbError(err)
+		return err
 	}
 	if f.json {
-		return printJSON(names)
+		return c.printJSON(names)
 	}
 	what := "all dynos"
 	switch {
@@ -360,8 +335,8 @@ func controlVerb(f *clientFlags, path, verb, typ, dyno string, args []string) in
 	case typ != "":
 		what = typ + " dynos"
 	}
-	fmt.Printf("%s %s... done\n", verb, what)
-	return exitOK
+	fmt.Fprintf(c.stdout, "%s %s... done\n", verb, what)
+	return nil
 }
 
 func logsCommand() *command {
@@ -378,10 +353,9 @@ stopped, logs prints the lines it saved (a failed start among them), and
 	typ, dyno := selectFlags(c.flags)
 	source := c.flags.String("source", "", "only lines from `SOURCE`: app or heroku")
 	alias(c.flags, "s", "source")
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if *source != "" && *source != "app" && *source != "heroku" {
-			fmt.Fprintf(os.Stderr, "dynobox: --source %q: use app or heroku\n", *source)
-			return exitUsage
+			return usagef("--source %q: use app or heroku", *source)
 		}
 		q := url.Values{"n": {strconv.Itoa(*n)}, "dyno": {*dyno}, "type": {*typ}, "source": {*source}}
 		if *tail {
@@ -389,7 +363,7 @@ stopped, logs prints the lines it saved (a failed start among them), and
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(c.stdout)
 		var last time.Time // the newest line printed
 		print := func(l api.LogLine) error {
 			if l.Time.After(last) {
@@ -398,23 +372,23 @@ stopped, logs prints the lines it saved (a failed start among them), and
 			if f.json {
 				return enc.Encode(l)
 			}
-			_, err := fmt.Printf("%s %s[%s]: %s\n", l.Time.Format("2006-01-02T15:04:05.000000-07:00"), l.Source, l.Process, l.Text)
+			_, err := fmt.Fprintf(c.stdout, "%s %s[%s]: %s\n", l.Time.Format("2006-01-02T15:04:05.000000-07:00"), l.Source, l.Process, l.Text)
 			return err
 		}
 		client := f.savedStateClient()
 		defer client.Close()
 		if err := client.Logs(ctx, q, print); err != nil {
-			return verbError(err)
+			return err
 		}
 		if !client.Stopped() {
-			return exitOK
+			return nil
 		}
 		if !*tail {
-			f.noteStopped(client, "these are the lines it saved")
-			return exitOK
+			f.noteStopped(c.stderr, client, "these are the lines it saved")
+			return nil
 		}
 		// As Heroku's logs --tail on an app without dynos: wait for lines.
-		f.noteStopped(client, "these are the lines it saved; waiting for it to start (Ctrl-C to stop)")
+		f.noteStopped(c.stderr, client, "these are the lines it saved; waiting for it to start (Ctrl-C to stop)")
 		return tailOnceRunning(ctx, &f, q, func(l api.LogLine) error {
 			if !l.Time.After(last) {
 				return nil // printed from the saved history already
@@ -427,18 +401,18 @@ stopped, logs prints the lines it saved (a failed start among them), and
 
 // tailOnceRunning follows the log of the app's dynobox once it answers,
 // from the first line it has that is new, until ctx ends.
-func tailOnceRunning(ctx context.Context, f *clientFlags, q url.Values, print func(api.LogLine) error) int {
+func tailOnceRunning(ctx context.Context, f *clientFlags, q url.Values, print func(api.LogLine) error) error {
 	q.Set("n", strconv.Itoa(api.MaxLogLines)) // what it logged before we connected; print skips the old
 	for {
 		err := f.client().Logs(ctx, q, print)
 		var re *api.RequestError
 		if errors.As(err, &re) {
-			return verbError(err)
+			return err
 		}
 		// Not running yet, or the dynobox stopped: wait for the next.
 		select {
 		case <-ctx.Done():
-			return exitOK
+			return nil
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -450,36 +424,36 @@ func configCommand() *command {
 	f.register(c.flags, true)
 	shell := c.flags.Bool("shell", false, "print KEY='value' lines for a shell")
 	alias(c.flags, "s", "shell")
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		var vars []runner.ConfigVar
 		client := f.savedStateClient()
 		defer client.Close()
 		if err := client.Config(&vars); err != nil {
-			return verbError(err)
+			return err
 		}
-		f.noteStopped(client, "add-on config vars are set when it starts")
+		f.noteStopped(c.stderr, client, "add-on config vars are set when it starts")
 		switch {
 		case f.json:
 			m := map[string]string{}
 			for _, v := range vars {
 				m[v.Key] = v.Value
 			}
-			return printJSON(m)
+			return c.printJSON(m)
 		case *shell:
 			for _, v := range vars {
-				fmt.Printf("%s=%s\n", v.Key, runner.ShellJoin([]string{v.Value}))
+				fmt.Fprintf(c.stdout, "%s=%s\n", v.Key, runner.ShellJoin([]string{v.Value}))
 			}
 		default:
 			var info runner.Info
 			client.Info(&info)
-			fmt.Printf("=== %s Config Vars\n\n", info.Name)
+			fmt.Fprintf(c.stdout, "=== %s Config Vars\n\n", info.Name)
 			rows := make([][2]string, len(vars))
 			for i, v := range vars {
 				rows[i] = [2]string{v.Key + ":", v.Value}
 			}
-			printAligned(os.Stdout, rows)
+			printAligned(c.stdout, rows)
 		}
-		return exitOK
+		return nil
 	}
 	return c
 }
@@ -498,21 +472,19 @@ func configSetCommand() *command {
 	c := newCommand("config:set", "KEY=VALUE ...", "Set config vars: creates a release and restarts the dynos (stopped: the next start runs it).", "")
 	var f clientFlags
 	f.register(c.flags, true)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		set := map[string]string{}
 		for _, a := range args {
 			k, v, ok := strings.Cut(a, "=")
 			if !ok || k == "" {
-				fmt.Fprintf(os.Stderr, "dynobox: %q must be KEY=VALUE\n", a)
-				return exitUsage
+				return usagef("%q must be KEY=VALUE", a)
 			}
 			set[k] = v
 		}
 		if len(set) == 0 {
-			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox config:set KEY=VALUE ...")
-			return exitUsage
+			return usagef("usage: dynobox config:set KEY=VALUE ...")
 		}
-		return configChange(&f, api.ConfigChange{Set: set}, "Setting")
+		return configChange(c, &f, api.ConfigChange{Set: set}, "Setting")
 	}
 	return c
 }
@@ -521,26 +493,25 @@ func configUnsetCommand() *command {
 	c := newCommand("config:unset", "KEY ...", "Unset config vars: creates a release and restarts the dynos (stopped: the next start runs it).", "")
 	var f clientFlags
 	f.register(c.flags, true)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if len(args) == 0 {
-			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox config:unset KEY ...")
-			return exitUsage
+			return usagef("usage: dynobox config:unset KEY ...")
 		}
-		return configChange(&f, api.ConfigChange{Unset: args}, "Unsetting")
+		return configChange(c, &f, api.ConfigChange{Unset: args}, "Unsetting")
 	}
 	return c
 }
 
-func configChange(f *clientFlags, change api.ConfigChange, verb string) int {
+func configChange(c *command, f *clientFlags, change api.ConfigChange, verb string) error {
 	var rel state.Release
 	client := f.savedStateClient()
 	defer client.Close()
 	if err := client.Post("/v1/config", change, &rel); err != nil {
-		return verbError(err)
+		return err
 	}
-	f.noteStopped(client, fmt.Sprintf("v%d is recorded and the next \"dynobox start\" runs it", rel.Version))
+	f.noteStopped(c.stderr, client, fmt.Sprintf("v%d is recorded and the next \"dynobox start\" runs it", rel.Version))
 	if f.json {
-		return printJSON(rel)
+		return c.printJSON(rel)
 	}
 	keys := change.Unset
 	if len(change.Set) > 0 {
@@ -554,41 +525,40 @@ func configChange(f *clientFlags, change api.ConfigChange, verb string) int {
 	if client.Stopped() {
 		restarting = ""
 	}
-	fmt.Printf("%s %s%s... done, v%d\n", verb, strings.Join(keys, ", "), restarting, rel.Version)
+	fmt.Fprintf(c.stdout, "%s %s%s... done, v%d\n", verb, strings.Join(keys, ", "), restarting, rel.Version)
 	if len(change.Set) > 0 {
 		rows := make([][2]string, len(keys))
 		for i, k := range keys {
 			rows[i] = [2]string{k + ":", change.Set[k]}
 		}
-		printAligned(os.Stdout, rows)
+		printAligned(c.stdout, rows)
 	}
-	return exitOK
+	return nil
 }
 
 func configGetCommand() *command {
 	c := newCommand("config:get", "KEY", "Print one config var's raw value.", "")
 	var f clientFlags
 	f.register(c.flags, false)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if len(args) != 1 {
-			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox config:get KEY")
-			return exitUsage
+			return usagef("usage: dynobox config:get KEY")
 		}
 		var vars []runner.ConfigVar
 		client := f.savedStateClient()
 		defer client.Close()
 		if err := client.Config(&vars); err != nil {
-			return verbError(err)
+			return err
 		}
-		f.noteStopped(client, "add-on config vars are set when it starts")
+		f.noteStopped(c.stderr, client, "add-on config vars are set when it starts")
 		for _, v := range vars {
 			if v.Key == args[0] {
-				fmt.Println(v.Value)
-				return exitOK
+				fmt.Fprintln(c.stdout, v.Value)
+				return nil
 			}
 		}
-		fmt.Println() // Heroku prints an empty line for an unset var
-		return exitOK
+		fmt.Fprintln(c.stdout) // Heroku prints an empty line for an unset var
+		return nil
 	}
 	return c
 }
@@ -597,22 +567,22 @@ func releasesCommand() *command {
 	c := newCommand("releases", "", "List releases, newest first.", "")
 	var f clientFlags
 	f.register(c.flags, true)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		var rels []state.Release
 		client := f.savedStateClient()
 		defer client.Close()
 		if err := client.Releases(&rels); err != nil {
-			return verbError(err)
+			return err
 		}
-		f.noteStopped(client, savedState)
+		f.noteStopped(c.stderr, client, savedState)
 		if f.json {
-			return printJSON(rels)
+			return c.printJSON(rels)
 		}
 		var info runner.Info
 		client.Info(&info)
 		if len(rels) == 0 {
-			fmt.Printf("=== %s Releases\nNo releases yet: \"dynobox start\" makes v1.\n", info.Name)
-			return exitOK
+			fmt.Fprintf(c.stdout, "=== %s Releases\nNo releases yet: \"dynobox start\" makes v1.\n", info.Name)
+			return nil
 		}
 		cur := 0
 		for _, r := range rels {
@@ -621,7 +591,7 @@ func releasesCommand() *command {
 				break
 			}
 		}
-		fmt.Printf("=== %s Releases - Current: v%d\n", info.Name, cur)
+		fmt.Fprintf(c.stdout, "=== %s Releases - Current: v%d\n", info.Name, cur)
 		width := 0
 		for _, r := range rels {
 			width = max(width, len(releaseText(r)))
@@ -631,9 +601,9 @@ func releasesCommand() *command {
 			if build == "" {
 				build = "-"
 			}
-			fmt.Printf("v%-3d %-*s  %-5s  %s\n", r.Version, width, releaseText(r), build, humanTime(r.CreatedAt.Local()))
+			fmt.Fprintf(c.stdout, "v%-3d %-*s  %-5s  %s\n", r.Version, width, releaseText(r), build, humanTime(r.CreatedAt.Local()))
 		}
-		return exitOK
+		return nil
 	}
 	return c
 }
@@ -651,25 +621,23 @@ func rollbackCommand() *command {
 	c := newCommand("releases:rollback", "vN", "Return to release vN's build and config vars, as a new release.", "")
 	var f clientFlags
 	f.register(c.flags, true)
-	c.run = func(c *command, args []string) int {
+	c.run = func(c *command, args []string) error {
 		if len(args) != 1 {
-			fmt.Fprintln(os.Stderr, "dynobox: usage: dynobox releases:rollback vN")
-			return exitUsage
+			return usagef("usage: dynobox releases:rollback vN")
 		}
 		v, err := strconv.Atoi(strings.TrimPrefix(args[0], "v"))
 		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "dynobox: %q is not a release; use vN as \"dynobox releases\" lists them\n", args[0])
-			return exitUsage
+			return usagef("%q is not a release; use vN as \"dynobox releases\" lists them", args[0])
 		}
 		var rel state.Release
 		if err := f.client().Post("/v1/releases/rollback", map[string]int{"version": v}, &rel); err != nil {
-			return verbError(err)
+			return err
 		}
 		if f.json {
-			return printJSON(rel)
+			return c.printJSON(rel)
 		}
-		fmt.Printf("Rolling back to v%d... done, v%d\n", v, rel.Version)
-		return exitOK
+		fmt.Fprintf(c.stdout, "Rolling back to v%d... done, v%d\n", v, rel.Version)
+		return nil
 	}
 	return c
 }
