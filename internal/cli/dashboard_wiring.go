@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/web/building"
 	"github.com/dynobox/dynobox/web/dashboard"
 )
 
@@ -68,4 +72,51 @@ func newDashboard(ctl *runner.Controller, host string) *dashboard.Dashboard {
 		d.AllowHost(host)
 	}
 	return d
+}
+
+// openGate answers the public port with the building page from the time
+// the add-ons start (Postgres' first initdb takes seconds) until the
+// dynos run: no request waits for a web dyno that cannot exist yet.
+func (in *instance) openGate() int {
+	if in.public == nil {
+		return exitOK
+	}
+	in.gate = building.New(in.public, building.Config{App: filepath.Base(in.app.Dir),
+		Watch: watchHints("", in.app.Dir),
+		Log:   func(line string) { in.bus.Event(logbus.SourceHeroku, "router", line) }})
+	if len(in.addonSpecs) > 0 {
+		in.gate.SetPhase("starting its add-ons")
+	}
+	in.gate.Serve()
+	in.onExit(in.gate.Close)
+	return exitOK
+}
+
+// watchHints are where the building page tells people to watch the first
+// build: the dashboard, the log and the builds.
+func watchHints(dashboard, appDir string) []string {
+	var hints []string
+	if dashboard != "" {
+		hints = append(hints, dashboard)
+	}
+	dir := ""
+	if wd, err := os.Getwd(); err != nil || wd != appDir {
+		dir = " -C " + runner.ShellJoin([]string{appDir})
+	}
+	return append(hints, "dynobox logs --tail"+dir, "dynobox builds"+dir)
+}
+
+// serveDashboard serves the dashboard on its address, unless it is off.
+func (in *instance) serveDashboard() int {
+	addr := dashboardAddr(in.o.dashboard, in.app.Port)
+	if addr == "" {
+		return exitOK
+	}
+	stopDashboard, err := serveDashboard(in.ctl, addr)
+	if err != nil {
+		return in.fail(exitFailure, "dashboard: %v; pass --dashboard ADDR or --dashboard off", err)
+	}
+	in.onExit(stopDashboard)
+	in.bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+in.ctl.DashboardURL)
+	return exitOK
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -429,53 +428,6 @@ func (in *instance) serve() int {
 	return exitOK
 }
 
-// openGate answers the public port with the building page from the time
-// the add-ons start (Postgres' first initdb takes seconds) until the
-// dynos run: no request waits for a web dyno that cannot exist yet.
-func (in *instance) openGate() int {
-	if in.public == nil {
-		return exitOK
-	}
-	in.gate = building.New(in.public, building.Config{App: filepath.Base(in.app.Dir),
-		Watch: watchHints("", in.app.Dir),
-		Log:   func(line string) { in.bus.Event(logbus.SourceHeroku, "router", line) }})
-	if len(in.addonSpecs) > 0 {
-		in.gate.SetPhase("starting its add-ons")
-	}
-	in.gate.Serve()
-	in.onExit(in.gate.Close)
-	return exitOK
-}
-
-// watchHints are where the building page tells people to watch the first
-// build: the dashboard, the log and the builds.
-func watchHints(dashboard, appDir string) []string {
-	var hints []string
-	if dashboard != "" {
-		hints = append(hints, dashboard)
-	}
-	dir := ""
-	if wd, err := os.Getwd(); err != nil || wd != appDir {
-		dir = " -C " + runner.ShellJoin([]string{appDir})
-	}
-	return append(hints, "dynobox logs --tail"+dir, "dynobox builds"+dir)
-}
-
-// serveDashboard serves the dashboard on its address, unless it is off.
-func (in *instance) serveDashboard() int {
-	addr := dashboardAddr(in.o.dashboard, in.app.Port)
-	if addr == "" {
-		return exitOK
-	}
-	stopDashboard, err := serveDashboard(in.ctl, addr)
-	if err != nil {
-		return in.fail(exitFailure, "dashboard: %v; pass --dashboard ADDR or --dashboard off", err)
-	}
-	in.onExit(stopDashboard)
-	in.bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+in.ctl.DashboardURL)
-	return exitOK
-}
-
 // deploy builds the app and runs the release phase of a release that has
 // not had one — after the add-ons are up, before any dyno boots on it —
 // then starts the dynos and the watcher.
@@ -575,77 +527,4 @@ func (in *instance) run() int {
 		<-stopped
 	}
 	return status
-}
-
-func signalName(s os.Signal) string {
-	switch s {
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	case syscall.SIGHUP:
-		return "SIGHUP"
-	}
-	return s.String()
-}
-
-// absDir checks that dir is a directory and makes it absolute.
-func absDir(dir string) (string, error) {
-	st, err := os.Stat(dir)
-	if err != nil {
-		return "", err
-	}
-	if !st.IsDir() {
-		return "", errors.New(dir + " is not a directory")
-	}
-	return filepath.Abs(dir)
-}
-
-// startAddons starts the app's add-ons and waits until each accepts
-// connections; a signal meanwhile cancels the start. On failure the
-// started ones are stopped again and the error names the add-on.
-func startAddons(specs []addons.Spec, names []string, stateDir string, ephemeral bool, session string, bus *logbus.Bus, sigs <-chan os.Signal) (*addons.Set, error) {
-	if len(specs) == 0 {
-		return addons.NewSet(), nil
-	}
-	set, err := runner.BuildAddons(specs, names, stateDir, ephemeral, session, func(name, line string) {
-		bus.Event(logbus.SourceApp, name, line)
-	})
-	if err != nil {
-		return nil, err
-	}
-	bus.Event(logbus.SourceHeroku, "dynobox", "Starting add-ons: "+strings.Join(names, ", "))
-	ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
-	defer cancel()
-	go func() {
-		select {
-		case <-sigs:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	started := time.Now()
-	if err := set.Start(ctx); err != nil {
-		return nil, fmt.Errorf("%w; no dyno was started", err)
-	}
-	for _, st := range set.List() {
-		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s is up on %s (sets %s)", st.Name, st.Addr, strings.Join(addons.SortedEnv(st.Config), ", ")))
-	}
-	bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("Add-ons ready in %s", time.Since(started).Round(time.Millisecond)))
-	return set, nil
-}
-
-// stopAddons stops the add-ons once the dynos are down, within the grace period.
-func stopAddons(set *addons.Set) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return set.Stop(ctx)
-}
-
-// routerHost is where a browser on this machine reaches the router.
-func routerHost(bind string) string {
-	if bind == "" || bind == "0.0.0.0" || bind == "::" {
-		return "localhost"
-	}
-	return bind
 }
