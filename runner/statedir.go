@@ -20,6 +20,15 @@ type StateDir struct {
 	appLock *os.File // the app directory itself, flocked
 }
 
+// StateDirPath is the state directory of the app in appDir: flag (the
+// --state-dir flag) when given, else appDir/.dynobox.
+func StateDirPath(appDir, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return filepath.Join(appDir, ".dynobox")
+}
+
 // OpenStateDir creates the directory, mode 0700, if it does not exist. An
 // existing directory keeps its mode: "--state-dir /tmp" must not make
 // /tmp private. A directory dynobox made, or a .dynobox, gets a

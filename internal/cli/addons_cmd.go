@@ -31,11 +31,7 @@ func addonCommands() []*command {
 // stateStore opens the app's state database, for verbs that work without
 // a running dynobox.
 func (f *clientFlags) stateStore() (*state.Store, string, error) {
-	dir, _ := filepath.Abs(f.dir)
-	sd := f.stateDir
-	if sd == "" {
-		sd = filepath.Join(dir, ".dynobox")
-	}
+	_, sd := f.paths()
 	sdir, err := runner.OpenStateDir(sd)
 	if err != nil {
 		return nil, "", err

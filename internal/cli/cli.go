@@ -18,9 +18,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
+	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/web/api"
 )
@@ -170,23 +170,10 @@ func (a *appFlags) register(fs *flag.FlagSet, withPort bool) {
 }
 
 func (a *appFlags) loadOptions(secret func(string) (string, error)) runner.LoadOptions {
-	var files []string
-	for _, v := range a.envFiles {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				files = append(files, f)
-			}
-		}
-	}
-	return runner.LoadOptions{Dir: a.dir, ProcfilePath: a.procfile, EnvFiles: files, Port: a.port, Secret: secret}
+	return runner.LoadOptions{Dir: a.dir, ProcfilePath: a.procfile, EnvFiles: procfile.SplitEnvFlag(a.envFiles), Port: a.port, Secret: secret}
 }
 
-func (a *appFlags) stateDirPath() string {
-	if a.stateDir != "" {
-		return a.stateDir
-	}
-	return filepath.Join(a.dir, ".dynobox")
-}
+func (a *appFlags) stateDirPath() string { return runner.StateDirPath(a.dir, a.stateDir) }
 
 func versionCommand() *command {
 	c := newCommand("version", "", "Print dynobox's version.", "")

@@ -39,11 +39,7 @@ func (f *clientFlags) paths() (appDir, stateDir string) {
 	if err != nil {
 		dir = f.dir
 	}
-	sd := f.stateDir
-	if sd == "" {
-		sd = filepath.Join(dir, ".dynobox")
-	}
-	return dir, sd
+	return dir, runner.StateDirPath(dir, f.stateDir)
 }
 
 func (f *clientFlags) client() *api.Client {
