@@ -99,9 +99,9 @@ func (c *Controller) CreateAddon(spec addons.Spec) (addons.Status, state.Release
 	for _, st := range c.Addons.List() {
 		taken[st.Name] = true
 	}
-	name := spec.Name(taken)
-	if taken[name] {
-		return addons.Status{}, state.Release{}, &InputError{fmt.Errorf("an add-on named %s exists already; pick another with --as NAME", name)}
+	name, err := addonName(spec, taken)
+	if err != nil {
+		return addons.Status{}, state.Release{}, err
 	}
 	a, err := addons.Build(spec, name, c.StateDir, false, func(process, line string) { c.Bus.Event("app", process, line) }, c.Session)
 	if err != nil {
@@ -112,8 +112,7 @@ func (c *Controller) CreateAddon(spec addons.Spec) (addons.Status, state.Release
 	if err := c.Addons.Add(ctx, a); err != nil {
 		return addons.Status{}, state.Release{}, err
 	}
-	rec := state.AddonRecord{Name: name, Plan: spec.Plan, As: spec.As, Options: map[string]bool{"plaintext": spec.Plaintext}, CreatedAt: time.Now()}
-	if err := c.Store.AddAddon(rec); err != nil {
+	if err := c.Store.AddAddon(addonRecord(name, spec)); err != nil {
 		c.Addons.Remove(ctx, name)
 		return addons.Status{}, state.Release{}, err
 	}
@@ -144,10 +143,8 @@ func (c *Controller) DestroyAddon(name string) (state.Release, error) {
 	if err != nil {
 		return state.Release{}, err
 	}
-	for _, r := range records {
-		if r.Name == name && r.Options["app.json"] {
-			return state.Release{}, &InputError{fmt.Errorf("%s is %w; remove it there, then destroy it", name, ErrDeclared)}
-		}
+	if err := checkDestroy(records, name); err != nil {
+		return state.Release{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -165,4 +162,119 @@ func (c *Controller) DestroyAddon(name string) (state.Release, error) {
 	c.apiEvent("Remove " + name)
 	c.apiEvent(fmt.Sprintf("Release v%d created", rel.Version))
 	return rel, c.restartWithNewEnv()
+}
+
+// The checks and records that addons:create and addons:destroy share,
+// whether a dynobox runs the app (the Controller's methods) or not (the
+// Offline functions below).
+
+// addonName is the name spec's add-on gets beside the taken ones.
+func addonName(spec addons.Spec, taken map[string]bool) (string, error) {
+	name := spec.Name(taken)
+	if taken[name] {
+		return "", &InputError{fmt.Errorf("an add-on named %s exists already; pick another with --as NAME", name)}
+	}
+	return name, nil
+}
+
+// addonRecord is what the state database keeps of an add-on created with
+// addons:create.
+func addonRecord(name string, spec addons.Spec) state.AddonRecord {
+	return state.AddonRecord{Name: name, Plan: spec.Plan, As: spec.As, Options: map[string]bool{"plaintext": spec.Plaintext}, CreatedAt: time.Now()}
+}
+
+// checkDestroy refuses to destroy an add-on that app.json declares: the
+// next start would create it again.
+func checkDestroy(records []state.AddonRecord, name string) error {
+	for _, r := range records {
+		if r.Name == name && r.Options["app.json"] {
+			return &InputError{fmt.Errorf("%s is %w; remove it there, then destroy it", name, ErrDeclared)}
+		}
+	}
+	return nil
+}
+
+// CreateAddonOffline records spec's add-on for the next start of the app
+// whose state directory is stateDir, with a release, when no dynobox runs
+// it. It returns the add-on's name.
+func CreateAddonOffline(stateDir string, spec addons.Spec) (string, state.Release, error) {
+	store, _, err := openStore(stateDir)
+	if err != nil {
+		return "", state.Release{}, err
+	}
+	defer store.Close()
+	recs, err := store.Addons()
+	if err != nil {
+		return "", state.Release{}, err
+	}
+	taken := map[string]bool{}
+	for _, r := range recs {
+		taken[r.Name] = true
+	}
+	name, err := addonName(spec, taken)
+	if err != nil {
+		return "", state.Release{}, err
+	}
+	if err := store.AddAddon(addonRecord(name, spec)); err != nil {
+		return "", state.Release{}, err
+	}
+	rel, err := store.AddRelease("Add "+name, "")
+	return name, rel, err
+}
+
+// DestroyAddonOffline deletes the add-on name and its data, and forgets
+// it with a release, when no dynobox runs the app.
+func DestroyAddonOffline(ctx context.Context, stateDir, name string) (state.Release, error) {
+	store, stateDir, err := openStore(stateDir)
+	if err != nil {
+		return state.Release{}, err
+	}
+	defer store.Close()
+	recs, err := store.Addons()
+	if err != nil {
+		return state.Release{}, err
+	}
+	if err := checkDestroy(recs, name); err != nil {
+		return state.Release{}, err
+	}
+	for _, r := range recs {
+		if r.Name != name {
+			continue
+		}
+		// A Postgres add-on's database lives in the shared server's data
+		// directory, not in its own: the server starts to drop it.
+		a, err := addons.Build(addons.Spec{Plan: r.Plan, As: r.As, Plaintext: r.Options["plaintext"]}, name, stateDir, false, nil, "")
+		if err != nil {
+			return state.Release{}, err
+		}
+		if d, ok := a.(addons.Destroyer); ok {
+			ctx, cancel := context.WithTimeout(ctx, AddonStartTimeout)
+			err := d.Destroy(ctx)
+			cancel()
+			if err != nil {
+				return state.Release{}, err
+			}
+		}
+	}
+	ok, err := store.RemoveAddon(name)
+	if err != nil {
+		return state.Release{}, err
+	}
+	if !ok {
+		return state.Release{}, &InputError{fmt.Errorf("no add-on named %q", name)}
+	}
+	os.RemoveAll(filepath.Join(stateDir, "addons", name))
+	rel, _ := store.AddRelease("Remove "+name, "")
+	return rel, nil
+}
+
+// openStore opens the state directory at path (creating it) and its
+// database, for changes made while no dynobox runs the app.
+func openStore(path string) (*state.Store, string, error) {
+	sdir, err := OpenStateDir(path)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := state.Open(sdir.File("state.db"))
+	return st, sdir.Path, err
 }

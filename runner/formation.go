@@ -117,6 +117,22 @@ func FreePort(name string, p int, used map[int]bool, free PortChecker) (int, err
 	return 0, fmt.Errorf("no free port for %s among the %d ports from %d", name, maxProbes, start)
 }
 
+// PlanFormation turns start's and check's formation arguments ("web=2
+// worker", none for the app's default formation) into planned dynos with
+// ports, behind the router: every web dyno, web.1 included, gets a port
+// of its own, none of them one of reserved. Bad arguments are an
+// *InputError.
+func PlanFormation(app *App, args []string, reserved ...int) ([]Slot, error) {
+	counts, err := ParseFormationArgs(args, app.Procfile)
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	if counts == nil {
+		counts = DefaultFormation(app.Procfile, app.AppJSON)
+	}
+	return Plan(app.Procfile, counts, app.Port, true, PortFree, reserved...)
+}
+
 // Plan lays out the dynos of a formation in Procfile order with ports in
 // foreman's pattern: public + 100 × type index + instance − 1, moved to the
 // next free port when that one is taken or is one of dynobox's own

@@ -11,11 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
-	"github.com/dynobox/dynobox/runner/state"
 	"github.com/dynobox/dynobox/web/api"
 	"golang.org/x/term"
 )
@@ -28,16 +26,15 @@ func addonCommands() []*command {
 		kafkaTopicsCommand(), kafkaCreateCommand(), kafkaWriteCommand(), kafkaTailCommand()}
 }
 
-// stateStore opens the app's state database, for verbs that work without
-// a running dynobox.
-func (f *clientFlags) stateStore() (*state.Store, string, error) {
+// openStateDir opens (creating it) the app's state directory, for verbs
+// that find their add-on's files there.
+func (f *clientFlags) openStateDir() (string, error) {
 	_, sd := f.paths()
 	sdir, err := runner.OpenStateDir(sd)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	st, err := state.Open(sdir.File("state.db"))
-	return st, sdir.Path, err
+	return sdir.Path, nil
 }
 
 // mask hides the secret part of a config var: a URL's password, a PEM
@@ -155,28 +152,8 @@ KAFKA_PREFIX.`)
 
 // createOffline records an add-on for the next start.
 func createOffline(c *command, f *clientFlags, spec addons.Spec) error {
-	store, _, err := f.stateStore()
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	recs, err := store.Addons()
-	if err != nil {
-		return err
-	}
-	taken := map[string]bool{}
-	for _, r := range recs {
-		taken[r.Name] = true
-	}
-	name := spec.Name(taken)
-	if taken[name] {
-		return &runner.InputError{Err: fmt.Errorf("an add-on named %s exists already; pick another with --as NAME", name)}
-	}
-	rec := state.AddonRecord{Name: name, Plan: spec.Plan, As: spec.As, Options: map[string]bool{"plaintext": spec.Plaintext}, CreatedAt: time.Now()}
-	if err := store.AddAddon(rec); err != nil {
-		return err
-	}
-	rel, err := store.AddRelease("Add "+name, "")
+	_, sd := f.paths()
+	name, rel, err := runner.CreateAddonOffline(sd, spec)
 	if err != nil {
 		return err
 	}
@@ -224,46 +201,11 @@ Asks you to type the add-on's name, or pass --confirm NAME.`)
 }
 
 func destroyOffline(c *command, f *clientFlags, name string) error {
-	store, stateDir, err := f.stateStore()
+	_, sd := f.paths()
+	rel, err := runner.DestroyAddonOffline(c.ctx, sd, name)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	recs, err := store.Addons()
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if r.Name == name && r.Options["app.json"] {
-			return &runner.InputError{Err: fmt.Errorf("%s is declared in app.json; remove it there, then destroy it", name)}
-		}
-		if r.Name != name {
-			continue
-		}
-		// A Postgres add-on's database lives in the shared server's data
-		// directory, not in its own: the server starts to drop it.
-		a, err := addons.Build(addons.Spec{Plan: r.Plan, As: r.As, Plaintext: r.Options["plaintext"]}, name, stateDir, false, nil, "")
-		if err != nil {
-			return err
-		}
-		if d, ok := a.(addons.Destroyer); ok {
-			ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
-			err := d.Destroy(ctx)
-			cancel()
-			if err != nil {
-				return err
-			}
-		}
-	}
-	ok, err := store.RemoveAddon(name)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return &runner.InputError{Err: fmt.Errorf("no add-on named %q", name)}
-	}
-	os.RemoveAll(filepath.Join(stateDir, "addons", name))
-	rel, _ := store.AddRelease("Remove "+name, "")
 	fmt.Fprintf(c.stdout, "Destroying %s... done, v%d\n", name, rel.Version)
 	return nil
 }
@@ -313,7 +255,7 @@ func psqlCommand() *command {
 		if _, err := runningEnv(&f); err != nil {
 			return err
 		}
-		_, stateDir, err := f.stateStore()
+		stateDir, err := f.openStateDir()
 		if err != nil {
 			return err
 		}

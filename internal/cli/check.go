@@ -10,7 +10,7 @@ import (
 	"github.com/dynobox/dynobox/runner/build"
 )
 
-// The check verb, and the formation planning start shares with it.
+// The check verb.
 
 func checkCommand() *command {
 	c := newCommand("check", "[TYPE[=N],...]", "Check the Procfile, env files and app.json; print the formation with ports.", `
@@ -33,7 +33,7 @@ Warnings (names Heroku would rewrite, duplicate types) are printed;
 		if err != nil {
 			return err
 		}
-		slots, err := planFormation(app, args, dashboardPort("", app.Port))
+		slots, err := runner.PlanFormation(app, args, dashboardPort("", app.Port))
 		if err != nil {
 			return err
 		}
@@ -41,20 +41,6 @@ Warnings (names Heroku would rewrite, duplicate types) are printed;
 		return nil
 	}
 	return c
-}
-
-// planFormation turns formation arguments into planned dynos with ports,
-// behind the router: every web dyno, web.1 included, gets a port of its
-// own. Bad arguments are an *runner.InputError.
-func planFormation(app *runner.App, args []string, reserved ...int) ([]runner.Slot, error) {
-	counts, err := runner.ParseFormationArgs(args, app.Procfile)
-	if err != nil {
-		return nil, &runner.InputError{Err: err}
-	}
-	if counts == nil {
-		counts = runner.DefaultFormation(app.Procfile, app.AppJSON)
-	}
-	return runner.Plan(app.Procfile, counts, app.Port, true, runner.PortFree, reserved...)
 }
 
 // printPlan lists the formation as "web.1  :5006  bundle exec puma".

@@ -5,13 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"time"
 
-	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/build"
-	"github.com/dynobox/dynobox/runner/state"
 	"github.com/dynobox/dynobox/web/api"
 )
 
@@ -111,55 +107,6 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 	}
 
 	// No dynobox runs the app: start its add-ons for this command.
-	addonDir := stateDir.Path
-	unlock := none
-	if ephemeral {
-		// A private state tree: never touches the app's data, and may run
-		// next to a running dynobox.
-		addonDir = filepath.Join(stateDir.Path, "ephemeral-"+session)
-	} else {
-		// Hold the app's lock so a "dynobox start" cannot start the same
-		// add-ons on the same data meanwhile.
-		if _, err := stateDir.Lock(appDir, session); err != nil {
-			return nil, none, false, err
-		}
-		unlock = stateDir.Unlock
-	}
-	store, err := state.Open(stateDir.File("state.db"))
-	if err != nil {
-		unlock()
-		return nil, none, false, err
-	}
-	vars, err := store.ConfigVars()
-	var specs []addons.Spec
-	var names []string
-	if err == nil {
-		specs, names, err = runner.AddonSpecs(app, store)
-	}
-	store.Close()
-	if err != nil {
-		unlock()
-		return nil, none, false, err
-	}
-	set, err := runner.BuildAddons(specs, names, addonDir, ephemeral, session, func(string, string) {})
-	if err != nil {
-		unlock()
-		return nil, none, false, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), runner.AddonStartTimeout)
-	defer cancel()
-	if err := set.Start(ctx); err != nil {
-		unlock()
-		return nil, none, false, err
-	}
-	cleanup = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		set.Stop(ctx)
-		if ephemeral {
-			os.RemoveAll(addonDir)
-		}
-		unlock()
-	}
-	return runner.ComposeEnv(app.FileEnv, vars, set.Env()), cleanup, false, nil
+	env, cleanup, err = runner.OneOffAddons(context.Background(), app, appDir, stateDir, session, ephemeral)
+	return env, cleanup, false, err
 }

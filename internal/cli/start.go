@@ -243,7 +243,7 @@ func (in *instance) load(af *appFlags, args []string) int {
 	if len(args) == 0 {
 		args = in.savedFormation()
 	}
-	slots, err := planFormation(app, args, in.reserved()...)
+	slots, err := runner.PlanFormation(app, args, in.reserved()...)
 	if err != nil {
 		return in.report(err)
 	}
