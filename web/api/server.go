@@ -24,8 +24,32 @@ import (
 // MaxLogLines is how far back `logs -n` can reach.
 const MaxLogLines = runner.HistoryLines
 
+// App is what the API serves: the running app, as runner.Controller
+// implements it. The handlers reach nothing behind it, so they are tested
+// against a fake (server_test.go).
+type App interface {
+	Info() runner.Info
+	Scale(changes []runner.ScaleChange) (map[string]int, error)
+	Restart(sel runner.Select) ([]string, error)
+	StopDynos(sel runner.Select) ([]string, error)
+	Config() ([]runner.ConfigVar, error)
+	SetConfig(set map[string]string, unset []string) (state.Release, error)
+	Releases() ([]state.Release, error)
+	Rollback(version int) (state.Release, error)
+	Deploy() (runner.DeployResult, error)
+	Builds(limit int) ([]state.Build, error)
+	BuildByID(id string) (state.Build, error)
+	Event(process, text string)
+	Logs() *logbus.Hub
+	AddonStatus() []addons.Status
+	CreateAddon(spec addons.Spec) (addons.Status, state.Release, error)
+	DestroyAddon(name string) (state.Release, error)
+}
+
+var _ App = (*runner.Controller)(nil)
+
 // Handler serves the API for a running app.
-func Handler(c *runner.Controller) http.Handler {
+func Handler(c App) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) { reply(w, c.Info(), nil) })
 	mux.HandleFunc("GET /v1/ps", func(w http.ResponseWriter, r *http.Request) {
@@ -40,8 +64,8 @@ func Handler(c *runner.Controller) http.Handler {
 		counts, err := c.Scale(req.Changes)
 		reply(w, counts, err)
 	})
-	mux.HandleFunc("POST /v1/ps/restart", func(w http.ResponseWriter, r *http.Request) { control(w, r, c.Sup.Restart) })
-	mux.HandleFunc("POST /v1/ps/stop", func(w http.ResponseWriter, r *http.Request) { control(w, r, c.Sup.StopDynos) })
+	mux.HandleFunc("POST /v1/ps/restart", func(w http.ResponseWriter, r *http.Request) { control(w, r, c.Restart) })
+	mux.HandleFunc("POST /v1/ps/stop", func(w http.ResponseWriter, r *http.Request) { control(w, r, c.StopDynos) })
 	mux.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
 		vars, err := c.Config()
 		reply(w, vars, err)
@@ -74,11 +98,11 @@ func Handler(c *runner.Controller) http.Handler {
 		reply(w, res, err)
 	})
 	mux.HandleFunc("GET /v1/builds", func(w http.ResponseWriter, r *http.Request) {
-		builds, err := c.Store.Builds(50)
+		builds, err := c.Builds(50)
 		replyBuilds(w, builds, err)
 	})
 	mux.HandleFunc("GET /v1/builds/{id}", func(w http.ResponseWriter, r *http.Request) {
-		b, err := c.Store.Build(r.PathValue("id"))
+		b, err := c.BuildByID(r.PathValue("id"))
 		replyBuild(w, b, err)
 	})
 	mux.HandleFunc("POST /v1/events", func(w http.ResponseWriter, r *http.Request) {
@@ -90,10 +114,10 @@ func Handler(c *runner.Controller) http.Handler {
 			reply(w, nil, &runner.InputError{Err: fmt.Errorf("events are one line from a one-off dyno run.NNNN, not %q", ev.Dyno)})
 			return
 		}
-		c.Bus.Event(logbus.SourceHeroku, ev.Dyno, ev.Text)
+		c.Event(ev.Dyno, ev.Text)
 		reply(w, struct{}{}, nil)
 	})
-	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) { streamLogs(w, r, c.Hub) })
+	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) { streamLogs(w, r, c.Logs()) })
 	mux.HandleFunc("GET /v1/addons", func(w http.ResponseWriter, r *http.Request) { reply(w, c.AddonStatus(), nil) })
 	mux.HandleFunc("POST /v1/addons", func(w http.ResponseWriter, r *http.Request) {
 		var spec addons.Spec

@@ -1,0 +1,214 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dynobox/dynobox/addons"
+	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/state"
+)
+
+// fakeApp is an App whose answers a test sets and whose calls it records.
+type fakeApp struct {
+	err     error // every call that can fail returns it
+	calls   []string
+	hub     *logbus.Hub
+	builds  []state.Build
+	release state.Release
+}
+
+func (f *fakeApp) called(format string, args ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeApp) Info() runner.Info {
+	return runner.Info{Name: "app", Formation: map[string]int{"web": 2}, Commands: map[string]string{"web": "./server"}}
+}
+func (f *fakeApp) Scale(ch []runner.ScaleChange) (map[string]int, error) {
+	f.called("scale %+v", ch)
+	return map[string]int{"web": 3}, f.err
+}
+func (f *fakeApp) Restart(sel runner.Select) ([]string, error) {
+	f.called("restart %+v", sel)
+	return nil, f.err
+}
+func (f *fakeApp) StopDynos(sel runner.Select) ([]string, error) {
+	f.called("stop %+v", sel)
+	return []string{"web.1"}, f.err
+}
+func (f *fakeApp) Config() ([]runner.ConfigVar, error) { return nil, f.err }
+func (f *fakeApp) SetConfig(set map[string]string, unset []string) (state.Release, error) {
+	f.called("config set=%v unset=%v", set, unset)
+	return f.release, f.err
+}
+func (f *fakeApp) Releases() ([]state.Release, error) { return nil, f.err }
+func (f *fakeApp) Rollback(v int) (state.Release, error) {
+	f.called("rollback %d", v)
+	return f.release, f.err
+}
+func (f *fakeApp) Deploy() (runner.DeployResult, error)     { return runner.DeployResult{}, f.err }
+func (f *fakeApp) Builds(limit int) ([]state.Build, error)  { return f.builds, f.err }
+func (f *fakeApp) BuildByID(id string) (state.Build, error) { return state.Build{}, f.err }
+func (f *fakeApp) Event(process, text string)               { f.called("event %s %q", process, text) }
+func (f *fakeApp) Logs() *logbus.Hub                        { return f.hub }
+func (f *fakeApp) AddonStatus() []addons.Status             { return []addons.Status{} }
+func (f *fakeApp) CreateAddon(spec addons.Spec) (addons.Status, state.Release, error) {
+	f.called("create %+v", spec)
+	return addons.Status{Name: "heroku-redis"}, f.release, f.err
+}
+func (f *fakeApp) DestroyAddon(name string) (state.Release, error) {
+	f.called("destroy %s", name)
+	return f.release, f.err
+}
+
+// serve serves Handler(app) on a Unix socket in a state directory, as
+// "dynobox start" does, and returns a client of it.
+func serve(t *testing.T, app App) *Client {
+	t.Helper()
+	sd := t.TempDir()
+	l, err := Listen(SocketPath(sd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: Handler(app)}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return NewClient(filepath.Dir(sd), sd)
+}
+
+// The verbs' requests reach the app as they were sent, and its answers
+// come back as the client decodes them.
+func TestHandlerPassesRequestsToTheApp(t *testing.T) {
+	t.Parallel()
+	app := &fakeApp{release: state.Release{Version: 7}}
+	c := serve(t, app)
+
+	var counts map[string]int
+	if err := c.Post("/v1/ps/scale", map[string]any{"changes": []runner.ScaleChange{{Type: "web", Op: "=", N: 3}}}, &counts); err != nil || counts["web"] != 3 {
+		t.Fatalf("scale: %v %v", counts, err)
+	}
+	var names []string
+	if err := c.Post("/v1/ps/restart", runner.Select{Type: "web"}, &names); err != nil || names == nil || len(names) != 0 {
+		t.Fatalf("restart: %#v %v, want an empty list (not null)", names, err)
+	}
+	if err := c.Post("/v1/ps/stop", runner.Select{Dyno: "web.1"}, &names); err != nil || !reflect.DeepEqual(names, []string{"web.1"}) {
+		t.Fatalf("stop: %v %v", names, err)
+	}
+	var rel state.Release
+	if err := c.Post("/v1/config", ConfigChange{Set: map[string]string{"A": "1"}}, &rel); err != nil || rel.Version != 7 {
+		t.Fatalf("config:set: %+v %v", rel, err)
+	}
+	if err := c.Post("/v1/releases/rollback", map[string]int{"version": 3}, &rel); err != nil {
+		t.Fatal(err)
+	}
+	var change AddonChange
+	if err := c.Post("/v1/addons", addons.Spec{Plan: "heroku-redis", As: "CACHE"}, &change); err != nil || change.Addon.Name != "heroku-redis" || change.Release.Version != 7 {
+		t.Fatalf("addons:create: %+v %v", change, err)
+	}
+	if err := c.Delete("/v1/addons/cache", &change); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Post("/v1/events", Event{Dyno: "run.1234", Text: "Starting process"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"scale [{Type:web Op:= N:3}]",
+		"restart {Type:web Dyno:}",
+		"stop {Type: Dyno:web.1}",
+		"config set=map[A:1] unset=[]",
+		"rollback 3",
+		"create {Plan:heroku-redis As:CACHE Plaintext:false}",
+		"destroy cache",
+		`event run.1234 "Starting process"`,
+	}
+	if !reflect.DeepEqual(app.calls, want) {
+		t.Fatalf("the app was asked:\n%s\nwant:\n%s", strings.Join(app.calls, "\n"), strings.Join(want, "\n"))
+	}
+
+	var ps PS
+	if err := c.PS(&ps); err != nil || ps.Formation["web"] != 2 || ps.Commands["web"] != "./server" || ps.Stopped {
+		t.Fatalf("ps: %+v %v", ps, err)
+	}
+}
+
+// An input error is the request's fault: 400, which the client returns as
+// a *RequestError (exit 2 in the CLI); anything else is the server's: 500.
+// Either way the message reaches the user as the app wrote it.
+func TestHandlerMapsErrorsOnce(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err     error
+		request bool
+	}{
+		{&runner.InputError{Err: errors.New("no process type clock")}, true},
+		{fmt.Errorf("scale: %w", runner.ErrUnknownType), true},
+		{errors.New("the state database is locked"), false},
+	} {
+		client := serve(t, &fakeApp{err: c.err})
+		err := client.Post("/v1/ps/scale", map[string]any{"changes": []runner.ScaleChange{}}, nil)
+		var re *RequestError
+		if err == nil || err.Error() != c.err.Error() || errors.As(err, &re) != c.request {
+			t.Errorf("%v: client got %v (a request error: %v), want a request error: %v", c.err, err, errors.As(err, &re), c.request)
+		}
+	}
+	// A body that is not JSON, and a failed ps:restart (an unknown dyno),
+	// are the request's fault too.
+	client := serve(t, &fakeApp{err: errors.New("no dyno web.9")})
+	var re *RequestError
+	if err := client.Call("POST", "/v1/ps/scale", "not an object", nil); !errors.As(err, &re) || !strings.HasPrefix(err.Error(), "bad request body: ") {
+		t.Errorf("a bad body: %v, want a request error", err)
+	}
+	if err := client.Post("/v1/ps/restart", runner.Select{Dyno: "web.9"}, nil); !errors.As(err, &re) || err.Error() != "no dyno web.9" {
+		t.Errorf("restart of an unknown dyno: %v, want a request error", err)
+	}
+	if err := client.Call("GET", "/v1/builds/b9", nil, nil); !errors.As(err, &re) {
+		t.Errorf("an unknown build: %v, want a request error", err)
+	}
+}
+
+// GET /v1/builds lists builds without their output, GET /v1/logs the
+// app's recent lines, newest last.
+func TestHandlerBuildsAndLogs(t *testing.T) {
+	t.Parallel()
+	hub := logbus.NewHub(100)
+	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	hub.Preload([]logbus.Line{
+		{Time: at, Source: "app", Process: "web.1", Text: "one"},
+		{Time: at.Add(time.Second), Source: "heroku", Process: "web.1", Text: "two"},
+		{Time: at.Add(2 * time.Second), Source: "app", Process: "worker.1", Text: "three"},
+	})
+	c := serve(t, &fakeApp{hub: hub, builds: []state.Build{{ID: "b1", Status: "succeeded", Output: "compiled"}}})
+	var builds []state.Build
+	if err := c.Call("GET", "/v1/builds", nil, &builds); err != nil || len(builds) != 1 || builds[0].ID != "b1" || builds[0].Output != "" {
+		t.Fatalf("builds: %+v %v", builds, err)
+	}
+	var got []string
+	err := c.Logs(context.Background(), url.Values{"n": {"2"}}, func(l LogLine) error {
+		got = append(got, l.Source+"["+l.Process+"]: "+l.Text)
+		return nil
+	})
+	if err != nil || !reflect.DeepEqual(got, []string{"heroku[web.1]: two", "app[worker.1]: three"}) {
+		t.Fatalf("logs -n 2: %q %v", got, err)
+	}
+	got = nil
+	if err := c.Logs(context.Background(), url.Values{"source": {"app"}, "type": {"web"}}, func(l LogLine) error {
+		got = append(got, l.Text)
+		return nil
+	}); err != nil || !reflect.DeepEqual(got, []string{"one"}) {
+		t.Fatalf("logs -s app -p web: %q %v", got, err)
+	}
+	var re *RequestError
+	if err := c.Logs(context.Background(), url.Values{"n": {"many"}}, func(LogLine) error { return nil }); !errors.As(err, &re) {
+		t.Fatalf("logs -n many: %v, want a request error", err)
+	}
+}
