@@ -32,7 +32,9 @@ type Controller struct {
 	// Addons are the app's running add-ons; StateDir is where new ones keep data.
 	Addons   *addons.Set
 	StateDir string
-	// Addresses for info: where the app and dashboard answer.
+	// Addresses for info: where the app and dashboard answer. Set when
+	// the controller is made (the dashboard's listener comes first), never
+	// after: the API reads them unlocked.
 	RouterURL, DashboardURL, Socket string
 	// Session marks the processes this dynobox starts (release phase too).
 	Session string

@@ -16,20 +16,32 @@ import (
 	"github.com/dynobox/dynobox/web/dashboard"
 )
 
-// serveDashboard serves the web dashboard of ctl's app on addr and sets
-// ctl.DashboardURL; stop shuts it down. The default address (127.0.0.1 at
-// the app's port + 1000) is a convenience: when another process holds it,
-// the dashboard takes a free port instead, as a dyno does, and the URL
-// printed at start says which. An address given with --dashboard must be
-// free.
-func serveDashboard(ctl *runner.Controller, addr string) (stop func(), err error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil && ctl.App != nil && addr == fmt.Sprintf("127.0.0.1:%d", ctl.App.Port+1000) {
+// listenDashboard takes the dashboard's address, before the controller
+// that reports it (info's dashboard_url) is made: it returns the listener
+// and the URL a browser on this machine opens. The default address
+// (127.0.0.1 at the app's port + 1000) is a convenience: when another
+// process holds it, the dashboard takes a free port instead, as a dyno
+// does, and the URL printed at start says which. An address given with
+// --dashboard must be free.
+func listenDashboard(addr string, appPort int) (l net.Listener, url string, err error) {
+	l, err = net.Listen("tcp", addr)
+	if err != nil && addr == fmt.Sprintf("127.0.0.1:%d", appPort+1000) {
 		l, err = net.Listen("tcp", "127.0.0.1:0")
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	urlHost := l.Addr().String()
+	host, _, _ := net.SplitHostPort(urlHost)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		urlHost = net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
+	return l, "http://" + urlHost + "/", nil
+}
+
+// serveDashboard serves the web dashboard of ctl's app on l; stop shuts
+// it down.
+func serveDashboard(ctl *runner.Controller, l net.Listener) (stop func()) {
 	host, _, _ := net.SplitHostPort(l.Addr().String())
 	d := newDashboard(ctl, host)
 	// Open log streams watch ctx: cancelling it ends them, so Shutdown
@@ -42,17 +54,12 @@ func serveDashboard(ctl *runner.Controller, addr string) (stop func(), err error
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	go srv.Serve(l)
-	urlHost := l.Addr().String()
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		urlHost = net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
-	}
-	ctl.DashboardURL = "http://" + urlHost + "/"
 	return func() {
 		cancel()
 		ctx, cancelShutdown := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancelShutdown()
 		srv.Shutdown(ctx)
-	}, nil
+	}
 }
 
 // newDashboard returns ctl's dashboard for a listener on host. Bound to a
@@ -106,17 +113,26 @@ func watchHints(dashboard, appDir string) []string {
 	return append(hints, "dynobox logs --tail"+dir, "dynobox builds"+dir)
 }
 
-// serveDashboard serves the dashboard on its address, unless it is off.
-func (in *instance) serveDashboard() int {
+// listenDashboard takes the dashboard's address, unless it is off (nil
+// listener): its URL is known before the controller that reports it.
+func (in *instance) listenDashboard() (net.Listener, string, int) {
 	addr := dashboardAddr(in.o.dashboard, in.app.Port)
 	if addr == "" {
-		return exitOK
+		return nil, "", exitOK
 	}
-	stopDashboard, err := serveDashboard(in.ctl, addr)
+	l, url, err := listenDashboard(addr, in.app.Port)
 	if err != nil {
-		return in.fail(exitFailure, "dashboard: %v; pass --dashboard ADDR or --dashboard off", err)
+		return nil, "", in.fail(exitFailure, "dashboard: %v; pass --dashboard ADDR or --dashboard off", err)
 	}
-	in.onExit(stopDashboard)
+	in.onExit(func() { l.Close() })
+	return l, url, exitOK
+}
+
+// serveDashboard serves the dashboard on l, unless it is off.
+func (in *instance) serveDashboard(l net.Listener) {
+	if l == nil {
+		return
+	}
+	in.onExit(serveDashboard(in.ctl, l))
 	in.bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+in.ctl.DashboardURL)
-	return exitOK
 }

@@ -25,12 +25,12 @@ func TestDashboardDefaultPortFallsBack(t *testing.T) {
 	if taken <= 1000 {
 		t.Fatalf("port %d has no app port 1000 below it", taken) // the kernel hands out ports above 1024
 	}
-	ctl := &runner.Controller{App: &runner.App{Port: taken - 1000}}
-	stop, err := serveDashboard(ctl, fmt.Sprintf("127.0.0.1:%d", taken))
+	l, dashboardURL, err := listenDashboard(fmt.Sprintf("127.0.0.1:%d", taken), taken-1000)
 	if err != nil {
 		t.Fatalf("default address taken: %v, want a free port instead", err)
 	}
-	defer stop()
+	ctl := &runner.Controller{App: &runner.App{Port: taken - 1000}, DashboardURL: dashboardURL}
+	defer serveDashboard(ctl, l)()
 	u, err := url.Parse(ctl.DashboardURL)
 	if err != nil || u.Hostname() != "127.0.0.1" || u.Port() == fmt.Sprint(taken) || u.Port() == "" {
 		t.Fatalf("dashboard URL %q, want 127.0.0.1 on another port than %d", ctl.DashboardURL, taken)
@@ -45,10 +45,9 @@ func TestDashboardDefaultPortFallsBack(t *testing.T) {
 	}
 
 	// --dashboard ADDR names an address: taken means an error.
-	ctl2 := &runner.Controller{App: &runner.App{Port: 5006}}
-	if stop, err := serveDashboard(ctl2, fmt.Sprintf("127.0.0.1:%d", taken)); err == nil {
-		stop()
-		t.Fatalf("a taken --dashboard address was replaced by %s", ctl2.DashboardURL)
+	if l, url, err := listenDashboard(fmt.Sprintf("127.0.0.1:%d", taken), 5006); err == nil {
+		l.Close()
+		t.Fatalf("a taken --dashboard address was replaced by %s", url)
 	}
 }
 

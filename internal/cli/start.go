@@ -382,8 +382,12 @@ func (in *instance) serve() int {
 	}
 	events := runner.NewEventLog(in.store)
 	in.onExit(func() { events.Close() })
+	dashboardListener, dashboardURL, code := in.listenDashboard()
+	if code != exitOK {
+		return code
+	}
 	in.ctl = &runner.Controller{App: app, Store: in.store, Hub: in.hub, Bus: bus, Started: time.Now(), Addons: in.addons,
-		StateDir: in.state.Path, RouterURL: routerURL, Socket: api.SocketPath(in.state.Path), Session: in.session,
+		StateDir: in.state.Path, RouterURL: routerURL, DashboardURL: dashboardURL, Socket: api.SocketPath(in.state.Path), Session: in.session,
 		BuildCommand: in.o.build, Load: in.loadOpts, Context: in.stopping}
 	// The dynos' env is set once the build has run (deploy): it may add
 	// what the build installed.
@@ -410,14 +414,7 @@ func (in *instance) serve() int {
 	if err != nil {
 		return in.fail(exitFailure, "%v", err)
 	}
-	// The dashboard first: the API reports its address (DashboardURL),
-	// which must be set before the first request reads it. Requests that
-	// come meanwhile wait in the socket's backlog.
-	if code := in.serveDashboard(); code != exitOK {
-		apiListener.Close()
-		os.Remove(in.ctl.Socket)
-		return code
-	}
+	in.serveDashboard(dashboardListener)
 	apiServer := &http.Server{Handler: api.Handler(in.ctl), ReadHeaderTimeout: 10 * time.Second}
 	go apiServer.Serve(apiListener)
 	in.onExit(func() { apiServer.Close(); os.Remove(in.ctl.Socket) })
