@@ -1,6 +1,12 @@
 // Package addons runs an app's backing services — Postgres, Redis and a
 // Kafka-protocol broker — on loopback, and hands back the config vars that
 // Heroku's add-ons set (DATABASE_URL, REDIS_URL, KAFKA_URL …).
+//
+// Its contract: every add-on is one Addon — Start returns once it accepts
+// connections (or with the reason it cannot), Env is its config vars, Stop
+// is bounded by its context — and a Set starts several at once and, when
+// one fails, stops those that started. It never prints nor exits: an
+// add-on's own output goes to the log function it is given.
 package addons
 
 import (

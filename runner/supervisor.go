@@ -1,6 +1,15 @@
 // Package runner is the dyno manager: it runs a formation of Procfile
 // processes as supervised dynos, restarts them when they crash, and stops
 // them — and everything they started — cleanly.
+//
+// Its contract: it never prints nor exits (the watchdog, a re-exec of the
+// binary, is the one process that writes to its own stderr); what happens
+// to the app goes onto the log bus as platform events, and what fails is
+// returned as a wrapped, lowercase error. A problem the user must fix —
+// bad input files, a bad formation, a taken add-on name — is an
+// *InputError, which the CLI maps to exit 2 and the API to HTTP 400.
+// Nothing here imports web/ or the command layer: they ask runner, through
+// the Controller's methods, never the other way round.
 package runner
 
 import (

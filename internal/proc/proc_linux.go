@@ -1,5 +1,10 @@
 // Package proc reads the process table and reaps orphaned children: the
 // few process facts that both the dyno supervisor and the add-ons need.
+//
+// Its contract: it reads facts about processes and reaps only zombies
+// that no owner waits for — a child started through StartChild is its
+// owner's until ChildDone, so the reaper never steals a cmd.Wait. It
+// never signals a process and never prints.
 package proc
 
 import (

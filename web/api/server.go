@@ -1,6 +1,13 @@
 // Package api is dynobox's local JSON API: the handlers that the CLI verbs
 // (over a Unix socket) and the dashboard (over HTTP) share, and the client
 // the CLI verbs use.
+//
+// Its contract: the handlers serve an App (the running app's questions,
+// which runner.Controller answers) or, for a stopped app, OfflineHandler's
+// runner.Offline; they never reach past them. Errors are mapped once, in
+// reply: a *runner.InputError (or runner.ErrUnknownType) is 400, which the
+// Client returns as a *RequestError; anything else is 500. The Client
+// reports "no dynobox runs" as a *NotRunningError.
 package api
 
 import (
