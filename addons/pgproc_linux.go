@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -159,12 +160,8 @@ func pgProcAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	end := bytes.LastIndexByte(data, ')')
-	return end >= 0 && end+2 < len(data) && data[end+2] != 'Z' && data[end+2] != 'X'
+	st, ok := proc.Stat(pid)
+	return ok && st.State != 'Z' && st.State != 'X'
 }
 
 // pgServerProc reports whether pid is a postgres process working in dataDir:

@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +24,36 @@ import (
 type Info struct {
 	PID, PPID, PGID int
 	State           byte // 'R', 'S', 'Z' …
+	// Ticks is the CPU time used (utime + stime) in clock ticks; RSSPages
+	// the resident set in pages.
+	Ticks, RSSPages uint64
+}
+
+// ParseStat reads the contents of /proc/PID/stat, the one parser of it:
+// the fields after the parenthesised command name (which may hold spaces
+// and parentheses) are state (3), ppid (4), pgrp (5) … utime (14), stime
+// (15) … rss in pages (24). A line cut short is not ok.
+func ParseStat(pid int, data []byte) (Info, bool) {
+	end := bytes.LastIndexByte(data, ')')
+	if end < 0 || end+2 >= len(data) {
+		return Info{}, false
+	}
+	f := bytes.Fields(data[end+2:])
+	if len(f) < 22 {
+		return Info{}, false
+	}
+	field := func(n int) uint64 { v, _ := strconv.ParseUint(string(f[n-3]), 10, 64); return v }
+	return Info{PID: pid, PPID: int(field(4)), PGID: int(field(5)), State: f[0][0],
+		Ticks: field(14) + field(15), RSSPages: field(24)}, true
+}
+
+// Stat reads /proc/PID/stat; false when the process is gone.
+func Stat(pid int) (Info, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Info{}, false
+	}
+	return ParseStat(pid, data)
 }
 
 // List reads /proc/*/stat. Processes vanishing meanwhile are skipped.
@@ -43,18 +72,9 @@ func List() []Info {
 		if err != nil {
 			continue
 		}
-		// The command name is in parentheses and may contain spaces or ')'.
-		end := bytes.LastIndexByte(data, ')')
-		if end < 0 || end+2 >= len(data) {
-			continue
+		if p, ok := ParseStat(pid, data); ok {
+			out = append(out, p)
 		}
-		f := strings.Fields(string(data[end+2:]))
-		if len(f) < 3 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		pgid, _ := strconv.Atoi(f[2])
-		out = append(out, Info{PID: pid, PPID: ppid, PGID: pgid, State: f[0][0]})
 	}
 	return out
 }

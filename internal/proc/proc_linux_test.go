@@ -107,3 +107,26 @@ func TestReaperReapsStrayOrphansAfterTheirGrace(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The command name may hold spaces and parentheses; a line cut short is
+// refused; this test process is in the real /proc, running.
+func TestParseStat(t *testing.T) {
+	line := "4242 (my (odd) proc) S 1 4200 4200 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 12345 104857600 2560 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 3 0 0 0 0 0\n"
+	got, ok := ParseStat(4242, []byte(line))
+	want := Info{PID: 4242, PPID: 1, PGID: 4200, State: 'S', Ticks: 300, RSSPages: 2560}
+	if !ok || got != want {
+		t.Fatalf("ParseStat = %+v, %v; want %+v", got, ok, want)
+	}
+	for _, short := range []string{"1 (x) S 0", "1 (x)", "1 x S 0 1 1"} {
+		if p, ok := ParseStat(1, []byte(short)); ok {
+			t.Errorf("ParseStat(%q) = %+v, want refused", short, p)
+		}
+	}
+	me, ok := Stat(os.Getpid())
+	if !ok || me.PID != os.Getpid() || me.PPID != os.Getppid() || me.State == 'Z' || me.RSSPages == 0 {
+		t.Fatalf("Stat(self) = %+v, %v", me, ok)
+	}
+	if _, ok := Stat(-1); ok {
+		t.Error("Stat(-1) found a process")
+	}
+}

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
 	"context"
 	"math"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/proc"
 	"github.com/dynobox/dynobox/runner"
 )
 
@@ -233,18 +233,8 @@ func readFileInto(path string, buf []byte) ([]byte, error) {
 	}
 }
 
-// parseStat reads /proc/PID/stat: fields after the parenthesised command
-// name (which may hold spaces and parentheses) are state (3), ppid (4),
-// pgrp (5) … utime (14), stime (15) … rss in pages (24).
+// parseStat reads /proc/PID/stat with internal/proc's parser.
 func parseStat(pid int, data []byte) (procSample, bool) {
-	end := bytes.LastIndexByte(data, ')')
-	if end < 0 || end+2 >= len(data) {
-		return procSample{}, false
-	}
-	f := bytes.Fields(data[end+2:])
-	if len(f) < 22 {
-		return procSample{}, false
-	}
-	field := func(n int) uint64 { v, _ := strconv.ParseUint(string(f[n-3]), 10, 64); return v }
-	return procSample{pid: pid, pgid: int(field(5)), ticks: field(14) + field(15), rss: field(24) * pageSize}, true
+	st, ok := proc.ParseStat(pid, data)
+	return procSample{pid: pid, pgid: st.PGID, ticks: st.Ticks, rss: st.RSSPages * pageSize}, ok
 }
