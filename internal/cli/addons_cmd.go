@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,23 +36,12 @@ func (f *clientFlags) openStateDir() (string, error) {
 	return sdir.Path, nil
 }
 
-// mask hides the secret part of a config var: a URL's password, a PEM
-// block's body, or the whole value of a key or password var.
+// mask hides the secret part of a config var by runner's one policy (the
+// dashboard's too), shown as Heroku's CLI does: a URL's password, a PEM
+// block's body, or the whole value of a key-, token- or password-named var.
 func mask(key, v string) string {
-	if u, err := url.Parse(v); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxxxxx")
-			return strings.Replace(u.String(), "xxxxxxxx", "********", 1)
-		}
-	}
-	if strings.HasPrefix(v, "-----BEGIN ") {
-		first, _, _ := strings.Cut(v, "\n")
-		return first + " … (hidden; --reveal shows it)"
-	}
-	if strings.Contains(key, "KEY") || strings.Contains(key, "PASSWORD") || strings.Contains(key, "SECRET") {
-		return "********"
-	}
-	return v
+	masked, _ := runner.MaskSecret(key, v, "********", " … (hidden; --reveal shows it)")
+	return masked
 }
 
 func addonsCommand() *command {

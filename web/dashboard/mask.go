@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -17,33 +16,13 @@ import (
 // Masked stands in for a hidden secret.
 const Masked = "••••••••"
 
-// secretKey matches config var names whose whole value is a secret.
-var secretKey = regexp.MustCompile(`(?i)(KEY|PASSWORD|PASSWD|PASS$|SECRET|TOKEN|PRIVATE|CREDENTIAL|AUTH|SALT|SIGNATURE)`)
-
-// Mask hides the secret part of a config var's value, as `dynobox addons`
-// does without --reveal: a URL's password, a PEM block's body, or the
-// whole value of a key-, token-, password- or secret-named var. It reports
-// whether anything was hidden.
+// Mask hides the secret part of a config var's value by runner's one
+// policy (runner.MaskSecret), as `dynobox addons` does without --reveal:
+// a URL's password, a PEM block's body, or the whole value of a key-,
+// token-, password- or secret-named var. It reports whether anything was
+// hidden.
 func Mask(key, value string) (string, bool) {
-	if value == "" {
-		return value, false
-	}
-	if strings.Contains(value, "://") {
-		if u, err := url.Parse(value); err == nil && u.User != nil {
-			if _, ok := u.User.Password(); ok {
-				u.User = url.UserPassword(u.User.Username(), "MASKEDPASSWORD")
-				return strings.Replace(u.String(), "MASKEDPASSWORD", Masked, 1), true
-			}
-		}
-	}
-	if strings.HasPrefix(value, "-----BEGIN ") {
-		first, _, _ := strings.Cut(value, "\n")
-		return first + " " + Masked, true
-	}
-	if secretKey.MatchString(key) {
-		return Masked, true
-	}
-	return value, false
+	return runner.MaskSecret(key, value, Masked, " "+Masked)
 }
 
 // secretParts are the substrings of a config var that Mask hides: the
