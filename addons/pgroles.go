@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/lib/pq"
 )
@@ -180,4 +182,36 @@ func pgErrCode(err error) string {
 		return string(perr.Code)
 	}
 	return ""
+}
+
+// pgHasLibrary reports whether a server module is installed beside the
+// binaries in binDir (Debian: ../lib/; the embedded-postgres and source
+// builds: ../lib/postgresql/). Preloading a missing one would keep the
+// server from starting.
+func pgHasLibrary(binDir, name string) bool {
+	for _, dir := range []string{"lib", filepath.Join("lib", "postgresql")} {
+		for _, ext := range []string{".so", ".dylib", ".dll"} {
+			if _, err := os.Stat(filepath.Join(binDir, "..", dir, name+ext)); err == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// herokuExtensions are the extensions Heroku Postgres lets an app create
+// (Heroku Dev Center, "Extensions, Modules and Other Languages"): with
+// pgextwlist the app's role creates these whether or not PostgreSQL calls
+// them trusted. Those not installed on this machine fail as on any server
+// without them. Tools that read the server's files or pages (file_fdw,
+// adminpack, pageinspect, pg_surgery) are not on the list.
+var herokuExtensions = []string{
+	"address_standardizer", "address_standardizer_data_us", "amcheck", "autoinc", "bloom",
+	"btree_gin", "btree_gist", "citext", "cube", "dblink", "dict_int", "dict_xsyn",
+	"earthdistance", "fuzzystrmatch", "hstore", "insert_username", "intagg", "intarray",
+	"isn", "lo", "ltree", "moddatetime", "pg_partman", "pg_stat_statements", "pg_trgm",
+	"pgcrypto", "pgrouting", "pgrowlocks", "pgstattuple", "plpgsql", "plv8", "postgis",
+	"postgis_raster", "postgis_sfcgal", "postgis_tiger_geocoder", "postgis_topology",
+	"postgres_fdw", "refint", "seg", "sslinfo", "tablefunc", "tcn", "tsm_system_rows",
+	"tsm_system_time", "unaccent", "uuid-ossp", "vector",
 }
