@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/logbus/logbustest"
 	"github.com/dynobox/dynobox/runner/state"
 )
 
@@ -22,7 +23,7 @@ func TestSlowBuildReportsProgressAndFailureStays(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	mem := logbus.NewMemory(0)
+	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
 	go bus.Run()
 	defer bus.Close()

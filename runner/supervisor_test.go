@@ -13,6 +13,7 @@ import (
 
 	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/logbus/logbustest"
 )
 
 const wait = 10 * time.Second
@@ -20,7 +21,7 @@ const wait = 10 * time.Second
 type harness struct {
 	t   *testing.T
 	sup *Supervisor
-	log *logbus.Memory
+	log *logbustest.Memory
 	dir string
 }
 
@@ -29,7 +30,7 @@ type harness struct {
 func startSupervisor(t *testing.T, slots []Slot, mod func(*Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	mem := logbus.NewMemory(0)
+	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
 	go bus.Run()
 	cfg := Config{
@@ -544,7 +545,7 @@ func TestWebIsStartingFromTheStart(t *testing.T) {
 	t.Parallel()
 	port := freeTestPort(t)
 	pf := testProcfile(t, "web: python3 server.py\n") // the Procfile only names the type
-	mem := logbus.NewMemory(0)
+	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
 	go bus.Run()
 	defer bus.Close()

@@ -1,4 +1,4 @@
-package logbus
+package logbus_test
 
 import (
 	"bytes"
@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/logbus/logbustest"
 )
 
 // chunkReader returns its data in fixed-size reads, to split lines across reads.
@@ -26,17 +29,17 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func pumpAll(t *testing.T, input string, chunk int) []Line {
+func pumpAll(t *testing.T, input string, chunk int) []logbus.Line {
 	t.Helper()
-	mem := NewMemory(0)
-	bus := New(mem)
+	mem := logbustest.NewMemory(0)
+	bus := logbus.New(mem)
 	go bus.Run()
-	Pump(bus, &chunkReader{data: []byte(input), size: chunk}, SourceApp, "web.1")
+	logbus.Pump(bus, &chunkReader{data: []byte(input), size: chunk}, logbus.SourceApp, "web.1")
 	bus.Close()
 	return mem.Lines()
 }
 
-func texts(lines []Line) []string {
+func texts(lines []logbus.Line) []string {
 	out := make([]string, len(lines))
 	for i, l := range lines {
 		out[i] = l.Text
@@ -83,7 +86,7 @@ func TestPumpLongLineSplitAtRuneBoundary(t *testing.T) {
 		t.Fatalf("reassembled line differs: %d bytes vs %d", len(joined), len(line))
 	}
 	for i, p := range got[:len(got)-1] {
-		if len(p) > MaxLine {
+		if len(p) > logbus.MaxLine {
 			t.Errorf("piece %d is %d bytes, over MaxLine", i, len(p))
 		}
 		if !strings.HasPrefix(p, "€") || !strings.HasSuffix(p, "€") {
@@ -95,15 +98,15 @@ func TestPumpLongLineSplitAtRuneBoundary(t *testing.T) {
 func TestConcurrentPumpsNeverInterleave(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	term := NewTerminal(&out, Logplex, false)
-	bus := New(term)
+	term := logbus.NewTerminal(&out, logbus.Logplex, false)
+	bus := logbus.New(term)
 	go bus.Run()
 	var wg sync.WaitGroup
 	const writers, lines = 8, 5000
 	for w := 0; w < writers; w++ {
 		pr, pw := io.Pipe()
 		wg.Add(2)
-		go func() { defer wg.Done(); Pump(bus, pr, SourceApp, fmt.Sprintf("w.%d", w)) }()
+		go func() { defer wg.Done(); logbus.Pump(bus, pr, logbus.SourceApp, fmt.Sprintf("w.%d", w)) }()
 		go func() {
 			defer wg.Done()
 			for i := 0; i < lines; i++ {
@@ -155,22 +158,22 @@ func TestConcurrentPumpsNeverInterleave(t *testing.T) {
 // stuckSink blocks every write until released, like a terminal nobody reads.
 type stuckSink struct{ release chan struct{} }
 
-func (s *stuckSink) WriteBatch(*Batch) { <-s.release }
-func (s *stuckSink) Flush()            {}
+func (s *stuckSink) WriteBatch(*logbus.Batch) { <-s.release }
+func (s *stuckSink) Flush()                   {}
 
 func TestSlowSinkDoesNotBlockWriter(t *testing.T) {
 	t.Parallel()
 	stuck := &stuckSink{release: make(chan struct{})}
-	mem := NewMemory(0)
-	bus := New(stuck, mem)
+	mem := logbustest.NewMemory(0)
+	bus := logbus.New(stuck, mem)
 	go bus.Run()
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
-	go func() { Pump(bus, pr, SourceApp, "flood.1"); close(done) }()
+	go func() { logbus.Pump(bus, pr, logbus.SourceApp, "flood.1"); close(done) }()
 	// Far more batches than the bus holds: the writer must get through anyway.
 	wrote := make(chan struct{})
 	go func() {
-		for i := 0; i < Capacity*4; i++ {
+		for i := 0; i < logbus.Capacity*4; i++ {
 			fmt.Fprintf(pw, "line %d\n", i)
 		}
 		close(wrote)
@@ -181,7 +184,7 @@ func TestSlowSinkDoesNotBlockWriter(t *testing.T) {
 		t.Fatal("writer blocked behind a stuck sink")
 	}
 	close(stuck.release)
-	for len(bus.in) > 0 { // the sink catches up
+	for logbus.QueueLen(bus) > 0 { // the sink catches up
 		time.Sleep(time.Millisecond)
 	}
 	fmt.Fprintln(pw, "after the jam")
@@ -199,29 +202,29 @@ func TestSlowSinkDoesNotBlockWriter(t *testing.T) {
 func TestTerminalFormats(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 26, 8, 41, 17, 123456000, time.UTC)
-	batches := []*Batch{
-		{Time: at, Source: SourceHeroku, Process: "web.1", Data: []byte("State changed from starting to up\n")},
-		{Time: at, Source: SourceApp, Process: "web.1", Data: []byte("one\ntwo\n")},
+	batches := []*logbus.Batch{
+		{Time: at, Source: logbus.SourceHeroku, Process: "web.1", Data: []byte("State changed from starting to up\n")},
+		{Time: at, Source: logbus.SourceApp, Process: "web.1", Data: []byte("one\ntwo\n")},
 	}
 	cases := []struct {
-		format Format
+		format logbus.Format
 		color  bool
 		want   string
 	}{
-		{Logplex, false, "2026-11-26T08:41:17.123456+00:00 heroku[web.1]: State changed from starting to up\n" +
+		{logbus.Logplex, false, "2026-11-26T08:41:17.123456+00:00 heroku[web.1]: State changed from starting to up\n" +
 			"2026-11-26T08:41:17.123456+00:00 app[web.1]: one\n" +
 			"2026-11-26T08:41:17.123456+00:00 app[web.1]: two\n"},
-		{Compact, false, "08:41:17 heroku[web.1]    | State changed from starting to up\n" +
+		{logbus.Compact, false, "08:41:17 heroku[web.1]    | State changed from starting to up\n" +
 			"08:41:17 app[web.1]       | one\n" +
 			"08:41:17 app[web.1]       | two\n"},
-		{Compact, true, "\x1b[36m08:41:17 heroku[web.1]    |\x1b[0m State changed from starting to up\n" +
+		{logbus.Compact, true, "\x1b[36m08:41:17 heroku[web.1]    |\x1b[0m State changed from starting to up\n" +
 			"\x1b[36m08:41:17 app[web.1]       |\x1b[0m one\n" +
 			"\x1b[36m08:41:17 app[web.1]       |\x1b[0m two\n"},
 	}
 	for _, c := range cases {
 		var out bytes.Buffer
-		term := NewTerminal(&out, c.format, c.color)
-		term.loc = time.UTC
+		term := logbus.NewTerminal(&out, c.format, c.color)
+		logbus.SetLocation(term, time.UTC)
 		term.Align("heroku[worker.1]")
 		for _, b := range batches {
 			term.WriteBatch(b)
@@ -240,9 +243,9 @@ func BenchmarkPumpToTerminal(b *testing.B) {
 	}
 	b.SetBytes(int64(payload.Len()))
 	for b.Loop() {
-		bus := New(NewTerminal(io.Discard, Compact, false))
+		bus := logbus.New(logbus.NewTerminal(io.Discard, logbus.Compact, false))
 		go bus.Run()
-		Pump(bus, bytes.NewReader(payload.Bytes()), SourceApp, "spam.1")
+		logbus.Pump(bus, bytes.NewReader(payload.Bytes()), logbus.SourceApp, "spam.1")
 		bus.Close()
 	}
 }

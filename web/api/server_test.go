@@ -12,6 +12,7 @@ import (
 
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/logbus/logbustest"
 )
 
 // The socket is the CLI's way in: only its owner may connect.
@@ -64,7 +65,7 @@ func TestListenReplacesStaleSocket(t *testing.T) {
 // to the app's log. It must not be a way to forge other processes' lines
 // or to inject extra lines.
 func TestEventsAcceptOnlyOneLineFromOneOffDynos(t *testing.T) {
-	mem := logbus.NewMemory(0)
+	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
 	go bus.Run()
 	defer bus.Close()

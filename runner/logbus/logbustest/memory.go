@@ -1,31 +1,23 @@
-package logbus
+// Package logbustest is a log sink for tests: it keeps the lines a bus
+// delivers and waits for the one a test expects. It is not part of the
+// binary.
+package logbustest
 
 import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dynobox/dynobox/runner/logbus"
 )
 
-// Line is one log line, copied out of its batch.
-type Line struct {
-	Time    time.Time
-	Source  string
-	Process string
-	Text    string
-}
-
-// String renders the line in Logplex format.
-func (l Line) String() string {
-	return l.Time.Format(LogplexTime) + " " + l.Source + "[" + l.Process + "]: " + l.Text
-}
-
-// Memory is a sink that keeps the last Max lines, for tests and, later,
-// for `logs`. Waiters are woken on every batch.
+// Memory is a sink that keeps the last Max lines. Waiters are woken on
+// every batch.
 type Memory struct {
 	Max int
 
 	mu      sync.Mutex
-	lines   []Line
+	lines   []logbus.Line
 	changed chan struct{}
 }
 
@@ -33,11 +25,11 @@ type Memory struct {
 func NewMemory(max int) *Memory { return &Memory{Max: max, changed: make(chan struct{})} }
 
 // WriteBatch copies b's lines.
-func (m *Memory) WriteBatch(b *Batch) {
+func (m *Memory) WriteBatch(b *logbus.Batch) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b.Lines(func(line []byte) {
-		m.lines = append(m.lines, Line{Time: b.Time, Source: b.Source, Process: b.Process, Text: string(line)})
+		m.lines = append(m.lines, logbus.Line{Time: b.Time, Source: b.Source, Process: b.Process, Text: string(line)})
 	})
 	if over := len(m.lines) - m.Max; m.Max > 0 && over > 0 {
 		m.lines = append(m.lines[:0], m.lines[over:]...)
@@ -50,21 +42,21 @@ func (m *Memory) WriteBatch(b *Batch) {
 func (m *Memory) Flush() {}
 
 // Lines returns a copy of the kept lines.
-func (m *Memory) Lines() []Line {
+func (m *Memory) Lines() []logbus.Line {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]Line(nil), m.lines...)
+	return append([]logbus.Line(nil), m.lines...)
 }
 
 // WaitFor waits until a line from source and process (any if "") contains
 // text, and returns it; ok is false on timeout.
-func (m *Memory) WaitFor(source, process, text string, timeout time.Duration) (Line, bool) {
+func (m *Memory) WaitFor(source, process, text string, timeout time.Duration) (logbus.Line, bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		m.mu.Lock()
 		for _, l := range m.lines {
-			if l.matches(source, process, text) {
+			if matches(&l, source, process, text) {
 				m.mu.Unlock()
 				return l, true
 			}
@@ -74,7 +66,7 @@ func (m *Memory) WaitFor(source, process, text string, timeout time.Duration) (L
 		select {
 		case <-ch:
 		case <-deadline.C:
-			return Line{}, false
+			return logbus.Line{}, false
 		}
 	}
 }
@@ -85,13 +77,13 @@ func (m *Memory) Count(source, process, text string) int {
 	defer m.mu.Unlock()
 	n := 0
 	for _, l := range m.lines {
-		if l.matches(source, process, text) {
+		if matches(&l, source, process, text) {
 			n++
 		}
 	}
 	return n
 }
 
-func (l *Line) matches(source, process, text string) bool {
+func matches(l *logbus.Line, source, process, text string) bool {
 	return (source == "" || l.Source == source) && (process == "" || l.Process == process) && strings.Contains(l.Text, text)
 }
