@@ -214,7 +214,8 @@ func (s *Supervisor) Formation() map[string]int {
 	return counts
 }
 
-// ErrUnknownType is returned for a process type the Procfile lacks.
+// ErrUnknownType is returned (as an *InputError) for a process type the
+// Procfile lacks.
 var ErrUnknownType = errors.New("unknown process type")
 
 // Scale sets the number of dynos of a type: new ones start at once on
@@ -231,7 +232,7 @@ func (s *Supervisor) Scale(typ string, n int) error {
 	entry, ok := s.cfg.Procfile.Lookup(typ)
 	if !ok || typ == ReleaseType {
 		s.mu.Unlock()
-		return fmt.Errorf("%w %q; the Procfile has: %s", ErrUnknownType, typ, strings.Join(scalableTypes(s.cfg.Procfile), ", "))
+		return &InputError{fmt.Errorf("%w %q; the Procfile has: %s", ErrUnknownType, typ, strings.Join(scalableTypes(s.cfg.Procfile), ", "))}
 	}
 	if s.closing {
 		s.mu.Unlock()

@@ -6,10 +6,10 @@
 // one-off dyno, pg:psql and redis:cli also attach the process's own
 // terminal, as they must), never calls os.Exit, and returns an error.
 // exitCode maps errors to exit statuses in one place: nil is 0; a
-// *runner.InputError (bad usage, bad input files) or an *api.RequestError
-// (what the running dynobox blamed on the request) is 2; anything else is
-// 1. An exitStatus carries a status already reported, such as a one-off
-// dyno's own.
+// *runner.InputError — bad usage, bad input files, or what the running
+// dynobox blamed on the request (the API client returns its 400s as one)
+// — is 2; anything else is 1. An exitStatus carries a status already
+// reported, such as a one-off dyno's own.
 package cli
 
 import (
@@ -22,7 +22,6 @@ import (
 
 	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner"
-	"github.com/dynobox/dynobox/web/api"
 )
 
 // Version is dynobox's version, as "dynobox version" prints it; main sets
@@ -74,10 +73,6 @@ func exitCode(stderr io.Writer, err error) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stderr, "dynobox: %v\n", err)
-	var re *api.RequestError
-	if errors.As(err, &re) {
-		return exitUsage
-	}
 	return exitFailure
 }
 

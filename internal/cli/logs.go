@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/web/api"
 )
 
@@ -83,8 +84,8 @@ func tailOnceRunning(ctx context.Context, f *clientFlags, q url.Values, print fu
 	q.Set("n", strconv.Itoa(api.MaxLogLines)) // what it logged before we connected; print skips the old
 	for {
 		err := f.client().Logs(ctx, q, print)
-		var re *api.RequestError
-		if errors.As(err, &re) {
+		var ie *runner.InputError
+		if errors.As(err, &ie) {
 			return err
 		}
 		// Not running yet, or the dynobox stopped: wait for the next.

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/dynobox/dynobox/runner"
 )
 
 // SocketPath is where the API of the app with state directory stateDir
@@ -40,11 +42,6 @@ type NotRunningError struct{ AppDir string }
 func (e *NotRunningError) Error() string {
 	return fmt.Sprintf("no dynobox is running for %s — start it with \"dynobox start\"", e.AppDir)
 }
-
-// RequestError is an error the API blamed on the request (HTTP 400).
-type RequestError struct{ Msg string }
-
-func (e *RequestError) Error() string { return e.Msg }
 
 // Client talks to a running dynobox over its Unix socket.
 type Client struct {
@@ -94,7 +91,8 @@ func (c *Client) Close() {
 }
 
 // send makes one request and returns the response when it is 200 OK;
-// any other reply becomes its error (RequestError for a 400).
+// any other reply becomes its error: for a 400, what the API blamed on the
+// request, a *runner.InputError, as it was on the server.
 func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
 	var payload []byte
 	if body != nil {
@@ -122,7 +120,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	var e errorBody
 	json.NewDecoder(resp.Body).Decode(&e)
 	if resp.StatusCode == http.StatusBadRequest {
-		return nil, &RequestError{e.Error}
+		return nil, &runner.InputError{Err: errors.New(e.Error)}
 	}
 	return nil, fmt.Errorf("%s", e.Error)
 }

@@ -142,7 +142,8 @@ func TestHandlerPassesRequestsToTheApp(t *testing.T) {
 }
 
 // An input error is the request's fault: 400, which the client returns as
-// a *RequestError (exit 2 in the CLI); anything else is the server's: 500.
+// a *runner.InputError (exit 2 in the CLI); anything else is the server's:
+// 500.
 // Either way the message reaches the user as the app wrote it.
 func TestHandlerMapsErrorsOnce(t *testing.T) {
 	t.Parallel()
@@ -151,12 +152,12 @@ func TestHandlerMapsErrorsOnce(t *testing.T) {
 		request bool
 	}{
 		{&runner.InputError{Err: errors.New("no process type clock")}, true},
-		{fmt.Errorf("scale: %w", runner.ErrUnknownType), true},
+		{fmt.Errorf("scale: %w", &runner.InputError{Err: runner.ErrUnknownType}), true}, // as the supervisor returns it, wrapped
 		{errors.New("the state database is locked"), false},
 	} {
 		client := serve(t, &fakeApp{err: c.err})
 		err := client.Post("/v1/ps/scale", map[string]any{"changes": []runner.ScaleChange{}}, nil)
-		var re *RequestError
+		var re *runner.InputError
 		if err == nil || err.Error() != c.err.Error() || errors.As(err, &re) != c.request {
 			t.Errorf("%v: client got %v (a request error: %v), want a request error: %v", c.err, err, errors.As(err, &re), c.request)
 		}
@@ -164,7 +165,7 @@ func TestHandlerMapsErrorsOnce(t *testing.T) {
 	// A body that is not JSON, and a failed ps:restart (an unknown dyno),
 	// are the request's fault too.
 	client := serve(t, &fakeApp{err: errors.New("no dyno web.9")})
-	var re *RequestError
+	var re *runner.InputError
 	if err := client.Call("POST", "/v1/ps/scale", "not an object", nil); !errors.As(err, &re) || !strings.HasPrefix(err.Error(), "bad request body: ") {
 		t.Errorf("a bad body: %v, want a request error", err)
 	}
@@ -207,7 +208,7 @@ func TestHandlerBuildsAndLogs(t *testing.T) {
 	}); err != nil || !reflect.DeepEqual(got, []string{"one"}) {
 		t.Fatalf("logs -s app -p web: %q %v", got, err)
 	}
-	var re *RequestError
+	var re *runner.InputError
 	if err := c.Logs(context.Background(), url.Values{"n": {"many"}}, func(LogLine) error { return nil }); !errors.As(err, &re) {
 		t.Fatalf("logs -n many: %v, want a request error", err)
 	}

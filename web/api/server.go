@@ -5,8 +5,8 @@
 // Its contract: the handlers serve an App (the running app's questions,
 // which runner.Controller answers) or, for a stopped app, OfflineHandler's
 // runner.Offline; they never reach past them. Errors are mapped once, in
-// reply: a *runner.InputError (or runner.ErrUnknownType) is 400, which the
-// Client returns as a *RequestError; anything else is 500. The Client
+// reply: a *runner.InputError is 400, which the Client returns as a
+// *runner.InputError again; anything else is 500. The Client
 // reports "no dynobox runs" as a *NotRunningError.
 package api
 
@@ -184,7 +184,7 @@ func reply(w http.ResponseWriter, v any, err error) {
 	if err != nil {
 		code := http.StatusInternalServerError
 		var ie *runner.InputError
-		if errors.As(err, &ie) || errors.Is(err, runner.ErrUnknownType) {
+		if errors.As(err, &ie) {
 			code = http.StatusBadRequest
 		}
 		w.WriteHeader(code)
