@@ -11,6 +11,12 @@
 //     (source snapshots are out of scope), so copies of node_modules would
 //     cost hundreds of MB to restore a state the code no longer matches.
 //   - A configured command: its outputs are unknown, so nothing.
+//
+// Its contract: Run blocks until the build ends and never prints: every
+// output line goes to Options.Log, the last 64 KiB into Result.Output. A
+// failed build is an error naming the failed step and its exit status;
+// cancelling ctx kills every process of the build. bin/ changes only on
+// success.
 package build
 
 import (

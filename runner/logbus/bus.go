@@ -1,7 +1,14 @@
 // Package logbus carries every log line of a running app — dyno output and
-// platform events — from many writers to a few sinks (the terminal, later the
-// history and live tails), without interleaving lines and without letting a
-// slow sink block a dyno for long.
+// platform events — from many writers to a few sinks (the terminal, the
+// saved history, the hub behind logs --tail and the dashboard), without
+// interleaving lines and without letting a slow sink block a dyno for long.
+//
+// Its contract: New starts nothing; Run delivers until Close, which waits
+// until what was queued before it is written and flushed. A writer waits
+// at most a bounded time for a full bus (Publish), then its lines are
+// counted as dropped; a hub subscriber that falls behind loses lines and
+// is told how many (Subscription.TakeMissed). Tests use logbustest.Memory
+// as a sink.
 package logbus
 
 import (

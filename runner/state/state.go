@@ -1,6 +1,12 @@
 // Package state is dynobox's memory between runs: formation, config vars,
 // releases, dyno events, add-on records and log history, in one SQLite
 // database in the app's state directory. Nothing else in dynobox talks SQL.
+//
+// Its contract: Open creates the database or brings it up to date with
+// the embedded migrations, and refuses a file it cannot read as one (an
+// error that names it). A Store is safe for concurrent use, and several
+// processes may use one database at once (WAL, a busy timeout): a
+// stopped app's verbs read it while a dynobox starts. It never prints.
 package state
 
 import (
