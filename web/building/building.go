@@ -9,6 +9,10 @@
 // itself, without keep-alive (so that no browser connection outlives the
 // build); from Open on it hands every new connection to the router through
 // Listener. It knows nothing of the router.
+//
+// Its contract: New starts nothing; Serve starts accepting and returns at
+// once; Close (idempotent) stops accepting and closes the listener. It
+// never prints: its router log lines go to Config.Log.
 package building
 
 import (

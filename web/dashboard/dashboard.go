@@ -7,7 +7,12 @@
 // masked secret on request. Every route sits behind guard (security.go):
 // a loopback Host, and a per-run token plus a same-origin check on every
 // request that changes state or reveals a secret. Config var values that
-// look secret are masked on the server (mask.go) before they reach the page.
+// look secret are masked on the server (mask.go, by runner.MaskSecret)
+// before they reach the page.
+//
+// Its contract: New starts nothing; Run samples until its context ends;
+// Handler serves. It never prints, and changes the app only through the
+// same API handlers as the CLI verbs.
 package dashboard
 
 import (
