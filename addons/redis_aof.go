@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 )
 
@@ -209,6 +210,9 @@ func (s *redisServer) syncLoop() {
 		case <-t.C:
 		}
 		err := s.aof.flush()
+		if err == nil {
+			s.maybeRewrite()
+		}
 		switch {
 		case err != nil && !failing:
 			s.logf("append-only log: %v; refusing writes until it can be written (MISCONF)", err)
@@ -232,41 +236,73 @@ func (s *redisServer) replayAOF(path string) (based bool, err error) {
 		return false, fmt.Errorf("read append-only log: %w", err)
 	}
 	defer f.Close()
-	cr := &countingReader{r: f}
+	start := time.Now()
+	st, err := replayLog(s.mr, f)
+	if err != nil {
+		return st.based, s.truncateAOF(path, st.good, st.n, err)
+	}
+	if st.n > 0 {
+		s.mr.FastForward(0) // drops what expired while we were down
+		s.logf("replayed %d commands from %s in %v (%d failed)", st.n, path, time.Since(start).Round(time.Millisecond), st.failed)
+	}
+	return st.based, nil
+}
+
+// replayStats describes a replay: commands run and failed, the offset
+// after the last whole command, and whether the log starts with
+// redisAOFBase.
+type replayStats struct {
+	n, failed int
+	good      int64
+	based     bool
+}
+
+// replayLog runs a log's commands on mr, which serves no one yet (the
+// add-on before it listens, or a rewrite's shadow). It stops with an error
+// at the first thing that is not a whole command.
+func replayLog(mr *miniredis.Miniredis, src io.Reader) (replayStats, error) {
+	var st replayStats
+	cr := &countingReader{r: src}
 	r := bufio.NewReaderSize(cr, 64*1024)
 	var out strings.Builder
 	w := bufio.NewWriter(&out)
 	peer := server.NewPeer(w)
-	good, n, failed := int64(0), 0, 0
-	start := time.Now()
+	db := 0
 	for {
 		v, err := readResp(r)
 		if err == io.EOF {
-			break
+			return st, nil
 		}
 		if err != nil || v.kind != '*' || len(v.elems) == 0 {
-			return based, s.truncateAOF(path, good, n, err)
+			if err == nil {
+				err = errRespProtocol
+			}
+			return st, err
 		}
 		args := strs(v.elems)
-		good = cr.n - int64(r.Buffered())
-		if n == 0 && args[0] == redisAOFBase {
-			based = true
-			n++
+		st.good = cr.n - int64(r.Buffered())
+		st.n++
+		switch cmd := strings.ToUpper(args[0]); {
+		case st.n == 1 && args[0] == redisAOFBase:
+			st.based = true
 			continue
+		case cmd == redisPFRestore && len(args) == 3:
+			if err := restoreHLL(mr.DB(db), args[1], []byte(args[2])); err != nil {
+				st.failed++
+			}
+			continue
+		case cmd == "SELECT" && len(args) == 2:
+			if n, ok := parseDBIndex(args[1]); ok {
+				db = n
+			}
 		}
-		s.mr.Server().Dispatch(peer, args)
+		mr.Server().Dispatch(peer, args)
 		w.Flush()
 		if strings.HasPrefix(out.String(), "-") {
-			failed++
+			st.failed++
 		}
 		out.Reset()
-		n++
 	}
-	if n > 0 {
-		s.mr.FastForward(0) // drops what expired while we were down
-		s.logf("replayed %d commands from %s in %v (%d failed)", n, path, time.Since(start).Round(time.Millisecond), failed)
-	}
-	return based, nil
 }
 
 // truncateAOF cuts a log whose end is not a whole command.
@@ -392,6 +428,9 @@ func (s *redisServer) load() error {
 		os.Rename(s.dumpPath, s.dumpPath+".migrated") // moved into the log already
 	}
 	s.aof, err = openRedisAOF(s.aofPath)
+	if err == nil {
+		s.rewrite.baseSize.Store(s.aof.size.Load())
+	}
 	return err
 }
 

@@ -301,7 +301,7 @@ func redisNewerCommands() []respValue {
 // rather than miniredis; COMMAND lists them too.
 var redisOwnCommands = []string{
 	"auth", "hello", "client", "config", "command", "info",
-	"save", "bgsave", "lastsave", "role", "slowlog",
+	"save", "bgsave", "bgrewriteaof", "lastsave", "role", "slowlog",
 }
 
 // redisSubcommands keeps, for the containers whose subcommands we serve

@@ -344,15 +344,16 @@ type redisHandler func(c *server.Peer, cl *redisClient, args []string)
 
 func (s *redisServer) ownHandlers() map[string]redisHandler {
 	return map[string]redisHandler{
-		"AUTH":     s.cmdAuth,
-		"HELLO":    s.cmdHello,
-		"CLIENT":   s.cmdClient,
-		"CONFIG":   s.cmdConfig,
-		"COMMAND":  func(c *server.Peer, _ *redisClient, args []string) { reply(c, s.table.reply(args)) },
-		"INFO":     s.cmdInfo,
-		"SAVE":     s.cmdSave,
-		"BGSAVE":   s.cmdBgsave,
-		"LASTSAVE": func(c *server.Peer, _ *redisClient, _ []string) { c.WriteInt(int(s.lastSaveTime())) },
+		"AUTH":         s.cmdAuth,
+		"HELLO":        s.cmdHello,
+		"CLIENT":       s.cmdClient,
+		"CONFIG":       s.cmdConfig,
+		"COMMAND":      func(c *server.Peer, _ *redisClient, args []string) { reply(c, s.table.reply(args)) },
+		"INFO":         s.cmdInfo,
+		"SAVE":         s.cmdSave,
+		"BGSAVE":       s.cmdBgsave,
+		"BGREWRITEAOF": s.cmdBgrewriteaof,
+		"LASTSAVE":     func(c *server.Peer, _ *redisClient, _ []string) { c.WriteInt(int(s.lastSaveTime())) },
 		"ROLE": func(c *server.Peer, _ *redisClient, _ []string) {
 			reply(c, respArray(respBulk("master"), respInt(0), respArray()))
 		},
@@ -649,6 +650,18 @@ func (s *redisServer) cmdBgsave(c *server.Peer, _ *redisClient, _ []string) {
 		}
 	}
 	c.WriteInline("Background saving started")
+}
+
+// cmdBgrewriteaof compacts the log in the background (redis_rewrite.go).
+func (s *redisServer) cmdBgrewriteaof(c *server.Peer, _ *redisClient, _ []string) {
+	switch {
+	case s.aof == nil:
+		c.WriteError("ERR this add-on is ephemeral: it keeps no append-only log")
+	case s.startRewrite("BGREWRITEAOF"):
+		c.WriteInline("Background append only file rewriting started")
+	default:
+		c.WriteError("ERR Background append only file rewriting already in progress")
+	}
 }
 
 func cmdSlowlog(c *server.Peer, _ *redisClient, args []string) {
