@@ -297,7 +297,7 @@ func redisNewerCommands() []respValue {
 	return out
 }
 
-// redisOwnCommands are the commands dynobox answers itself (redis_conn.go)
+// redisOwnCommands are the commands dynobox answers itself (redis_cmds.go)
 // rather than miniredis; COMMAND lists them too.
 var redisOwnCommands = []string{
 	"auth", "hello", "client", "config", "command", "info",
