@@ -180,9 +180,12 @@ type redisServer struct {
 	rewrite redisRewriteStats
 
 	clients sync.Map // *server.Peer → *redisClient
-	pending sync.Map // connection id → net.Conn, until its preamble arrives
-	active  sync.WaitGroup
-	nextID  atomic.Int64
+	// monitors are the connections that sent MONITOR (redis_monitor.go).
+	monitors   sync.Map // *server.Peer → *redisClient
+	monitoring atomic.Int64
+	pending    sync.Map // connection id → net.Conn, until its preamble arrives
+	active     sync.WaitGroup
+	nextID     atomic.Int64
 
 	changes   atomic.Int64 // data-changing commands run since start
 	lastSave  atomic.Int64 // unix seconds

@@ -243,7 +243,11 @@ func (s *redisServer) replayAOF(path string) (based bool, err error) {
 	}
 	if st.n > 0 {
 		s.mr.FastForward(0) // drops what expired while we were down
-		s.logf("replayed %d commands from %s in %v (%d failed)", st.n, path, time.Since(start).Round(time.Millisecond), st.failed)
+		failed := strconv.Itoa(st.failed)
+		if st.firstFail != "" {
+			failed += ", the first " + st.firstFail
+		}
+		s.logf("replayed %d commands from %s in %v (%s failed)", st.n, path, time.Since(start).Round(time.Millisecond), failed)
 	}
 	return st.based, nil
 }
@@ -255,6 +259,7 @@ type replayStats struct {
 	n, failed int
 	good      int64
 	based     bool
+	firstFail string // the first failed command and its error
 }
 
 // replayLog runs a log's commands on mr, which serves no one yet (the
@@ -300,6 +305,9 @@ func replayLog(mr *miniredis.Miniredis, src io.Reader) (replayStats, error) {
 		w.Flush()
 		if strings.HasPrefix(out.String(), "-") {
 			st.failed++
+			if st.firstFail == "" {
+				st.firstFail = fmt.Sprintf("%.60q: %s", strings.Join(args, " "), strings.TrimSpace(out.String()[1:]))
+			}
 		}
 		out.Reset()
 	}

@@ -35,7 +35,8 @@ func (s *redisServer) ownHandlers() map[string]redisHandler {
 		"SLOWLOG":  cmdSlowlog,
 		"SCRIPT":   s.cmdScript,
 		"CLUSTER":  errorHandler("ERR This instance has cluster support disabled"),
-		"MONITOR":  errorHandler("ERR dynobox does not support MONITOR"),
+		"MONITOR":  s.cmdMonitorFor,
+		"OBJECT":   s.cmdObject,
 		"SHUTDOWN": errorHandler("ERR SHUTDOWN is disabled: stop dynobox instead"),
 	}
 }

@@ -302,6 +302,7 @@ func redisNewerCommands() []respValue {
 var redisOwnCommands = []string{
 	"auth", "hello", "client", "config", "command", "info",
 	"save", "bgsave", "bgrewriteaof", "lastsave", "role", "slowlog",
+	"sort", "sort_ro", "bitfield", "bitfield_ro", "monitor",
 }
 
 // redisSubcommands keeps, for the containers whose subcommands we serve
@@ -310,7 +311,7 @@ var redisSubcommands = map[string][]string{
 	"client":  {"id", "getname", "setname", "setinfo", "info", "list", "kill", "no-evict", "no-touch", "help"},
 	"config":  {"get", "set", "resetstat", "rewrite", "help"},
 	"command": {"count", "docs", "getkeys", "info", "list", "help"},
-	"object":  {"idletime"},
+	"object":  {"encoding", "freq", "help", "idletime", "refcount"},
 	"memory":  {"usage"},
 	"script":  {"load", "exists", "flush"},
 	"pubsub":  {"channels", "numsub", "numpat"},

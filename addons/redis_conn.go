@@ -53,6 +53,7 @@ type redisClient struct {
 	queued      [][]string   // commands queued since MULTI, for the log
 	peer        *server.Peer // the connection's miniredis peer
 	discard     bool
+	monitor     bool // after MONITOR
 
 	mu      sync.Mutex // guards what CLIENT LIST reads from other connections
 	name    string
@@ -125,9 +126,16 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 		c.WriteError("NOAUTH Authentication required.")
 		return true
 	}
+	if cl.monitor && cmd != "QUIT" {
+		return true // a monitoring connection only listens, as in Redis
+	}
+	s.feedMonitors(cl, cmd, args)
 	switch cmd {
 	case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO":
 		s.cmdEval(c, cl, cmd, args)
+		return true
+	case "SORT", "SORT_RO", "BITFIELD", "BITFIELD_RO":
+		s.cmdBuiltin(c, cl, cmd, args)
 		return true
 	}
 	if h := s.handlers[cmd]; h != nil {

@@ -26,9 +26,9 @@ var redisBackends = []string{RedisEmbedded, RedisSystem}
 // run (inline PING) on both.
 var redisQueueBackends = []string{RedisSystem, RedisEmbedded}
 
-// redisPromptBackends run the redis-cli prompt and --pipe test, which asks
-// OBJECT ENCODING: the embedded backend lacks it (README).
-var redisPromptBackends = []string{RedisSystem}
+// redisPromptBackends run the redis-cli prompt and --pipe test (which
+// asks OBJECT ENCODING) on both.
+var redisPromptBackends = []string{RedisSystem, RedisEmbedded}
 
 func needRedisServer(t testing.TB) redisBinary {
 	t.Helper()
