@@ -119,7 +119,7 @@ func (s *redisServer) rewriteAOF() error {
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(f, 256<<10)
+	w := bufio.NewWriterSize(&stoppable{w: f, done: s.done}, 256<<10)
 	err = writeDataSet(w, shadow, now)
 	if err == nil {
 		err = w.Flush()
@@ -159,7 +159,7 @@ func (s *redisServer) shadowAt(cut int64, now time.Time) (*miniredis.Miniredis, 
 		return nil, err
 	}
 	defer f.Close()
-	if _, err := replayLog(mr, io.LimitReader(f, cut)); err != nil {
+	if _, err := replayLog(mr, &stoppable{r: io.LimitReader(f, cut), done: s.done}); err != nil {
 		mr.Close()
 		return nil, fmt.Errorf("replay the log to rewrite it: %w", err)
 	}
@@ -429,4 +429,32 @@ func (a *redisAOF) swap(nf *os.File, tmp string, cut int64) (held time.Duration,
 	a.mu.Unlock()
 	oldFile.Close()
 	return held, syncDir(filepath.Dir(a.path))
+}
+
+// stoppable reads or writes until the server stops, so a Stop need not
+// wait for a long rewrite to finish.
+type stoppable struct {
+	r    io.Reader
+	w    io.Writer
+	done <-chan struct{}
+}
+
+var errRewriteStopped = errors.New("the server is stopping")
+
+func (s *stoppable) Read(p []byte) (int, error) {
+	select {
+	case <-s.done:
+		return 0, errRewriteStopped
+	default:
+	}
+	return s.r.Read(p)
+}
+
+func (s *stoppable) Write(p []byte) (int, error) {
+	select {
+	case <-s.done:
+		return 0, errRewriteStopped
+	default:
+	}
+	return s.w.Write(p)
 }
