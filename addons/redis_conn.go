@@ -25,22 +25,24 @@ const redisProtoErr = "DYNOBOX.PROTOERR"
 
 func (s *redisServer) wrapConn(conn net.Conn, isTLS bool) net.Conn {
 	id := s.nextID.Add(1)
-	s.pending.Store(id, conn)
 	transport := "tcp"
 	if isTLS {
 		transport = "tls"
 	}
 	pre := respBulks([]string{redisPreamble, s.token, strconv.FormatInt(id, 10),
 		conn.RemoteAddr().String(), conn.LocalAddr().String(), transport})
-	return newInlineConn(conn, pre.appendResp(nil, false), func(msg string) []byte {
+	ic := newInlineConn(conn, pre.appendResp(nil, false), func(msg string) []byte {
 		return respBulks([]string{redisProtoErr, s.token, msg}).appendResp(nil, false)
 	})
+	s.pending.Store(id, ic)
+	return ic
 }
 
 // redisClient is what we know of one client connection.
 type redisClient struct {
 	id      int64
 	conn    net.Conn
+	ic      *inlineConn // conn, which holds pipelined replies back
 	addr    string
 	laddr   string
 	tls     bool
@@ -76,7 +78,9 @@ func (s *redisServer) register(c *server.Peer, args []string) bool {
 		return false
 	}
 	now := time.Now()
-	cl := &redisClient{id: id, conn: conn.(net.Conn), addr: args[2], laddr: args[3],
+	ic := conn.(*inlineConn)
+	ic.startCommand(false) // the preamble
+	cl := &redisClient{id: id, conn: ic, ic: ic, addr: args[2], laddr: args[3],
 		tls: args[4] == "tls", created: now, lastAt: now, resp: 2}
 	cl.peer = c
 	s.clients.Store(c, cl)
@@ -115,6 +119,7 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 	if cl.dispatching {
 		return false // our own Dispatch below
 	}
+	cl.ic.startCommand(mayBlock(cmd, args))
 	if cmd == redisProtoErr && len(args) == 2 && args[0] == s.token {
 		c.WriteError(args[1])
 		c.Close()
@@ -292,6 +297,18 @@ func (s *redisServer) execEffects(cl *redisClient, reply respValue) [][]string {
 		cl.mu.Unlock()
 	}
 	return effects
+}
+
+// mayBlock tells whether a command may wait for other clients (or stream
+// to this one), so the replies held back before it must go out first.
+func mayBlock(cmd string, args []string) bool {
+	switch cmd {
+	case "XREAD", "XREADGROUP":
+		return hasBlockOption(args)
+	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "WAIT", "WAITAOF":
+		return true
+	}
+	return redisBlocking[cmd]
 }
 
 func queuedHexpire(queued [][]string) bool {
