@@ -39,6 +39,20 @@ const (
 	redisAOFBase = "DYNOBOX.BASE"
 )
 
+// redisAOFSpareMax bounds the buffer kept for reuse between flushes.
+const redisAOFSpareMax = 8 << 20
+
+// appendCommand appends a command in RESP, as the log holds it.
+func appendCommand(b []byte, args ...string) []byte {
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, '\r', '\n')
+	for _, a := range args {
+		b = appendBulk(b, a)
+	}
+	return b
+}
+
 // aofFile is the log's file (a test may put a failing one in its place).
 type aofFile interface {
 	io.Writer
@@ -53,6 +67,7 @@ type redisAOF struct {
 	mu      sync.Mutex // guards the fields below
 	file    aofFile
 	buf     []byte // appended, not yet written to file
+	spare   []byte // a written buffer, reused as the next buf
 	db      int    // database the log's next command runs in; -1 unknown
 	err     error  // last write or sync error; writes are refused while set
 	pending int64  // commands in buf or written but not yet fsynced
@@ -87,20 +102,20 @@ func (a *redisAOF) append(db int, cmds [][]string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if db != a.db {
-		a.buf = respBulks([]string{"SELECT", strconv.Itoa(db)}).appendResp(a.buf, false)
+		a.buf = appendCommand(a.buf, "SELECT", strconv.Itoa(db))
 		a.db = db
 	}
 	if len(cmds) > 1 {
-		a.buf = respBulks([]string{"MULTI"}).appendResp(a.buf, false)
+		a.buf = appendCommand(a.buf, "MULTI")
 	}
 	for _, c := range cmds {
-		a.buf = respBulks(c).appendResp(a.buf, false)
+		a.buf = appendCommand(a.buf, c...)
 		if strings.EqualFold(c[0], "SELECT") {
 			a.db = -1 // a script's SELECT: say it again next time
 		}
 	}
 	if len(cmds) > 1 {
-		a.buf = respBulks([]string{"EXEC"}).appendResp(a.buf, false)
+		a.buf = appendCommand(a.buf, "EXEC")
 	}
 	a.pending += int64(len(cmds))
 }
@@ -113,7 +128,7 @@ func (a *redisAOF) flush() error {
 	defer a.flushMu.Unlock()
 	a.mu.Lock()
 	buf, pending, file, failed := a.buf, a.pending, a.file, a.err != nil
-	a.buf = nil
+	a.buf, a.spare = a.spare, nil
 	a.mu.Unlock()
 	if file == nil {
 		return errors.New("append-only log closed")
@@ -130,6 +145,11 @@ func (a *redisAOF) flush() error {
 		a.size.Add(int64(n))
 		if err != nil {
 			return fail(fmt.Errorf("write %s: %w", a.path, err), buf[n:])
+		}
+		if cap(buf) <= redisAOFSpareMax {
+			a.mu.Lock()
+			a.spare = buf[:0]
+			a.mu.Unlock()
 		}
 	}
 	if pending == 0 && !failed {

@@ -109,20 +109,32 @@ func newInlineConn(c net.Conn, preamble []byte, protoErr func(string) []byte) *i
 	return ic
 }
 
-// Read is called only by miniredis' reader goroutine.
+// Read is called only by miniredis' reader goroutine. What a socket read
+// brings is translated in place when it holds whole commands (the common
+// case), and out is reused, so a command costs no copies beyond the one
+// into miniredis' buffer.
 func (c *inlineConn) Read(p []byte) (int, error) {
 	for len(c.out) == 0 {
 		n, err := c.Conn.Read(c.buf)
-		c.in = append(c.in, c.buf[:n]...)
+		aliased := len(c.in) == 0
+		if aliased {
+			c.in = c.buf[:n]
+		} else {
+			c.in = append(c.in, c.buf[:n]...)
+		}
 		c.translate()
+		if aliased && len(c.in) > 0 {
+			c.in = append([]byte(nil), c.in...) // a partial line: keep it past the next read into buf
+		}
 		if err != nil && len(c.out) == 0 {
 			return 0, err
 		}
 	}
 	n := copy(p, c.out)
-	c.out = c.out[n:]
-	if len(c.out) == 0 {
-		c.out = c.out[:0:0] // drop the reference to a large buffer
+	rest := copy(c.out, c.out[n:])
+	c.out = c.out[:rest]
+	if rest == 0 && cap(c.out) > inlineMaxPending {
+		c.out = nil // drop a large buffer
 	}
 	return n, nil
 }
