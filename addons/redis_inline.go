@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Redis accepts "inline" commands, a line of space-separated words
@@ -86,9 +87,18 @@ func (c *inlineConn) startCommand(mayBlock bool) {
 	}
 }
 
-// Close sends what is held back, then closes.
+// Close sends what is held back, unless a write is under way (it may be
+// stuck on a client that does not read: closing is what frees it), then
+// closes.
 func (c *inlineConn) Close() error {
-	c.flushHeld()
+	if c.wmu.TryLock() {
+		if len(c.wbuf) > 0 {
+			c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Conn.Write(c.wbuf)
+			c.wbuf = nil
+		}
+		c.wmu.Unlock()
+	}
 	return c.Conn.Close()
 }
 

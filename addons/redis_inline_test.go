@@ -3,6 +3,7 @@ package addons
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/url"
@@ -189,4 +190,54 @@ func TestRedisPipelinedReplies(t *testing.T) {
 		msg, ok := m.(*redis.Message)
 		return err == nil && ok && msg.Payload == "message"
 	})
+}
+
+// TestRedisStopWithClientNotReading: a client that pipelines large
+// replies and never reads them leaves the server blocked writing to it;
+// Stop still ends that connection and returns.
+func TestRedisStopWithClientNotReading(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t, t.TempDir())
+	u, _ := url.Parse(r.Env()["REDIS_URL"])
+	pw, _ := u.User.Password()
+	c := newGoRedis(t, r.Env()["REDIS_URL"])
+	if err := c.Set(t.Context(), "big", strings.Repeat("x", 1<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := dialTCP(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var req bytes.Buffer
+	req.Write(respBulks([]string{"AUTH", pw}).appendResp(nil, false))
+	for range 64 {
+		req.Write(respBulks([]string{"GET", "big"}).appendResp(nil, false))
+	}
+	if _, err := nc.Write(req.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	// 64 MB of replies cannot all fit in the sockets' buffers: wait until
+	// the server is stuck writing, then stop it.
+	// The server answers GETs until the sockets' buffers are full, then
+	// blocks in a write: wait until its command count stops moving.
+	last, still := int64(-1), 0
+	waitFor(t, 20*time.Second, "the server to block writing to the client", func() bool {
+		n := r.running.commands.Load()
+		if n == last && n >= 4 {
+			still++
+		} else {
+			still = 0
+		}
+		last = n
+		return still >= 20
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Stop waited for the client that does not read")
+	}
 }
