@@ -47,6 +47,8 @@ type Redis struct {
 	want       string // RedisSystem or RedisEmbedded: wins over RedisBackendEnv (tests)
 	// stableAfter replaces redisStableAfter for the system backend (tests).
 	stableAfter time.Duration
+	// aofRewriteMin replaces redisRewriteMinSize (tests).
+	aofRewriteMin int64
 }
 
 // NewRedis returns the add-on; Start runs it.
@@ -102,7 +104,7 @@ func (r *Redis) Start(ctx context.Context) error {
 	if bin != nil {
 		return r.startSystem(ctx, *bin)
 	}
-	s, err := startRedisServer(ctx, r.opts)
+	s, err := startRedisServer(ctx, r.opts, r.aofRewriteMin)
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -175,11 +177,15 @@ type redisServer struct {
 	writeMu sync.Mutex
 	effMu   sync.Mutex
 	runs    [][][]string // write commands of the scripts run under writeMu
+	rewrite redisRewriteStats
 
 	clients sync.Map // *server.Peer → *redisClient
-	pending sync.Map // connection id → net.Conn, until its preamble arrives
-	active  sync.WaitGroup
-	nextID  atomic.Int64
+	// monitors are the connections that sent MONITOR (redis_monitor.go).
+	monitors   sync.Map // *server.Peer → *redisClient
+	monitoring atomic.Int64
+	pending    sync.Map // connection id → net.Conn, until its preamble arrives
+	active     sync.WaitGroup
+	nextID     atomic.Int64
 
 	changes   atomic.Int64 // data-changing commands run since start
 	lastSave  atomic.Int64 // unix seconds
@@ -196,12 +202,18 @@ type redisServer struct {
 	wg      sync.WaitGroup // accept and background loops
 }
 
-func startRedisServer(ctx context.Context, opts Options) (_ *redisServer, err error) {
+func startRedisServer(ctx context.Context, opts Options, rewriteMin int64) (_ *redisServer, err error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", opts.Dir, err)
 	}
 	s := &redisServer{opts: opts, started: time.Now(), done: make(chan struct{}),
 		dumpPath: filepath.Join(opts.Dir, "dump.gob")}
+	s.rewrite.minSize = redisRewriteMinSize
+	if rewriteMin > 0 {
+		s.rewrite.minSize = rewriteMin
+	}
+	s.rewrite.lastTook.Store(-1)
+	s.rewrite.lastErr.Store("")
 	if s.password, err = loadOrCreateSecret(filepath.Join(opts.Dir, "password"), 32); err != nil {
 		return nil, err
 	}

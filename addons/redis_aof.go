@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
 )
 
@@ -38,6 +39,20 @@ const (
 	redisAOFBase = "DYNOBOX.BASE"
 )
 
+// redisAOFSpareMax bounds the buffer kept for reuse between flushes.
+const redisAOFSpareMax = 8 << 20
+
+// appendCommand appends a command in RESP, as the log holds it.
+func appendCommand(b []byte, args ...string) []byte {
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, '\r', '\n')
+	for _, a := range args {
+		b = appendBulk(b, a)
+	}
+	return b
+}
+
 // aofFile is the log's file (a test may put a failing one in its place).
 type aofFile interface {
 	io.Writer
@@ -52,6 +67,7 @@ type redisAOF struct {
 	mu      sync.Mutex // guards the fields below
 	file    aofFile
 	buf     []byte // appended, not yet written to file
+	spare   []byte // a written buffer, reused as the next buf
 	db      int    // database the log's next command runs in; -1 unknown
 	err     error  // last write or sync error; writes are refused while set
 	pending int64  // commands in buf or written but not yet fsynced
@@ -86,20 +102,20 @@ func (a *redisAOF) append(db int, cmds [][]string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if db != a.db {
-		a.buf = respBulks([]string{"SELECT", strconv.Itoa(db)}).appendResp(a.buf, false)
+		a.buf = appendCommand(a.buf, "SELECT", strconv.Itoa(db))
 		a.db = db
 	}
 	if len(cmds) > 1 {
-		a.buf = respBulks([]string{"MULTI"}).appendResp(a.buf, false)
+		a.buf = appendCommand(a.buf, "MULTI")
 	}
 	for _, c := range cmds {
-		a.buf = respBulks(c).appendResp(a.buf, false)
+		a.buf = appendCommand(a.buf, c...)
 		if strings.EqualFold(c[0], "SELECT") {
 			a.db = -1 // a script's SELECT: say it again next time
 		}
 	}
 	if len(cmds) > 1 {
-		a.buf = respBulks([]string{"EXEC"}).appendResp(a.buf, false)
+		a.buf = appendCommand(a.buf, "EXEC")
 	}
 	a.pending += int64(len(cmds))
 }
@@ -112,7 +128,7 @@ func (a *redisAOF) flush() error {
 	defer a.flushMu.Unlock()
 	a.mu.Lock()
 	buf, pending, file, failed := a.buf, a.pending, a.file, a.err != nil
-	a.buf = nil
+	a.buf, a.spare = a.spare, nil
 	a.mu.Unlock()
 	if file == nil {
 		return errors.New("append-only log closed")
@@ -129,6 +145,11 @@ func (a *redisAOF) flush() error {
 		a.size.Add(int64(n))
 		if err != nil {
 			return fail(fmt.Errorf("write %s: %w", a.path, err), buf[n:])
+		}
+		if cap(buf) <= redisAOFSpareMax {
+			a.mu.Lock()
+			a.spare = buf[:0]
+			a.mu.Unlock()
 		}
 	}
 	if pending == 0 && !failed {
@@ -209,6 +230,9 @@ func (s *redisServer) syncLoop() {
 		case <-t.C:
 		}
 		err := s.aof.flush()
+		if err == nil {
+			s.maybeRewrite()
+		}
 		switch {
 		case err != nil && !failing:
 			s.logf("append-only log: %v; refusing writes until it can be written (MISCONF)", err)
@@ -232,41 +256,81 @@ func (s *redisServer) replayAOF(path string) (based bool, err error) {
 		return false, fmt.Errorf("read append-only log: %w", err)
 	}
 	defer f.Close()
-	cr := &countingReader{r: f}
+	start := time.Now()
+	st, err := replayLog(s.mr, f)
+	if err != nil {
+		return st.based, s.truncateAOF(path, st.good, st.n, err)
+	}
+	if st.n > 0 {
+		s.mr.FastForward(0) // drops what expired while we were down
+		failed := strconv.Itoa(st.failed)
+		if st.firstFail != "" {
+			failed += ", the first " + st.firstFail
+		}
+		s.logf("replayed %d commands from %s in %v (%s failed)", st.n, path, time.Since(start).Round(time.Millisecond), failed)
+	}
+	return st.based, nil
+}
+
+// replayStats describes a replay: commands run and failed, the offset
+// after the last whole command, and whether the log starts with
+// redisAOFBase.
+type replayStats struct {
+	n, failed int
+	good      int64
+	based     bool
+	firstFail string // the first failed command and its error
+}
+
+// replayLog runs a log's commands on mr, which serves no one yet (the
+// add-on before it listens, or a rewrite's shadow). It stops with an error
+// at the first thing that is not a whole command.
+func replayLog(mr *miniredis.Miniredis, src io.Reader) (replayStats, error) {
+	var st replayStats
+	cr := &countingReader{r: src}
 	r := bufio.NewReaderSize(cr, 64*1024)
 	var out strings.Builder
 	w := bufio.NewWriter(&out)
 	peer := server.NewPeer(w)
-	good, n, failed := int64(0), 0, 0
-	start := time.Now()
+	db := 0
 	for {
 		v, err := readResp(r)
 		if err == io.EOF {
-			break
+			return st, nil
 		}
 		if err != nil || v.kind != '*' || len(v.elems) == 0 {
-			return based, s.truncateAOF(path, good, n, err)
+			if err == nil {
+				err = errRespProtocol
+			}
+			return st, err
 		}
 		args := strs(v.elems)
-		good = cr.n - int64(r.Buffered())
-		if n == 0 && args[0] == redisAOFBase {
-			based = true
-			n++
+		st.good = cr.n - int64(r.Buffered())
+		st.n++
+		switch cmd := strings.ToUpper(args[0]); {
+		case st.n == 1 && args[0] == redisAOFBase:
+			st.based = true
 			continue
+		case cmd == redisPFRestore && len(args) == 3:
+			if err := restoreHLL(mr.DB(db), args[1], []byte(args[2])); err != nil {
+				st.failed++
+			}
+			continue
+		case cmd == "SELECT" && len(args) == 2:
+			if n, ok := parseDBIndex(args[1]); ok {
+				db = n
+			}
 		}
-		s.mr.Server().Dispatch(peer, args)
+		mr.Server().Dispatch(peer, args)
 		w.Flush()
 		if strings.HasPrefix(out.String(), "-") {
-			failed++
+			st.failed++
+			if st.firstFail == "" {
+				st.firstFail = fmt.Sprintf("%.60q: %s", strings.Join(args, " "), strings.TrimSpace(out.String()[1:]))
+			}
 		}
 		out.Reset()
-		n++
 	}
-	if n > 0 {
-		s.mr.FastForward(0) // drops what expired while we were down
-		s.logf("replayed %d commands from %s in %v (%d failed)", n, path, time.Since(start).Round(time.Millisecond), failed)
-	}
-	return based, nil
 }
 
 // truncateAOF cuts a log whose end is not a whole command.
@@ -392,6 +456,9 @@ func (s *redisServer) load() error {
 		os.Rename(s.dumpPath, s.dumpPath+".migrated") // moved into the log already
 	}
 	s.aof, err = openRedisAOF(s.aofPath)
+	if err == nil {
+		s.rewrite.baseSize.Store(s.aof.size.Load())
+	}
 	return err
 }
 

@@ -143,3 +143,40 @@ func redisBenchmark(b *testing.B, addr, password string, pipeline int) map[strin
 	b.Logf("%s -P %d: %v (%v)", addr, pipeline, rps, time.Since(start).Round(time.Millisecond))
 	return rps
 }
+
+// BenchmarkRedisPushOnLongList measures one LPUSH and one RPUSH onto a
+// list of 100 000 elements on the embedded backend: miniredis keeps a
+// list as a Go slice and LPUSH builds a new one (O(n)), RPUSH appends
+// (amortised O(1)). The README quotes the two.
+//
+//	go test -run '^$' -bench 'RedisPushOnLongList' ./addons/
+func BenchmarkRedisPushOnLongList(b *testing.B) {
+	r := NewRedis(Options{Dir: b.TempDir(), Ephemeral: true})
+	r.want = RedisEmbedded
+	if err := r.Start(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	defer r.Stop(context.Background())
+	c := redis.NewClient(redisOptions(b, r.Env()["REDIS_URL"]))
+	defer c.Close()
+	ctx := b.Context()
+	for _, push := range []string{"LPUSH", "RPUSH"} {
+		b.Run(push, func(b *testing.B) {
+			key := "list-" + push
+			items := make([]any, 0, 10_000)
+			for i := range 10_000 {
+				items = append(items, i)
+			}
+			for range 10 {
+				if err := c.RPush(ctx, key, items...).Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if err := c.Do(ctx, push, key, "x").Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -297,11 +297,12 @@ func redisNewerCommands() []respValue {
 	return out
 }
 
-// redisOwnCommands are the commands dynobox answers itself (redis_conn.go)
+// redisOwnCommands are the commands dynobox answers itself (redis_cmds.go)
 // rather than miniredis; COMMAND lists them too.
 var redisOwnCommands = []string{
 	"auth", "hello", "client", "config", "command", "info",
-	"save", "bgsave", "lastsave", "role", "slowlog",
+	"save", "bgsave", "bgrewriteaof", "lastsave", "role", "slowlog",
+	"sort", "sort_ro", "bitfield", "bitfield_ro", "monitor",
 }
 
 // redisSubcommands keeps, for the containers whose subcommands we serve
@@ -310,7 +311,7 @@ var redisSubcommands = map[string][]string{
 	"client":  {"id", "getname", "setname", "setinfo", "info", "list", "kill", "no-evict", "no-touch", "help"},
 	"config":  {"get", "set", "resetstat", "rewrite", "help"},
 	"command": {"count", "docs", "getkeys", "info", "list", "help"},
-	"object":  {"idletime"},
+	"object":  {"encoding", "freq", "help", "idletime", "refcount"},
 	"memory":  {"usage"},
 	"script":  {"load", "exists", "flush"},
 	"pubsub":  {"channels", "numsub", "numpat"},

@@ -41,6 +41,16 @@ func hasBlockOption(args []string) bool {
 	return false
 }
 
+// hasTTLOption tells whether SET's arguments give a relative TTL.
+func hasTTLOption(args []string) bool {
+	for i := 2; i < len(args); i++ {
+		if a := args[i]; len(a) == 2 && (a[0]|0x20 == 'e' || a[0]|0x20 == 'p') && a[1]|0x20 == 'x' {
+			return true
+		}
+	}
+	return false
+}
+
 // aofEffects is what the log records for one write command that ran at
 // now and answered reply: the command itself when replaying it gives the
 // same result, else the commands with its effect. It returns nothing for
@@ -57,9 +67,12 @@ func aofEffects(cmd string, args []string, reply respValue, now time.Time) [][]s
 		return [][]string{append([]string{cmd}, args...)}
 	}
 	ms := func(d int64, unit int64) string { return strconv.FormatInt(now.UnixMilli()+d*unit, 10) }
-	same := [][]string{append([]string{cmd}, args...)}
+	same := func() [][]string { return [][]string{append([]string{cmd}, args...)} }
 	switch cmd {
 	case "SET":
+		if !hasTTLOption(args) {
+			return same()
+		}
 		out := []string{cmd}
 		for i := 0; i < len(args); i++ {
 			a := strings.ToUpper(args[i])
@@ -117,7 +130,7 @@ func aofEffects(cmd string, args []string, reply respValue, now time.Time) [][]s
 			}
 			return [][]string{{"PEXPIREAT", args[0], ms(n, unit)}}
 		}
-		return same
+		return same()
 	case "RESTORE":
 		if len(args) >= 3 && args[1] != "0" && !containsFold(args[3:], "ABSTTL") {
 			n, err := strconv.ParseInt(args[1], 10, 64)
@@ -127,7 +140,7 @@ func aofEffects(cmd string, args []string, reply respValue, now time.Time) [][]s
 			out := append([]string{cmd, args[0], ms(n, 1)}, args[2:]...)
 			return [][]string{append(out, "ABSTTL")}
 		}
-		return same
+		return same()
 	case "XADD":
 		if reply.kind != '$' {
 			return nil // NOMKSTREAM on a missing stream
@@ -137,7 +150,7 @@ func aofEffects(cmd string, args []string, reply respValue, now time.Time) [][]s
 			out[i+1] = reply.str
 			return [][]string{out}
 		}
-		return same
+		return same()
 	case "SPOP":
 		members := replyStrings(reply)
 		if len(args) == 0 || len(members) == 0 {
@@ -220,7 +233,7 @@ func aofEffects(cmd string, args []string, reply respValue, now time.Time) [][]s
 		out := append([]string{"XCLAIM", args[0], args[1], args[2], "0"}, ids...)
 		return [][]string{append(out, "JUSTID")}
 	}
-	return same
+	return same()
 }
 
 // xaddIDIndex finds the ID argument of XADD key [NOMKSTREAM] [MAXLEN|MINID

@@ -136,9 +136,37 @@ func (s *redisServer) infoPersistence() [][2]string {
 		{"loading", "0"}, {"async_loading", "0"},
 		{"rdb_changes_since_last_save", strconv.FormatInt(unsaved, 10)},
 		{"rdb_bgsave_in_progress", "0"}, {"rdb_last_save_time", strconv.FormatInt(s.lastSaveTime(), 10)},
-		{"rdb_last_bgsave_status", status}, {"aof_enabled", enabled}, {"aof_rewrite_in_progress", "0"},
+		{"rdb_last_bgsave_status", status}, {"aof_enabled", enabled},
+		{"aof_rewrite_in_progress", boolDigit(s.rewrite.running.Load())},
+		{"aof_rewrite_scheduled", "0"},
+		{"aof_last_rewrite_time_sec", strconv.FormatInt(rewriteSecs(s.rewrite.lastTook.Load()), 10)},
+		{"aof_last_bgrewrite_status", rewriteStatus(s.rewrite.lastErr.Load())},
+		{"aof_rewrites", strconv.FormatInt(s.rewrite.count.Load(), 10)},
 		{"aof_last_write_status", status}, {"aof_current_size", strconv.FormatInt(size, 10)},
+		{"aof_base_size", strconv.FormatInt(s.rewrite.baseSize.Load(), 10)},
 	}
+}
+
+func boolDigit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// rewriteSecs is Redis' aof_last_rewrite_time_sec: -1 before the first.
+func rewriteSecs(ms int64) int64 {
+	if ms < 0 {
+		return -1
+	}
+	return ms / 1000
+}
+
+func rewriteStatus(lastErr any) string {
+	if e, _ := lastErr.(string); e != "" {
+		return "err"
+	}
+	return "ok"
 }
 
 func (s *redisServer) lastSaveTime() int64 {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"net"
 	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Redis accepts "inline" commands, a line of space-separated words
@@ -24,6 +27,79 @@ type inlineConn struct {
 	// protoErr builds the command that reports a protocol error (our hook
 	// answers it, then closes the connection).
 	protoErr func(msg string) []byte
+
+	// Replies to pipelined commands go out together. miniredis flushes
+	// after every command, a write(2) each; Redis answers what one read
+	// brought in with one write. received counts the whole commands
+	// translated (the preamble is the first), started those our hook has
+	// begun; while a later command has been received, a reply waits in
+	// wbuf, and the hook sends wbuf before the last received command runs
+	// and before one that may block (see startCommand).
+	received atomic.Int64
+	started  atomic.Int64
+	wmu      sync.Mutex
+	wbuf     []byte
+}
+
+// inlineMaxPending bounds the replies held back for one connection.
+const inlineMaxPending = 64 << 10
+
+// Write sends a reply, or holds it while the connection has more received
+// commands still to run.
+func (c *inlineConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.started.Load() < c.received.Load() && len(c.wbuf)+len(p) <= inlineMaxPending {
+		c.wbuf = append(c.wbuf, p...)
+		return len(p), nil
+	}
+	if len(c.wbuf) > 0 {
+		c.wbuf = append(c.wbuf, p...)
+		_, err := c.Conn.Write(c.wbuf)
+		c.wbuf = c.wbuf[:0]
+		return len(p), err
+	}
+	return c.Conn.Write(p)
+}
+
+// flushHeld sends the replies held back.
+func (c *inlineConn) flushHeld() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.wbuf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	if cap(c.wbuf) > inlineMaxPending {
+		c.wbuf = nil
+	}
+	return err
+}
+
+// startCommand is called by our hook as each received command begins:
+// held replies go out before the last received command runs (so nothing
+// waits for a command that never comes) and before one that may block
+// (its predecessors' replies must not wait for another client's write).
+func (c *inlineConn) startCommand(mayBlock bool) {
+	if n := c.started.Add(1); n >= c.received.Load() || mayBlock {
+		c.flushHeld()
+	}
+}
+
+// Close sends what is held back, unless a write is under way (it may be
+// stuck on a client that does not read: closing is what frees it), then
+// closes.
+func (c *inlineConn) Close() error {
+	if c.wmu.TryLock() {
+		if len(c.wbuf) > 0 {
+			c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Conn.Write(c.wbuf)
+			c.wbuf = nil
+		}
+		c.wmu.Unlock()
+	}
+	return c.Conn.Close()
 }
 
 const (
@@ -38,23 +114,37 @@ const (
 const inlineMaxLine = 64 * 1024
 
 func newInlineConn(c net.Conn, preamble []byte, protoErr func(string) []byte) *inlineConn {
-	return &inlineConn{Conn: c, out: preamble, buf: make([]byte, 16*1024), protoErr: protoErr}
+	ic := &inlineConn{Conn: c, out: preamble, buf: make([]byte, 16*1024), protoErr: protoErr}
+	ic.received.Store(1) // the preamble
+	return ic
 }
 
-// Read is called only by miniredis' reader goroutine.
+// Read is called only by miniredis' reader goroutine. What a socket read
+// brings is translated in place when it holds whole commands (the common
+// case), and out is reused, so a command costs no copies beyond the one
+// into miniredis' buffer.
 func (c *inlineConn) Read(p []byte) (int, error) {
 	for len(c.out) == 0 {
 		n, err := c.Conn.Read(c.buf)
-		c.in = append(c.in, c.buf[:n]...)
+		aliased := len(c.in) == 0
+		if aliased {
+			c.in = c.buf[:n]
+		} else {
+			c.in = append(c.in, c.buf[:n]...)
+		}
 		c.translate()
+		if aliased && len(c.in) > 0 {
+			c.in = append([]byte(nil), c.in...) // a partial line: keep it past the next read into buf
+		}
 		if err != nil && len(c.out) == 0 {
 			return 0, err
 		}
 	}
 	n := copy(p, c.out)
-	c.out = c.out[n:]
-	if len(c.out) == 0 {
-		c.out = c.out[:0:0] // drop the reference to a large buffer
+	rest := copy(c.out, c.out[n:])
+	c.out = c.out[:rest]
+	if rest == 0 && cap(c.out) > inlineMaxPending {
+		c.out = nil // drop a large buffer
 	}
 	return n, nil
 }
@@ -112,6 +202,7 @@ func (c *inlineConn) translate() {
 				}
 				if len(args) > 0 { // redis-server skips empty lines
 					c.out = respBulks(args).appendResp(c.out, false)
+					c.received.Add(1)
 				}
 			}
 		}
@@ -128,12 +219,14 @@ func (c *inlineConn) nextElem() {
 		c.state = inlineArray
 	} else {
 		c.state = inlineStart
+		c.received.Add(1)
 	}
 }
 
 // fail reports a protocol error to the client, then ignores the rest.
 func (c *inlineConn) fail(msg string) {
 	c.out = append(c.out, c.protoErr(msg)...)
+	c.received.Add(1)
 	c.in = nil
 	c.state = inlineDiscard
 }

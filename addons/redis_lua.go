@@ -191,7 +191,8 @@ func (s *redisServer) runScript(c *server.Peer, wire []string) {
 	}
 	sha, readOnly := args[1], args[2] == "1"
 	proto := s.scripts.get(sha)
-	if proto == nil {
+	builtin := redisBuiltin(sha)
+	if proto == nil && builtin == nil {
 		c.WriteError("NOSCRIPT No matching script. Please use EVAL.")
 		return
 	}
@@ -199,8 +200,6 @@ func (s *redisServer) runScript(c *server.Peer, wire []string) {
 	numKeys, _ := strconv.Atoi(args[4])
 	keys, argv := args[5:5+numKeys], args[5+numKeys:]
 
-	l := s.luaState()
-	defer s.scripts.states.Put(l)
 	run := &luaRun{s: s, ctx: c.Ctx, sha: sha, readOnly: readOnly, db: db}
 	if !readOnly && s.aof != nil {
 		defer func() {
@@ -209,6 +208,12 @@ func (s *redisServer) runScript(c *server.Peer, wire []string) {
 			s.effMu.Unlock()
 		}()
 	}
+	if builtin != nil {
+		c.WriteRaw(string(builtin(run, append(keys, argv...)).appendResp(nil, false)))
+		return
+	}
+	l := s.luaState()
+	defer s.scripts.states.Put(l)
 	redisTable := l.GetGlobal("redis").(*lua.LTable)
 	redisTable.RawSetString("call", l.NewFunction(run.call(true)))
 	redisTable.RawSetString("pcall", l.NewFunction(run.call(false)))
@@ -359,40 +364,51 @@ func (r *luaRun) call(raise bool) lua.LGFunction {
 				return fail("ERR Lua redis lib command arguments must be strings or integers")
 			}
 		}
-		cmd := strings.ToUpper(args[0])
-		if msg := r.s.scriptRefuses(cmd, r.readOnly); msg != "" {
-			return fail(msg)
-		}
-		var buf bytes.Buffer
-		w := bufio.NewWriter(&buf)
-		peer := server.NewPeer(w)
-		peer.Ctx = r.ctx
-		r.s.mr.Server().Dispatch(peer, args)
-		w.Flush()
-		v, err := readResp(bufio.NewReader(&buf))
-		if err != nil {
-			return fail("ERR " + err.Error())
-		}
+		v := r.do(args)
 		if v.kind == '-' {
-			if strings.HasPrefix(v.str, "ERR wrong number of arguments") {
-				return fail("ERR Wrong number of args calling Redis command from script")
-			}
-			if strings.HasPrefix(v.str, "ERR unknown command") {
-				return fail("ERR Unknown Redis command called from script")
-			}
 			return fail(v.str)
-		}
-		if cmd == "SELECT" && v.kind == '+' {
-			r.db, _ = parseDBIndex(args[1])
-		} else if r.s.writeCmds[cmd] {
-			r.s.noteTTL(r.db, cmd, args[1:])
-		}
-		if r.s.aof != nil && !r.readOnly && (r.s.writeCmds[cmd] || cmd == "SELECT") {
-			r.effects = append(r.effects, aofEffects(cmd, args[1:], v, time.Now())...)
 		}
 		l.Push(respToLua(l, v))
 		return 1
 	}
+}
+
+// do runs one command of the script (or of a builtin, redis_sort.go) in
+// its nested context, noting TTLs and the log's effects; an error comes
+// back as a '-' reply.
+func (r *luaRun) do(args []string) respValue {
+	cmd := strings.ToUpper(args[0])
+	if msg := r.s.scriptRefuses(cmd, r.readOnly); msg != "" {
+		return respValue{kind: '-', str: msg}
+	}
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	peer := server.NewPeer(w)
+	peer.Ctx = r.ctx
+	r.s.mr.Server().Dispatch(peer, args)
+	w.Flush()
+	v, err := readResp(bufio.NewReader(&buf))
+	if err != nil {
+		return respValue{kind: '-', str: "ERR " + err.Error()}
+	}
+	if v.kind == '-' {
+		switch {
+		case strings.HasPrefix(v.str, "ERR wrong number of arguments"):
+			v.str = "ERR Wrong number of args calling Redis command from script"
+		case strings.HasPrefix(v.str, "ERR unknown command"):
+			v.str = "ERR Unknown Redis command called from script"
+		}
+		return v
+	}
+	if cmd == "SELECT" && v.kind == '+' {
+		r.db, _ = parseDBIndex(args[1])
+	} else if r.s.writeCmds[cmd] {
+		r.s.noteTTL(r.db, cmd, args[1:])
+	}
+	if r.s.aof != nil && !r.readOnly && (r.s.writeCmds[cmd] || cmd == "SELECT") {
+		r.effects = append(r.effects, aofEffects(cmd, args[1:], v, time.Now())...)
+	}
+	return v
 }
 
 // redisNotInScripts are commands scripts may not run.

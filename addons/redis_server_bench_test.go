@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"math"
 	"net"
 	"os/exec"
 	"slices"
@@ -83,6 +84,78 @@ func BenchmarkRedisSystemVsRedisServer(b *testing.B) {
 	}
 }
 
+// BenchmarkRedisBackendsVsRedisServer is issue 16's benchmark: redis-benchmark
+// (-c 50 -n 100000, unpipelined and -P 16) against the embedded backend,
+// the system backend and a plain redis-server (no persistence, no AUTH),
+// in one run, the three taking turns test group by test group. It logs
+// requests/s and each backend's ratio to plain per command. LPUSH and the
+// LRANGE tests (whose list redis-benchmark fills with LPUSH) run 20 000
+// requests on all three: LPUSH is O(n) in miniredis, so 100 000 would
+// build a 100 000-element list one O(n) push at a time.
+//
+//	go test -run '^$' -bench 'RedisBackendsVsRedisServer' -benchtime 1x -v ./addons/
+func BenchmarkRedisBackendsVsRedisServer(b *testing.B) {
+	if _, err := exec.LookPath("redis-benchmark"); err != nil {
+		b.Skip("redis-benchmark not installed (apt-get install redis-tools)")
+	}
+	needRedisServer(b)
+	emb := NewRedis(Options{Dir: b.TempDir()})
+	emb.want = RedisEmbedded
+	sys := NewRedis(Options{Dir: b.TempDir()})
+	sys.want = RedisSystem
+	for _, r := range []*Redis{emb, sys} {
+		if err := r.Start(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		defer r.Stop(context.Background())
+	}
+	targets := []struct{ name, addr, password string }{
+		{"embedded", emb.Addr(), emb.running.password},
+		{"system", sys.Addr(), sys.system.password},
+		{"plain", runRealRedisServer(b), ""},
+	}
+	groups := []string{"ping", "set", "get", "incr", "rpush", "lpop", "rpop", "sadd", "hset", "spop", "zadd", "zpopmin", "mset", "lpush", "lrange"}
+	for _, pipeline := range []int{1, 16} {
+		b.Run(fmt.Sprintf("P%d", pipeline), func(b *testing.B) {
+			for b.Loop() {
+				got := make([]map[string]float64, len(targets))
+				for i := range got {
+					got[i] = map[string]float64{}
+				}
+				for _, group := range groups {
+					n := 100_000
+					if group == "lpush" || group == "lrange" {
+						n = 20_000
+					}
+					for i, tg := range targets {
+						for name, v := range redisBenchmarkN(b, tg.addr, tg.password, pipeline, group, n) {
+							got[i][name] = v
+						}
+					}
+				}
+				var names []string
+				for name := range got[2] {
+					names = append(names, name)
+				}
+				slices.Sort(names)
+				lines := []string{fmt.Sprintf("| %-36s | %10s | %10s | %10s | %6s | %6s |", "command", "embedded", "system", "plain", "emb÷", "sys÷")}
+				var geoE, geoS float64
+				for _, name := range names {
+					e, s, p := got[0][name], got[1][name], got[2][name]
+					geoE += math.Log(e / p)
+					geoS += math.Log(s / p)
+					lines = append(lines, fmt.Sprintf("| %-36s | %10.0f | %10.0f | %10.0f | %6.2f | %6.2f |", name, e, s, p, e/p, s/p))
+				}
+				geoE, geoS = math.Exp(geoE/float64(len(names))), math.Exp(geoS/float64(len(names)))
+				lines = append(lines, fmt.Sprintf("| %-36s | %10s | %10s | %10s | %6.2f | %6.2f |", "geometric mean", "", "", "", geoE, geoS))
+				b.Logf("-P %d, requests/s:\n%s", pipeline, strings.Join(lines, "\n"))
+				b.ReportMetric(geoE, "embedded-ratio")
+				b.ReportMetric(geoS, "system-ratio")
+			}
+		})
+	}
+}
+
 // runRedisServerWith starts a redis-server by hand on a free loopback
 // port with extra arguments.
 func runRedisServerWith(b *testing.B, args ...string) string {
@@ -110,8 +183,13 @@ func runRedisServerWith(b *testing.B, args ...string) string {
 // redisBenchmarkAll runs redis-benchmark's tests (all of the default set
 // when tests is "") and returns requests/s per test.
 func redisBenchmarkAll(b *testing.B, addr, password string, pipeline int, tests string) map[string]float64 {
+	return redisBenchmarkN(b, addr, password, pipeline, tests, 100_000)
+}
+
+// redisBenchmarkN is redisBenchmarkAll with n requests.
+func redisBenchmarkN(b *testing.B, addr, password string, pipeline int, tests string, n int) map[string]float64 {
 	host, port, _ := net.SplitHostPort(addr)
-	args := []string{"-h", host, "-p", port, "-c", "50", "-n", "100000", "-P", strconv.Itoa(pipeline), "--csv"}
+	args := []string{"-h", host, "-p", port, "-c", "50", "-n", strconv.Itoa(n), "-P", strconv.Itoa(pipeline), "--csv"}
 	if tests != "" {
 		args = append(args, "-t", tests)
 	}
