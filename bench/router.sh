@@ -8,7 +8,9 @@
 #
 # Environment:
 #   CONNS="10 50 200"  wrk connections (10 is "moderate" for a local app)
-#   TARGETS="direct router nginx"  which to measure
+#   TARGETS="direct router nginx"  which to measure; add "stdproxy" for
+#                      the floor: net/http's server and an http.Transport
+#                      with nothing of the router's (routerbench stdproxy)
 #   BASELINE=REV       also measure the router of git revision REV (built
 #                      from `git archive`), as target "baseline": what a
 #                      change to the router cost, in the same run
@@ -165,6 +167,11 @@ PIDS+=($!)
 NGINX_PID=$!
 declare -A PID=([direct]=0 [router]=$ROUTER_PID [nginx]=$NGINX_PID)
 declare -A URL=([direct]="http://$BACKEND/" [router]="http://$ROUTER/" [nginx]="http://$NGINX_ADDR/")
+if [[ " $TARGETS " == *" stdproxy "* ]]; then
+	start stdproxy "$OUT/routerbench" stdproxy -backend "$BACKEND"
+	PID[stdproxy]=${PIDS[-1]}
+	URL[stdproxy]="http://$ADDR/"
+fi
 if [[ -n ${BASELINE:-} ]]; then
 	start baseline "$OUT/routerbench-baseline" router -backend "$BACKEND"
 	PID[baseline]=${PIDS[-1]}
