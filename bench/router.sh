@@ -8,7 +8,9 @@
 #
 # Environment:
 #   CONNS="10 50 200"  wrk connections (10 is "moderate" for a local app)
-#   TARGETS="direct router nginx"  which to measure
+#   TARGETS="direct router nginx"  which to measure; add "stdproxy" for
+#                      the floor: net/http's server and an http.Transport
+#                      with nothing of the router's (routerbench stdproxy)
 #   BASELINE=REV       also measure the router of git revision REV (built
 #                      from `git archive`), as target "baseline": what a
 #                      change to the router cost, in the same run
@@ -165,6 +167,11 @@ PIDS+=($!)
 NGINX_PID=$!
 declare -A PID=([direct]=0 [router]=$ROUTER_PID [nginx]=$NGINX_PID)
 declare -A URL=([direct]="http://$BACKEND/" [router]="http://$ROUTER/" [nginx]="http://$NGINX_ADDR/")
+if [[ " $TARGETS " == *" stdproxy "* ]]; then
+	start stdproxy "$OUT/routerbench" stdproxy -backend "$BACKEND"
+	PID[stdproxy]=${PIDS[-1]}
+	URL[stdproxy]="http://$ADDR/"
+fi
 if [[ -n ${BASELINE:-} ]]; then
 	start baseline "$OUT/routerbench-baseline" router -backend "$BACKEND"
 	PID[baseline]=${PIDS[-1]}
@@ -204,8 +211,8 @@ HZ=$(getconf CLK_TCK)
 idleticks() { awk '/^cpu /{print $5 + $6}' /proc/stat; }
 
 # measure TARGET CONNS SECONDS: one wrk run; prints "rps p50 p75 p90 p99
-# proxy_cpu_us dyno_cpu_us idle_us" (latencies in µs, CPU in µs per
-# request). idle is the time the machine's CPUs had nothing to run, per
+# proxy_cpu_us dyno_cpu_us idle_us load1" (latencies in µs, CPU in µs per
+# request, load1 the machine's 1-minute load average at the end). idle is the time the machine's CPUs had nothing to run, per
 # request: the three processes keep both CPUs busy only if their work
 # overlaps.
 measure() {
@@ -217,7 +224,7 @@ measure() {
 	p1=$(cputicks "${PID[$1]}")
 	d1=$(cputicks "$BACKEND_PID")
 	i1=$(idleticks)
-	awk -v pt=$((p1 - p0)) -v dt=$((d1 - d0)) -v it=$((i1 - i0)) -v hz="$HZ" '
+	awk -v pt=$((p1 - p0)) -v dt=$((d1 - d0)) -v it=$((i1 - i0)) -v hz="$HZ" -v load="$(cut -d' ' -f1 /proc/loadavg)" '
 		function us(v) {
 			if (v ~ /us$/) return v + 0
 			if (v ~ /ms$/) return v * 1000
@@ -229,7 +236,7 @@ measure() {
 		/^Requests\/sec:/ { rps = $2 }
 		/ requests in / { n = $1 }
 		/Non-2xx|Socket errors/ { print "router.sh: " $0 > "/dev/stderr" }
-		END { printf "%s %s %s %s %s %.2f %.2f %.2f\n", rps, p50, p75, p90, p99, pt * 1e6 / hz / n, dt * 1e6 / hz / n, it * 1e6 / hz / n }' "$OUT/wrk.out"
+		END { printf "%s %s %s %s %s %.2f %.2f %.2f %s\n", rps, p50, p75, p90, p99, pt * 1e6 / hz / n, dt * 1e6 / hz / n, it * 1e6 / hz / n, load }' "$OUT/wrk.out"
 }
 
 # rotate N WORD...: the words, rotated left N times.
@@ -242,7 +249,8 @@ rotate() {
 }
 
 RAW=$OUT/router-raw.tsv
-printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\tproxy_cpu_us\tdyno_cpu_us\tidle_us\n' >"$RAW"
+printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\tproxy_cpu_us\tdyno_cpu_us\tidle_us\tload1\n' >"$RAW"
+LOAD_BEFORE=$(uptime)
 for c in $CONNS; do
 	for t in $TARGETS; do measure "$t" "$c" "$WARMUP" >/dev/null; done
 	for run in $(seq "$RUNS"); do
@@ -254,9 +262,9 @@ for c in $CONNS; do
 		order=$(rotate "$((run - 1))" $TARGETS)
 		for t in $order; do
 			measure "$t" "$c" "$RUN_WARMUP" >/dev/null
-			read -r rps p50 p75 p90 p99 pcpu dcpu idle < <(measure "$t" "$c" "$DURATION")
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" "$pcpu" "$dcpu" "$idle" >>"$RAW"
-			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs, per request: CPU proxy ${pcpu}µs dyno ${dcpu}µs, idle ${idle}µs"
+			read -r rps p50 p75 p90 p99 pcpu dcpu idle load < <(measure "$t" "$c" "$DURATION")
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" "$pcpu" "$dcpu" "$idle" "$load" >>"$RAW"
+			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs, per request: CPU proxy ${pcpu}µs dyno ${dcpu}µs, idle ${idle}µs; load $load"
 		done
 	done
 done
@@ -269,10 +277,14 @@ RES=$OUT/router-results.md
 	echo "# Router benchmark: wrk → trivial dyno, direct / dynobox router / nginx"
 	echo
 	echo "Medians of $RUNS run(s) of ${DURATION}s, wrk -t$THREADS, $(nproc) CPUs shared by wrk, dyno and proxy."
-	echo "Ratios are against the direct run; *added* is proxied minus direct; CPU and idle (the machine's CPUs with nothing to run) are µs per request."
+	echo "Ratios are against the direct run; *added* is proxied minus direct; CPU and idle (the machine's CPUs with nothing to run) are µs per request;"
+	echo "load is the 1-minute load average at the end of each run (lowest–highest over the runs)."
 	echo
-	echo "| conns | target | req/s | req/s ratio | p50 µs | p90 µs | p99 µs | p50 added µs | p99 added µs | p99 ratio | proxy CPU | dyno CPU | idle |"
-	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "Load before: $LOAD_BEFORE"
+	echo "Load after:  $(uptime)"
+	echo
+	echo "| conns | target | req/s | req/s ratio | p50 µs | p90 µs | p99 µs | p50 added µs | p99 added µs | p99 ratio | proxy CPU | dyno CPU | idle | load |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for c in $CONNS; do
 		d_rps=$(med "$c" direct 4)
 		d_p50=$(med "$c" direct 5)
@@ -285,11 +297,13 @@ RES=$OUT/router-results.md
 			pcpu=$(med "$c" "$t" 9)
 			dcpu=$(med "$c" "$t" 10)
 			idle=$(med "$c" "$t" 11)
+			load=$(awk -F'\t' -v c="$c" -v t="$t" 'NR>1 && $1==c && $2==t {print $12}' "$RAW" | sort -g |
+				awk 'NR==1{lo=$1} {hi=$1} END{print (lo == hi ? lo : lo "–" hi)}')
 			awk -v c="$c" -v t="$t" -v rps="$rps" -v p50="$p50" -v p90="$p90" -v p99="$p99" \
-				-v drps="$d_rps" -v dp50="$d_p50" -v dp99="$d_p99" -v pcpu="$pcpu" -v dcpu="$dcpu" -v idle="$idle" 'BEGIN {
-				printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %.1f | %.1f |\n",
+				-v drps="$d_rps" -v dp50="$d_p50" -v dp99="$d_p99" -v pcpu="$pcpu" -v dcpu="$dcpu" -v idle="$idle" -v load="$load" 'BEGIN {
+				printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %.1f | %.1f | %s |\n",
 					c, t, rps, rps / drps, p50, p90, p99, p50 - dp50, p99 - dp99, p99 / dp99,
-					(t == "direct" ? "—" : sprintf("%.1f", pcpu)), dcpu, idle }'
+					(t == "direct" ? "—" : sprintf("%.1f", pcpu)), dcpu, idle, load }'
 		done
 	done
 	echo

@@ -3,6 +3,8 @@
 //	routerbench backend -addr 127.0.0.1:PORT                   a trivial web dyno: "Hello, world!"
 //	routerbench router  -addr 127.0.0.1:PORT -backend HOST:PORT  dynobox's router in front of it
 //	                    [-cpuprofile FILE] [-memprofile FILE]      pprof profiles, written at SIGTERM
+//	routerbench stdproxy -addr 127.0.0.1:PORT -backend HOST:PORT the floor: net/http's server and one
+//	                                                            http.Transport, nothing else
 //
 // The router formats its log line for every request, as dynobox does, and
 // drops it (-log stderr prints it), so the cost measured is routing, not a
@@ -21,6 +23,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,6 +40,8 @@ func main() {
 		err = backend(os.Args[2:])
 	case "router":
 		err = runRouter(os.Args[2:])
+	case "stdproxy":
+		err = stdProxy(os.Args[2:])
 	default:
 		usage()
 	}
@@ -47,7 +52,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: routerbench backend -addr ADDR | router -addr ADDR -backend ADDR[,ADDR…] [-log discard|stderr] [-cpuprofile FILE] [-memprofile FILE]")
+	fmt.Fprintln(os.Stderr, "usage: routerbench backend -addr ADDR | router -addr ADDR -backend ADDR[,ADDR…] [-log discard|stderr] [-cpuprofile FILE] [-memprofile FILE] | stdproxy -addr ADDR -backend ADDR")
 	os.Exit(2)
 }
 
@@ -111,6 +116,46 @@ func runRouter(args []string) error {
 	p, _ := strconv.Atoi(port)
 	rt := router.New(router.Config{Pool: router.Static(pool...), Log: logf, PublicPort: p})
 	return serveUntilSignal(l, rt.Serve, rt.Shutdown)
+}
+
+// stdProxy is the least a proxy on the standard library does per request:
+// net/http's server reads the request, one http.Transport (connections
+// kept alive) sends it to the dyno, and the dyno's status, header and body
+// are copied back. No Heroku headers, hop-by-hop handling, log line, error
+// codes or dyno choice: what it costs is the floor under any router built
+// from these pieces, the figure to hold web/router's against.
+func stdProxy(args []string) error {
+	fs := flag.NewFlagSet("stdproxy", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	backend := fs.String("backend", "", "the dyno's address")
+	fs.Parse(args)
+	if *backend == "" {
+		return fmt.Errorf("-backend is required")
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}
+	bufs := sync.Pool{New: func() any { return new([32 << 10]byte) }}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Scheme, r.URL.Host, r.RequestURI = "http", *backend, ""
+		res, err := tr.RoundTrip(r)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		b := bufs.Get().(*[32 << 10]byte)
+		io.CopyBuffer(w, res.Body, b[:])
+		bufs.Put(b)
+	})
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h}
+	return serveUntilSignal(l, srv.Serve, srv.Shutdown)
 }
 
 // serveUntilSignal serves until SIGINT or SIGTERM, then shuts down.

@@ -35,7 +35,10 @@ func (r *Router) newTransport() *http.Transport {
 			if err != nil {
 				return nil, err
 			}
-			return &dynoConn{Conn: c}, nil
+			dc := &dynoConn{Conn: c, idleTimeout: r.cfg.IdleTimeout}
+			dc.timer = time.AfterFunc(time.Hour, dc.check)
+			dc.timer.Reset(dc.idleTimeout) // check sees dc.timer set
+			return dc, nil
 		},
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       idleConnTimeout,
@@ -54,6 +57,14 @@ func (r *Router) dispatch(req *http.Request) (*http.Response, error) {
 	x := exchangeOf(req)
 	if req.Body != nil {
 		x.upload = &requestBody{ReadCloser: req.Body}
+		req.Body = x.upload
+	}
+	if t := httptrace.ContextClientTrace(req.Context()); t != nil {
+		// The proxy's trace (for 1xx responses), this request's alone: a
+		// trace of our own would be composed with it by reflection.
+		t.GotConn, t.GotFirstResponseByte = x.gotConn, x.gotFirstByte
+	} else {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotConn: x.gotConn, GotFirstResponseByte: x.gotFirstByte}))
 	}
 	var (
 		tried    []*upstream // dynos that failed this request, in triedIn
@@ -128,15 +139,8 @@ func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Respons
 	u.inflight.Add(1)
 	x.try = attempt{}
 	a := &x.try
-	out := new(http.Request)
-	*out = *req
-	target := *req.URL
-	target.Scheme, target.Host = "http", u.Addr
-	out.URL = &target
-	if x.upload != nil {
-		out.Body = x.upload
-	}
-	res, err := u.tr.RoundTrip(out)
+	req.URL.Scheme, req.URL.Host = "http", u.Addr // req is the proxy's copy, ours to change
+	res, err := u.tr.RoundTrip(req)
 	if a.stale.Load() { // what came was sent before the request (a response or not)
 		if err == nil {
 			res.Body.Close()
@@ -146,7 +150,7 @@ func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Respons
 	if err == nil {
 		x.counted = true
 		if res.StatusCode != http.StatusSwitchingProtocols {
-			x.body = dynoBody{ReadCloser: res.Body, conn: a.conn, idleTimeout: r.cfg.IdleTimeout}
+			x.body = dynoBody{ReadCloser: res.Body, conn: a.conn}
 			res.Body = &x.body
 		}
 		return res, none, answered
@@ -219,11 +223,21 @@ func (x *exchange) gotFirstByte() {
 	}
 }
 
-// dynoConn is a connection to a dyno that counts its reads (for stale
-// responses, see attempt).
+// dynoConn is a connection to a dyno. It counts its reads (for stale
+// responses, see attempt) and watches the reads of responses (H15, check).
 type dynoConn struct {
 	net.Conn
-	reads atomic.Int64
+	reads        atomic.Int64
+	idleTimeout  time.Duration
+	timer        *time.Timer
+	waiting      atomic.Int64 // since when a response's read waits (Unix ns); 0: none
+	idle, closed atomic.Bool  // closed for H15; closed
+}
+
+func (c *dynoConn) Close() error {
+	c.closed.Store(true)
+	c.timer.Stop()
+	return c.Conn.Close()
 }
 
 func (c *dynoConn) Read(p []byte) (int, error) {

@@ -43,13 +43,13 @@ func logLine(x *exchange, r *http.Request, status int, end time.Time) string {
 	b = append(b, "method="...)
 	b = append(b, r.Method...)
 	b = append(b, " path="...)
-	b = appendQuoted(b, r.RequestURI)
+	b = appendEscaped(b, r.RequestURI, true)
 	b = append(b, " host="...)
-	b = appendBare(b, r.Host)
+	b = appendEscaped(b, r.Host, false)
 	b = append(b, " request_id="...)
 	b = append(b, x.requestID...)
 	b = append(b, " fwd="...)
-	b = appendQuoted(b, x.fwd)
+	b = appendEscaped(b, x.fwd, true)
 	b = append(b, " dyno="...)
 	if x.up != nil {
 		b = append(b, x.up.Dyno...)
@@ -85,36 +85,26 @@ func appendMillis(b []byte, d time.Duration) []byte {
 	return append(b, "ms"...)
 }
 
-// appendQuoted writes s in double quotes, escaping what would break the
-// key=value shape of the line (quotes, backslashes, control bytes).
-func appendQuoted(b []byte, s string) []byte {
-	b = append(b, '"')
+// appendEscaped writes s escaping what would break the key=value shape of
+// the line: quotes, backslashes and control bytes, and spaces too in a bare
+// (unquoted) value, as Heroku writes host.
+func appendEscaped(b []byte, s string, quoted bool) []byte {
+	if quoted {
+		b = append(b, '"')
+	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
+		switch c := s[i]; {
+		case quoted && (c == '"' || c == '\\'):
 			b = append(b, '\\', c)
-		case c < 0x20 || c == 0x7f:
+		case c < 0x20 || c == 0x7f || !quoted && (c == ' ' || c == '"' || c == '\\'):
 			b = append(b, `\x`...)
 			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
 		default:
 			b = append(b, c)
 		}
 	}
-	return append(b, '"')
-}
-
-// appendBare writes s unquoted, as Heroku does for host, with spaces and
-// control bytes escaped so that one value stays one field.
-func appendBare(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= 0x20 || c == 0x7f || c == '"' || c == '\\' {
-			b = append(b, `\x`...)
-			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
-			continue
-		}
-		b = append(b, c)
+	if quoted {
+		b = append(b, '"')
 	}
 	return b
 }

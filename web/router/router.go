@@ -26,7 +26,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/http/httputil"
 	"strconv"
 	"sync"
@@ -134,7 +133,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	c := connOf(req)
 	c.setInHead(false)
 	defer c.setInHead(true)
-	x := &exchange{start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req), req: req}
+	x := &exchange{Context: req.Context(), start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req), req: req}
 	defer r.finish(x, req)
 	x.w = responseWriter{ResponseWriter: w, x: x}
 	rw := &x.w
@@ -149,8 +148,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeErrorPage(rw, code, why, x.requestID)
 		return
 	}
-	x.trace = httptrace.ClientTrace{GotConn: x.gotConn, GotFirstResponseByte: x.gotFirstByte}
-	ctx := httptrace.WithClientTrace(context.WithValue(req.Context(), exchangeKey{}, x), &x.trace)
+	var ctx context.Context = x
 	if upgradeType(req.Header) != "" {
 		// net/http's Shutdown does not wait for, nor close, a connection
 		// handed to a WebSocket: the proxy ends the tunnel with ctx.
@@ -212,12 +210,14 @@ var aLongTimeAgo = time.Unix(1, 0)
 type exchangeKey struct{}
 
 // exchange is what the router learns about one request as it goes; the
-// router line is written from it at the end.
+// router line is written from it at the end. It is also the context of the
+// request it serves (see Value).
 type exchange struct {
-	req       *http.Request
-	start     time.Time
-	requestID string
-	fwd       string // X-Forwarded-For as sent to the dyno
+	context.Context // the client's request's
+	req             *http.Request
+	start           time.Time
+	requestID       string
+	fwd             string // X-Forwarded-For as sent to the dyno
 
 	up        *upstream // the dyno tried last, nil if none was
 	counted   bool      // up counts this request in flight
@@ -234,10 +234,18 @@ type exchange struct {
 	clientWrite bool         // writing to the client failed
 
 	// Parts of the exchange, in it so as to allocate them once.
-	w     responseWriter        // the client's side
-	trace httptrace.ClientTrace // what the transport reports (dispatch.go)
-	try   attempt               // the current try on a dyno
-	body  dynoBody              // the response body on its way to the client
+	w    responseWriter // the client's side
+	try  attempt        // the current try on a dyno
+	body dynoBody       // the response body on its way to the client
+}
+
+// Value lets the proxy's callbacks find the exchange in their request's
+// context without a context.WithValue per request.
+func (x *exchange) Value(key any) any {
+	if key == (exchangeKey{}) {
+		return x
+	}
+	return x.Context.Value(key)
 }
 
 func exchangeOf(req *http.Request) *exchange {
@@ -264,7 +272,7 @@ func (x *exchange) midResponse() hcode {
 	switch {
 	case x.clientWrite || x.req.Context().Err() != nil:
 		return h27
-	case x.body.idle.Load():
+	case x.body.idle():
 		return h15
 	case x.status != 0:
 		return h18
