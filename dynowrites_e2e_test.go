@@ -82,7 +82,7 @@ func TestUploadsServedByAWebDynoNeverDeploy(t *testing.T) {
 	// any directory will do; without, a one-write upload is too quick to
 	// be seen open, and the upload directories Rails and friends use hold
 	// no code (watch.RuntimeDirs).
-	uploads := "media"
+	uploads := "saved"
 	if os.Geteuid() != 0 {
 		uploads = watch.RuntimeDirs[0]
 	}

@@ -32,7 +32,7 @@ import (
 //     write again and again is theirs) unless git tracks it, or — with
 //     privilege — another process changes it: your save.
 //   - Directories where Rails and friends keep what an app writes at run
-//     time (RuntimeDirs: public/uploads, storage, uploads) hold no code:
+//     time (RuntimeDirs: public/uploads, storage, uploads, media) hold no code:
 //     changes there never deploy, unless git tracks the file or it is
 //     source code (a Go package named storage).
 //
@@ -50,10 +50,11 @@ type Writers interface {
 }
 
 // RuntimeDirs are where apps keep what they write while running (Rails'
-// Active Storage, Laravel, the usual upload folder), anchored at the root.
+// Active Storage, Laravel, the usual upload folders, Django's MEDIA_ROOT),
+// anchored at the root.
 // Unlike DefaultIgnoreDirs they are watched: a file git tracks there, or
 // source code, still deploys.
-var RuntimeDirs = []string{"public/uploads", "storage", "uploads"}
+var RuntimeDirs = []string{"public/uploads", "storage", "uploads", "media"}
 
 // sourceExts are extensions of code: a file with one in a RuntimeDirs
 // directory is the user's (a Go package named storage).
