@@ -133,6 +133,11 @@ func TestDynoWritesAreNoChange(t *testing.T) {
 	if c := h.next(); !slices.Equal(c.Paths, []string{"a.txt"}) {
 		t.Fatalf("got %v, want only the save of a.txt; notices:\n%s", c.Paths, notes.String())
 	}
+	// Your save of a file the worker keeps writing is yours all the same.
+	h.write("o/worker.txt", "yours too")
+	if c := h.next(); !slices.Equal(c.Paths, []string{"o/worker.txt"}) {
+		t.Fatalf("got %v, want only the save of o/worker.txt; notices:\n%s", c.Paths, notes.String())
+	}
 	waitFiles(t, filepath.Join(root, "files"), 60)
 	h.quiet()
 	if !strings.Contains(notes.String(), "Not deploying for what the dynos wrote") {
