@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -87,7 +88,10 @@ func TestDaemonOfTheReleasePhaseIsStopped(t *testing.T) {
 	script, file := daemonScript(t)
 	dir := writeApp(t, map[string]string{"Procfile": "release: " + script + "\nworker: exec sleep 1000\n"})
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)), "--dashboard", "off")
-	p.waitOutput("State changed from starting to up")
-	waitDaemonGone(t, file) // once the release phase is over, while dynobox runs
+	// Not the release's own "State changed" line: a signal during the
+	// release phase stops dynobox with exit 1.
+	up := regexp.MustCompile(`worker\.1\]\s*\| State changed from starting to up`)
+	waitFor(t, "worker.1 up", func() bool { return up.MatchString(p.out.String()) })
+	waitDaemonGone(t, file) // the release phase is over, dynobox runs on
 	stopApp(t, p)
 }

@@ -117,18 +117,6 @@ func (a *writers) close() {
 	}
 }
 
-// mode names the mechanism in use, for the watcher's ready line and tests.
-func (a *writers) mode() string {
-	switch {
-	case a.w == nil:
-		return "none"
-	case a.fan != nil:
-		return "fanotify"
-	default:
-		return "proc"
-	}
-}
-
 func (a *writers) add(dir string) {
 	if a.fan != nil {
 		a.fan.add(dir)
