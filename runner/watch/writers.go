@@ -245,7 +245,7 @@ func (w *Watcher) byDynos(b *batch) {
 	}
 	if len(named) > 0 {
 		slices.Sort(named)
-		w.notice(fmt.Sprintf("Not deploying for what the dynos wrote: %s", list(named)))
+		w.notice(fmt.Sprintf("Not deploying for what the dynos and builds wrote: %s", list(named)))
 	}
 }
 

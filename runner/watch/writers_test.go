@@ -140,7 +140,7 @@ func TestDynoWritesAreNoChange(t *testing.T) {
 	}
 	waitFiles(t, filepath.Join(root, "files"), 60)
 	h.quiet()
-	if !strings.Contains(notes.String(), "Not deploying for what the dynos wrote") {
+	if !strings.Contains(notes.String(), "Not deploying for what the dynos and builds wrote") {
 		t.Fatalf("no notice named the dynos' writes:\n%s", notes.String())
 	}
 }
@@ -181,7 +181,7 @@ func TestDynoWritesWithoutPrivilege(t *testing.T) {
 	}
 	waitFiles(t, filepath.Join(root, "public/uploads"), 60)
 	h.quiet()
-	if !strings.Contains(notes.String(), "Not deploying for what the dynos wrote") {
+	if !strings.Contains(notes.String(), "Not deploying for what the dynos and builds wrote") {
 		t.Fatalf("no notice named the dynos' writes:\n%s", notes.String())
 	}
 }
