@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // A process can leave its process group (setsid) and clear its environment
@@ -25,11 +27,15 @@ import (
 // the watchdog's last sweep kills the session's. Elsewhere the process
 // group and the session marker remain the mechanisms.
 
-// cgroups is the session's cgroup, made by Supervisor.Start.
+// cgroups is the session's cgroup, made by Supervisor.Start (and by a
+// release phase or one-off dyno that runs before or without one).
 type cgroups struct {
 	dir string
-	n   atomic.Int64
 }
+
+// cgroupSeq numbers the cgroups made below any session's, so that the
+// supervisor, the release phase and a one-off never pick the same name.
+var cgroupSeq atomic.Int64
 
 // cgroup2Mount is where the cgroup v2 hierarchy is mounted ("" if not).
 func cgroup2Mount() string {
@@ -92,7 +98,7 @@ func openCgroups(session string) *cgroups {
 // forDyno makes a cgroup for one run of a dyno and opens it for
 // SysProcAttr.CgroupFD; the caller closes the file once the process started.
 func (c *cgroups) forDyno(name string) (string, *os.File, error) {
-	dir := filepath.Join(c.dir, fmt.Sprintf("%s.%d", name, c.n.Add(1)))
+	dir := filepath.Join(c.dir, fmt.Sprintf("%s.%d", name, cgroupSeq.Add(1)))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -161,6 +167,40 @@ func removeCgroups(dir string) {
 	for i := len(dirs) - 1; i >= 0; i-- {
 		syscall.Rmdir(dirs[i])
 	}
+}
+
+// startChild starts cmd (through proc.StartChild, for the reaper) in a
+// cgroup of its own named name below cg, where cg is not nil and the
+// kernel lets it; otherwise as it is. It returns the command that runs
+// (a Cmd starts once: a retry without the cgroup is a copy) and the
+// cgroup's directory ("" without one). cmd.SysProcAttr must be set.
+func startChild(cmd *exec.Cmd, cg *cgroups, name string) (*exec.Cmd, string, error) {
+	start := func(c *exec.Cmd) error {
+		return proc.StartChild(func() (int, error) {
+			if err := c.Start(); err != nil {
+				return 0, err
+			}
+			return c.Process.Pid, nil
+		})
+	}
+	if cg == nil {
+		return cmd, "", start(cmd)
+	}
+	dir, f, err := cg.forDyno(name)
+	if err != nil {
+		return cmd, "", start(cmd)
+	}
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
+	err = start(cmd)
+	f.Close()
+	if err == nil {
+		return cmd, dir, nil
+	}
+	// The kernel refused the cgroup (clone3 missing, not allowed): start
+	// without, as where there are none.
+	removeCgroups(dir)
+	cmd = withoutCgroup(cmd)
+	return cmd, "", start(cmd)
 }
 
 // withoutCgroup is a fresh copy of a command whose start into a cgroup

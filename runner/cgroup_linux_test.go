@@ -1,10 +1,16 @@
 package runner
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynobox/dynobox/runner/logbus"
 )
 
 // cgroupsOrSkip fails under CI=true, and skips elsewhere, where this
@@ -64,4 +70,53 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// daemonCommand starts a daemon that leaves the process group and clears
+// its environment, writing its pid to file; the test kills it if it is
+// left over (a failed test must not leave it running).
+func daemonCommand(t *testing.T) (cmd, file string) {
+	file = filepath.Join(t.TempDir(), "daemon.pid")
+	t.Cleanup(func() {
+		data, _ := os.ReadFile(file)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && alive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	// The outer shell fills in the path: the daemon has no env at all.
+	return `setsid env -i sh -c "echo \$\$ > ` + file + `; exec sleep 1000" & while [ ! -s ` + file + ` ]; do sleep 0.01; done; echo started`, file
+}
+
+// The release phase runs in a cgroup like a dyno: a daemon it starts does
+// not outlive it.
+func TestReleasePhaseDaemonIsStopped(t *testing.T) {
+	t.Parallel()
+	cgroupsOrSkip(t)
+	cmd, file := daemonCommand(t)
+	bus := logbus.New(logbus.NewMemory(0))
+	if err := ReleasePhase(context.Background(), t.TempDir(), cmd, os.Environ(), NewSession(), bus); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, readPIDs(t, file, 1))
+}
+
+// So does a one-off dyno (dynobox run).
+func TestOneOffDaemonIsStopped(t *testing.T) {
+	t.Parallel()
+	cgroupsOrSkip(t)
+	cmd, file := daemonCommand(t)
+	// A file, as the terminal is: a pipe would keep Wait waiting for the
+	// daemon, which holds it.
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	o := &OneOff{AppDir: t.TempDir(), Env: os.Environ(), Args: []string{cmd}, Session: NewSession(), Stdout: out, Stderr: out}
+	status, err := o.Run()
+	if err != nil || status != 0 {
+		data, _ := os.ReadFile(out.Name())
+		t.Fatalf("run: status %d, %v\n%s", status, err, data)
+	}
+	waitGone(t, readPIDs(t, file, 1))
 }

@@ -277,33 +277,7 @@ func (d *dyno) runOnce() (int, outcome) {
 	cmd.Stdin = nil // /dev/null, as on Heroku
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = groupAttr()
-	cgDir := ""
-	if cg := d.sup.cg; cg != nil {
-		if dir, f, err := cg.forDyno(d.slot.Name); err == nil {
-			cgDir = dir
-			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
-			defer f.Close()
-		}
-	}
-	err = proc.StartChild(func() (int, error) {
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
-		return cmd.Process.Pid, nil
-	})
-	if err != nil && cgDir != "" {
-		// The kernel refused the cgroup (clone3 missing, not allowed):
-		// start without, as where there are none.
-		removeCgroups(cgDir)
-		cgDir = ""
-		cmd = withoutCgroup(cmd)
-		err = proc.StartChild(func() (int, error) {
-			if err := cmd.Start(); err != nil {
-				return 0, err
-			}
-			return cmd.Process.Pid, nil
-		})
-	}
+	cmd, cgDir, err := startChild(cmd, d.sup.cg, d.slot.Name)
 	pw.Close()
 	d.cgDir = cgDir
 	if err != nil {

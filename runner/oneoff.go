@@ -69,12 +69,10 @@ func (o *OneOff) Run() (int, error) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
-	if err := proc.StartChild(func() (int, error) {
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
-		return cmd.Process.Pid, nil
-	}); err != nil {
+	// In a cgroup, as a dyno: a daemon it starts goes with it, even one
+	// that left its process group and cleared its environment.
+	cmd, cgDir, err := startChild(cmd, openCgroups(o.Session), name)
+	if err != nil {
 		return 1, fmt.Errorf("run: %w", err)
 	}
 	o.event(name, "Starting process with command `%s`", command)
@@ -95,6 +93,7 @@ func (o *OneOff) Run() (int, error) {
 	close(exited)
 	proc.ChildDone(pid)
 	signalGroup(pid, syscall.SIGKILL) // the one-off dyno is gone: so are its background jobs
+	killCgroup(cgDir)                 // and its daemons
 	if tty {
 		reclaimTerminal(int(o.Stdin.Fd()))
 	}

@@ -35,12 +35,10 @@ func ReleasePhase(ctx context.Context, appDir, command string, env []string, ses
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = groupAttr()
 	ev(fmt.Sprintf("Starting process with command `%s`", command))
-	err = proc.StartChild(func() (int, error) {
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
-		return cmd.Process.Pid, nil
-	})
+	// In a cgroup, as a dyno: a daemon the release command starts goes
+	// with it, even one that left its process group and cleared its
+	// environment.
+	cmd, cgDir, err := startChild(cmd, openCgroups(session), name)
 	pw.Close()
 	if err != nil {
 		pr.Close()
@@ -64,6 +62,7 @@ func ReleasePhase(ctx context.Context, appDir, command string, env []string, ses
 	case <-waited:
 	case <-ctx.Done():
 		signalGroup(pid, syscall.SIGTERM)
+		signalCgroup(cgDir, syscall.SIGTERM)
 		select {
 		case <-waited:
 		case <-time.After(5 * time.Second):
@@ -72,6 +71,7 @@ func ReleasePhase(ctx context.Context, appDir, command string, env []string, ses
 		}
 	}
 	signalGroup(pid, syscall.SIGKILL) // leftovers go with the one-off dyno
+	killCgroup(cgDir)                 // daemons too
 	select {
 	case <-pumped:
 	case <-time.After(time.Second): // a daemon that left the group holds the pipe

@@ -44,6 +44,8 @@ func watchApp(ctl *runner.Controller, app *runner.App, stateDir string, settleLi
 			}
 		},
 		Notice: event,
+		// What the dynos write (an upload, a log) never deploys.
+		Writers: runner.Writers(ctl.Session, app.Dir),
 		OnReady: func(dirs int) {
 			what := "directories"
 			if dirs == 1 {

@@ -52,6 +52,9 @@ func (w *Watcher) handle(ev fsnotify.Event, paths map[string]bool) bool {
 	// again by the end (an editor's temp file renamed over the real one),
 	// it changed nothing.
 	paths[rel] = paths[rel] || ev.Has(fsnotify.Create)
+	if ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create) {
+		w.writers.event(rel)
+	}
 	if path.Base(rel) == ".gitignore" {
 		// Which directories are ignored may have changed; the rescan
 		// rereads every .gitignore.
@@ -82,6 +85,7 @@ func (w *Watcher) scan(rel string, files, seen map[string]bool) {
 			return
 		}
 		w.watched[rel] = true
+		w.writers.add(abs)
 	}
 	w.m.loadGitignore(rel)
 	entries, err := os.ReadDir(abs)
@@ -114,6 +118,7 @@ func (w *Watcher) rescan() {
 	for rel := range w.watched {
 		if !seen[rel] {
 			_ = w.src.Remove(filepath.Join(w.root, filepath.FromSlash(rel)))
+			w.writers.remove(filepath.Join(w.root, filepath.FromSlash(rel)))
 			delete(w.watched, rel)
 		}
 	}
@@ -125,6 +130,7 @@ func (w *Watcher) unwatch(rel string) {
 	for d := range w.watched {
 		if d == rel || strings.HasPrefix(d, rel+"/") {
 			_ = w.src.Remove(filepath.Join(w.root, filepath.FromSlash(d)))
+			w.writers.remove(filepath.Join(w.root, filepath.FromSlash(d)))
 			delete(w.watched, d)
 		}
 	}

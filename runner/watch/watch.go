@@ -65,6 +65,12 @@ type Options struct {
 	Tracked func(root string, paths []string) map[string]bool
 	// Notice hears changes the watcher decided not to report, and why.
 	Notice func(string)
+	// Writers are dynobox's own processes (its dynos, builds, release
+	// phase): what only they change is never reported (see writers.go).
+	// Default: none known.
+	Writers Writers
+
+	noFanotify bool // tests: the unprivileged mechanism even with privilege
 }
 
 // Watcher watches one directory tree. Make it with New, then call Run once.
@@ -79,6 +85,7 @@ type Watcher struct {
 	watched map[string]bool // relative directories with a watch
 	seen    digests         // what reported paths looked like
 	win     window          // who wrote what: the user or a deploy
+	writers *writers        // who wrote what: dynobox's processes or others
 }
 
 // New returns a Watcher for dir. It has no side effects.
@@ -128,6 +135,8 @@ func (w *Watcher) Run(ctx context.Context, fn func(Change)) error {
 	}
 	defer src.Close()
 	w.src = src
+	w.writers = newWriters(root, w.opts.Writers, w.opts.noFanotify)
+	defer w.writers.close()
 	w.m = newMatcher(root, w.alwaysIgnored(), w.opts.Ignore, w.cls.special)
 	w.watched = map[string]bool{}
 	w.seen = digests{}
@@ -135,6 +144,7 @@ func (w *Watcher) Run(ctx context.Context, fn func(Change)) error {
 		return fmt.Errorf("watch %s: %w", root, err)
 	}
 	w.watched[""] = true
+	w.writers.add(root)
 	w.win = newWindow()
 	w.scan("", w.win.existed, map[string]bool{})
 	return w.loop(ctx, fn)
@@ -218,11 +228,12 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 		if b.overflow {
 			w.seen = digests{} // what we remember may be stale now
 		} else {
+			w.byDynos(&b)
 			w.seen.filter(w.root, b.paths)
 			w.attribute(&b)
 		}
 		if b.empty() {
-			b = newBatch() // writes that changed no bytes, or the deploy's own
+			b = newBatch() // writes that changed no bytes, the dynos', or the deploy's own
 			return
 		}
 		ch := w.cls.build(b.paths, b.overflow)
