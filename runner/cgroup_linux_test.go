@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/logbus/logbustest"
 )
 
 // cgroupsOrSkip fails under CI=true, and skips elsewhere, where this
@@ -93,7 +94,7 @@ func TestReleasePhaseDaemonIsStopped(t *testing.T) {
 	t.Parallel()
 	cgroupsOrSkip(t)
 	cmd, file := daemonCommand(t)
-	bus := logbus.New(logbus.NewMemory(0))
+	bus := logbus.New(logbustest.NewMemory(0))
 	if err := ReleasePhase(context.Background(), t.TempDir(), cmd, os.Environ(), NewSession(), bus); err != nil {
 		t.Fatal(err)
 	}
