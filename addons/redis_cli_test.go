@@ -63,6 +63,25 @@ func TestRedisCLIInteractive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	typeAtRedisCLIPrompt(t, cmd, r.Addr()+"> ", []cliStep{
+		{"SET greeting", "[NX|XX]"}, // the hint, from COMMAND DOCS
+		{" hello\r", "OK"},
+		{"GET greeting\r", `"hello"`},
+		{"HELP SET\r", "summary:"},
+		{"CLIENT SETNAME cli\r", "OK"},
+		{"CLIENT GETNAME\r", `"cli"`},
+		{"INFO server\r", "redis_version:" + redisVersion},
+	})
+}
+
+// cliStep is a line typed at redis-cli's prompt (a "\r" ends it) and text
+// its answer must show.
+type cliStep struct{ typed, want string }
+
+// typeAtRedisCLIPrompt runs cmd (redis-cli) on a terminal, waits for
+// prompt, types each step, waits for its answer, then quits.
+func typeAtRedisCLIPrompt(t *testing.T, cmd *exec.Cmd, prompt string, steps []cliStep) {
+	t.Helper()
 	cmd.Env = append(cmd.Env, "TERM=xterm", "HOME="+t.TempDir())
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
 	if err != nil {
@@ -71,17 +90,7 @@ func TestRedisCLIInteractive(t *testing.T) {
 	defer tty.Close()
 	screen := &ptyScreen{}
 	go io.Copy(screen, tty)
-	prompt := r.Addr() + "> "
 	screen.waitFor(t, prompt)
-	steps := []struct{ typed, want string }{
-		{"SET greeting", "[NX|XX]"}, // the hint, from COMMAND DOCS
-		{" hello\r", "OK"},
-		{"GET greeting\r", `"hello"`},
-		{"HELP SET\r", "summary:"},
-		{"CLIENT SETNAME cli\r", "OK"},
-		{"CLIENT GETNAME\r", `"cli"`},
-		{"INFO server\r", "redis_version:" + redisVersion},
-	}
 	for _, s := range steps {
 		mark := screen.len()
 		tty.WriteString(s.typed)

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -19,8 +18,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/creack/pty"
 )
 
 // TestRedisCLIPipeAndPrompt: redis-cli --pipe mass insertion, and
@@ -62,43 +59,14 @@ func testRedisCLIPipeAndPrompt(t *testing.T, r *Redis) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Env = append(cmd.Env, "TERM=xterm", "HOME="+t.TempDir())
-	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tty.Close()
-	screen := &ptyScreen{}
-	go io.Copy(screen, tty)
 	u := env["REDIS_TLS_URL"]
-	prompt := u[strings.LastIndex(u, "@")+1:] + "> "
-	screen.waitFor(t, prompt)
-	for _, s := range []struct{ typed, want string }{
+	typeAtRedisCLIPrompt(t, cmd, u[strings.LastIndex(u, "@")+1:]+"> ", []cliStep{
 		{"SET greeting", "[NX|XX]"}, // the hint
 		{" hello\r", "OK"},
 		{"GET greeting\r", `"hello"`},
 		{"OBJECT ENCODING greeting\r", `"embstr"`},
 		{"GET pipe:9999\r", `"9999"`},
-	} {
-		mark := screen.len()
-		tty.WriteString(s.typed)
-		screen.waitForAfter(t, mark, s.want)
-		if strings.HasSuffix(s.typed, "\r") { // type the next line at the next prompt
-			screen.waitForAfter(t, mark+strings.Index(screen.String()[mark:], s.want)+len(s.want), prompt)
-		}
-	}
-	tty.WriteString("QUIT\r")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("redis-cli exited: %v\n%s", err, screen.String())
-		}
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("redis-cli did not quit\n%s", screen.String())
-	}
+	})
 }
 
 // TestRedisBenchmarkDefaultRun: redis-benchmark's default run (inline
