@@ -179,11 +179,14 @@ func TestRedisAOFRewritesItself(t *testing.T) {
 	if _, err := p.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "a rewrite by itself", func() bool { return infoField(t, ctx, c, "aof_rewrites") == "1" })
-	size, _ := strconv.ParseInt(infoField(t, ctx, c, "aof_current_size"), 10, 64)
-	if size > 64<<10 {
-		t.Fatalf("log is %d bytes after its rewrite", size)
-	}
+	// Under load the first rewrite can come mid-pipeline, and the rest of
+	// the pipeline doubles the log again: what must hold is that the log
+	// ends up small with no BGREWRITEAOF sent.
+	var size int64
+	waitFor(t, 30*time.Second, "a rewrite by itself to at most 64 KiB", func() bool {
+		size, _ = strconv.ParseInt(infoField(t, ctx, c, "aof_current_size"), 10, 64)
+		return infoField(t, ctx, c, "aof_rewrites") != "0" && size <= 64<<10
+	})
 	stopRedis(t, r)
 	startRedis(t, dir)
 	if got := c.Get(ctx, "same-key").Val(); got != "4999" {

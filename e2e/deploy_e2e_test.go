@@ -324,7 +324,7 @@ func TestPythonAppRunsInItsVirtualenv(t *testing.T) {
 	})
 	state := filepath.Join(dir, ".dynobox")
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
-	p.waitOutputWithin("release in "+filepath.Join(state, "venv"), 3*time.Minute) // a virtualenv build: slow on a loaded 2-core machine
+	p.waitOutputWithin("release in "+filepath.Join(state, "venv"), 5*time.Minute) // a virtualenv build: slow on a loaded 2-core machine
 	p.waitOutput("worker in " + filepath.Join(state, "venv"))
 	p.waitAPI(dir)
 	out, stderr, code := runDynobox(t, dir, "run", "echo $VIRTUAL_ENV")

@@ -32,10 +32,12 @@ func running(t *testing.T, dir string) bool {
 	return code == 0 && json.Unmarshal([]byte(out), &info) == nil && info.State == "running"
 }
 
-// waitAPI waits until the running dynobox answers its API.
+// waitAPI waits until the running dynobox answers its API, which it
+// serves once its add-ons are up (initdb alone took 25 s with two suites
+// and other work on 2 cores).
 func (p *proc) waitAPI(dir string) {
 	p.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		if running(p.t, dir) {
 			return
@@ -49,7 +51,7 @@ func (p *proc) waitAPI(dir string) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute) // only reached when the test fails
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -16,7 +16,10 @@ import (
 	"github.com/dynobox/dynobox/runner/logbus/logbustest"
 )
 
-const wait = 10 * time.Second
+// wait bounds every wait for a condition. Generous: it only matters when a
+// test fails, and under two full suites on 2 cores a Python dyno can take
+// over 10 s to bind.
+const wait = 60 * time.Second
 
 type harness struct {
 	t   *testing.T
@@ -570,5 +573,6 @@ func TestWebIsStartingFromTheStart(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("web.1 never came up")
 		}
+		time.Sleep(time.Millisecond) // poll; a bare spin starves the dyno on 2 cores
 	}
 }
