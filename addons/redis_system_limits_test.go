@@ -3,6 +3,7 @@ package addons
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +67,37 @@ func TestRedisSystemDiskFull(t *testing.T) {
 	err = r.Stop(stopCtx)
 	if err == nil || !strings.Contains(err.Error(), "final save failed") {
 		t.Fatalf("Stop on a full disk = %v, want the failed final save", err)
+	}
+}
+
+// TestRedisSystemMaxmemory: on redis-server CONFIG SET maxmemory is Redis'
+// own and enforced (the embedded backend refuses it instead, see
+// TestRedisConfigSetRefusesWhatItCannotDo).
+func TestRedisSystemMaxmemory(t *testing.T) {
+	t.Parallel()
+	r := startRedisOn(t, t.TempDir(), RedisSystem)
+	ctx := t.Context()
+	c := newGoRedis(t, r.Env()["REDIS_URL"])
+	if err := c.ConfigSet(ctx, "maxmemory", "4mb").Err(); err != nil {
+		t.Fatalf("CONFIG SET maxmemory 4mb: %v", err)
+	}
+	if got := c.ConfigGet(ctx, "maxmemory").Val()["maxmemory"]; got != "4194304" {
+		t.Fatalf("CONFIG GET maxmemory = %q", got)
+	}
+	value := strings.Repeat("x", 64<<10)
+	for i := 0; ; i++ {
+		err := c.Set(ctx, fmt.Sprint("k", i), value, 0).Err()
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "OOM command not allowed") {
+				t.Fatalf("SET %d: %v", i, err)
+			}
+			break
+		}
+		if i > 1000 { // 64 MB written under a 4 MB limit
+			t.Fatal("maxmemory is not enforced")
+		}
+	}
+	if err := c.Get(ctx, "k0").Err(); err != nil {
+		t.Fatalf("reads stopped too: %v", err)
 	}
 }
