@@ -45,7 +45,15 @@ func TestSplitInlineArgs(t *testing.T) {
 // lines of words, mixed with RESP, split across writes.
 func TestRedisInlineCommands(t *testing.T) {
 	t.Parallel()
-	r := startRedis(t, t.TempDir())
+	for _, backend := range redisBackends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testRedisInlineCommands(t, startRedisOn(t, t.TempDir(), backend))
+		})
+	}
+}
+
+func testRedisInlineCommands(t *testing.T, r *Redis) {
 	u, _ := url.Parse(r.Env()["REDIS_URL"])
 	pw, _ := u.User.Password()
 	nc, err := dialTCP(u.Host)

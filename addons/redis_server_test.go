@@ -208,8 +208,8 @@ func TestRedisSystemConfig(t *testing.T) {
 	if !strings.HasPrefix(r.Backend(), "redis-server "+bin.version) {
 		t.Errorf("Backend() = %q", r.Backend())
 	}
-	// What embedded miniredis lacks works here: cmsgpack and bit in Lua,
-	// OBJECT ENCODING, SORT.
+	// What miniredis lacks works here: cmsgpack and bit in Lua, SORT,
+	// OBJECT ENCODING, BITFIELD.
 	n, err := c.Eval(ctx, "return bit.band(cmsgpack.unpack(cmsgpack.pack(7)), 3)", nil).Int()
 	if err != nil || n != 3 {
 		t.Errorf("Lua cmsgpack/bit: %v %v", n, err)
@@ -217,6 +217,13 @@ func TestRedisSystemConfig(t *testing.T) {
 	c.RPush(ctx, "nums", 3, 1, 2)
 	if got := c.Sort(ctx, "nums", &redis.Sort{}).Val(); fmt.Sprint(got) != "[1 2 3]" {
 		t.Errorf("SORT = %v", got)
+	}
+	c.Set(ctx, "n", "12", 0)
+	if got := c.ObjectEncoding(ctx, "n").Val(); got != "int" {
+		t.Errorf("OBJECT ENCODING n = %q, want int", got)
+	}
+	if got, err := c.BitField(ctx, "bf", "SET", "u8", "0", "200", "INCRBY", "u8", "0", "100").Result(); err != nil || fmt.Sprint(got) != "[0 44]" {
+		t.Errorf("BITFIELD = %v %v, want [0 44] (u8 wraps)", got, err)
 	}
 }
 

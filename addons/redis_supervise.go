@@ -145,6 +145,13 @@ func redisBackoff(n int) time.Duration {
 // stopServer stops the server: SIGTERM makes redis-server flush and fsync
 // the append-only file and exit 0. When ctx ends first it is killed. An
 // exit other than 0 is reported: the last writes may not be on disk.
+//
+// redis-server exits 0 even when that final flush fails (a full disk):
+// what it acknowledged before the failure was known is then lost. It
+// refuses writes with MISCONF while its last write failed, and retries
+// the write every second, so a failed write status just before the stop
+// means the final flush has nothing better to go on: that is reported as a
+// failed final save, as the embedded backend reports its own.
 func (p *redisProc) stopServer(ctx context.Context) error {
 	p.mu.Lock()
 	if p.stopping {
@@ -157,11 +164,17 @@ func (p *redisProc) stopServer(ctx context.Context) error {
 	p.mu.Unlock()
 	var err error
 	if run != nil {
+		infoCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		status, infoErr := redisInfoField(infoCtx, net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)), p.password, "persistence", "aof_last_write_status")
+		cancel()
 		_ = run.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-run.exited:
-			if run.err != nil {
+			switch {
+			case run.err != nil:
 				err = fmt.Errorf("redis-server did not shut down cleanly (%v): %s", run.err, p.tail.String())
+			case infoErr == nil && status != "ok":
+				err = fmt.Errorf("final save failed, the last writes are lost: redis-server could not write its append-only file (aof_last_write_status:%s; is the disk full?): %s", status, p.tail.String())
 			}
 		case <-ctx.Done():
 			p.logf("redis-server did not stop in time; killing it")
@@ -290,4 +303,51 @@ func (r *Redis) Backend() string {
 		return RedisEmbedded
 	}
 	return ""
+}
+
+// redisInfoField asks a running server for one field of an INFO section,
+// on a fresh connection (with AUTH when there is a password).
+func redisInfoField(ctx context.Context, addr, password, section, field string) (string, error) {
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	req := fmt.Sprintf("*2\r\n$4\r\nINFO\r\n$%d\r\n%s\r\n", len(section), section)
+	if password != "" {
+		req = fmt.Sprintf("*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password) + req
+	}
+	if _, err := io.WriteString(c, req); err != nil {
+		return "", err
+	}
+	br := bufio.NewReader(c)
+	if password != "" {
+		if line, err := br.ReadString('\n'); err != nil {
+			return "", err
+		} else if !strings.HasPrefix(line, "+OK") {
+			return "", errors.New(strings.TrimSpace(line))
+		}
+	}
+	head, err := br.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+	if !strings.HasPrefix(head, "$") || err != nil || n < 0 {
+		return "", fmt.Errorf("INFO %s: unexpected reply %q", section, strings.TrimSpace(head))
+	}
+	body := make([]byte, n+2)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(body), "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("INFO %s has no %s", section, field)
 }

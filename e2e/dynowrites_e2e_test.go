@@ -33,7 +33,11 @@ func uploadHelper() {
 	http.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
 		// One open, one write, one close, as a framework saves an upload:
 		// over in microseconds.
-		name := filepath.Join(os.Getenv("UPLOAD_DIR"), fmt.Sprintf("%d.txt", n.Add(1)))
+		dir := r.URL.Query().Get("dir")
+		if dir == "" {
+			dir = os.Getenv("UPLOAD_DIR")
+		}
+		name := filepath.Join(dir, fmt.Sprintf("%d.txt", n.Add(1)))
 		if err := os.WriteFile(name, []byte("uploaded at "+time.Now().String()), 0o644); err != nil {
 			http.Error(w, err.Error(), 500)
 			return

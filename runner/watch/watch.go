@@ -63,6 +63,10 @@ type Options struct {
 	// (and so are the user's files even when they change while a deploy
 	// runs). Default: git ls-files in the watched directory.
 	Tracked func(root string, paths []string) map[string]bool
+	// Ignored reports which of the given paths version control ignores
+	// (see gitignored.go): they never deploy. Default: git check-ignore in
+	// the watched directory.
+	Ignored func(root string, paths []string) map[string]bool
 	// Notice hears changes the watcher decided not to report, and why.
 	Notice func(string)
 	// Writers are dynobox's own processes (its dynos, builds, release
@@ -111,6 +115,9 @@ func New(dir string, opts Options) *Watcher {
 	opts.Settle = max(opts.Settle, 0)
 	if opts.Tracked == nil {
 		opts.Tracked = gitTracked
+	}
+	if opts.Ignored == nil {
+		opts.Ignored = gitIgnored
 	}
 	env := make([]string, len(opts.EnvFiles))
 	for i, e := range opts.EnvFiles {
@@ -228,6 +235,7 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 		if b.overflow {
 			w.seen = digests{} // what we remember may be stale now
 		} else {
+			w.dropIgnored(&b)
 			w.byDynos(&b)
 			w.seen.filter(w.root, b.paths)
 			w.attribute(&b)
