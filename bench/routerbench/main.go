@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -170,7 +171,33 @@ func serveUntilSignal(l net.Listener, serve func(net.Listener) error, shutdown f
 		return err
 	case <-sig:
 	}
+	gcReport()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return shutdown(ctx)
+}
+
+// gcReport prints what the garbage collector cost the process so far, for
+// router.sh: a direct reading of GC's share, which the machine's other work
+// moves much less than req/s or CPU per request. The runtime's CPU classes
+// are its estimates; "idle" is marking on Ps that had nothing else to run,
+// which on a shared 2-CPU machine is still CPU that wrk and the dyno could
+// have used.
+func gcReport() {
+	s := []metrics.Sample{
+		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/idle:cpu-seconds"},
+		{Name: "/cpu/classes/scavenge/total:cpu-seconds"},
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/heap/goal:bytes"},
+	}
+	metrics.Read(s)
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	pct := func(v float64) float64 { return 100 * v / cpu }
+	fmt.Printf("gc: %d cycles; of %.1f s CPU: GC %.1f%% (idle marking %.1f%%), scavenger %.1f%%; live heap %.1f MB, goal %.1f MB\n",
+		s[0].Value.Uint64(), cpu, pct(s[1].Value.Float64()), pct(s[2].Value.Float64()), pct(s[3].Value.Float64()),
+		float64(s[4].Value.Uint64())/(1<<20), float64(s[5].Value.Uint64())/(1<<20))
 }
