@@ -1,7 +1,8 @@
 // Command routerbench is the server side of bench/router.sh.
 //
 //	routerbench backend -addr 127.0.0.1:PORT                   a trivial web dyno: "Hello, world!"
-//	routerbench router  -addr 127.0.0.1:PORT -backend HOST:PORT  dynobox's router in front of it
+//	routerbench router  -addr 127.0.0.1:PORT -backend HOST:PORT  dynobox's router in front of it, with
+//	                                                            dynobox's GC target unless GOGC is set
 //	                    [-cpuprofile FILE] [-memprofile FILE]      pprof profiles, written at SIGTERM
 //	routerbench stdproxy -addr 127.0.0.1:PORT -backend HOST:PORT the floor: net/http's server and one
 //	                                                            http.Transport, nothing else
@@ -20,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -100,6 +102,11 @@ func runRouter(args []string) error {
 	}
 	if *backends == "" {
 		return fmt.Errorf("-backend is required")
+	}
+	// dynobox's own GC target (main.go), so that this is the router as
+	// dynobox runs it; GOGC=100 in the environment measures Go's default.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 	var pool []router.Backend
 	for i, a := range strings.Split(*backends, ",") {
