@@ -14,6 +14,10 @@
 #   BASELINE=REV       also measure the router of git revision REV (built
 #                      from `git archive`), as target "baseline": what a
 #                      change to the router cost, in the same run
+#   VARIANTS="NAME:VAR=VAL[,VAR=VAL…] …"  also this tree's router (or, for a
+#                      NAME starting with stdproxy, the floor) with some
+#                      environment, as target NAME: an A/B of a runtime
+#                      setting in one run (VARIANTS="gc100:GOGC=100")
 #   THREADS=1          wrk threads: the machine's CPUs are shared by wrk, the
 #                      dyno and the proxy, so keep the load generator small
 #   RUNS=3 DURATION=10 WARMUP=2   repeats and seconds (WARMUP once per
@@ -52,6 +56,12 @@ TARGETS=${TARGETS:-direct router nginx}
 if [[ -n ${BASELINE:-} ]]; then
 	TARGETS="$TARGETS baseline"
 fi
+declare -A VARENV=()
+for v in ${VARIANTS:-}; do
+	[[ $v == *:*=* ]] || { echo "router.sh: VARIANTS: $v is not NAME:VAR=VAL[,VAR=VAL…]" >&2; exit 2; }
+	VARENV[${v%%:*}]=${v#*:}
+	TARGETS="$TARGETS ${v%%:*}"
+done
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -177,6 +187,14 @@ if [[ -n ${BASELINE:-} ]]; then
 	PID[baseline]=${PIDS[-1]}
 	URL[baseline]="http://$ADDR/"
 fi
+for name in "${!VARENV[@]}"; do
+	IFS=, read -r -a envs <<<"${VARENV[$name]}"
+	mode=router
+	[[ $name == stdproxy* ]] && mode=stdproxy
+	start "$name" env "${envs[@]}" "$OUT/routerbench" "$mode" -backend "$BACKEND"
+	PID[$name]=${PIDS[-1]}
+	URL[$name]="http://$ADDR/"
+done
 for t in $TARGETS; do
 	for _ in $(seq 100); do
 		[[ $(curl -s "${URL[$t]}" 2>/dev/null || true) == "Hello, world!" ]] && continue 2
@@ -207,12 +225,20 @@ cputicks() {
 }
 HZ=$(getconf CLK_TCK)
 
+# rss PID: resident memory of the process and its children, in MB ("-" for
+# pid 0), as ps -o rss reports it.
+rss() {
+	[[ $1 == 0 ]] && { echo -; return; }
+	ps -o rss= -p "$1" $(pgrep -P "$1" | sed 's/^/-p /') | awk '{t += $1} END{printf "%.1f\n", t / 1024}'
+}
+
 # idleticks: the machine's idle time so far, all CPUs, in clock ticks.
 idleticks() { awk '/^cpu /{print $5 + $6}' /proc/stat; }
 
 # measure TARGET CONNS SECONDS: one wrk run; prints "rps p50 p75 p90 p99
-# proxy_cpu_us dyno_cpu_us idle_us load1" (latencies in µs, CPU in µs per
-# request, load1 the machine's 1-minute load average at the end). idle is the time the machine's CPUs had nothing to run, per
+# proxy_cpu_us dyno_cpu_us idle_us load1 rss_mb" (latencies in µs, CPU in µs
+# per request, load1 the machine's 1-minute load average at the end, rss_mb
+# the proxy's resident memory at the end). idle is the time the machine's CPUs had nothing to run, per
 # request: the three processes keep both CPUs busy only if their work
 # overlaps.
 measure() {
@@ -224,7 +250,7 @@ measure() {
 	p1=$(cputicks "${PID[$1]}")
 	d1=$(cputicks "$BACKEND_PID")
 	i1=$(idleticks)
-	awk -v pt=$((p1 - p0)) -v dt=$((d1 - d0)) -v it=$((i1 - i0)) -v hz="$HZ" -v load="$(cut -d' ' -f1 /proc/loadavg)" '
+	awk -v pt=$((p1 - p0)) -v dt=$((d1 - d0)) -v it=$((i1 - i0)) -v hz="$HZ" -v load="$(cut -d' ' -f1 /proc/loadavg)" -v rss="$(rss "${PID[$1]}")" '
 		function us(v) {
 			if (v ~ /us$/) return v + 0
 			if (v ~ /ms$/) return v * 1000
@@ -236,7 +262,7 @@ measure() {
 		/^Requests\/sec:/ { rps = $2 }
 		/ requests in / { n = $1 }
 		/Non-2xx|Socket errors/ { print "router.sh: " $0 > "/dev/stderr" }
-		END { printf "%s %s %s %s %s %.2f %.2f %.2f %s\n", rps, p50, p75, p90, p99, pt * 1e6 / hz / n, dt * 1e6 / hz / n, it * 1e6 / hz / n, load }' "$OUT/wrk.out"
+		END { printf "%s %s %s %s %s %.2f %.2f %.2f %s %s\n", rps, p50, p75, p90, p99, pt * 1e6 / hz / n, dt * 1e6 / hz / n, it * 1e6 / hz / n, load, rss }' "$OUT/wrk.out"
 }
 
 # rotate N WORD...: the words, rotated left N times.
@@ -249,7 +275,7 @@ rotate() {
 }
 
 RAW=$OUT/router-raw.tsv
-printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\tproxy_cpu_us\tdyno_cpu_us\tidle_us\tload1\n' >"$RAW"
+printf 'conns\ttarget\trun\trps\tp50_us\tp75_us\tp90_us\tp99_us\tproxy_cpu_us\tdyno_cpu_us\tidle_us\tload1\trss_mb\n' >"$RAW"
 LOAD_BEFORE=$(uptime)
 for c in $CONNS; do
 	for t in $TARGETS; do measure "$t" "$c" "$WARMUP" >/dev/null; done
@@ -262,9 +288,9 @@ for c in $CONNS; do
 		order=$(rotate "$((run - 1))" $TARGETS)
 		for t in $order; do
 			measure "$t" "$c" "$RUN_WARMUP" >/dev/null
-			read -r rps p50 p75 p90 p99 pcpu dcpu idle load < <(measure "$t" "$c" "$DURATION")
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" "$pcpu" "$dcpu" "$idle" "$load" >>"$RAW"
-			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs, per request: CPU proxy ${pcpu}µs dyno ${dcpu}µs, idle ${idle}µs; load $load"
+			read -r rps p50 p75 p90 p99 pcpu dcpu idle load mem < <(measure "$t" "$c" "$DURATION")
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$t" "$run" "$rps" "$p50" "$p75" "$p90" "$p99" "$pcpu" "$dcpu" "$idle" "$load" "$mem" >>"$RAW"
+			log "c=$c $t run $run: $rps req/s, p50 ${p50}µs p99 ${p99}µs, per request: CPU proxy ${pcpu}µs dyno ${dcpu}µs, idle ${idle}µs; RSS ${mem} MB; load $load"
 		done
 	done
 done
@@ -272,19 +298,28 @@ done
 # med CONNS TARGET COLUMN: the median over runs.
 med() { awk -F'\t' -v c="$1" -v t="$2" -v k="$3" 'NR>1 && $1==c && $2==t {print $k}' "$RAW" | median; }
 
+# The Go servers print what their garbage collector cost at SIGTERM
+# (routerbench's gcReport): stop them now to have it for the results.
+GO_TARGETS=()
+for t in $TARGETS; do
+	[[ $t == direct || $t == nginx ]] || GO_TARGETS+=("$t")
+done
+for t in "${GO_TARGETS[@]}"; do kill -TERM "${PID[$t]}" 2>/dev/null || true; done
+for t in "${GO_TARGETS[@]}"; do wait "${PID[$t]}" 2>/dev/null || true; done
+
 RES=$OUT/router-results.md
 {
 	echo "# Router benchmark: wrk → trivial dyno, direct / dynobox router / nginx"
 	echo
 	echo "Medians of $RUNS run(s) of ${DURATION}s, wrk -t$THREADS, $(nproc) CPUs shared by wrk, dyno and proxy."
 	echo "Ratios are against the direct run; *added* is proxied minus direct; CPU and idle (the machine's CPUs with nothing to run) are µs per request;"
-	echo "load is the 1-minute load average at the end of each run (lowest–highest over the runs)."
+	echo "load is the 1-minute load average at the end of each run (lowest–highest over the runs); RSS the proxy's resident MB at the end of a run (highest over the runs)."
 	echo
 	echo "Load before: $LOAD_BEFORE"
 	echo "Load after:  $(uptime)"
 	echo
-	echo "| conns | target | req/s | req/s ratio | p50 µs | p90 µs | p99 µs | p50 added µs | p99 added µs | p99 ratio | proxy CPU | dyno CPU | idle | load |"
-	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+	echo "| conns | target | req/s | req/s ratio | p50 µs | p90 µs | p99 µs | p50 added µs | p99 added µs | p99 ratio | proxy CPU | dyno CPU | idle | RSS MB | load |"
+	echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for c in $CONNS; do
 		d_rps=$(med "$c" direct 4)
 		d_p50=$(med "$c" direct 5)
@@ -299,11 +334,12 @@ RES=$OUT/router-results.md
 			idle=$(med "$c" "$t" 11)
 			load=$(awk -F'\t' -v c="$c" -v t="$t" 'NR>1 && $1==c && $2==t {print $12}' "$RAW" | sort -g |
 				awk 'NR==1{lo=$1} {hi=$1} END{print (lo == hi ? lo : lo "–" hi)}')
+			mem=$(awk -F'\t' -v c="$c" -v t="$t" 'NR>1 && $1==c && $2==t {print $13}' "$RAW" | sort -g | tail -1)
 			awk -v c="$c" -v t="$t" -v rps="$rps" -v p50="$p50" -v p90="$p90" -v p99="$p99" \
-				-v drps="$d_rps" -v dp50="$d_p50" -v dp99="$d_p99" -v pcpu="$pcpu" -v dcpu="$dcpu" -v idle="$idle" -v load="$load" 'BEGIN {
-				printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %.1f | %.1f | %s |\n",
+				-v drps="$d_rps" -v dp50="$d_p50" -v dp99="$d_p99" -v pcpu="$pcpu" -v dcpu="$dcpu" -v idle="$idle" -v mem="$mem" -v load="$load" 'BEGIN {
+				printf "| %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %s | %.1f | %.1f | %s | %s |\n",
 					c, t, rps, rps / drps, p50, p90, p99, p50 - dp50, p99 - dp99, p99 / dp99,
-					(t == "direct" ? "—" : sprintf("%.1f", pcpu)), dcpu, idle, load }'
+					(t == "direct" ? "—" : sprintf("%.1f", pcpu)), dcpu, idle, (t == "direct" ? "—" : mem), load }'
 		done
 	done
 	echo
@@ -315,6 +351,12 @@ RES=$OUT/router-results.md
 				-v rc="$(med "$c" "$t" 9)" -v nc="$(med "$c" nginx 9)" \
 				'BEGIN { printf "- c=%s: %.2f (CPU %.1f / %.1f µs = %.2f)\n", c, r / n, rc, nc, rc / nc }'
 		done
+	done
+	echo
+	echo "Garbage collection over the whole script (warm-ups and every concurrency), from each Go server's runtime/metrics:"
+	for t in "${GO_TARGETS[@]}"; do
+		gc=$(sed -n 's/^gc: //p' "$OUT/$t.out")
+		echo "- $t: ${gc:-not reported}"
 	done
 	echo
 	sed 's/^/    /' "$OUT/versions.txt"

@@ -1,7 +1,8 @@
 // Command routerbench is the server side of bench/router.sh.
 //
 //	routerbench backend -addr 127.0.0.1:PORT                   a trivial web dyno: "Hello, world!"
-//	routerbench router  -addr 127.0.0.1:PORT -backend HOST:PORT  dynobox's router in front of it
+//	routerbench router  -addr 127.0.0.1:PORT -backend HOST:PORT  dynobox's router in front of it, with
+//	                                                            dynobox's GC target unless GOGC is set
 //	                    [-cpuprofile FILE] [-memprofile FILE]      pprof profiles, written at SIGTERM
 //	routerbench stdproxy -addr 127.0.0.1:PORT -backend HOST:PORT the floor: net/http's server and one
 //	                                                            http.Transport, nothing else
@@ -20,6 +21,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -100,6 +103,11 @@ func runRouter(args []string) error {
 	if *backends == "" {
 		return fmt.Errorf("-backend is required")
 	}
+	// dynobox's own GC target (main.go), so that this is the router as
+	// dynobox runs it; GOGC=100 in the environment measures Go's default.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	var pool []router.Backend
 	for i, a := range strings.Split(*backends, ",") {
 		pool = append(pool, router.Backend{Dyno: "web." + strconv.Itoa(i+1), Addr: a})
@@ -170,7 +178,33 @@ func serveUntilSignal(l net.Listener, serve func(net.Listener) error, shutdown f
 		return err
 	case <-sig:
 	}
+	gcReport()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return shutdown(ctx)
+}
+
+// gcReport prints what the garbage collector cost the process so far, for
+// router.sh: a direct reading of GC's share, which the machine's other work
+// moves much less than req/s or CPU per request. The runtime's CPU classes
+// are its estimates; "idle" is marking on Ps that had nothing else to run,
+// which on a shared 2-CPU machine is still CPU that wrk and the dyno could
+// have used.
+func gcReport() {
+	s := []metrics.Sample{
+		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/idle:cpu-seconds"},
+		{Name: "/cpu/classes/scavenge/total:cpu-seconds"},
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/heap/goal:bytes"},
+	}
+	metrics.Read(s)
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	pct := func(v float64) float64 { return 100 * v / cpu }
+	fmt.Printf("gc: %d cycles; of %.1f s CPU: GC %.1f%% (idle marking %.1f%%), scavenger %.1f%%; live heap %.1f MB, goal %.1f MB\n",
+		s[0].Value.Uint64(), cpu, pct(s[1].Value.Float64()), pct(s[2].Value.Float64()), pct(s[3].Value.Float64()),
+		float64(s[4].Value.Uint64())/(1<<20), float64(s[5].Value.Uint64())/(1<<20))
 }

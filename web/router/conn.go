@@ -112,8 +112,8 @@ func (c *clientConn) waitSlot() error {
 	return nil
 }
 
-// setInHead marks the start (true: a handler returned) or the end of a
-// request head (a handler starts).
+// setInHead marks the start (true: the last response is out) or the end of
+// a request head (a handler starts).
 func (c *clientConn) setInHead(in bool) {
 	if c == nil {
 		return
@@ -122,6 +122,28 @@ func (c *clientConn) setInHead(in bool) {
 	defer c.mu.Unlock()
 	c.inHead, c.n = in, 0
 	c.releaseSlot()
+}
+
+// connState is the server's ConnState: once a response is out (idle),
+// net/http reads the next request's head.
+func connState(c net.Conn, s http.ConnState) {
+	if cc, ok := c.(*clientConn); ok && s == http.StateIdle {
+		cc.setInHead(true)
+	}
+}
+
+// Write passes on what net/http writes. What it writes while it reads a
+// head, with no handler running, is its own answer to a request it refused
+// before routing it (a malformed head: 400, 431, 501). That gets a router
+// line too: net/http has no hook that reports those.
+func (c *clientConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	refused := c.inHead
+	c.mu.Unlock()
+	if refused && c.r.cfg.Log != nil {
+		c.r.cfg.Log(refusedLine(c.RemoteAddr(), p))
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *clientConn) releaseSlot() {

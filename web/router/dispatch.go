@@ -59,13 +59,11 @@ func (r *Router) dispatch(req *http.Request) (*http.Response, error) {
 		x.upload = &requestBody{ReadCloser: req.Body}
 		req.Body = x.upload
 	}
-	if t := httptrace.ContextClientTrace(req.Context()); t != nil {
-		// The proxy's trace (for 1xx responses), this request's alone: a
-		// trace of our own would be composed with it by reflection.
-		t.GotConn, t.GotFirstResponseByte = x.gotConn, x.gotFirstByte
-	} else {
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotConn: x.gotConn, GotFirstResponseByte: x.gotFirstByte}))
-	}
+	// The transport's hooks go on the proxy's trace (it has one for 1xx
+	// responses, this request's alone): a trace of our own would be
+	// composed with it by reflection.
+	t := httptrace.ContextClientTrace(req.Context())
+	t.GotConn, t.GotFirstResponseByte = x.gotConn, x.gotFirstByte
 	var (
 		tried    []*upstream // dynos that failed this request, in triedIn
 		triedIn  *snapshot

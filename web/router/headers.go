@@ -17,12 +17,13 @@ const via = "1.1 vegur" // what Heroku's router (vegur) calls itself
 // Heroku, the router sets X-Forwarded-Proto, -Port, X-Request-Start and
 // X-Request-Id (the client's, if valid), and appends to X-Forwarded-For
 // and Via. Host passes as the client sent it. The dyno is chosen later
-// (dispatch).
+// (dispatch). The protocol is always http: the router serves plain HTTP
+// (net/http sees its wrapped connections, never a *tls.Conn).
 func (r *Router) rewrite(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
 	x := exchangeOf(in)
 	h := out.Header
-	v := []string{x.fwd, forwardedProto(in), r.forwardedPort(in), strconv.FormatInt(x.start.UnixMilli(), 10),
+	v := []string{x.fwd, "http", r.forwardedPort(in), strconv.FormatInt(x.start.UnixMilli(), 10),
 		x.requestID, appendVia(in.Header["Via"])} // one allocation for the six
 	h["X-Forwarded-For"], h["X-Forwarded-Proto"], h["X-Forwarded-Port"] = v[0:1:1], v[1:2:2], v[2:3:3]
 	h["X-Request-Start"], h["X-Request-Id"], h["Via"] = v[3:4:4], v[4:5:5], v[5:6:6]
@@ -65,22 +66,13 @@ func forwardedFor(r *http.Request) string {
 	return ip
 }
 
-func forwardedProto(r *http.Request) string {
-	if r.TLS != nil {
-		return "https"
-	}
-	return "http"
-}
-
 // forwardedPort is the public port: configured, else the listener's.
 func (r *Router) forwardedPort(req *http.Request) string {
 	if r.port != "" {
 		return r.port
 	}
-	if a, ok := req.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if _, p, err := net.SplitHostPort(a.String()); err == nil {
-			return p
-		}
+	if a, ok := req.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return strconv.Itoa(a.Port)
 	}
 	return "80"
 }

@@ -97,3 +97,34 @@ func TestLimitsPage(t *testing.T) {
 		t.Errorf("got %d\n%s", res.StatusCode, body)
 	}
 }
+
+// Requests net/http answers itself, before any handler runs, get a router
+// line too (H25 with net/http's status), and an answered request one line
+// only.
+func TestRefusedByServerLogged(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", hello("web.1"))
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	tests := []struct {
+		head   []string
+		status int
+		text   string
+	}{
+		{[]string{"GET / HTTP/1.1", "Host: a.test", "Content-Length: 1", "Content-Length: 2"}, 400, "Bad Request"},
+		{[]string{"POST / HTTP/1.1", "Host: a.test", "Transfer-Encoding: gzip"}, 501, "Not Implemented"},
+		{[]string{"NOT-HTTP"}, 400, "Bad Request"},
+	}
+	for _, tc := range tests {
+		if got := rawRequest(t, rt.addr, tc.head); got != tc.status {
+			t.Fatalf("%q: status %d, want %d", tc.head, got, tc.status)
+		}
+		rt.logs.waitFor(t, `code=H25 desc="HTTP restriction: `+tc.text+`" method= path="" host= `, fmt.Sprintf(" status=%d ", tc.status))
+	}
+	if got := rawRequest(t, rt.addr, []string{"GET /ok HTTP/1.1", "Host: a.test"}); got != 200 {
+		t.Fatalf("status %d", got)
+	}
+	rt.logs.waitFor(t, `path="/ok"`, "status=200")
+	if n := len(rt.logs.all()); n != len(tests)+1 {
+		t.Fatalf("%d router lines for %d requests:\n%s", n, len(tests)+1, strings.Join(rt.logs.all(), "\n"))
+	}
+}

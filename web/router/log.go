@@ -1,6 +1,8 @@
 package router
 
 import (
+	"bytes"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -71,13 +73,20 @@ func logLine(x *exchange, r *http.Request, status int, end time.Time) string {
 	if !x.connected.IsZero() {
 		b = strconv.AppendInt(b, x.bytes, 10)
 	}
-	b = append(b, " protocol="...)
-	if r.TLS != nil {
-		b = append(b, "https"...)
-	} else {
-		b = append(b, "http"...)
-	}
+	b = append(b, " protocol=http"...) // see rewrite
 	return string(b)
+}
+
+// refusedLine is the router line for a request net/http answered itself,
+// before routing it; answer is what it wrote, its status line first.
+func refusedLine(client net.Addr, answer []byte) string {
+	line, _, _ := bytes.Cut(answer, []byte("\r\n"))
+	_, line, _ = bytes.Cut(line, []byte(" ")) // after "HTTP/1.1"
+	code, text, _ := bytes.Cut(line, []byte(" "))
+	status, _ := strconv.Atoi(string(code))
+	ip, _, _ := net.SplitHostPort(client.String())
+	x := &exchange{code: h25, detail: string(text), requestID: newUUID(), fwd: ip}
+	return logLine(x, &http.Request{}, status, time.Now())
 }
 
 func appendMillis(b []byte, d time.Duration) []byte {

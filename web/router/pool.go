@@ -73,9 +73,6 @@ type poolView struct {
 	cur          atomic.Pointer[snapshot]
 }
 
-// current is the last snapshot taken, without refreshing it.
-func (v *poolView) current() *snapshot { return v.cur.Load() }
-
 func (v *poolView) get() *snapshot {
 	if s := v.cur.Load(); s != nil && !fired(s.changed) {
 		return s

@@ -65,14 +65,6 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *responseWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	if err != nil {
-		w.x.clientWrite = true
-	}
-	return n, err
-}
-
 // Unwrap gives http.ResponseController the rest (Flush, deadlines).
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
@@ -111,11 +103,9 @@ type dynoBody struct {
 }
 
 func (b *dynoBody) Read(p []byte) (int, error) {
-	if b.conn != nil {
-		b.conn.waiting.Store(time.Now().UnixNano())
-		defer b.conn.waiting.Store(0)
-	}
+	b.conn.waiting.Store(time.Now().UnixNano()) // set: the transport dials only dynoConns
 	n, err := b.ReadCloser.Read(p)
+	b.conn.waiting.Store(0)
 	b.n += int64(n)
 	return n, err
 }

@@ -20,6 +20,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -65,16 +66,10 @@ type Router struct {
 
 // New makes a router; it starts nothing.
 func New(cfg Config) *Router {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&cfg.ConnectTimeout, 5*time.Second)
-	def(&cfg.ResponseTimeout, 30*time.Second)
-	def(&cfg.IdleTimeout, 55*time.Second)
-	def(&cfg.BootWait, 75*time.Second)
-
+	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, 5*time.Second)
+	cfg.ResponseTimeout = cmp.Or(cfg.ResponseTimeout, 30*time.Second)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 55*time.Second)
+	cfg.BootWait = cmp.Or(cfg.BootWait, 75*time.Second)
 	r := &Router{cfg: cfg, bigHeads: make(chan struct{}, bigHeadSlots)}
 	r.view = poolView{pool: cfg.Pool, newTransport: r.newTransport}
 	r.closing, r.stopClosing = context.WithCancel(context.Background())
@@ -85,9 +80,8 @@ func New(cfg Config) *Router {
 		Rewrite:   r.rewrite,
 		Transport: roundTripper(r.dispatch),
 		// FlushInterval 0: streams (no length, or SSE) are flushed at every
-		// write; other responses go out as net/http's buffers fill and at
-		// their end (as nginx buffers them; -1 would flush each head apart
-		// from its body, a write more per response).
+		// write, other responses as net/http's buffers fill and at their end,
+		// as nginx does (-1 would flush each head apart from its body).
 		ModifyResponse: r.modifyResponse,
 		ErrorHandler:   r.proxyError,
 		ErrorLog:       log.New(io.Discard, "", 0), // the router line says what went wrong
@@ -99,6 +93,7 @@ func New(cfg Config) *Router {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		ConnContext:       withConn,
+		ConnState:         connState,
 	}
 	return r
 }
@@ -130,9 +125,7 @@ func (r *Router) Shutdown(ctx context.Context) error {
 
 // ServeHTTP routes one request to a web dyno.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	c := connOf(req)
-	c.setInHead(false)
-	defer c.setInHead(true)
+	connOf(req).setInHead(false)
 	x := &exchange{Context: req.Context(), start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req), req: req}
 	defer r.finish(x, req)
 	x.w = responseWriter{ResponseWriter: w, x: x}
@@ -184,7 +177,7 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 	}
 	if x.counted {
 		x.up.inflight.Add(-1)
-		if !r.view.current().has(x.up) {
+		if !r.view.cur.Load().has(x.up) {
 			x.up.tr.CloseIdleConnections() // a dyno gone from the pool
 		}
 	}
@@ -229,9 +222,8 @@ type exchange struct {
 	bytes     int64     // response body bytes relayed from the dyno
 	closeConn bool      // close the client's connection after the response
 
-	upload      *requestBody // the request body on its way to the dyno
-	tunnel      *tunnelConn  // the client's side of a WebSocket
-	clientWrite bool         // writing to the client failed
+	upload *requestBody // the request body on its way to the dyno
+	tunnel *tunnelConn  // the client's side of a WebSocket
 
 	// Parts of the exchange, in it so as to allocate them once.
 	w    responseWriter // the client's side
@@ -270,7 +262,7 @@ func (x *exchange) refuse(c hcode, why string) {
 // midResponse names what cut a response short once it had started.
 func (x *exchange) midResponse() hcode {
 	switch {
-	case x.clientWrite || x.req.Context().Err() != nil:
+	case x.req.Context().Err() != nil: // the client left, or writing to it failed (net/http cancels then)
 		return h27
 	case x.body.idle():
 		return h15
