@@ -378,9 +378,13 @@ type Info struct {
 }
 
 // Info gathers the app's state.
-func (c *Controller) Info() Info {
+func (c *Controller) Info() (Info, error) {
 	rel := 0
-	if rels, err := c.Store.Releases(1); err == nil && len(rels) > 0 {
+	rels, err := c.Store.Releases(1)
+	if err != nil {
+		return Info{}, fmt.Errorf("read the current release: %w", err)
+	}
+	if len(rels) > 0 {
 		rel = rels[0].Version
 	}
 	cmds := map[string]string{}
@@ -392,5 +396,5 @@ func (c *Controller) Info() Info {
 		Router: c.RouterURL, Dashboard: c.DashboardURL, Socket: c.Socket,
 		Formation: c.Sup.Formation(), Dynos: c.Sup.Dynos(), Addons: c.AddonStatus(), Commands: cmds,
 		Build: c.Build(),
-	}
+	}, nil
 }
