@@ -54,6 +54,18 @@ type Config struct {
 	// OnState, when set, hears every dyno state change (for history and
 	// the router); it must not block.
 	OnState func(StateChange)
+	// Now, when set, is the clock that measures how long a dyno stayed up
+	// (Backoff.StableAfter); tests set one they advance by hand, so that
+	// a slow machine cannot make a quick crash look stable.
+	Now func() time.Time
+}
+
+// now is the supervisor's clock (Config.Now, else the wall clock).
+func (s *Supervisor) now() time.Time {
+	if s.cfg.Now != nil {
+		return s.cfg.Now()
+	}
+	return time.Now()
 }
 
 // StateChange is one dyno changing state.
