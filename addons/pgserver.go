@@ -59,6 +59,7 @@ type pgServer struct {
 	log      func(string)
 	cmd      *exec.Cmd
 	done     chan struct{} // closed once the postmaster has exited
+	logDone  chan struct{} // closed once its output is read to the end
 	exitErr  error         // valid after done
 	stopping atomic.Bool
 	tail     pgTail
