@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,29 +17,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // The server process: launching it on a port, supervising it (restarts
 // after a crash), reading its log, and stopping it, or a leftover one.
 
-func pgPortFree(port int) bool {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
-}
-
-func pgFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// pgPortFree and pgFreePort are the shared helpers under the names
+// redis_server.go still calls them by.
+var (
+	pgPortFree = ports.Available
+	pgFreePort = ports.Pick
+)
 
 // launch runs the postmaster and waits until it accepts connections.
 func (s *pgServer) launch(ctx context.Context) error {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynobox/dynobox/internal/ports"
 )
 
 func TestPostgresConnectPgxAndPsql(t *testing.T) {
@@ -269,7 +271,7 @@ func TestPostgresSharedServer(t *testing.T) {
 	}
 	port, _ := strconv.Atoi(strings.TrimPrefix(other.Addr(), "127.0.0.1:"))
 	pgTestStop(t, other)
-	if !pgPortFree(port) {
+	if !ports.Available(port) {
 		t.Error("server still listening after the last add-on stopped")
 	}
 }

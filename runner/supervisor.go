@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner/logbus"
 )
@@ -313,7 +314,7 @@ func (s *Supervisor) portFor(typ string, i int, name string, used map[int]bool) 
 			ti = k
 		}
 	}
-	return FreePort(name, PatternPort(s.cfg.PublicPort, ti, i), used, PortFree)
+	return FreePort(name, PatternPort(s.cfg.PublicPort, ti, i), used, ports.Available)
 }
 
 // remove drops a stopped dyno from the list once its goroutine is done.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/logbus/logbustest"
@@ -88,7 +89,7 @@ func (h *harness) dump() string {
 
 func freeTestPort(t *testing.T) int {
 	t.Helper()
-	p, err := freePort()
+	p, err := ports.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
