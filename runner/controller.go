@@ -73,8 +73,13 @@ func (c *Controller) setApp(a *App) {
 	c.appMu.Unlock()
 }
 
-// Name is the app's name: its directory's name.
-func (c *Controller) Name() string { return filepath.Base(c.App.Dir) }
+// Name is the app's name: its directory's name ("" before an app is set).
+func (c *Controller) Name() string {
+	if c.App == nil {
+		return ""
+	}
+	return filepath.Base(c.App.Dir)
+}
 
 // Env is every dyno's environment: the OS environment < env files <
 // config vars set through dynobox (add-on vars among them).
