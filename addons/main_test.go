@@ -33,3 +33,15 @@ func needed(t testing.TB, format string, args ...any) {
 	}
 	t.Skipf(format, args...)
 }
+
+// slowServer skips, under go test -short only (the developer's fast loop),
+// a test that runs a real PostgreSQL server: each initdb and start takes
+// seconds, together minutes. TestPostgresConnectPgxAndPsql still runs as
+// the fast loop's smoke test. The full suite — go test ./..., what CI runs
+// — always runs them; CI=true alone never skips.
+func slowServer(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipped under -short: starts a real PostgreSQL server (go test ./addons runs it)")
+	}
+}

@@ -30,6 +30,7 @@ func pgTestSSL(t *testing.T, dsn string) string {
 func TestPostgresSSL(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	dir := t.TempDir()
 	p, _ := newTestPostgres(t, Options{Dir: dir})
 	pgTestStart(t, p)
@@ -67,6 +68,7 @@ func TestPostgresSSL(t *testing.T) {
 func TestPostgresAppRoleIsNoSuperuser(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	server := t.TempDir()
 	p, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
 	p.ServerDir = server
@@ -146,6 +148,7 @@ func pgTestAdminURL(p *Postgres) string {
 func TestPostgresExtensions(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	p, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
 	pgTestStart(t, p)
 	conn := pgTestConnect(t, p.Env()["DATABASE_URL"])
@@ -203,6 +206,7 @@ func TestPostgresExtensions(t *testing.T) {
 func TestPostgresMigratesSuperuserData(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	dir := t.TempDir()
 	p, _ := newTestPostgres(t, Options{Dir: dir})
 	pgTestStart(t, p)
@@ -252,6 +256,7 @@ func TestPostgresMigratesSuperuserData(t *testing.T) {
 func TestPostgresRestartsAfterCrash(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	p, log := newTestPostgres(t, Options{Dir: t.TempDir()})
 	// The second crash in a row waits long enough to be seen crashed.
 	p.restartDelay = func(crash int) time.Duration {
@@ -336,6 +341,7 @@ func TestPostgresRestartsAfterCrash(t *testing.T) {
 func TestPostgresDestroy(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	server, dir := t.TempDir(), t.TempDir()
 	keep, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
 	keep.ServerDir = server
@@ -382,6 +388,7 @@ func TestPostgresDestroy(t *testing.T) {
 func TestPostgresServerLogLabel(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	server := t.TempDir()
 	srvLog, aLog, bLog := &pgTestLog{}, &pgTestLog{}, &pgTestLog{}
 	a, _ := newTestPostgres(t, Options{Dir: t.TempDir(), Log: aLog.add})

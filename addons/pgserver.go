@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/dynobox/dynobox/internal/ports"
 )
 
 const (
@@ -59,6 +61,7 @@ type pgServer struct {
 	log      func(string)
 	cmd      *exec.Cmd
 	done     chan struct{} // closed once the postmaster has exited
+	logDone  chan struct{} // closed once its output is read to the end
 	exitErr  error         // valid after done
 	stopping atomic.Bool
 	tail     pgTail
@@ -410,8 +413,8 @@ func (s *pgServer) launchWithPort(ctx context.Context) error {
 	}
 	s.port = old
 	for attempt := 0; ; attempt++ {
-		if s.port <= 0 || !pgPortFree(s.port) {
-			p, err := pgFreePort()
+		if s.port <= 0 || !ports.Available(s.port) {
+			p, err := ports.Pick()
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,29 +17,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // The server process: launching it on a port, supervising it (restarts
 // after a crash), reading its log, and stopping it, or a leftover one.
 
-func pgPortFree(port int) bool {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
-}
-
-func pgFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// pgPortFree and pgFreePort are the shared helpers under the names
+// redis_server.go still calls them by.
+var (
+	pgPortFree = ports.Available
+	pgFreePort = ports.Pick
+)
 
 // launch runs the postmaster and waits until it accepts connections.
 func (s *pgServer) launch(ctx context.Context) error {
@@ -98,11 +87,14 @@ func (s *pgServer) launch(ctx context.Context) error {
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.Env = pgServerEnv()
 	cmd.SysProcAttr = pgSysProcAttr(s.run, s.deathSig)
-	s.cmd, s.done, s.exitErr = cmd, make(chan struct{}), nil
+	s.cmd, s.done, s.logDone, s.exitErr = cmd, make(chan struct{}), make(chan struct{}), nil
 	s.stopping.Store(false)
 	s.tail.reset()
 	ready := make(chan struct{})
-	go pgReadLog(r, &s.tail, s.log, ready)
+	go func(logDone chan struct{}) {
+		pgReadLog(r, &s.tail, s.log, ready)
+		close(logDone)
+	}(s.logDone)
 
 	started := make(chan error, 1)
 	go s.supervise(cmd, s.done, ready, started)
@@ -270,6 +262,15 @@ func (s *pgServer) stop(ctx context.Context) error {
 			s.kill()
 			err = fmt.Errorf("stop postgres: %w", ctx.Err())
 		}
+		// The postmaster has exited, but its last lines ("database
+		// system is shut down") may still be in the pipe: the log has
+		// them all once the reader sees the end. A process that outlived
+		// the postmaster and keeps the pipe open is not waited for long.
+		select {
+		case <-s.logDone:
+		case <-ctx.Done():
+		case <-time.After(pgLogDrain):
+		}
 	}
 	if s.tmpSock {
 		os.RemoveAll(s.sockDir)
@@ -281,6 +282,10 @@ func (s *pgServer) stop(ctx context.Context) error {
 	}
 	return err
 }
+
+// pgLogDrain bounds how long stop waits for the server's output to end
+// after the postmaster exited.
+const pgLogDrain = 5 * time.Second
 
 // kill ends the postmaster without a checkpoint: SIGQUIT makes it take
 // its backends down with it; SIGKILL if even that hangs, then any backend

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynobox/dynobox/internal/ports"
 )
 
 func TestPostgresConnectPgxAndPsql(t *testing.T) {
@@ -98,6 +100,7 @@ func TestPostgresConnectPgxAndPsql(t *testing.T) {
 func TestPostgresKill9(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	for _, tc := range []struct {
 		name       string
 		keepServer bool
@@ -155,6 +158,7 @@ func TestPostgresKill9(t *testing.T) {
 func TestPostgresPostmasterSIGKILL(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	dir := t.TempDir()
 	p, log := newTestPostgres(t, Options{Dir: dir})
 	pgTestStart(t, p)
@@ -204,6 +208,7 @@ func TestPostgresPostmasterSIGKILL(t *testing.T) {
 func TestPostgresTwoAtOnce(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	a, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
 	b, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
 	// Started at once; the errors are checked on the test's goroutine
@@ -237,6 +242,7 @@ func TestPostgresTwoAtOnce(t *testing.T) {
 func TestPostgresSharedServer(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	server := t.TempDir()
 	main, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
 	main.ServerDir = server
@@ -269,7 +275,7 @@ func TestPostgresSharedServer(t *testing.T) {
 	}
 	port, _ := strconv.Atoi(strings.TrimPrefix(other.Addr(), "127.0.0.1:"))
 	pgTestStop(t, other)
-	if !pgPortFree(port) {
+	if !ports.Available(port) {
 		t.Error("server still listening after the last add-on stopped")
 	}
 }
@@ -277,6 +283,7 @@ func TestPostgresSharedServer(t *testing.T) {
 func TestPostgresColorsDiffer(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	server := t.TempDir()
 	first, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
 	first.ServerDir = server
@@ -296,6 +303,7 @@ func TestPostgresColorsDiffer(t *testing.T) {
 func TestPostgresPortTaken(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	dir := t.TempDir()
 	p, log := newTestPostgres(t, Options{Dir: dir})
 	pgTestStart(t, p)
@@ -323,6 +331,7 @@ func TestPostgresPortTaken(t *testing.T) {
 func TestPostgresEphemeral(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	dir := t.TempDir()
 	keep, _ := newTestPostgres(t, Options{Dir: dir})
 	pgTestStart(t, keep)
@@ -351,6 +360,7 @@ func TestPostgresEphemeral(t *testing.T) {
 func TestPostgresLongDir(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	dir := filepath.Join(t.TempDir(), strings.Repeat("state-directory-", 6))
 	p, _ := newTestPostgres(t, Options{Dir: dir})
 	pgTestStart(t, p)
@@ -434,6 +444,7 @@ func TestPostgresAsNormalUser(t *testing.T) {
 		needed(t, "runs as root only: as a normal user the other tests already run the server that way")
 	}
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		needed(t, "no user nobody: %v", err)
@@ -481,6 +492,7 @@ func TestPostgresRootKeepsDataOwner(t *testing.T) {
 		needed(t, "needs root")
 	}
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		needed(t, "no user nobody: %v", err)
@@ -513,6 +525,7 @@ func TestPostgresRootKeepsDataOwner(t *testing.T) {
 func TestPostgresStopForced(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
+	slowServer(t)
 	p, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
 	pgTestStart(t, p)
 	dsn := p.Env()["DATABASE_URL"]

@@ -283,8 +283,10 @@ func TestVerbsWithoutRunningDynobox(t *testing.T) {
 func TestInfoJSON(t *testing.T) {
 	t.Parallel()
 	p, dir, verb := runningApp(t, map[string]string{"Procfile": "web: " + helperCommand(t) + "\nworker: exec sleep 1000\n"})
-	waitFor(t, "web up", func() bool { return upCount(ps(t, verb), "web") == 1 })
-	out, _, code := verb("info", "--json")
+	// info is asserted on both dynos (pid and port), so both must be up
+	// first, not only web.
+	waitFor(t, "web and worker up", func() bool { p := ps(t, verb); return upCount(p, "web") == 1 && upCount(p, "worker") == 1 })
+	out, stderr, code := verb("info", "--json")
 	var info struct {
 		Name      string `json:"name"`
 		Dir       string `json:"dir"`
@@ -301,7 +303,7 @@ func TestInfoJSON(t *testing.T) {
 		Addons []any `json:"addons"`
 	}
 	if err := json.Unmarshal([]byte(out), &info); err != nil || code != 0 {
-		t.Fatalf("info --json: %v\n%s", err, out)
+		t.Fatalf("info --json: exit %d %v\n%s%s", code, err, out, stderr)
 	}
 	if info.Dir != dir || info.PID != p.cmd.Process.Pid || info.Release != 1 || info.Name != filepath.Base(dir) ||
 		!strings.HasPrefix(info.Router, "http://127.0.0.1:") || len(info.Dynos) != 2 || info.Dynos[0].PID == 0 || info.Dynos[0].Port == 0 || info.Addons == nil {

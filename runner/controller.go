@@ -73,8 +73,13 @@ func (c *Controller) setApp(a *App) {
 	c.appMu.Unlock()
 }
 
-// Name is the app's name: its directory's name.
-func (c *Controller) Name() string { return filepath.Base(c.App.Dir) }
+// Name is the app's name: its directory's name ("" before an app is set).
+func (c *Controller) Name() string {
+	if c.App == nil {
+		return ""
+	}
+	return filepath.Base(c.App.Dir)
+}
 
 // Env is every dyno's environment: the OS environment < env files <
 // config vars set through dynobox (add-on vars among them).
@@ -378,9 +383,13 @@ type Info struct {
 }
 
 // Info gathers the app's state.
-func (c *Controller) Info() Info {
+func (c *Controller) Info() (Info, error) {
 	rel := 0
-	if rels, err := c.Store.Releases(1); err == nil && len(rels) > 0 {
+	rels, err := c.Store.Releases(1)
+	if err != nil {
+		return Info{}, fmt.Errorf("read the current release: %w", err)
+	}
+	if len(rels) > 0 {
 		rel = rels[0].Version
 	}
 	cmds := map[string]string{}
@@ -392,5 +401,5 @@ func (c *Controller) Info() Info {
 		Router: c.RouterURL, Dashboard: c.DashboardURL, Socket: c.Socket,
 		Formation: c.Sup.Formation(), Dynos: c.Sup.Dynos(), Addons: c.AddonStatus(), Commands: cmds,
 		Build: c.Build(),
-	}
+	}, nil
 }

@@ -173,7 +173,7 @@ func (d *dyno) run() {
 	defer close(d.done)
 	crashes := 0
 	for {
-		started := time.Now()
+		started := d.sup.now()
 		status, why := d.runOnce()
 		switch why {
 		case shutDown:
@@ -194,7 +194,7 @@ func (d *dyno) run() {
 			d.setState(Down)
 			return
 		}
-		if time.Since(started) >= d.sup.cfg.Backoff.StableAfter {
+		if d.sup.now().Sub(started) >= d.sup.cfg.Backoff.StableAfter {
 			crashes = 0
 		}
 		delay := d.sup.cfg.Backoff.Delay(crashes)

@@ -2,12 +2,12 @@ package runner
 
 import (
 	"fmt"
-	"net"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/dynobox/dynobox/procfile"
 )
 
@@ -83,16 +83,6 @@ func DefaultFormation(pf *procfile.Procfile, app *procfile.AppJSON) map[string]i
 // PortChecker reports whether a loopback port can be bound now.
 type PortChecker func(port int) bool
 
-// PortFree tries to listen on 127.0.0.1:port.
-func PortFree(port int) bool {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
-}
-
 // maxProbes bounds the search for a free port: a formation whose ports
 // are all taken fails with an error instead of searching on.
 const maxProbes = 1000
@@ -130,7 +120,7 @@ func PlanFormation(app *App, args []string, reserved ...int) ([]Slot, error) {
 	if counts == nil {
 		counts = DefaultFormation(app.Procfile, app.AppJSON)
 	}
-	return Plan(app.Procfile, counts, app.Port, true, PortFree, reserved...)
+	return Plan(app.Procfile, counts, app.Port, true, ports.Available, reserved...)
 }
 
 // Plan lays out the dynos of a formation in Procfile order with ports in

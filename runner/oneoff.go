@@ -4,16 +4,17 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
 
-	"github.com/dynobox/dynobox/internal/proc"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/dynobox/dynobox/internal/ports"
+	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // OneOff is a one-off dyno ("dynobox run"): a command with a dyno's
@@ -45,7 +46,7 @@ func (o *OneOff) Run() (int, error) {
 		return 2, fmt.Errorf("run: no command given")
 	}
 	name := fmt.Sprintf("run.%04d", 1000+rand.IntN(9000))
-	port, err := freePort()
+	port, err := ports.Pick()
 	if err != nil {
 		return 1, err
 	}
@@ -108,15 +109,6 @@ func reclaimTerminal(fd int) {
 	signal.Ignore(syscall.SIGTTOU) // we are a background job until this returns
 	defer signal.Reset(syscall.SIGTTOU)
 	_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, unix.Getpgrp())
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // ShellJoin quotes each argument for /bin/sh and joins them with spaces.

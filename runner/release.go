@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/dynobox/dynobox/internal/proc"
 	"github.com/dynobox/dynobox/runner/logbus"
 )
@@ -21,7 +22,7 @@ const ReleasePhaseTimeout = time.Hour
 func ReleasePhase(ctx context.Context, appDir, command string, env []string, session string, bus *logbus.Bus) error {
 	name := fmt.Sprintf("release.%04d", 1000+rand.IntN(9000))
 	ev := func(msg string) { bus.Event(logbus.SourceHeroku, name, msg) }
-	port, err := freePort()
+	port, err := ports.Pick()
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner/logbus"
 )
@@ -54,6 +55,18 @@ type Config struct {
 	// OnState, when set, hears every dyno state change (for history and
 	// the router); it must not block.
 	OnState func(StateChange)
+	// Now, when set, is the clock that measures how long a dyno stayed up
+	// (Backoff.StableAfter); tests set one they advance by hand, so that
+	// a slow machine cannot make a quick crash look stable.
+	Now func() time.Time
+}
+
+// now is the supervisor's clock (Config.Now, else the wall clock).
+func (s *Supervisor) now() time.Time {
+	if s.cfg.Now != nil {
+		return s.cfg.Now()
+	}
+	return time.Now()
 }
 
 // StateChange is one dyno changing state.
@@ -301,7 +314,7 @@ func (s *Supervisor) portFor(typ string, i int, name string, used map[int]bool) 
 			ti = k
 		}
 	}
-	return FreePort(name, PatternPort(s.cfg.PublicPort, ti, i), used, PortFree)
+	return FreePort(name, PatternPort(s.cfg.PublicPort, ti, i), used, ports.Available)
 }
 
 // remove drops a stopped dyno from the list once its goroutine is done.

@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/logbus/logbustest"
@@ -90,7 +92,7 @@ func (h *harness) dump() string {
 
 func freeTestPort(t *testing.T) int {
 	t.Helper()
-	p, err := freePort()
+	p, err := ports.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,24 +251,37 @@ func restartLines(h *harness, dyno string) []string {
 }
 
 // crashScript runs as a dyno: it counts its runs in a file and exits 3,
-// except that run number `steady` stays up for stayUp first, and runs
+// except that run number `steady` first runs the shell command stayUp, and runs
 // after `last` stay up for good.
 func crashScript(dir string, steady int, stayUp string, last int) string {
 	n := filepath.Join(dir, "runs")
 	return fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s; echo run $n; `+
-		`if [ $n -gt %[4]d ]; then exec sleep 1000; fi; if [ $n -eq %[2]d ]; then sleep %[3]s; fi; exit 3`, n, steady, stayUp, last)
+		`if [ $n -gt %[4]d ]; then exec sleep 1000; fi; if [ $n -eq %[2]d ]; then %[3]s; fi; exit 3`, n, steady, stayUp, last)
 }
 
 // A dyno that stayed up for StableAfter before crashing restarts at once
-// again, as on Heroku: its cool-off starts over.
+// again, as on Heroku: its cool-off starts over. The uptime is measured on
+// a clock the test moves: only run 3 stays up (the clock moves a whole
+// StableAfter while it waits for its go file); runs 1, 2 and 4 take no
+// time on it, however slow the machine.
 func TestBackoffResetsAfterStableUptime(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, crashScript(dir, 3, "1", 4))}, func(c *Config) {
-		c.Backoff = Backoff{First: 300 * time.Millisecond, Max: time.Hour, StableAfter: 500 * time.Millisecond}
+	var elapsed atomic.Int64
+	start := time.Now()
+	const stable = time.Minute
+	steady := fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done", filepath.Join(dir, "go3"))
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, crashScript(dir, 3, steady, 4))}, func(c *Config) {
+		c.Backoff = Backoff{First: 300 * time.Millisecond, Max: time.Hour, StableAfter: stable}
+		c.Now = func() time.Time { return start.Add(time.Duration(elapsed.Load())) }
 	})
+	h.waitApp("worker.1", "run 3")
+	elapsed.Add(int64(stable))
+	if err := os.WriteFile(filepath.Join(dir, "go3"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	h.waitApp("worker.1", "run 5")
-	// Run 1 crashes: at once. Run 2: 300ms. Run 3 stayed up 1s: at once
+	// Run 1 crashes: at once. Run 2: 300ms. Run 3 stayed up: at once
 	// (without the reset: 600ms, crash 3). Run 4: 300ms again.
 	want := []string{"Restarting in 300ms (crash 2 in a row)", "Restarting in 300ms (crash 2 in a row)"}
 	if got := restartLines(h, "worker.1"); strings.Join(got, "|") != strings.Join(want, "|") {
@@ -279,7 +294,7 @@ func TestBackoffResetsAfterStableUptime(t *testing.T) {
 func TestManualRestartResetsBackoff(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, crashScript(dir, 0, "0", 100))}, func(c *Config) {
+	h := startSupervisor(t, []Slot{slot("worker", 1, 7000, crashScript(dir, 0, ":", 100))}, func(c *Config) {
 		c.Backoff = Backoff{First: time.Hour, Max: time.Hour, StableAfter: time.Hour}
 	})
 	// Run 1 crashes and restarts at once; run 2's crash waits an hour.

@@ -24,7 +24,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 		case p == "runner" || strings.HasPrefix(p, "runner/"):
 			return 2
 		}
-		return 1 // addons, procfile, internal/proc
+		return 1 // addons, procfile, internal/proc, internal/ports
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"/...").Output()
 	if err != nil {

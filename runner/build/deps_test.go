@@ -12,6 +12,7 @@ import (
 // reaches a registry: no dependencies are declared.
 
 func TestNodeBuild(t *testing.T) {
+	slow(t, "a real npm install and build")
 	need(t, "npm")
 	app := t.TempDir()
 	writeFiles(t, app, map[string]string{
@@ -62,6 +63,7 @@ func TestNodeBuild(t *testing.T) {
 }
 
 func TestPythonBuild(t *testing.T) {
+	slow(t, "a real venv and pip install")
 	need(t, "python3")
 	app := t.TempDir()
 	state := t.TempDir()
@@ -88,6 +90,7 @@ func TestPythonBuild(t *testing.T) {
 }
 
 func TestRubyBuild(t *testing.T) {
+	slow(t, "a real bundle install")
 	need(t, "bundle")
 	app := t.TempDir()
 	writeFiles(t, app, map[string]string{"Gemfile": "source \"https://rubygems.org\"\n"})

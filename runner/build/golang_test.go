@@ -61,6 +61,7 @@ func TestGoBuildNamesBinariesLikeHeroku(t *testing.T) {
 }
 
 func TestGoInstallDirectiveAndEnv(t *testing.T) {
+	slow(t, "real Go builds")
 	app := goApp(t, "module example.com/shop\n\n// +heroku goVersion go1.22\n// +heroku install ./cmd/...\n\ngo 1.22\n")
 	res, _ := mustBuild(t, app, Plan{Kind: Go}, Options{})
 	if !slices.Equal(res.Binaries, []string{"worker"}) {
@@ -79,6 +80,7 @@ func TestGoInstallDirectiveAndEnv(t *testing.T) {
 }
 
 func TestGoBuildFailureLeavesBinAlone(t *testing.T) {
+	slow(t, "real Go builds")
 	app := goApp(t, shopMod)
 	mustBuild(t, app, Plan{Kind: Go}, Options{})
 	writeFiles(t, app, map[string]string{"main.go": "package main\n\nfunc main() { fmt.Println(\"v2\" }\n"})
@@ -114,6 +116,7 @@ func TestGoNoMainPackage(t *testing.T) {
 }
 
 func TestRestoreAndPrune(t *testing.T) {
+	slow(t, "real Go builds")
 	app := goApp(t, shopMod)
 	state := filepath.Join(app, ".dynobox")
 	for _, v := range []string{"v1", "v2", "v3"} {

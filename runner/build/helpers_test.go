@@ -90,6 +90,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// slow skips, under go test -short only (the developer's fast loop), a
+// test that runs a real build with a package manager or the Go toolchain:
+// together they take minutes. The full suite — go test ./..., what CI
+// runs — always runs them; CI=true alone never skips.
+func slow(t *testing.T, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("skipped under -short: %s (go test ./runner/build runs it)", what)
+	}
+}
+
 // need fails (never skips) when a tool the test needs is missing: CI
 // installs it (see the package's test notes in the issue).
 func need(t *testing.T, tool string) {

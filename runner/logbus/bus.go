@@ -150,6 +150,25 @@ func (b *Bus) Event(source, process, msg string) {
 	b.Publish(&Batch{Time: time.Now(), Source: source, Process: process, Data: data}, eventWait)
 }
 
+// report publishes a platform line that must not be lost while the bus
+// runs — the count of lines a writer lost (L10) after its stream ended: it
+// waits for room until the bus takes it or is closed. However slowly the
+// sinks drain under load, a loss is never silent; only the caller's
+// goroutine waits, never a dyno. It reports whether the line was queued.
+func (b *Bus) report(batch *Batch) bool {
+	for {
+		if b.Publish(batch, eventWait) {
+			return true
+		}
+		b.mu.RLock()
+		closed := b.closed
+		b.mu.RUnlock()
+		if closed {
+			return false
+		}
+	}
+}
+
 // Close stops accepting batches and waits until the sinks have written and
 // flushed everything already queued.
 func (b *Bus) Close() {

@@ -36,9 +36,10 @@ func Pump(bus *Bus, r io.Reader, source, process string) {
 			wait = 0 // already overflowing: do not stall the dyno again
 		}
 		if bus.Publish(batch, wait) {
-			if dropped > 0 {
-				bus.Event(SourceHeroku, "logplex", fmt.Sprintf("Error L10 (output buffer overflow): %d messages dropped since %s from %s[%s]",
-					dropped, droppedSince.UTC().Format(LogplexTime), source, process))
+			// The report waits no longer than an event (the dyno's output
+			// waits meanwhile); if the bus is still full, the count goes on
+			// and is reported with the next line through, or at the end.
+			if dropped > 0 && bus.Publish(l10(source, process, dropped, droppedSince), eventWait) {
 				dropped = 0
 			}
 			return
@@ -68,13 +69,23 @@ func Pump(bus *Bus, r io.Reader, source, process string) {
 				publish(append(bytes.Clone(buf[:n]), '\n'))
 			}
 			if dropped > 0 {
-				// Report the loss even though the stream ended.
-				bus.Event(SourceHeroku, "logplex", fmt.Sprintf("Error L10 (output buffer overflow): %d messages dropped since %s from %s[%s]",
-					dropped, droppedSince.UTC().Format(LogplexTime), source, process))
+				// Report the loss even though the stream ended, waiting
+				// until the bus takes it (nothing waits on this reader
+				// any more): a loss nobody hears of looks like a quiet
+				// dyno.
+				bus.report(l10(source, process, dropped, droppedSince))
 			}
 			return
 		}
 	}
+}
+
+// l10 is Logplex's report that dropped lines of source[process] were lost
+// since a time.
+func l10(source, process string, dropped int, since time.Time) *Batch {
+	return &Batch{Time: time.Now(), Source: SourceHeroku, Process: "logplex", Data: []byte(fmt.Sprintf(
+		"Error L10 (output buffer overflow): %d messages dropped since %s from %s[%s]\n",
+		dropped, since.UTC().Format(LogplexTime), source, process))}
 }
 
 // runeBoundary returns a cut point in b (len(b) > 0) that does not split a

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver, registered as "sqlite3"
@@ -48,9 +49,23 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, unreadable(path, err)
 	}
+	// Opening is one at a time across processes (and goroutines): the
+	// first connection to a new database turns on WAL, which needs the
+	// database to itself, and SQLite reports "database is locked" to a
+	// connection that opens meanwhile, without waiting the busy timeout.
+	// The lock is on the database's directory, so it adds no file.
+	unlock, err := lockDir(filepath.Dir(abs))
+	if err != nil {
+		return nil, unreadable(path, err)
+	}
+	defer unlock()
 	// The database, and the -wal and -shm files SQLite creates with the
-	// database's mode, are the app's secrets: 0600 from the start.
-	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+	// database's mode, are the app's secrets: 0600 from the start. Only a
+	// missing file is created here: closing a descriptor of a database this
+	// process already has open would drop SQLite's POSIX locks on it (they
+	// belong to the process, not the descriptor), and another connection
+	// would then fail with "database is locked".
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 		f.Close()
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -76,6 +91,27 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
+// lockDir takes an exclusive flock on dir; unlock releases it. flock locks
+// are apart from the POSIX locks SQLite takes on the database file, so the
+// two never interfere.
+func lockDir(dir string) (unlock func(), err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() { f.Close() }, nil // closing releases the flock
+}
+
 func unreadable(path string, err error) error {
 	return fmt.Errorf("state database %s is unreadable (%v); it holds the app's config vars and releases, so dynobox will not replace it: restore it from a backup, or move it aside to start with an empty state", path, err)
 }
@@ -88,7 +124,7 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) migrate() error {
 	var have int
 	if err := s.db.QueryRow("PRAGMA user_version").Scan(&have); err != nil {
-		return err
+		return fmt.Errorf("read its schema version: %w", err)
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
@@ -125,7 +161,7 @@ func applyMigration(ctx context.Context, conn *sql.Conn, i int, name string) err
 		return err
 	}
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return err
+		return fmt.Errorf("migration %s: begin: %w", name, err)
 	}
 	fail := func(err error) error {
 		conn.ExecContext(ctx, "ROLLBACK")

@@ -31,8 +31,8 @@ func (f *fakeApp) called(format string, args ...any) {
 	f.calls = append(f.calls, fmt.Sprintf(format, args...))
 }
 
-func (f *fakeApp) Info() runner.Info {
-	return runner.Info{Name: "app", Formation: map[string]int{"web": 2}, Commands: map[string]string{"web": "./server"}}
+func (f *fakeApp) Info() (runner.Info, error) {
+	return runner.Info{Name: "app", Formation: map[string]int{"web": 2}, Commands: map[string]string{"web": "./server"}}, f.err
 }
 func (f *fakeApp) Scale(ch []runner.ScaleChange) (map[string]int, error) {
 	f.called("scale %+v", ch)
@@ -160,6 +160,14 @@ func TestHandlerMapsErrorsOnce(t *testing.T) {
 		var re *runner.InputError
 		if err == nil || err.Error() != c.err.Error() || errors.As(err, &re) != c.request {
 			t.Errorf("%v: client got %v (a request error: %v), want a request error: %v", c.err, err, errors.As(err, &re), c.request)
+		}
+		// info and ps pass on a failure to read the app's state, never
+		// a zero release or an empty formation in its place.
+		for _, path := range []string{"/v1/info", "/v1/ps"} {
+			var out map[string]any
+			if err := client.Call("GET", path, nil, &out); err == nil || err.Error() != c.err.Error() || out != nil {
+				t.Errorf("GET %s with %v: client got %v and %v", path, c.err, err, out)
+			}
 		}
 	}
 	// A body that is not JSON, and a failed ps:restart (an unknown dyno),

@@ -35,7 +35,7 @@ const MaxLogLines = runner.HistoryLines
 // implements it. The handlers reach nothing behind it, so they are tested
 // against a fake (server_test.go).
 type App interface {
-	Info() runner.Info
+	Info() (runner.Info, error)
 	Scale(changes []runner.ScaleChange) (map[string]int, error)
 	Restart(sel runner.Select) ([]string, error)
 	StopDynos(sel runner.Select) ([]string, error)
@@ -58,10 +58,13 @@ var _ App = (*runner.Controller)(nil)
 // Handler serves the API for a running app.
 func Handler(c App) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) { reply(w, c.Info(), nil) })
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
+		info, err := c.Info()
+		reply(w, info, err)
+	})
 	mux.HandleFunc("GET /v1/ps", func(w http.ResponseWriter, r *http.Request) {
-		info := c.Info()
-		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos, Build: info.Build}, nil)
+		info, err := c.Info()
+		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos, Build: info.Build}, err)
 	})
 	mux.HandleFunc("POST /v1/ps/scale", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Changes []runner.ScaleChange }

@@ -36,9 +36,21 @@ import (
 //go:embed assets
 var assets embed.FS
 
+// App is what the dashboard shows and steers: what the API serves, plus
+// the app's name for the page and its dynos for the CPU and memory
+// sampler. runner.Controller implements it; the dashboard reaches nothing
+// behind it, so its handlers are tested against a fake.
+type App interface {
+	api.App
+	Name() string
+	Dynos() []runner.DynoInfo
+}
+
+var _ App = (*runner.Controller)(nil)
+
 // Dashboard is the web UI of one running app.
 type Dashboard struct {
-	ctl   *runner.Controller
+	app   App    // nil: a page without an app (tests of the guard and assets)
 	token string // per run; embedded in the page, required on every change
 
 	// hosts are Host names accepted besides loopback ones (see AllowHost).
@@ -51,13 +63,13 @@ type Dashboard struct {
 	secretsAt time.Time
 }
 
-// New returns the dashboard of ctl's app. It starts nothing: call Run to
+// New returns the dashboard of app. It starts nothing: call Run to
 // sample CPU and memory, and serve Handler.
-func New(ctl *runner.Controller) *Dashboard {
+func New(app App) *Dashboard {
 	var b [32]byte
 	rand.Read(b[:])
 	return &Dashboard{
-		ctl:   ctl,
+		app:   app,
 		token: hex.EncodeToString(b[:]),
 		hosts: map[string]bool{},
 		stats: newSampler(SampleInterval, SampleCount),
@@ -71,10 +83,10 @@ func (d *Dashboard) AllowHost(host string) { d.hosts[strings.ToLower(host)] = tr
 
 // Run samples the dynos' CPU and memory until ctx ends.
 func (d *Dashboard) Run(ctx context.Context) {
-	if d.ctl == nil || d.ctl.Sup == nil {
+	if d.app == nil {
 		return
 	}
-	d.stats.run(ctx, func() []runner.DynoInfo { return d.ctl.Sup.Dynos() })
+	d.stats.run(ctx, d.app.Dynos)
 }
 
 // Handler serves the dashboard: the page and its assets, the API under
@@ -88,7 +100,7 @@ func (d *Dashboard) Handler() http.Handler {
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
 	})
 
-	apiHandler := http.StripPrefix("/api", api.Handler(d.ctl))
+	apiHandler := http.StripPrefix("/api", api.Handler(d.app))
 	// Only these API routes are mounted: a route added to the API later is
 	// not exposed to the browser until someone decides it is safe here.
 	for _, route := range []string{
@@ -115,8 +127,8 @@ var page = template.Must(template.ParseFS(assets, "assets/index.html"))
 
 func (d *Dashboard) servePage(w http.ResponseWriter, r *http.Request) {
 	name := "app"
-	if d.ctl != nil && d.ctl.App != nil {
-		name = d.ctl.Name()
+	if d.app != nil && d.app.Name() != "" {
+		name = d.app.Name()
 	}
 	var buf bytes.Buffer
 	if err := page.Execute(&buf, struct{ Name, Token, Version string }{name, d.token, assetVersion}); err != nil {
@@ -150,7 +162,7 @@ func (d *Dashboard) serveReveal(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorReply{"want {\"key\": \"NAME\"}"})
 		return
 	}
-	vars, err := d.ctl.Config()
+	vars, err := d.app.Config()
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, errorReply{err.Error()})
 		return

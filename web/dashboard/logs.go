@@ -56,7 +56,7 @@ func (d *Dashboard) serveLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	sub := d.ctl.Hub.Subscribe(f, 1024) // before the history, so no line falls between
+	sub := d.app.Logs().Subscribe(f, 1024) // before the history, so no line falls between
 	defer sub.Close()
 
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -76,7 +76,7 @@ func (d *Dashboard) serveLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintf(bw, "retry: 1000\n\n")
 	hist := logEvent{History: true, Lines: []logLine{}}
-	for _, l := range d.ctl.Hub.Recent(n, f) {
+	for _, l := range d.app.Logs().Recent(n, f) {
 		hist.Lines = append(hist.Lines, logLine{l.Time.UnixMilli(), l.Source, l.Process, mask.Replace(l.Text)})
 	}
 	if send(hist) != nil {

@@ -64,8 +64,8 @@ func (d *Dashboard) logMasker() *strings.Replacer {
 		return d.secrets
 	}
 	var parts []string
-	if d.ctl != nil {
-		if vars, err := d.ctl.Config(); err == nil {
+	if d.app != nil {
+		if vars, err := d.app.Config(); err == nil {
 			for _, v := range vars {
 				parts = append(parts, secretParts(v.Key, v.Value)...)
 			}

@@ -1,0 +1,30 @@
+package ports
+
+import (
+	"net"
+	"strconv"
+	"testing"
+)
+
+func TestPickAndAvailable(t *testing.T) {
+	t.Parallel()
+	port, err := Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if port <= 0 || port > 65535 {
+		t.Fatalf("Pick returned port %d", port)
+	}
+	// A port someone listens on is not available; once closed, it is.
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatalf("the picked port %d cannot be bound: %v", port, err)
+	}
+	if Available(port) {
+		t.Errorf("port %d reported available while listened on", port)
+	}
+	l.Close()
+	if !Available(port) {
+		t.Errorf("port %d reported taken after its listener closed", port)
+	}
+}
