@@ -60,9 +60,24 @@ func exitCode(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		// A start that failed and then failed to stop reports both; the
+		// first decides the status.
+		code := exitOK
+		for _, e := range j.Unwrap() {
+			if c := exitCode(stderr, e); code == exitOK {
+				code = c
+			}
+		}
+		return code
+	}
 	var st exitStatus
 	if errors.As(err, &st) {
 		return int(st)
+	}
+	var crash *runner.CrashError
+	if errors.As(err, &crash) {
+		return crash.Status // the log said which dyno exited
 	}
 	var ie *runner.InputError
 	if errors.As(err, &ie) {
