@@ -98,7 +98,7 @@ func waitOutput(t *testing.T, out *syncBuffer, want string) {
 // everything back, once.
 func TestInstanceOpenRunClose(t *testing.T) {
 	t.Parallel()
-	o, out := instanceOptions(t, "worker: echo booted; exec sleep 1000\n")
+	o, out := instanceOptions(t, "worker: echo boot''ed; exec sleep 1000\n") // the command does not say "booted"
 	in, err := Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestInstanceOpenRunClose(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- in.Run(ctx) }()
-	waitOutput(t, out, "booted")
+	waitOutput(t, out, "| booted")
 	cancel(&Interrupted{Signal: "SIGTERM"})
 	select {
 	case err := <-ran:
@@ -142,7 +142,7 @@ func TestInstanceOpenRunClose(t *testing.T) {
 	}
 	l.Close()
 	if logs := savedLogs(t, o); !strings.Contains(logs, "app[worker.1]: booted") {
-		t.Fatalf("the history lacks the dyno's output:\n%s", logs)
+		t.Fatalf("the history lacks the dyno's output:\n%s\nterminal:\n%s", logs, out)
 	}
 	again, err := Open(context.Background(), o)
 	if err != nil {
