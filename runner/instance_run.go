@@ -58,7 +58,7 @@ func (in *Instance) openLogs(context.Context) error {
 	in.hub = logbus.NewHub(HistoryLines)
 	in.hub.Preload(LoadHistory(in.store, HistoryLines))
 	history := NewHistory(in.store)
-	in.onExit(func() error { history.Close(); return nil })
+	in.onExit(in.goRun(history.Run)) // after the bus's Close: its last lines are saved
 	in.bus = logbus.New(tty, in.hub, history)
 	go in.bus.Run()
 	in.onExit(func() error { in.bus.Close(); return nil })
@@ -73,6 +73,18 @@ func (in *Instance) openLogs(context.Context) error {
 	}
 	in.onExit(func() error { wd.Close(); return nil })
 	return nil
+}
+
+// goRun runs run on a goroutine of its own until the stop it returns
+// (for onExit) ends it and waits for it.
+func (in *Instance) goRun(run func(context.Context) error) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	return func() error {
+		cancel()
+		return <-done
+	}
 }
 
 type discard struct{}
@@ -93,7 +105,7 @@ func (in *Instance) hold(ctx context.Context) error {
 	}
 	in.set = set
 	events := NewEventLog(in.store)
-	in.onExit(func() error { events.Close(); return nil })
+	in.onExit(in.goRun(events.Run))
 	app := in.app
 	in.ctl = &Controller{App: app, Store: in.store, Hub: in.hub, Bus: in.bus, Started: time.Now(), Addons: set,
 		StateDir: in.state.Path, RouterURL: in.routerURL(), DashboardURL: in.dashURL, Socket: in.o.Socket, Session: in.session,
