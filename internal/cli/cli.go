@@ -9,7 +9,10 @@
 // *runner.InputError — bad usage, bad input files, or what the running
 // dynobox blamed on the request (the API client returns its 400s as one)
 // — is 2; anything else is 1. An exitStatus carries a status already
-// reported, such as a one-off dyno's own.
+// reported, such as a one-off dyno's own, and a *runner.CrashError the
+// status of the dyno whose exit ended a start with --exit-on-crash. A
+// start that failed and then failed to stop returns both, joined: each
+// is printed, the first decides the status.
 package cli
 
 import (
