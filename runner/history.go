@@ -14,26 +14,19 @@ import (
 const HistoryLines = 5000
 
 // History is a log sink that saves the newest lines to the state database
-// once a second. Between saves it holds only the newest HistoryLines, so a
-// flooding dyno costs at most one bounded write a second and is never
-// blocked by the disk.
+// once a second (Run). Between saves it holds only the newest
+// HistoryLines, so a flooding dyno costs at most one bounded write a
+// second and is never blocked by the disk.
 type History struct {
 	store *state.Store
 
 	mu      sync.Mutex
 	pending []*logbus.Batch // newest last; trimmed to about HistoryLines lines
 	lines   int
-
-	stop chan struct{}
-	done chan struct{}
 }
 
-// NewHistory starts saving to store; Close saves the rest and stops.
-func NewHistory(store *state.Store) *History {
-	h := &History{store: store, stop: make(chan struct{}), done: make(chan struct{})}
-	go h.loop()
-	return h
-}
+// NewHistory returns a history saving to store; it saves nothing until Run.
+func NewHistory(store *state.Store) *History { return &History{store: store} }
 
 // WriteBatch keeps a reference to b (batches are immutable).
 func (h *History) WriteBatch(b *logbus.Batch) {
@@ -51,17 +44,18 @@ func (h *History) WriteBatch(b *logbus.Batch) {
 // Flush does nothing: saving happens on the history's own clock.
 func (h *History) Flush() {}
 
-func (h *History) loop() {
-	defer close(h.done)
+// Run saves once a second until ctx ends, then saves what is pending
+// (the bus, closed first, has delivered its last lines) and returns.
+func (h *History) Run(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-tick.C:
 			h.save()
-		case <-h.stop:
+		case <-ctx.Done():
 			h.save()
-			return
+			return nil
 		}
 	}
 }
@@ -88,16 +82,6 @@ func (h *History) save() {
 	_ = h.store.AppendLogs(ctx, lines, HistoryLines) // history is best effort; the terminal has every line
 }
 
-// Close saves what is pending and stops.
-func (h *History) Close() {
-	select {
-	case <-h.stop:
-	default:
-		close(h.stop)
-	}
-	<-h.done
-}
-
 // LoadHistory returns the saved lines as bus lines, oldest first.
 func LoadHistory(store *state.Store, n int) []logbus.Line {
 	saved, err := store.RecentLogs(n)
@@ -112,49 +96,45 @@ func LoadHistory(store *state.Store, n int) []logbus.Line {
 }
 
 // EventLog records dyno state changes in the state database on its own
-// goroutine, so a dyno never waits for the disk.
+// goroutine (Run), so a dyno never waits for the disk.
 type EventLog struct {
 	store *state.Store
 	ch    chan StateChange
-	done  chan struct{}
-
-	mu     sync.Mutex // guards closed against a send on a closed channel
-	closed bool
 }
 
-// NewEventLog starts recording; Close drains and stops.
+// NewEventLog returns an event log for store; it records from Run on.
 func NewEventLog(store *state.Store) *EventLog {
-	e := &EventLog{store: store, ch: make(chan StateChange, 1024), done: make(chan struct{})}
-	go func() {
-		defer close(e.done)
-		for c := range e.ch {
-			e.store.AddDynoEvent(state.DynoEvent{At: c.Time, Dyno: c.Dyno, Type: c.Type, From: string(c.From), To: string(c.To), ExitStatus: c.ExitStatus})
-		}
-	}()
-	return e
+	return &EventLog{store: store, ch: make(chan StateChange, 1024)}
 }
 
 // Record queues a change; when the queue is full the change is dropped
 // (the log bus has it anyway).
 func (e *EventLog) Record(c StateChange) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return
-	}
 	select {
 	case e.ch <- c:
 	default:
 	}
 }
 
-// Close writes what is queued and stops.
-func (e *EventLog) Close() {
-	e.mu.Lock()
-	if !e.closed {
-		e.closed = true
-		close(e.ch)
+// Run writes the changes queued until ctx ends, then those still queued.
+func (e *EventLog) Run(ctx context.Context) error {
+	for {
+		select {
+		case c := <-e.ch:
+			e.write(c)
+		case <-ctx.Done():
+			for {
+				select {
+				case c := <-e.ch:
+					e.write(c)
+				default:
+					return nil
+				}
+			}
+		}
 	}
-	e.mu.Unlock()
-	<-e.done
+}
+
+func (e *EventLog) write(c StateChange) {
+	e.store.AddDynoEvent(state.DynoEvent{At: c.Time, Dyno: c.Dyno, Type: c.Type, From: string(c.From), To: string(c.To), ExitStatus: c.ExitStatus})
 }

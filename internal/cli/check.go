@@ -33,7 +33,7 @@ Warnings (names Heroku would rewrite, duplicate types) are printed;
 		if err != nil {
 			return err
 		}
-		slots, err := runner.PlanFormation(app, args, dashboardPort("", app.Port))
+		slots, err := runner.PlanFormation(app, args, runner.DashboardPort("", app.Port))
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,10 @@
 // *runner.InputError — bad usage, bad input files, or what the running
 // dynobox blamed on the request (the API client returns its 400s as one)
 // — is 2; anything else is 1. An exitStatus carries a status already
-// reported, such as a one-off dyno's own.
+// reported, such as a one-off dyno's own, and a *runner.CrashError the
+// status of the dyno whose exit ended a start with --exit-on-crash. A
+// start that failed and then failed to stop returns both, joined: each
+// is printed, the first decides the status.
 package cli
 
 import (
@@ -60,9 +63,24 @@ func exitCode(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		// A start that failed and then failed to stop reports both; the
+		// first decides the status.
+		code := exitOK
+		for _, e := range j.Unwrap() {
+			if c := exitCode(stderr, e); code == exitOK {
+				code = c
+			}
+		}
+		return code
+	}
 	var st exitStatus
 	if errors.As(err, &st) {
 		return int(st)
+	}
+	var crash *runner.CrashError
+	if errors.As(err, &crash) {
+		return crash.Status // the log said which dyno exited
 	}
 	var ie *runner.InputError
 	if errors.As(err, &ie) {

@@ -25,7 +25,7 @@ func TestDashboardDefaultPortFallsBack(t *testing.T) {
 	if taken <= 1000 {
 		t.Fatalf("port %d has no app port 1000 below it", taken) // the kernel hands out ports above 1024
 	}
-	l, dashboardURL, err := listenDashboard(fmt.Sprintf("127.0.0.1:%d", taken), taken-1000)
+	l, dashboardURL, err := runner.ListenDashboard(fmt.Sprintf("127.0.0.1:%d", taken), taken-1000)
 	if err != nil {
 		t.Fatalf("default address taken: %v, want a free port instead", err)
 	}
@@ -45,7 +45,7 @@ func TestDashboardDefaultPortFallsBack(t *testing.T) {
 	}
 
 	// --dashboard ADDR names an address: taken means an error.
-	if l, url, err := listenDashboard(fmt.Sprintf("127.0.0.1:%d", taken), 5006); err == nil {
+	if l, url, err := runner.ListenDashboard(fmt.Sprintf("127.0.0.1:%d", taken), 5006); err == nil {
 		l.Close()
 		t.Fatalf("a taken --dashboard address was replaced by %s", url)
 	}

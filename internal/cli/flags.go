@@ -195,25 +195,3 @@ func checkDashboard(v string) error {
 	}
 	return nil
 }
-
-// dashboardAddr is where the dashboard listens: --dashboard's value
-// (checked by checkDashboard), by default 127.0.0.1:PORT+1000; "" when off.
-func dashboardAddr(flag string, public int) string {
-	switch flag {
-	case "off":
-		return ""
-	case "":
-		return fmt.Sprintf("127.0.0.1:%d", public+1000)
-	}
-	return flag
-}
-
-// dashboardPort is the dashboard's port, or 0: no dyno may get it.
-func dashboardPort(flag string, public int) int {
-	_, port, err := net.SplitHostPort(dashboardAddr(flag, public))
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(port)
-	return n
-}

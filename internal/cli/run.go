@@ -32,7 +32,7 @@ add-ons throwaway data that is deleted afterwards.`)
 		if len(args) == 0 {
 			return usagef("run: no command given; e.g. dynobox run -- go test ./...")
 		}
-		appDir, err := absDir(af.dir)
+		appDir, err := runner.AppDir(af.dir)
 		if err != nil {
 			return usagef("app directory: %v", err)
 		}

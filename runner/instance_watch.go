@@ -1,4 +1,7 @@
-package cli
+package runner
+
+// The watcher of a run: deploys on save, reloads on a changed .env or
+// Procfile (see runner/watch for what counts as a save).
 
 import (
 	"context"
@@ -8,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/watch"
 )
@@ -20,7 +22,8 @@ import (
 // once the watcher sees changes, or has failed; started is to be closed
 // once the dynos were launched. done closes once watching has stopped.
 // settleLimit bounds the wait for dynos to boot (see waitSettled).
-func watchApp(ctl *runner.Controller, app *runner.App, stateDir string, settleLimit time.Duration, started <-chan struct{}, ctx context.Context) (scanned, done <-chan struct{}) {
+func watchApp(ctx context.Context, ctl *Controller, settleLimit time.Duration, started <-chan struct{}) (scanned, done <-chan struct{}) {
+	app, stateDir := ctl.App, ctl.StateDir
 	event := func(msg string) { ctl.Bus.Event(logbus.SourceHeroku, "dynobox", msg) }
 	scan := make(chan struct{})
 	// Absolute: a relative state directory is relative to where dynobox
@@ -45,7 +48,7 @@ func watchApp(ctl *runner.Controller, app *runner.App, stateDir string, settleLi
 		},
 		Notice: event,
 		// What the dynos write (an upload, a log) never deploys.
-		Writers: runner.Writers(ctl.Session, app.Dir),
+		Writers: Writers(ctl.Session, app.Dir),
 		OnReady: func(dirs int) {
 			what := "directories"
 			if dirs == 1 {
@@ -83,7 +86,7 @@ func watchApp(ctl *runner.Controller, app *runner.App, stateDir string, settleLi
 
 // waitSettled waits until no dyno is starting, stopping or about to
 // restart, at most limit.
-func waitSettled(ctx context.Context, sup *runner.Supervisor, limit time.Duration) {
+func waitSettled(ctx context.Context, sup *Supervisor, limit time.Duration) {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond) // a restart asked for is no state change yet
