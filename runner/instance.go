@@ -283,8 +283,14 @@ func (in *Instance) load() error {
 	}
 	in.onExit(func() error { return in.store.Close() })
 	in.onExit(in.saveFailures) // runs just before the store closes
-	if rels, err := in.store.Releases(1); err == nil && len(rels) == 0 {
-		in.store.AddRelease("Initial release", "")
+	rels, err := in.store.Releases(1)
+	if err != nil {
+		return fmt.Errorf("reading the releases: %w", err)
+	}
+	if len(rels) == 0 {
+		if _, err := in.store.AddRelease("Initial release", ""); err != nil {
+			return fmt.Errorf("recording the initial release: %w", err)
+		}
 	}
 	if in.specs, in.names, err = AddonSpecs(app, in.store); err != nil {
 		return err

@@ -3,20 +3,20 @@
 // per request, Heroku's error codes and error page, and no request dropped
 // while dynos come and go.
 //
-// It is the standard library's pieces put together: net/http's server reads
-// the clients' requests, httputil.ReverseProxy passes them on, and an
-// http.Transport per dyno keeps the connections to it. What the router adds:
+// It is net/http's server, httputil.ReverseProxy and an http.Transport per
+// dyno put together. What the router adds:
 // the choice of dyno and the waiting for one (dispatch.go), Heroku's headers
 // (headers.go) and limits (limits.go), the H-codes and the log line
 // (errors.go, log.go, relay.go), and a bound on the memory that request
 // heads being read can take (conn.go).
 //
-// Load spreading is least-busy: each request goes to the up dyno with the
-// fewest requests in flight through the router, ties broken at random (so a
-// lightly used app sees Heroku's random spreading). Heroku picks at random
-// because its many routers share no state; dynobox has one router, and app
-// servers run locally are often single-threaded or paused in a debugger,
-// where random picking would queue requests behind the busy dyno.
+// Contract: New starts nothing; Serve accepts until Shutdown, which answers
+// requests waiting for a dyno at once and lets the others finish. It learns
+// of dynos only through its Pool and reports through Config.Log only.
+//
+// Load spreading is least-busy (fewest requests in flight, ties at random):
+// Heroku's routers share no state and pick at random; dynobox has one,
+// and local app servers are often single-threaded or paused in a debugger.
 package router
 
 import (
