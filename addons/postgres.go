@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,13 +24,6 @@ var pgColors = []string{
 	"LIME", "MAROON", "MAUVE", "NAVY", "OLIVE", "ONYX", "ORANGE", "PINK",
 	"PUCE", "PURPLE", "RED", "ROSE", "SILVER", "TEAL", "VIOLET", "WHITE", "YELLOW",
 }
-
-// pgClaimed holds the colors of running Postgres add-ons, so two add-ons of
-// one dynobox never get the same color var.
-var pgClaimed = struct {
-	sync.Mutex
-	m map[string]string // color → add-on dir
-}{m: map[string]string{}}
 
 // Postgres is the heroku-postgresql add-on: a real PostgreSQL server on
 // 127.0.0.1, its data in the add-on's directory.
@@ -139,9 +133,7 @@ func (p *Postgres) Start(ctx context.Context) error {
 		color, err = p.claimColor()
 	}
 	if err == nil {
-		if err = s.ensureDatabase(ctx, p.Database(), p.Role(), password); err != nil {
-			p.releaseColor(color)
-		}
+		err = s.ensureDatabase(ctx, p.Database(), p.Role(), password)
 	}
 	if err != nil {
 		// Roll back: ctx may be what failed, so the stop gets its own time.
@@ -167,7 +159,6 @@ func (p *Postgres) Stop(ctx context.Context) error {
 		return nil
 	}
 	p.srv = nil
-	p.releaseColor(p.color)
 	if err := s.release(ctx); err != nil {
 		return fmt.Errorf("%s: %w", p.Name(), err)
 	}
@@ -280,28 +271,40 @@ func (p *Postgres) serverLog() func(string) {
 	return p.logf
 }
 
-// claimColor reads the add-on's color, or picks one from its name and
-// keeps it: env vars stay the same from run to run.
+// claimColor returns the add-on's color: the one kept in its directory, or
+// a new one it then keeps, so env vars stay the same from run to run. A
+// color belongs to one add-on of the app: the add-ons in the directory that
+// holds Options.Dir never keep the same one, whether they run or not (a
+// Set starts them at once; an add-on created in an earlier run may start
+// after a new one chose). Choices in this process take turns, each writing
+// its color before the next reads.
 func (p *Postgres) claimColor() (string, error) {
+	pgColorMu.Lock()
+	defer pgColorMu.Unlock()
+	taken, err := pgSiblingColors(p.opts.Dir)
+	if err != nil {
+		return "", fmt.Errorf("read the app's colors: %w", err)
+	}
 	path := filepath.Join(p.opts.Dir, "color")
-	pgClaimed.Lock()
-	defer pgClaimed.Unlock()
+	kept := ""
 	if b, err := os.ReadFile(path); err == nil {
-		if c := strings.TrimSpace(string(b)); c != "" {
-			pgClaimed.m[c] = p.opts.Dir
-			return c, nil
-		}
+		kept = strings.TrimSpace(string(b))
+	}
+	if kept != "" && taken[kept] == "" {
+		return kept, nil
 	}
 	h := fnv.New32a()
 	h.Write([]byte(p.Name()))
 	start := int(h.Sum32() % uint32(len(pgColors)))
-	color := pgColors[start]
+	color := ""
 	for i := range pgColors {
-		c := pgColors[(start+i)%len(pgColors)]
-		if owner, taken := pgClaimed.m[c]; !taken || owner == p.opts.Dir {
+		if c := pgColors[(start+i)%len(pgColors)]; taken[c] == "" {
 			color = c
 			break
 		}
+	}
+	if color == "" {
+		return "", fmt.Errorf("no free color: the app's add-ons keep all %d", len(pgColors))
 	}
 	if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
 		return "", err
@@ -309,16 +312,45 @@ func (p *Postgres) claimColor() (string, error) {
 	if err := os.WriteFile(path, []byte(color+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("save color: %w", err)
 	}
-	pgClaimed.m[color] = p.opts.Dir
+	if kept != "" {
+		// Two add-ons kept one color (an older dynobox let them): one
+		// var hid the other's.
+		p.logf(fmt.Sprintf("color %s is also %s's; this add-on's is now %s", kept, taken[kept], color))
+	}
 	return color, nil
 }
 
-func (p *Postgres) releaseColor(color string) {
-	pgClaimed.Lock()
-	if pgClaimed.m[color] == p.opts.Dir {
-		delete(pgClaimed.m, color)
+// pgColorMu makes the color choices of this process take turns.
+var pgColorMu sync.Mutex
+
+// pgSiblingColors maps the colors kept by the add-ons beside dir (its
+// siblings) to their directory names.
+func pgSiblingColors(dir string) (map[string]string, error) {
+	parent, self := filepath.Split(filepath.Clean(dir))
+	entries, err := os.ReadDir(parent)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]string{}, nil
 	}
-	pgClaimed.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]string{}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == self {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(parent, e.Name(), "color"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c := strings.TrimSpace(string(b)); c != "" {
+			taken[c] = e.Name()
+		}
+	}
+	return taken, nil
 }
 
 // logf sends one of our own lines to the log bus.

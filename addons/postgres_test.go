@@ -265,8 +265,8 @@ func TestPostgresSharedServer(t *testing.T) {
 		t.Errorf("database = %q", got)
 	}
 	if main.color == other.color {
-		// (other has no color var, but two default add-ons must differ)
-		t.Logf("colors: %s, %s", main.color, other.color)
+		// other has no color var, but an app's add-ons never share a color
+		t.Errorf("both %s", main.color)
 	}
 
 	pgTestStop(t, main)
@@ -284,10 +284,11 @@ func TestPostgresColorsDiffer(t *testing.T) {
 	t.Parallel()
 	pgTestNeedBinaries(t)
 	slowServer(t)
-	server := t.TempDir()
-	first, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+	app := t.TempDir() // as the registry lays out an app's add-ons
+	server := filepath.Join(app, "postgres-server")
+	first, _ := newTestPostgres(t, Options{Dir: filepath.Join(app, "heroku-postgresql")})
 	first.ServerDir = server
-	second, _ := newTestPostgres(t, Options{Dir: t.TempDir()})
+	second, _ := newTestPostgres(t, Options{Dir: filepath.Join(app, "heroku-postgresql-2")})
 	second.ServerDir = server
 	second.Secondary = true
 	pgTestStart(t, first)
