@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Helpers of the end-to-end tests: apps, the binary run in the background
@@ -102,6 +104,28 @@ func startDynoboxEnv(t *testing.T, dir string, env []string, args ...string) *pr
 		}
 	})
 	return p
+}
+
+// whileStopped runs do while dynobox is stopped (SIGSTOP), then lets it
+// go on: it reads what do changed all at once, however slowly do ran.
+func (p *proc) whileStopped(do func()) {
+	p.t.Helper()
+	pid := p.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		p.t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	// kill returns before every thread has stopped; waitid returns once
+	// all have (WNOWAIT: cmd.Wait still reaps the process later).
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		p.t.Fatalf("waitid: %v", err)
+	}
+	const cldStopped = 5 // si_code of a stopped child
+	if info.Code != cldStopped {
+		p.t.Fatalf("dynobox did not stop (si_code %d):\n%s", info.Code, p.out)
+	}
+	do()
 }
 
 // hasOutput reports whether the output contains text, ignoring how many

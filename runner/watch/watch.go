@@ -217,6 +217,7 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 		done <- struct{}{}
 	}()
 
+	events, errs := w.src.Events(), w.src.Errors()
 	touch := func() {
 		now := time.Now()
 		if b.first.IsZero() {
@@ -228,8 +229,24 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 		}
 		timer.Reset(time.Until(b.due))
 	}
+	take := func(ev fsnotify.Event) {
+		got := map[string]bool{}
+		if w.handle(ev, got) {
+			b.add(got, busy || time.Now().Before(w.win.until))
+			touch()
+		}
+	}
 	fire := func() {
 		if busy || b.empty() || time.Now().Before(b.due) {
+			return
+		}
+		// Events already queued are the batch's: the loop was late (a busy
+		// machine), the writer not quiet. Only those: a stream that never
+		// stops is still cut at MaxDelay.
+		for n := len(events); n > 0; n-- {
+			take(<-events)
+		}
+		if time.Now().Before(b.due) {
 			return
 		}
 		if b.overflow {
@@ -253,7 +270,6 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 		}()
 	}
 
-	events, errs := w.src.Events(), w.src.Errors()
 	for {
 		select {
 		case <-ctx.Done():
@@ -271,11 +287,7 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 			if !ok {
 				return fmt.Errorf("watch %s: event source closed", w.root)
 			}
-			got := map[string]bool{}
-			if w.handle(ev, got) {
-				b.add(got, busy || time.Now().Before(w.win.until))
-				touch()
-			}
+			take(ev)
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil

@@ -110,18 +110,6 @@ func mkTree(t testing.TB, files ...string) string {
 	return root
 }
 
-func TestBurstIsOneCallback(t *testing.T) {
-	h := start(t, mkTree(t, "main.go"), Options{})
-	for i := range 50 {
-		h.write("main.go", fmt.Sprint("package main // ", i))
-	}
-	c := h.next()
-	if !slices.Equal(c.Paths, []string{"main.go"}) || !c.Code || c.Env || c.Overflow {
-		t.Fatalf("got %+v", c)
-	}
-	h.quiet()
-}
-
 func TestIdenticalWriteIsNoChange(t *testing.T) {
 	root := mkTree(t, "main.go")
 	h := start(t, root, Options{})
@@ -135,28 +123,6 @@ func TestIdenticalWriteIsNoChange(t *testing.T) {
 	if c := h.next(); !slices.Equal(c.Paths, []string{"main.go"}) {
 		t.Fatalf("got %+v", c)
 	}
-}
-
-func TestCheckoutIsOneCallback(t *testing.T) {
-	// A quiet window far longer than the writes' gaps: under load the test's
-	// own writer can stall past the default 150 ms, which would rightly
-	// split the burst; what is tested is that one burst is one callback.
-	h := start(t, mkTree(t, "go.mod"), Options{Debounce: 2 * time.Second, MaxDelay: 30 * time.Second})
-	// A git checkout: 200 files in new and existing directories.
-	for i := range 200 {
-		h.write(fmt.Sprintf("pkg%d/f%d.go", i%10, i), "package x")
-	}
-	c := h.next()
-	var files int
-	for _, p := range c.Paths {
-		if filepath.Ext(p) == ".go" {
-			files++
-		}
-	}
-	if files != 200 {
-		t.Fatalf("got %d .go files in one callback, want 200: %v", files, c.Paths)
-	}
-	h.quiet()
 }
 
 func TestAtomicSave(t *testing.T) {
