@@ -116,7 +116,7 @@ func (in *Instance) hold(ctx context.Context) error {
 		AppDir: app.Dir, Slots: in.slots,
 		BootTimeout: in.o.BootTimeout, StopTimeout: in.o.StopTimeout, ExitOnCrash: in.o.ExitOnCrash,
 		Bus: in.bus, Session: in.session, Procfile: app.Procfile, PublicPort: app.Port, Reserved: in.reserved,
-		OnState: events.Record, Router: true,
+		OnState: events.Record,
 	})
 	in.ctl.Sup = in.sup
 	if in.o.Front != nil {

@@ -40,15 +40,14 @@ type Config struct {
 	Session     string
 
 	// Procfile and PublicPort let the formation change at runtime (Scale).
+	// The router always holds PublicPort: no dyno gets it, and restarting a
+	// web dyno starts its replacement first and stops the old one once the
+	// new one is up (Heroku's preboot).
 	Procfile   *procfile.Procfile
 	PublicPort int
 	// Reserved are ports of dynobox's own listeners (the dashboard): no
 	// dyno gets one.
 	Reserved []int
-	// Router: a router holds the public port and sends requests to up web
-	// dynos, so restarting a web dyno starts its replacement first and
-	// stops the old one once the new one is up (Heroku's preboot).
-	Router bool
 	// NoCgroups keeps dynos out of cgroups, leaving the process group and
 	// the session marker (the fall-backs where cgroups cannot be made).
 	NoCgroups bool
@@ -289,9 +288,9 @@ func (s *Supervisor) Scale(typ string, n int) error {
 }
 
 // usedPortsLocked is every port a dyno has, dynobox's own, and the public
-// port when the router holds it; the caller holds mu.
+// port (the router's); the caller holds mu.
 func (s *Supervisor) usedPortsLocked() map[int]bool {
-	used := map[int]bool{s.cfg.PublicPort: s.cfg.Router}
+	used := map[int]bool{s.cfg.PublicPort: true}
 	for _, r := range s.cfg.Reserved {
 		used[r] = true
 	}
@@ -305,9 +304,6 @@ func (s *Supervisor) usedPortsLocked() map[int]bool {
 // next free one that no dyno and no listener of dynobox's has. Called
 // with portMu held and mu not held: it probes ports.
 func (s *Supervisor) portFor(typ string, i int, name string, used map[int]bool) (int, error) {
-	if typ == "web" && i == 1 && !used[s.cfg.PublicPort] {
-		return s.cfg.PublicPort, nil
-	}
 	ti := 0
 	for k, e := range s.cfg.Procfile.Entries {
 		if e.Name == typ {
@@ -367,7 +363,7 @@ func (s *Supervisor) control(sel Select, c control) ([]string, error) {
 			continue // a replacement is already booting; it gets this request
 		}
 		names = append(names, d.slot.Name)
-		if c == ctlRestart && s.cfg.Router && d.slot.Type == "web" && d.info().State != Down {
+		if c == ctlRestart && d.slot.Type == "web" && d.info().State != Down {
 			d.replacing = true
 			go s.preboot(d)
 			continue

@@ -569,7 +569,7 @@ func TestWebIsStartingFromTheStart(t *testing.T) {
 	defer bus.Close()
 	session := NewSession()
 	sup := New(Config{AppDir: t.TempDir(), Env: os.Environ(), Slots: []Slot{slot("web", 1, port, listenCommand)},
-		BootTimeout: wait, StopTimeout: time.Second, Bus: bus, Session: session, Procfile: pf, PublicPort: port - 1, Router: true})
+		BootTimeout: wait, StopTimeout: time.Second, Bus: bus, Session: session, Procfile: pf, PublicPort: port - 1})
 	defer func() { sup.Kill(); sup.Stop(); SweepSession(session, 0) }()
 	if _, st := sup.Web(); st != WebStarting {
 		t.Fatalf("before Start: %v, want starting", st)
