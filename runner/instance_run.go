@@ -119,6 +119,10 @@ func (in *Instance) hold(ctx context.Context) error {
 		OnState: events.Record,
 	})
 	in.ctl.Sup = in.sup
+	if in.dash != nil { // the dashboard's charts are the one reader of the samples
+		in.ctl.stats = newSampler(StatsInterval, StatsCount, in.sup.Dynos)
+		in.onExit(in.goRun(in.ctl.stats.Run))
+	}
 	if in.o.Front != nil {
 		phase := PhaseStarting
 		if len(in.specs) > 0 {

@@ -19,7 +19,6 @@ func serveDashboard(ctl *runner.Controller, l net.Listener) (stop func()) {
 	// Open log streams watch ctx: cancelling it ends them, so Shutdown
 	// need not wait for their two-second timeout.
 	ctx, cancel := context.WithCancel(context.Background())
-	go d.Run(ctx)
 	srv := &http.Server{
 		Handler:           d.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

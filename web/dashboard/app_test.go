@@ -7,9 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
+	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,17 +19,18 @@ import (
 )
 
 // fakeApp is the dashboard's App without a running app: what the page,
-// the masks, the reveal, the log stream and the sampler read comes from
+// the masks, the reveal, the log stream and the charts read comes from
 // here, so a test can say what the dashboard should make of it.
 type fakeApp struct {
 	name  string
 	vars  []runner.ConfigVar
 	hub   *logbus.Hub
 	dynos []runner.DynoInfo
+	stats runner.Stats
 }
 
 func (f *fakeApp) Name() string               { return f.name }
-func (f *fakeApp) Dynos() []runner.DynoInfo   { return f.dynos }
+func (f *fakeApp) Stats() runner.Stats        { return f.stats }
 func (f *fakeApp) Logs() *logbus.Hub          { return f.hub }
 func (f *fakeApp) Event(process, text string) {}
 func (f *fakeApp) Config() ([]runner.ConfigVar, error) {
@@ -128,43 +128,24 @@ func TestDashboardServesItsApp(t *testing.T) {
 	}
 }
 
-// The sampler measures the dynos the app lists: a dyno's process group
-// gets a series.
-func TestDashboardSamplesTheAppsDynos(t *testing.T) {
+// The charts show the app's samples (runner takes them) as they are.
+func TestDashboardChartsTheAppsStats(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command("sleep", "60")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	app := newFakeApp()
+	app.stats = runner.Stats{IntervalSeconds: 2, Times: []int64{1000, 3000},
+		Dynos: map[string]runner.DynoSeries{"worker.1": {CPU: []float64{-1, 12.5}, Memory: []float64{1 << 20, 2 << 20}}}}
+	srv := httptest.NewServer(New(app).Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/dash/stats")
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	app := newFakeApp()
-	app.dynos = []runner.DynoInfo{{Name: "worker.1", PID: cmd.Process.Pid}}
-	d := New(app)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { d.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	srv := httptest.NewServer(d.Handler())
-	defer srv.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(srv.URL + "/api/dash/stats")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st Stats
-		err = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s, ok := st.Dynos["worker.1"]; ok && len(s.Memory) > 0 && s.Memory[len(s.Memory)-1] > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no memory sampled for worker.1 (pid %d): %+v", cmd.Process.Pid, st)
-		}
-		time.Sleep(50 * time.Millisecond)
+	defer resp.Body.Close()
+	var got runner.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, app.stats) {
+		t.Fatalf("GET /api/dash/stats = %+v, want the app's %+v", got, app.stats)
 	}
 }
