@@ -60,8 +60,7 @@ func (in *Instance) openLogs(context.Context) error {
 	history := NewHistory(in.store)
 	in.onExit(in.goRun(history.Run)) // after the bus's Close: its last lines are saved
 	in.bus = logbus.New(tty, in.hub, history)
-	go in.bus.Run()
-	in.onExit(func() error { in.bus.Close(); return nil })
+	in.onExit(in.goRun(in.bus.Run)) // at Close, after all queued later: every step may still log
 
 	exe, err := os.Executable()
 	if err != nil {

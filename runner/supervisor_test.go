@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -37,7 +38,7 @@ func startSupervisor(t *testing.T, slots []Slot, mod func(*Config)) *harness {
 	dir := t.TempDir()
 	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
-	go bus.Run()
+	go bus.Run(context.Background())
 	cfg := Config{
 		AppDir: dir, Env: os.Environ(), Slots: slots,
 		BootTimeout: wait, StopTimeout: 5 * time.Second,
@@ -565,7 +566,7 @@ func TestWebIsStartingFromTheStart(t *testing.T) {
 	pf := testProcfile(t, "web: python3 server.py\n") // the Procfile only names the type
 	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
-	go bus.Run()
+	go bus.Run(context.Background())
 	defer bus.Close()
 	session := NewSession()
 	sup := New(Config{AppDir: t.TempDir(), Env: os.Environ(), Slots: []Slot{slot("web", 1, port, listenCommand)},
