@@ -38,7 +38,8 @@ type pgRunAs struct {
 // running). Changing from root to another uid clears every capability, and
 // none is added back: the server runs with CapEff, CapInh and CapAmb empty.
 func pgSysProcAttr(run *pgRunAs, deathSig syscall.Signal) *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSig}
+	attr := proc.GroupAttr()
+	attr.Pdeathsig = deathSig
 	if run != nil {
 		attr.Credential = &syscall.Credential{Uid: run.uid, Gid: run.gid} // and no supplementary groups
 	}

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // supervise waits for the running process to exit and, unless stopping,
@@ -188,7 +190,7 @@ func (p *redisProc) stopServer(ctx context.Context) error {
 
 // kill ends the process group at once.
 func (p *redisProc) kill(run *redisRun) {
-	_ = syscall.Kill(-run.pid, syscall.SIGKILL)
+	proc.SignalGroup(run.pid, syscall.SIGKILL)
 	select {
 	case <-run.exited:
 	case <-time.After(redisStopKill):

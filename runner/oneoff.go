@@ -5,7 +5,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -54,12 +53,9 @@ func (o *OneOff) Run() (int, error) {
 	if len(o.Args) > 1 {
 		command = ShellJoin(o.Args)
 	}
-	cmd := exec.Command("/bin/sh", "-c", shellScript(o.AppDir, command))
-	cmd.Dir = o.AppDir
-	cmd.Env = DynoEnv(o.Env, o.AppDir, name, port, o.Session)
+	cmd := shellCommand(o.AppDir, command, DynoEnv(o.Env, o.AppDir, name, port, o.Session))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
 	tty := o.Stdin != nil && term.IsTerminal(int(o.Stdin.Fd()))
-	cmd.SysProcAttr = groupAttr()
 	if tty {
 		// Make it the terminal's foreground job, as a shell would: Ctrl-C and
 		// Ctrl-Z then reach it directly and it may read the terminal.
@@ -84,7 +80,7 @@ func (o *OneOff) Run() (int, error) {
 		for {
 			select {
 			case s := <-sigs:
-				signalGroup(pid, s.(syscall.Signal))
+				proc.SignalGroup(pid, s.(syscall.Signal))
 			case <-exited:
 				return
 			}
@@ -93,8 +89,8 @@ func (o *OneOff) Run() (int, error) {
 	cmd.Wait()
 	close(exited)
 	proc.ChildDone(pid)
-	signalGroup(pid, syscall.SIGKILL) // the one-off dyno is gone: so are its background jobs
-	killCgroup(cgDir)                 // and its daemons
+	proc.SignalGroup(pid, syscall.SIGKILL) // the one-off dyno is gone: so are its background jobs
+	killCgroup(cgDir)                      // and its daemons
 	if tty {
 		reclaimTerminal(int(o.Stdin.Fd()))
 	}

@@ -577,19 +577,3 @@ func DynoEnv(base []string, appDir, name string, port int, session string) []str
 	)
 	return env
 }
-
-// shellScript is what /bin/sh -c runs: the app's .profile.d/*.sh and then
-// .profile sourced first when present (as on Heroku), then the command.
-func shellScript(appDir, command string) string {
-	var pre []string
-	if m, _ := filepath.Glob(filepath.Join(appDir, ".profile.d", "*.sh")); len(m) > 0 {
-		pre = append(pre, `for f in .profile.d/*.sh; do [ -r "$f" ] && . "./$f"; done; unset f`)
-	}
-	if _, err := os.Stat(filepath.Join(appDir, ".profile")); err == nil {
-		pre = append(pre, `. ./.profile`)
-	}
-	if len(pre) == 0 {
-		return command
-	}
-	return strings.Join(pre, "\n") + "\n" + command
-}

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -440,15 +439,6 @@ func TestSweepSessionFindsDaemons(t *testing.T) {
 		t.Fatal("sweep found nothing")
 	}
 	waitGone(t, pids)
-}
-
-func TestSignalGroupIgnoresMissing(t *testing.T) {
-	t.Parallel()
-	signalGroup(0, syscall.SIGKILL) // must not signal our own group
-	signalGroup(1, syscall.SIGKILL) // nor init's
-	if groupAlive(999999) {
-		t.Fatal("a nonexistent group is alive")
-	}
 }
 
 func testProcfile(t *testing.T, text string) *procfile.Procfile {
