@@ -265,8 +265,8 @@ func redisServerProc(pid int, dataDir string) bool {
 	if !pgProcAlive(pid) {
 		return false
 	}
-	cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
-	return err == nil && cwd == dataDir
+	cwd, ok := proc.Cwd(pid)
+	return ok && cwd == dataDir
 }
 
 // startSystem runs the add-on on redis-server; r.mu is held.

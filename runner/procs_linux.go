@@ -1,9 +1,7 @@
 package runner
 
 import (
-	"bytes"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -22,22 +20,7 @@ func sessionPIDs(session string) []int {
 	if session == "" {
 		return nil
 	}
-	want := []byte(SessionVar + "=" + session + "\x00")
-	self := os.Getpid()
-	var pids []int
-	for _, p := range proc.List() {
-		if p.PID == self || p.State == 'Z' {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/environ")
-		if err != nil {
-			continue
-		}
-		if bytes.HasPrefix(env, want) || bytes.Contains(env, append([]byte{0}, want...)) {
-			pids = append(pids, p.PID)
-		}
-	}
-	return pids
+	return proc.WithEnv(SessionVar + "=" + session)
 }
 
 // SweepSession terminates every process still marked with session: SIGTERM,
