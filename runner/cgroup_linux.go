@@ -60,16 +60,8 @@ func cgroup2Mount() string {
 
 // ownCgroup is this process's cgroup v2 path ("0::/path").
 func ownCgroup() string {
-	data, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			return p
-		}
-	}
-	return ""
+	p, _ := proc.Cgroup(os.Getpid())
+	return p
 }
 
 // sessionCgroup is the session's cgroup directory, next to this process's
