@@ -31,8 +31,10 @@ func (f *front) Hold(ctl *runner.Controller, public net.Listener, phase runner.P
 		Watch: watchHints("", ctl.App.Dir),
 		Log:   func(line string) { ctl.Bus.Event(logbus.SourceHeroku, "router", line) }})
 	f.gate.SetPhase(string(phase))
-	f.gate.Serve()
-	return f.gate.Close
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.gate.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
 }
 
 // Serve serves the router behind the gate, the API and the dashboard.
