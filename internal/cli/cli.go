@@ -103,8 +103,9 @@ func commands() []*command {
 }
 
 // Main runs dynobox with args (the command line without the program's
-// name), writing to stdout and stderr, and returns its exit status.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// name), reading stdin and writing to stdout and stderr, and returns its
+// exit status.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmds := commands()
 	if len(args) == 0 {
 		mainHelp(stderr, cmds)
@@ -129,7 +130,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range cmds {
 		if c.name == name {
-			c.ctx, c.stdout, c.stderr = ctx, stdout, stderr
+			c.ctx, c.stdin, c.stdout, c.stderr = ctx, stdin, stdout, stderr
 			pos, err := c.parse(args[1:])
 			if errors.Is(err, flag.ErrHelp) {
 				c.writeHelp(stdout)

@@ -69,8 +69,9 @@ add-ons throwaway data that is deleted afterwards.`)
 				args = []string{e.Command}
 			}
 		}
+		stdin, _ := c.stdin.(*os.File) // the one-off dyno takes the terminal when it is one
 		o := &runner.OneOff{AppDir: app.Dir, Env: env, Args: args, Session: session,
-			Stdin: os.Stdin, Stdout: c.stdout, Stderr: c.stderr}
+			Stdin: stdin, Stdout: c.stdout, Stderr: c.stderr}
 		if running {
 			// The running app's log shows the one-off dyno's lifecycle.
 			client := api.NewClient(appDir, stateDir.Path)
