@@ -20,7 +20,7 @@ func Writers(session, appDir string) watch.Writers {
 	w := &writers{marker: SessionVar + "=" + session, session: session, appDir: appDir}
 	if dir := sessionCgroup(session); dir != "" {
 		w.cgDir = dir
-		if rel, err := filepath.Rel(cgroup2Mount(), dir); err == nil {
+		if rel, err := filepath.Rel(proc.Cgroup2Mount(), dir); err == nil {
 			w.cgPath = "/" + filepath.ToSlash(rel)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // A child started with a marker in its environment is found by it, and
@@ -83,5 +85,31 @@ func TestCgroupAndExists(t *testing.T) {
 	}
 	if _, ok := Cgroup(1 << 30); ok || Exists(1<<30) {
 		t.Fatal("a missing process exists")
+	}
+}
+
+func TestSelf(t *testing.T) {
+	if mnt := Cgroup2Mount(); mnt != "" {
+		if st, err := os.Stat(filepath.Join(mnt, "cgroup.controllers")); err != nil || !st.Mode().IsRegular() {
+			t.Errorf("Cgroup2Mount %q holds no cgroup.controllers: %v", mnt, err)
+		}
+	}
+	f, err := os.CreateTemp(t.TempDir(), "fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got, ok := FileOf(int(f.Fd())); !ok || got != f.Name() {
+		t.Errorf("FileOf(%d) = %q, %v; want %q", f.Fd(), got, ok, f.Name())
+	}
+	if _, ok := FileOf(1 << 20); ok {
+		t.Error("FileOf of a closed descriptor is ok")
+	}
+	// Root in the initial namespace has CAP_SYS_ADMIN; anyone else may not.
+	if os.Geteuid() == 0 && !HasCapability(unix.CAP_CHOWN) && !HasCapability(unix.CAP_SYS_ADMIN) {
+		t.Error("root has neither CAP_CHOWN nor CAP_SYS_ADMIN")
+	}
+	if HasCapability(63) {
+		t.Error("capability 63, which does not exist, is had")
 	}
 }
