@@ -127,8 +127,7 @@ func (in *Instance) hold(ctx context.Context) error {
 		if len(in.specs) > 0 {
 			phase = PhaseAddons
 		}
-		stop := in.o.Front.Hold(in.ctl, in.public, phase)
-		in.onExit(func() error { stop(); return nil })
+		in.onExit(in.goRun(in.o.Front.Hold(in.ctl, in.public, phase).Run))
 	}
 	return nil
 }
@@ -179,11 +178,11 @@ func (in *Instance) serve(context.Context) error {
 	if in.o.Front == nil {
 		return nil
 	}
-	stop, err := in.o.Front.Serve(in.ctl, in.dash)
+	web, err := in.o.Front.Serve(in.ctl, in.dash)
 	if err != nil {
 		return err
 	}
-	in.onExit(func() error { stop(); return nil })
+	in.onExit(in.goRun(web.Run))
 	if in.dash != nil {
 		in.bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+in.dashURL)
 	}
