@@ -2,15 +2,16 @@
 // runs one verb and turns what the verb returns into output and an exit
 // status.
 //
-// Its contract: a verb writes only to the writers Main is given (a
-// one-off dyno, pg:psql and redis:cli also attach the process's own
-// terminal, as they must), never calls os.Exit, and returns an error.
+// Its contract: a verb reads only the stdin and writes only to the
+// writers Main is given (a one-off dyno, pg:psql and redis:cli hand them
+// to the process they attach), never calls os.Exit, and returns an error.
 // exitCode maps errors to exit statuses in one place: nil is 0; a
 // *runner.InputError — bad usage, bad input files, or what the running
 // dynobox blamed on the request (the API client returns its 400s as one)
 // — is 2; anything else is 1. An exitStatus carries a status already
-// reported, such as a one-off dyno's own, and a *runner.CrashError the
-// status of the dyno whose exit ended a start with --exit-on-crash. A
+// reported, a *runner.ExitError a one-off dyno's own, and a
+// *runner.CrashError the status of the dyno whose exit ended a start
+// with --exit-on-crash. A
 // start that failed and then failed to stop returns both, joined: each
 // is printed, the first decides the status.
 package cli
@@ -81,6 +82,10 @@ func exitCode(stderr io.Writer, err error) int {
 	var crash *runner.CrashError
 	if errors.As(err, &crash) {
 		return crash.Status // the log said which dyno exited
+	}
+	var exit *runner.ExitError
+	if errors.As(err, &exit) {
+		return exit.Status // a one-off dyno's, which said why itself
 	}
 	var ie *runner.InputError
 	if errors.As(err, &ie) {

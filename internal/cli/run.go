@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/dynobox/dynobox/runner"
@@ -77,11 +76,7 @@ add-ons throwaway data that is deleted afterwards.`)
 			client := api.NewClient(appDir, stateDir.Path)
 			o.Event = func(dyno, msg string) { client.Post("/v1/events", api.Event{Dyno: dyno, Text: msg}, nil) }
 		}
-		code, err := o.Run()
-		if err != nil {
-			fmt.Fprintf(c.stderr, "dynobox: %v\n", err)
-		}
-		return status(code)
+		return o.Run(c.ctx) // its exit status is ours (exitCode)
 	}
 	return c
 }
