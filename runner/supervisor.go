@@ -82,7 +82,12 @@ type Crash struct {
 	Status int
 }
 
-// Supervisor owns the dynos of one app.
+// Supervisor owns the dynos of one app. It is not a loop but a set of
+// commands, each of which does its work and returns: Start launches the
+// dynos (each runs its restart loop on a goroutine of its own), Scale,
+// Restart and StopDynos change them, Stop ends them all gracefully and
+// returns once every dyno goroutine and process is gone, and Kill, called
+// while a Stop waits (a second Ctrl-C), cuts its grace short.
 type Supervisor struct {
 	cfg     Config
 	crashes chan Crash
