@@ -33,17 +33,13 @@ func TestOneOffExitStatus(t *testing.T) {
 func TestOneOffEndsWithItsContext(t *testing.T) {
 	t.Parallel()
 	for cmd, want := range map[string]int{
-		"sleep 1000":                      128 + 15,
-		"trap '' TERM; sleep 1000 & wait": 128 + 9,
+		"echo ready; sleep 1000": 128 + 15,
+		// The shell ignores SIGTERM; its loop outlives each sleep TERM ends.
+		"trap '' TERM; echo ready; while :; do sleep 1; done": 128 + 9,
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		o := &OneOff{AppDir: t.TempDir(), Env: os.Environ(), Args: []string{cmd}, Session: NewSession(),
-			Stdout: &testutil.Buffer{}, Stderr: &testutil.Buffer{}, StopTimeout: 100 * time.Millisecond,
-			Event: func(_, msg string) {
-				if msg == "State changed from starting to up" {
-					cancel()
-				}
-			}}
+			Stdout: cancelOn{"ready", cancel}, Stderr: &testutil.Buffer{}, StopTimeout: 100 * time.Millisecond}
 		ran := make(chan error, 1)
 		go func() { ran <- o.Run(ctx) }()
 		select {
