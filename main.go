@@ -36,5 +36,5 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	cli.Version = version
-	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/dynobox/dynobox/internal/testutil"
 )
 
 func startKafka(t *testing.T, dir string, cfg KafkaConfig) *Kafka {
@@ -301,7 +302,7 @@ func TestKafkaCLIHelpers(t *testing.T) {
 	if !strings.Contains(out.String(), "app.clicks with 3 partitions") {
 		t.Fatalf("create: %q", out.String())
 	}
-	tail := &syncBuffer{}
+	tail := &testutil.Buffer{}
 	tctx, cancel := context.WithCancel(ctx)
 	ready := make(chan struct{})
 	tailDone := make(chan error, 1)
@@ -346,23 +347,6 @@ func regexpFields(text string, fields ...string) bool {
 		}
 	}
 	return false
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestKafkaEphemeral(t *testing.T) {

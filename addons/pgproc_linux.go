@@ -38,7 +38,8 @@ type pgRunAs struct {
 // running). Changing from root to another uid clears every capability, and
 // none is added back: the server runs with CapEff, CapInh and CapAmb empty.
 func pgSysProcAttr(run *pgRunAs, deathSig syscall.Signal) *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSig}
+	attr := proc.GroupAttr()
+	attr.Pdeathsig = deathSig
 	if run != nil {
 		attr.Credential = &syscall.Credential{Uid: run.uid, Gid: run.gid} // and no supplementary groups
 	}
@@ -170,13 +171,11 @@ func pgServerProc(pid int, dataDir string) bool {
 	if !pgProcAlive(pid) {
 		return false
 	}
-	proc := "/proc/" + strconv.Itoa(pid)
-	cwd, err := os.Readlink(proc + "/cwd")
-	if err != nil || cwd != dataDir {
+	if cwd, ok := proc.Cwd(pid); !ok || cwd != dataDir {
 		return false
 	}
-	exe, err := os.Readlink(proc + "/exe")
-	return err == nil && filepath.Base(exe) == "postgres"
+	exe, ok := proc.Exe(pid)
+	return ok && filepath.Base(exe) == "postgres"
 }
 
 // pgStalePid reports whether a lock file naming pid may go: pid is dead, a
@@ -186,23 +185,18 @@ func pgStalePid(pid int, dataDir string) bool {
 	if !pgProcAlive(pid) {
 		return true
 	}
-	cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
-	return err == nil && cwd != dataDir
+	cwd, ok := proc.Cwd(pid)
+	return ok && cwd != dataDir
 }
 
 // pgServerProcs lists the postgres processes working in dataDir. After a
 // postmaster is SIGKILLed its busy backends live on, still attached to the
 // old shared memory; they must go before a new postmaster starts.
 func pgServerProcs(dataDir string) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err == nil && pid != os.Getpid() && pgServerProc(pid, dataDir) {
-			pids = append(pids, pid)
+	for _, p := range proc.List() {
+		if p.PID != os.Getpid() && pgServerProc(p.PID, dataDir) {
+			pids = append(pids, p.PID)
 		}
 	}
 	return pids

@@ -4,15 +4,14 @@ package addons
 // backend, on a pseudo-terminal.
 
 import (
-	"bytes"
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/dynobox/dynobox/internal/testutil"
 )
 
 func needRedisCLI(t *testing.T) {
@@ -92,7 +91,7 @@ func typeAtRedisCLIPrompt(t *testing.T, cmd *exec.Cmd, prompt string, steps []cl
 	go io.Copy(screen, tty)
 	screen.waitFor(t, prompt)
 	for _, s := range steps {
-		mark := screen.len()
+		mark := screen.Len()
 		tty.WriteString(s.typed)
 		screen.waitForAfter(t, mark, s.want)
 		if strings.HasSuffix(s.typed, "\r") {
@@ -116,28 +115,7 @@ func typeAtRedisCLIPrompt(t *testing.T, cmd *exec.Cmd, prompt string, steps []cl
 }
 
 // ptyScreen accumulates what a program wrote to its terminal.
-type ptyScreen struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *ptyScreen) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *ptyScreen) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-func (s *ptyScreen) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Len()
-}
+type ptyScreen struct{ testutil.Buffer }
 
 func (s *ptyScreen) waitFor(t *testing.T, want string) { s.waitForAfter(t, 0, want) }
 

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // supervise waits for the running process to exit and, unless stopping,
@@ -188,7 +190,7 @@ func (p *redisProc) stopServer(ctx context.Context) error {
 
 // kill ends the process group at once.
 func (p *redisProc) kill(run *redisRun) {
-	_ = syscall.Kill(-run.pid, syscall.SIGKILL)
+	proc.SignalGroup(run.pid, syscall.SIGKILL)
 	select {
 	case <-run.exited:
 	case <-time.After(redisStopKill):
@@ -263,8 +265,8 @@ func redisServerProc(pid int, dataDir string) bool {
 	if !pgProcAlive(pid) {
 		return false
 	}
-	cwd, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
-	return err == nil && cwd == dataDir
+	cwd, ok := proc.Cwd(pid)
+	return ok && cwd == dataDir
 }
 
 // startSystem runs the add-on on redis-server; r.mu is held.

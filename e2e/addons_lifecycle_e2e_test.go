@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dynobox/dynobox/internal/testutil"
 )
 
 // An add-on attached with addons:create is the app's from then on: the
@@ -84,7 +86,7 @@ func TestKafkaTopicsTail(t *testing.T) {
 	}
 	tail := exec.Command(dynoboxBin, "kafka:topics:tail", "events")
 	tail.Dir = dir
-	var out syncBuffer
+	var out testutil.Buffer
 	tail.Stdout, tail.Stderr = &out, &out
 	if err := tail.Start(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynobox/dynobox/internal/testutil"
 )
 
 // Without privilege nothing names the process behind a one-shot write, so
@@ -90,7 +92,7 @@ func TestUploadsIntoGitIgnoredFoldersNeverDeployUnprivileged(t *testing.T) {
 		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	}
-	p := &proc{t: t, cmd: cmd, out: &syncBuffer{}, err: &syncBuffer{}}
+	p := &proc{t: t, cmd: cmd, out: &testutil.Buffer{}, err: &testutil.Buffer{}}
 	cmd.Dir, cmd.Env = app, env
 	cmd.Stdout, cmd.Stderr = p.out, p.err
 	if err := cmd.Start(); err != nil {

@@ -14,12 +14,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,29 +49,11 @@ func writeApp(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// syncBuffer is an io.Writer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type proc struct {
 	t   *testing.T
 	cmd *exec.Cmd
-	out *syncBuffer
-	err *syncBuffer
+	out *testutil.Buffer
+	err *testutil.Buffer
 }
 
 // startDynobox runs the binary in dir in the background.
@@ -83,7 +65,7 @@ func startDynobox(t *testing.T, dir string, args ...string) *proc {
 // startDynoboxEnv is startDynobox with extra environment variables.
 func startDynoboxEnv(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, out: &syncBuffer{}, err: &syncBuffer{}}
+	p := &proc{t: t, out: &testutil.Buffer{}, err: &testutil.Buffer{}}
 	if len(args) > 0 && args[0] == "start" && !slices.Contains(args, "--dashboard") {
 		args = append(args, "--dashboard", "off") // tests need no dashboard unless they say so
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dynobox/dynobox/internal/testutil"
 )
 
 // End-to-end tests of the verbs on a stopped app: they answer from the
@@ -128,7 +130,7 @@ func TestVerbsWorkOnAStoppedApp(t *testing.T) {
 	// for a start and follows it.
 	tail := exec.Command(dynoboxBin, "logs", "--tail", "-n", "1", "-p", "worker")
 	tail.Dir = dir
-	var tailOut, tailErr syncBuffer
+	var tailOut, tailErr testutil.Buffer
 	tail.Stdout, tail.Stderr = &tailOut, &tailErr
 	if err := tail.Start(); err != nil {
 		t.Fatal(err)

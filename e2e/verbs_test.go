@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynobox/dynobox/internal/testutil"
 )
 
 // End-to-end tests of the verbs that steer a running dynobox.
@@ -210,7 +212,7 @@ func TestLogsFiltersAndTail(t *testing.T) {
 	// once the last saved line shows, the tail is live.
 	tail := exec.Command(dynoboxBin, "logs", "--tail", "-n", "1", "-p", "worker", "-s", "app")
 	tail.Dir = dir
-	var tailOut syncBuffer
+	var tailOut testutil.Buffer
 	tail.Stdout = &tailOut
 	if err := tail.Start(); err != nil {
 		t.Fatal(err)

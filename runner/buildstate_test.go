@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,7 +26,7 @@ func TestSlowBuildReportsProgressAndFailureStays(t *testing.T) {
 	defer store.Close()
 	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
-	go bus.Run()
+	go bus.Run(context.Background())
 	defer bus.Close()
 	app := &App{Dir: dir, Procfile: testProcfile(t, "worker: exec sleep 1000\n"), FileEnv: map[string]string{}}
 	c := &Controller{App: app, Store: store, Bus: bus, StateDir: stateDir, Session: NewSession(),

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,45 +36,16 @@ type cgroups struct {
 // supervisor, the release phase and a one-off never pick the same name.
 var cgroupSeq atomic.Int64
 
-// cgroup2Mount is where the cgroup v2 hierarchy is mounted ("" if not).
-func cgroup2Mount() string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// 36 35 0:30 / /sys/fs/cgroup rw,... shared:9 - cgroup2 cgroup2 rw
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
-			continue
-		}
-		if f := strings.Fields(pre); len(f) >= 5 && f[3] == "/" {
-			return f[4]
-		}
-	}
-	return ""
-}
-
 // ownCgroup is this process's cgroup v2 path ("0::/path").
 func ownCgroup() string {
-	data, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			return p
-		}
-	}
-	return ""
+	p, _ := proc.Cgroup(os.Getpid())
+	return p
 }
 
 // sessionCgroup is the session's cgroup directory, next to this process's
 // own cgroup (the watchdog, dynobox's child, finds the same one).
 func sessionCgroup(session string) string {
-	mnt, own := cgroup2Mount(), ownCgroup()
+	mnt, own := proc.Cgroup2Mount(), ownCgroup()
 	if mnt == "" || own == "" || session == "" {
 		return ""
 	}

@@ -55,6 +55,7 @@ type Controller struct {
 	loaded *App // App as last reloaded; nil: App
 
 	builds buildTracker
+	stats  *sampler // nil: no sampling (no dashboard)
 }
 
 // app is the app's files as last read: App, or a reload of them.

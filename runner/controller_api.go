@@ -28,11 +28,6 @@ func (c *Controller) Event(process, text string) { c.Bus.Event(logbus.SourceHero
 // Logs is the app's log: its recent lines and its stream.
 func (c *Controller) Logs() *logbus.Hub { return c.Hub }
 
-// Dynos lists the formation's dynos as ps shows them (none before a
-// supervisor is set).
-func (c *Controller) Dynos() []DynoInfo {
-	if c.Sup == nil {
-		return nil
-	}
-	return c.Sup.Dynos()
-}
+// Stats is each dyno's CPU and memory over the last few minutes, sampled
+// while the dashboard is on (none otherwise).
+func (c *Controller) Stats() Stats { return c.stats.snapshot() }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"syscall"
@@ -271,12 +270,9 @@ func (d *dyno) runOnce() (int, outcome) {
 		d.event("Error starting process: %v", err)
 		return 127, exitedItself
 	}
-	cmd := exec.Command("/bin/sh", "-c", shellScript(cfg.AppDir, command))
-	cmd.Dir = cfg.AppDir
-	cmd.Env = d.sup.dynoEnv(d.slot)
+	cmd := shellCommand(cfg.AppDir, command, d.sup.dynoEnv(d.slot))
 	cmd.Stdin = nil // /dev/null, as on Heroku
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = groupAttr()
 	cmd, cgDir, err := startChild(cmd, d.sup.cg, d.slot.Name)
 	pw.Close()
 	d.cgDir = cgDir
@@ -302,8 +298,8 @@ func (d *dyno) runOnce() (int, outcome) {
 	}()
 
 	finish := func(status int, next State) int {
-		signalGroup(pid, syscall.SIGKILL) // whatever the main process left behind goes with it, as on Heroku
-		killCgroup(cgDir)                 // daemons too, even those that left the group and cleared their env
+		proc.SignalGroup(pid, syscall.SIGKILL) // whatever the main process left behind goes with it, as on Heroku
+		killCgroup(cgDir)                      // daemons too, even those that left the group and cleared their env
 		d.event("Process exited with status %d", status)
 		d.mu.Lock()
 		d.pid = 0
@@ -334,7 +330,7 @@ func (d *dyno) runOnce() (int, outcome) {
 		case <-bootTimeout:
 			d.event("Error R10 (Boot timeout) -> Web process failed to bind to $PORT within %s of launch", humanDuration(cfg.BootTimeout))
 			d.event("Stopping process with SIGKILL")
-			signalGroup(pid, syscall.SIGKILL)
+			proc.SignalGroup(pid, syscall.SIGKILL)
 			return finish(<-exited, Crashed), exitedItself
 		case st := <-exited:
 			return finish(st, Crashed), exitedItself
@@ -359,7 +355,7 @@ func (d *dyno) terminate(pid int, exited <-chan int, finish func(int, State) int
 	defer d.setDraining(false)
 	status, gotStatus := 0, false
 	killAll := func() int {
-		signalGroup(pid, syscall.SIGKILL)
+		proc.SignalGroup(pid, syscall.SIGKILL)
 		if !gotStatus {
 			status = <-exited
 		}
@@ -371,14 +367,14 @@ func (d *dyno) terminate(pid int, exited <-chan int, finish func(int, State) int
 	}
 	grace := d.sup.cfg.StopTimeout
 	d.event("Stopping all processes with SIGTERM")
-	signalGroup(pid, syscall.SIGTERM)
+	proc.SignalGroup(pid, syscall.SIGTERM)
 	signalCgroup(d.cgDir, syscall.SIGTERM) // those that left the group too
 	deadline := time.NewTimer(grace)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if gotStatus && !groupAlive(pid) {
+		if gotStatus && !proc.GroupAlive(pid) {
 			return finish(status, next)
 		}
 		select {

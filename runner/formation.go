@@ -120,15 +120,15 @@ func PlanFormation(app *App, args []string, reserved ...int) ([]Slot, error) {
 	if counts == nil {
 		counts = DefaultFormation(app.Procfile, app.AppJSON)
 	}
-	return Plan(app.Procfile, counts, app.Port, true, ports.Available, reserved...)
+	return Plan(app.Procfile, counts, app.Port, ports.Available, reserved...)
 }
 
 // Plan lays out the dynos of a formation in Procfile order with ports in
 // foreman's pattern: public + 100 × type index + instance − 1, moved to the
 // next free port when that one is taken or is one of dynobox's own
-// (reserved: the dashboard's). web.1 gets the public port itself unless a
-// router holds it (behindRouter).
-func Plan(pf *procfile.Procfile, counts map[string]int, public int, behindRouter bool, free PortChecker, reserved ...int) ([]Slot, error) {
+// (reserved: the dashboard's). The router holds the public port: every web
+// dyno, web.1 included, gets a port of its own.
+func Plan(pf *procfile.Procfile, counts map[string]int, public int, free PortChecker, reserved ...int) ([]Slot, error) {
 	used := map[int]bool{public: true}
 	for _, r := range reserved {
 		used[r] = true
@@ -138,15 +138,11 @@ func Plan(pf *procfile.Procfile, counts map[string]int, public int, behindRouter
 		n := counts[e.Name]
 		for i := 1; i <= n; i++ {
 			s := Slot{Type: e.Name, Index: i, Name: fmt.Sprintf("%s.%d", e.Name, i), Command: e.Command}
-			if e.Name == "web" && i == 1 && !behindRouter {
-				s.Port = public
-			} else {
-				p, err := FreePort(s.Name, PatternPort(public, ti, i), used, free)
-				if err != nil {
-					return nil, err
-				}
-				s.Port = p
+			p, err := FreePort(s.Name, PatternPort(public, ti, i), used, free)
+			if err != nil {
+				return nil, err
 			}
+			s.Port = p
 			used[s.Port] = true
 			slots = append(slots, s)
 		}

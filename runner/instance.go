@@ -85,17 +85,27 @@ type Options struct {
 //	Serve(ctl, dashboard)     once they are up, before the first build
 //	Phase(…)                  as the start goes on; PhaseRunning last
 //
-// Close calls the stops Hold and Serve returned, in reverse order. A
-// Front's methods must not block: they start serving and return.
+// Hold and Serve make what serves and start nothing; Run runs each
+// Service they return on a goroutine of its own, and Close ends them
+// (their context ends) in reverse order and waits until each has
+// returned. Phase must not block.
 type Front interface {
-	// Hold answers the public port with a page saying phase while no
-	// dyno can serve it. stop closes the port.
-	Hold(ctl *Controller, public net.Listener, phase Phase) (stop func())
-	// Serve serves, over ctl, the router on the held port, the API on
-	// ctl.Socket and, unless dashboard is nil, the dashboard on it.
-	Serve(ctl *Controller, dashboard net.Listener) (stop func(), err error)
+	// Hold returns the building page on the public port, saying phase,
+	// that answers while no dyno can serve it; its Run closes the port.
+	Hold(ctl *Controller, public net.Listener, phase Phase) Service
+	// Serve returns, over ctl, the router on the held port, the API on
+	// ctl.Socket and, unless dashboard is nil, the dashboard on it. It
+	// fails when it cannot take the socket.
+	Serve(ctl *Controller, dashboard net.Listener) (Service, error)
 	// Phase says how far the start has come.
 	Phase(Phase)
+}
+
+// A Service is anything that loops, in dynobox's one lifecycle shape:
+// Run serves until ctx ends, then stops and returns once it has cleaned
+// up (nil, or why it could not serve on).
+type Service interface {
+	Run(ctx context.Context) error
 }
 
 // Phase is how far a start has come, in the building page's words.

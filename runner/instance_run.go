@@ -60,8 +60,7 @@ func (in *Instance) openLogs(context.Context) error {
 	history := NewHistory(in.store)
 	in.onExit(in.goRun(history.Run)) // after the bus's Close: its last lines are saved
 	in.bus = logbus.New(tty, in.hub, history)
-	go in.bus.Run()
-	in.onExit(func() error { in.bus.Close(); return nil })
+	in.onExit(in.goRun(in.bus.Run)) // at Close, after all queued later: every step may still log
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -116,16 +115,19 @@ func (in *Instance) hold(ctx context.Context) error {
 		AppDir: app.Dir, Slots: in.slots,
 		BootTimeout: in.o.BootTimeout, StopTimeout: in.o.StopTimeout, ExitOnCrash: in.o.ExitOnCrash,
 		Bus: in.bus, Session: in.session, Procfile: app.Procfile, PublicPort: app.Port, Reserved: in.reserved,
-		OnState: events.Record, Router: true,
+		OnState: events.Record,
 	})
 	in.ctl.Sup = in.sup
+	if in.dash != nil { // the dashboard's charts are the one reader of the samples
+		in.ctl.stats = newSampler(StatsInterval, StatsCount, in.sup.Dynos)
+		in.onExit(in.goRun(in.ctl.stats.Run))
+	}
 	if in.o.Front != nil {
 		phase := PhaseStarting
 		if len(in.specs) > 0 {
 			phase = PhaseAddons
 		}
-		stop := in.o.Front.Hold(in.ctl, in.public, phase)
-		in.onExit(func() error { stop(); return nil })
+		in.onExit(in.goRun(in.o.Front.Hold(in.ctl, in.public, phase).Run))
 	}
 	return nil
 }
@@ -176,11 +178,11 @@ func (in *Instance) serve(context.Context) error {
 	if in.o.Front == nil {
 		return nil
 	}
-	stop, err := in.o.Front.Serve(in.ctl, in.dash)
+	web, err := in.o.Front.Serve(in.ctl, in.dash)
 	if err != nil {
 		return err
 	}
-	in.onExit(func() error { stop(); return nil })
+	in.onExit(in.goRun(web.Run))
 	if in.dash != nil {
 		in.bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+in.dashURL)
 	}

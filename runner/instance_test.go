@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/testutil"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
 )
@@ -26,33 +26,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// syncBuffer is what the terminal sink writes to, read while it writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // instanceOptions runs procfile in a fresh app directory on a free port,
 // without a build, a watcher, a dashboard or a web side.
-func instanceOptions(t *testing.T, procfile string) (Options, *syncBuffer) {
+func instanceOptions(t *testing.T, procfile string) (Options, *testutil.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "Procfile"), []byte(procfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &testutil.Buffer{} // the terminal sink writes it while the test reads
 	return Options{
 		Load:      LoadOptions{Dir: dir, Port: freeTestPort(t)},
 		StateDir:  filepath.Join(dir, ".dynobox"),
@@ -83,7 +65,7 @@ func savedLogs(t *testing.T, o Options) string {
 	return b.String()
 }
 
-func waitOutput(t *testing.T, out *syncBuffer, want string) {
+func waitOutput(t *testing.T, out *testutil.Buffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(wait); !strings.Contains(out.String(), want); {
 		if time.Now().After(deadline) {

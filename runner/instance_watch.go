@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/proc"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/watch"
 )
@@ -111,9 +112,9 @@ func waitSettled(ctx context.Context, sup *Supervisor, limit time.Duration) {
 // files inside the app directory, as anchored ignore patterns.
 func ownOutputFiles(appDir string) []string {
 	var out []string
-	for _, fd := range []string{"1", "2"} {
-		target, err := os.Readlink("/proc/self/fd/" + fd)
-		if err != nil || !filepath.IsAbs(target) {
+	for _, fd := range []int{1, 2} {
+		target, ok := proc.FileOf(fd)
+		if !ok || !filepath.IsAbs(target) {
 			continue // a pipe, a socket, or not Linux
 		}
 		if st, err := os.Stat(target); err != nil || !st.Mode().IsRegular() {

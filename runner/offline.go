@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,12 +10,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/dynobox/dynobox/addons"
+	"github.com/dynobox/dynobox/internal/proc"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
 )
@@ -43,7 +40,7 @@ type Offline struct {
 // database in stateDir. Problems in the app's files do not stop it: the
 // saved state is still worth showing.
 func OpenOffline(appDir, stateDir string) (*Offline, error) {
-	o := &Offline{StateDir: stateDir, Starting: lockHolder(filepath.Join(stateDir, "start.lock"))}
+	o := &Offline{StateDir: stateDir, Starting: proc.FlockHolder(filepath.Join(stateDir, "start.lock"))}
 	app, err := LoadApp(LoadOptions{Dir: appDir, ProcfileOptional: true, Secret: keptSecret(filepath.Join(stateDir, "secrets.json"))})
 	if app == nil {
 		return nil, err
@@ -80,33 +77,6 @@ func keptSecret(path string) func(string) (string, error) {
 		}
 		return "(generated on start)", nil
 	}
-}
-
-// lockHolder is the pid of the process holding the flock on path, or 0.
-// It reads /proc/locks rather than trying the lock itself: a probe that
-// took the lock, even for a moment, could make a starting dynobox fail.
-func lockHolder(path string) int {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return 0
-	}
-	f, err := os.Open("/proc/locks")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	dev := fmt.Sprintf("%02x:%02x:%d", unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)), st.Ino)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF"
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 6 && fields[1] == "FLOCK" && fields[5] == dev {
-			var pid int
-			fmt.Sscan(fields[4], &pid)
-			return pid
-		}
-	}
-	return 0
 }
 
 // Name is the app's name: its directory's name.

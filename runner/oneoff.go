@@ -1,14 +1,16 @@
 package runner
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -30,7 +32,20 @@ type OneOff struct {
 	// Event, when set, hears the dyno's lifecycle lines (for the running
 	// app's log, as Heroku logs heroku[run.N] lines of an attached run).
 	Event func(dyno, msg string)
+	// StopTimeout is how long the dyno has between SIGTERM and SIGKILL
+	// when Run's context ends (default 10 seconds).
+	StopTimeout time.Duration
 }
+
+// ExitError is a one-off dyno that exited with a status other than 0
+// (128+N when killed by signal N): its command's failure, which the
+// command line exits with and does not print (the dyno said why).
+type ExitError struct {
+	Dyno   string
+	Status int
+}
+
+func (e *ExitError) Error() string { return fmt.Sprintf("%s exited with status %d", e.Dyno, e.Status) }
 
 func (o *OneOff) event(dyno, format string, args ...any) {
 	if o.Event != nil {
@@ -39,27 +54,26 @@ func (o *OneOff) event(dyno, format string, args ...any) {
 	}
 }
 
-// Run runs the one-off dyno to completion and returns its exit status
-// (128+N when killed by signal N).
-func (o *OneOff) Run() (int, error) {
+// Run runs the one-off dyno until it exits — nil for status 0, else an
+// *ExitError — with the signals dynobox gets passed on to it. When ctx
+// ends first, the dyno gets SIGTERM, then SIGKILL after StopTimeout; Run
+// returns once it and everything it started are gone.
+func (o *OneOff) Run(ctx context.Context) error {
 	if len(o.Args) == 0 {
-		return 2, fmt.Errorf("run: no command given")
+		return &InputError{errors.New("run: no command given")}
 	}
 	name := fmt.Sprintf("run.%04d", 1000+rand.IntN(9000))
 	port, err := ports.Pick()
 	if err != nil {
-		return 1, err
+		return err
 	}
 	command := o.Args[0]
 	if len(o.Args) > 1 {
 		command = ShellJoin(o.Args)
 	}
-	cmd := exec.Command("/bin/sh", "-c", shellScript(o.AppDir, command))
-	cmd.Dir = o.AppDir
-	cmd.Env = DynoEnv(o.Env, o.AppDir, name, port, o.Session)
+	cmd := shellCommand(o.AppDir, command, DynoEnv(o.Env, o.AppDir, name, port, o.Session))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
 	tty := o.Stdin != nil && term.IsTerminal(int(o.Stdin.Fd()))
-	cmd.SysProcAttr = groupAttr()
 	if tty {
 		// Make it the terminal's foreground job, as a shell would: Ctrl-C and
 		// Ctrl-Z then reach it directly and it may read the terminal.
@@ -74,17 +88,31 @@ func (o *OneOff) Run() (int, error) {
 	// that left its process group and cleared its environment.
 	cmd, cgDir, err := startChild(cmd, openCgroups(o.Session), name)
 	if err != nil {
-		return 1, fmt.Errorf("run: %w", err)
+		return fmt.Errorf("run: %w", err)
 	}
 	o.event(name, "Starting process with command `%s`", command)
 	o.event(name, "State changed from starting to up")
 	pid := cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() {
+		done := ctx.Done()
+		var kill <-chan time.Time
 		for {
 			select {
 			case s := <-sigs:
-				signalGroup(pid, s.(syscall.Signal))
+				proc.SignalGroup(pid, s.(syscall.Signal))
+			case <-done:
+				done = nil
+				proc.SignalGroup(pid, syscall.SIGTERM)
+				grace := o.StopTimeout
+				if grace <= 0 {
+					grace = 10 * time.Second
+				}
+				t := time.NewTimer(grace)
+				defer t.Stop()
+				kill = t.C
+			case <-kill:
+				proc.SignalGroup(pid, syscall.SIGKILL)
 			case <-exited:
 				return
 			}
@@ -93,15 +121,18 @@ func (o *OneOff) Run() (int, error) {
 	cmd.Wait()
 	close(exited)
 	proc.ChildDone(pid)
-	signalGroup(pid, syscall.SIGKILL) // the one-off dyno is gone: so are its background jobs
-	killCgroup(cgDir)                 // and its daemons
+	proc.SignalGroup(pid, syscall.SIGKILL) // the one-off dyno is gone: so are its background jobs
+	killCgroup(cgDir)                      // and its daemons
 	if tty {
 		reclaimTerminal(int(o.Stdin.Fd()))
 	}
 	status := exitStatus(cmd.ProcessState)
 	o.event(name, "Process exited with status %d", status)
 	o.event(name, "State changed from up to complete")
-	return status, nil
+	if status != 0 {
+		return &ExitError{Dyno: name, Status: status}
+	}
+	return nil
 }
 
 // reclaimTerminal makes our process group the terminal's foreground again.

@@ -18,7 +18,7 @@ func TestPlanSkipsReservedPorts(t *testing.T) {
 	}
 	public := 40000
 	all := func(int) bool { return true }
-	slots, err := Plan(testProcfile(t, pf.String()), counts, public, true, all, public+1000)
+	slots, err := Plan(testProcfile(t, pf.String()), counts, public, all, public+1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestPrebootPortFollowsThePattern(t *testing.T) {
 	pf := testProcfile(t, "web: exec sleep 1000\n")
 	public := freeTestPort(t)
 	h := startSupervisor(t, []Slot{slot("web", 1, public+1, "exec sleep 1000")}, func(c *Config) {
-		c.Procfile, c.PublicPort, c.Router, c.Reserved = pf, public, true, []int{public + 2}
+		c.Procfile, c.PublicPort, c.Reserved = pf, public, []int{public + 2}
 		c.BootTimeout = time.Second // sleep never binds: the replacement fails its boot quickly
 	})
 	h.waitLog("web.1", "State changed from down to starting")
@@ -83,5 +83,31 @@ func TestPrebootPortFollowsThePattern(t *testing.T) {
 	}
 	if port < public+3 || port > public+100 {
 		t.Fatalf("%q: want the next free port after %d (its own) and %d (reserved)", line.Text, public+1, public+2)
+	}
+}
+
+// The router holds the public port: web.1 gets a port of its own when
+// planned and when scaled up at runtime, never the public one.
+func TestWebDynosLeaveThePublicPortToTheRouter(t *testing.T) {
+	t.Parallel()
+	pf := testProcfile(t, "web: exec sleep 1000\nworker: exec sleep 1000\n")
+	public := freeTestPort(t)
+	all := func(int) bool { return true }
+	slots, err := Plan(pf, map[string]int{"web": 2, "worker": 1}, public, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(slots[0].Port-public, slots[1].Port-public, slots[2].Port-public)
+	if got != "1 2 100" {
+		t.Fatalf("web.1, web.2, worker.1 at public + %s, want public + 1 2 100", got)
+	}
+
+	h := startSupervisor(t, nil, func(c *Config) { c.Procfile, c.PublicPort = pf, public })
+	if err := h.sup.Scale("web", 1); err != nil {
+		t.Fatal(err)
+	}
+	h.waitLog("web.1", "State changed from down to starting")
+	if d := h.sup.Dynos(); len(d) != 1 || d[0].Port == public {
+		t.Fatalf("scaled-up web.1: %+v, want a port other than the public %d", d, public)
 	}
 }

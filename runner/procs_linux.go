@@ -1,9 +1,7 @@
 package runner
 
 import (
-	"bytes"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -17,59 +15,12 @@ import (
 // by reading /proc/PID/environ — even ones that left the process group.
 const SessionVar = "DYNOBOX_SESSION"
 
-// groupAttr puts a child in its own process group, so a signal to -pgid
-// reaches sh -c wrappers and background jobs too, and kills it if dynobox
-// dies (Pdeathsig covers the direct child; the watchdog covers the rest).
-func groupAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
-
-// signalGroup sends sig to process group pgid; a group that is gone is not an error.
-func signalGroup(pgid int, sig syscall.Signal) {
-	if pgid > 1 {
-		_ = syscall.Kill(-pgid, sig)
-	}
-}
-
-// groupAlive reports whether any process (not counting zombies we have not
-// reaped yet) remains in group pgid.
-func groupAlive(pgid int) bool {
-	if pgid <= 1 {
-		return false
-	}
-	if err := syscall.Kill(-pgid, 0); err == syscall.ESRCH {
-		return false
-	}
-	// kill(2) also succeeds for zombies; look closer.
-	for _, p := range proc.List() {
-		if p.PGID == pgid && p.State != 'Z' {
-			return true
-		}
-	}
-	return false
-}
-
 // sessionPIDs lists live processes whose environment carries SessionVar=session.
 func sessionPIDs(session string) []int {
 	if session == "" {
 		return nil
 	}
-	want := []byte(SessionVar + "=" + session + "\x00")
-	self := os.Getpid()
-	var pids []int
-	for _, p := range proc.List() {
-		if p.PID == self || p.State == 'Z' {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/environ")
-		if err != nil {
-			continue
-		}
-		if bytes.HasPrefix(env, want) || bytes.Contains(env, append([]byte{0}, want...)) {
-			pids = append(pids, p.PID)
-		}
-	}
-	return pids
+	return proc.WithEnv(SessionVar + "=" + session)
 }
 
 // SweepSession terminates every process still marked with session: SIGTERM,

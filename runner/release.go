@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"syscall"
 	"time"
 
@@ -30,11 +29,8 @@ func ReleasePhase(ctx context.Context, appDir, command string, env []string, ses
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("/bin/sh", "-c", shellScript(appDir, command))
-	cmd.Dir = appDir
-	cmd.Env = DynoEnv(env, appDir, name, port, session)
+	cmd := shellCommand(appDir, command, DynoEnv(env, appDir, name, port, session))
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = groupAttr()
 	ev(fmt.Sprintf("Starting process with command `%s`", command))
 	// In a cgroup, as a dyno: a daemon the release command starts goes
 	// with it, even one that left its process group and cleared its
@@ -62,17 +58,17 @@ func ReleasePhase(ctx context.Context, appDir, command string, env []string, ses
 	select {
 	case <-waited:
 	case <-ctx.Done():
-		signalGroup(pid, syscall.SIGTERM)
+		proc.SignalGroup(pid, syscall.SIGTERM)
 		signalCgroup(cgDir, syscall.SIGTERM)
 		select {
 		case <-waited:
 		case <-time.After(5 * time.Second):
-			signalGroup(pid, syscall.SIGKILL)
+			proc.SignalGroup(pid, syscall.SIGKILL)
 			<-waited
 		}
 	}
-	signalGroup(pid, syscall.SIGKILL) // leftovers go with the one-off dyno
-	killCgroup(cgDir)                 // daemons too
+	proc.SignalGroup(pid, syscall.SIGKILL) // leftovers go with the one-off dyno
+	killCgroup(cgDir)                      // daemons too
 	select {
 	case <-pumped:
 	case <-time.After(time.Second): // a daemon that left the group holds the pipe

@@ -39,7 +39,7 @@ func TestApplyProcfileStartsStopsAndRestartsTypes(t *testing.T) {
 	t.Parallel()
 	pf := testProcfile(t, "keep: echo keep up; exec sleep 100\nchange: echo old command; exec sleep 100\ngone: echo gone up; exec sleep 100\n")
 	public := freeTestPort(t)
-	slots, err := Plan(pf, DefaultFormation(pf, nil), public, false, func(int) bool { return true })
+	slots, err := Plan(pf, DefaultFormation(pf, nil), public, func(int) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}

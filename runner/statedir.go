@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // StateDir is an app's private state directory (.dynobox/, mode 0700).
@@ -91,7 +93,7 @@ func (s *StateDir) Lock(appDir, session string) (*Previous, error) {
 	if err := syscall.Flock(int(app.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		app.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &AlreadyRunningError{PID: flockHolder(appDir), AppDir: appDir}
+			return nil, &AlreadyRunningError{PID: proc.FlockHolder(appDir), AppDir: appDir}
 		}
 		return nil, fmt.Errorf("lock %s: %w", appDir, err)
 	}
@@ -139,34 +141,6 @@ func (s *StateDir) Unlock() {
 		s.appLock.Close()
 		s.appLock = nil
 	}
-}
-
-// flockHolder finds the pid holding a flock on path in /proc/locks
-// ("1: FLOCK  ADVISORY  WRITE 1234 08:01:56789 0 EOF"), or 0.
-func flockHolder(path string) int {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return 0
-	}
-	data, err := os.ReadFile("/proc/locks")
-	if err != nil {
-		return 0
-	}
-	dev := uint64(st.Dev)
-	major := (dev>>8)&0xfff | (dev>>32)&^0xfff
-	minor := dev&0xff | (dev>>12)&^0xff
-	want := fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino)
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || f[1] != "FLOCK" {
-			continue
-		}
-		if f[5] == want {
-			pid, _ := strconv.Atoi(f[4])
-			return pid
-		}
-	}
-	return 0
 }
 
 func readPidFile(f *os.File) Previous {

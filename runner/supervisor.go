@@ -40,15 +40,14 @@ type Config struct {
 	Session     string
 
 	// Procfile and PublicPort let the formation change at runtime (Scale).
+	// The router always holds PublicPort: no dyno gets it, and restarting a
+	// web dyno starts its replacement first and stops the old one once the
+	// new one is up (Heroku's preboot).
 	Procfile   *procfile.Procfile
 	PublicPort int
 	// Reserved are ports of dynobox's own listeners (the dashboard): no
 	// dyno gets one.
 	Reserved []int
-	// Router: a router holds the public port and sends requests to up web
-	// dynos, so restarting a web dyno starts its replacement first and
-	// stops the old one once the new one is up (Heroku's preboot).
-	Router bool
 	// NoCgroups keeps dynos out of cgroups, leaving the process group and
 	// the session marker (the fall-backs where cgroups cannot be made).
 	NoCgroups bool
@@ -83,7 +82,12 @@ type Crash struct {
 	Status int
 }
 
-// Supervisor owns the dynos of one app.
+// Supervisor owns the dynos of one app. It is not a loop but a set of
+// commands, each of which does its work and returns: Start launches the
+// dynos (each runs its restart loop on a goroutine of its own), Scale,
+// Restart and StopDynos change them, Stop ends them all gracefully and
+// returns once every dyno goroutine and process is gone, and Kill, called
+// while a Stop waits (a second Ctrl-C), cuts its grace short.
 type Supervisor struct {
 	cfg     Config
 	crashes chan Crash
@@ -289,9 +293,9 @@ func (s *Supervisor) Scale(typ string, n int) error {
 }
 
 // usedPortsLocked is every port a dyno has, dynobox's own, and the public
-// port when the router holds it; the caller holds mu.
+// port (the router's); the caller holds mu.
 func (s *Supervisor) usedPortsLocked() map[int]bool {
-	used := map[int]bool{s.cfg.PublicPort: s.cfg.Router}
+	used := map[int]bool{s.cfg.PublicPort: true}
 	for _, r := range s.cfg.Reserved {
 		used[r] = true
 	}
@@ -305,9 +309,6 @@ func (s *Supervisor) usedPortsLocked() map[int]bool {
 // next free one that no dyno and no listener of dynobox's has. Called
 // with portMu held and mu not held: it probes ports.
 func (s *Supervisor) portFor(typ string, i int, name string, used map[int]bool) (int, error) {
-	if typ == "web" && i == 1 && !used[s.cfg.PublicPort] {
-		return s.cfg.PublicPort, nil
-	}
 	ti := 0
 	for k, e := range s.cfg.Procfile.Entries {
 		if e.Name == typ {
@@ -367,7 +368,7 @@ func (s *Supervisor) control(sel Select, c control) ([]string, error) {
 			continue // a replacement is already booting; it gets this request
 		}
 		names = append(names, d.slot.Name)
-		if c == ctlRestart && s.cfg.Router && d.slot.Type == "web" && d.info().State != Down {
+		if c == ctlRestart && d.slot.Type == "web" && d.info().State != Down {
 			d.replacing = true
 			go s.preboot(d)
 			continue
@@ -580,20 +581,4 @@ func DynoEnv(base []string, appDir, name string, port int, session string) []str
 		SessionVar+"="+session,
 	)
 	return env
-}
-
-// shellScript is what /bin/sh -c runs: the app's .profile.d/*.sh and then
-// .profile sourced first when present (as on Heroku), then the command.
-func shellScript(appDir, command string) string {
-	var pre []string
-	if m, _ := filepath.Glob(filepath.Join(appDir, ".profile.d", "*.sh")); len(m) > 0 {
-		pre = append(pre, `for f in .profile.d/*.sh; do [ -r "$f" ] && . "./$f"; done; unset f`)
-	}
-	if _, err := os.Stat(filepath.Join(appDir, ".profile")); err == nil {
-		pre = append(pre, `. ./.profile`)
-	}
-	if len(pre) == 0 {
-		return command
-	}
-	return strings.Join(pre, "\n") + "\n" + command
 }

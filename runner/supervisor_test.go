@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -8,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,7 +37,7 @@ func startSupervisor(t *testing.T, slots []Slot, mod func(*Config)) *harness {
 	dir := t.TempDir()
 	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
-	go bus.Run()
+	go bus.Run(context.Background())
 	cfg := Config{
 		AppDir: dir, Env: os.Environ(), Slots: slots,
 		BootTimeout: wait, StopTimeout: 5 * time.Second,
@@ -441,15 +441,6 @@ func TestSweepSessionFindsDaemons(t *testing.T) {
 	waitGone(t, pids)
 }
 
-func TestSignalGroupIgnoresMissing(t *testing.T) {
-	t.Parallel()
-	signalGroup(0, syscall.SIGKILL) // must not signal our own group
-	signalGroup(1, syscall.SIGKILL) // nor init's
-	if groupAlive(999999) {
-		t.Fatal("a nonexistent group is alive")
-	}
-}
-
 func testProcfile(t *testing.T, text string) *procfile.Procfile {
 	t.Helper()
 	pf, _, err := procfile.Parse("Procfile", strings.NewReader(text))
@@ -565,11 +556,11 @@ func TestWebIsStartingFromTheStart(t *testing.T) {
 	pf := testProcfile(t, "web: python3 server.py\n") // the Procfile only names the type
 	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
-	go bus.Run()
+	go bus.Run(context.Background())
 	defer bus.Close()
 	session := NewSession()
 	sup := New(Config{AppDir: t.TempDir(), Env: os.Environ(), Slots: []Slot{slot("web", 1, port, listenCommand)},
-		BootTimeout: wait, StopTimeout: time.Second, Bus: bus, Session: session, Procfile: pf, PublicPort: port - 1, Router: true})
+		BootTimeout: wait, StopTimeout: time.Second, Bus: bus, Session: session, Procfile: pf, PublicPort: port - 1})
 	defer func() { sup.Kill(); sup.Stop(); SweepSession(session, 0) }()
 	if _, st := sup.Web(); st != WebStarting {
 		t.Fatalf("before Start: %v, want starting", st)

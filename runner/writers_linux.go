@@ -1,12 +1,12 @@
 package runner
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/dynobox/dynobox/internal/proc"
 	"github.com/dynobox/dynobox/runner/watch"
 )
 
@@ -17,10 +17,10 @@ import (
 // or carries the session marker in its environment (builds, and dynos
 // where no cgroup could be made).
 func Writers(session, appDir string) watch.Writers {
-	w := &writers{marker: []byte(SessionVar + "=" + session + "\x00"), session: session, appDir: appDir}
+	w := &writers{marker: SessionVar + "=" + session, session: session, appDir: appDir}
 	if dir := sessionCgroup(session); dir != "" {
 		w.cgDir = dir
-		if rel, err := filepath.Rel(cgroup2Mount(), dir); err == nil {
+		if rel, err := filepath.Rel(proc.Cgroup2Mount(), dir); err == nil {
 			w.cgPath = "/" + filepath.ToSlash(rel)
 		}
 	}
@@ -32,7 +32,7 @@ func Writers(session, appDir string) watch.Writers {
 
 type writers struct {
 	session string
-	marker  []byte
+	marker  string // SessionVar=session
 	appDir  string
 	cgDir   string // the session's cgroup directory, "" without cgroup v2
 	cgPath  string // the same, as /proc/PID/cgroup names it
@@ -40,34 +40,24 @@ type writers struct {
 
 // Owns: the process is in the session's cgroup or carries its marker.
 func (w *writers) Owns(pid int) (own, known bool) {
-	dir := "/proc/" + strconv.Itoa(pid)
-	cg, err := os.ReadFile(dir + "/cgroup")
-	if err != nil {
+	cg, ok := proc.Cgroup(pid)
+	if !ok {
 		return false, false // gone
 	}
-	if w.cgPath != "" {
-		for _, line := range strings.Split(string(cg), "\n") {
-			if p, ok := strings.CutPrefix(line, "0::"); ok && (p == w.cgPath || strings.HasPrefix(p, w.cgPath+"/")) {
-				return true, true
-			}
-		}
+	if w.cgPath != "" && (cg == w.cgPath || strings.HasPrefix(cg, w.cgPath+"/")) {
+		return true, true
 	}
-	env, err := os.ReadFile(dir + "/environ")
-	if err != nil {
-		_, gone := os.Stat(dir)
-		return false, gone == nil
+	env, ok := proc.Environ(pid)
+	if !ok {
+		return false, proc.Exists(pid)
 	}
 	if len(env) == 0 {
 		// A zombie has no environment left: we cannot tell any more.
-		if st, err := os.ReadFile(dir + "/stat"); err == nil && bytes.Contains(st, []byte(") Z ")) {
+		if st, ok := proc.Stat(pid); ok && st.State == 'Z' {
 			return false, false
 		}
 	}
-	return hasMarker(env, w.marker), true
-}
-
-func hasMarker(env, marker []byte) bool {
-	return bytes.HasPrefix(env, marker) || bytes.Contains(env, append([]byte{0}, marker...))
+	return proc.HasEnv(env, w.marker), true
 }
 
 // Writing lists the files in the app directory that the session's
@@ -92,38 +82,8 @@ func (w *writers) Writing() []string {
 		pids[pid] = true
 	}
 	var out []string
-	prefix := w.appDir + "/"
 	for pid := range pids {
-		dir := "/proc/" + strconv.Itoa(pid)
-		fds, err := os.ReadDir(dir + "/fd")
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			target, err := os.Readlink(dir + "/fd/" + fd.Name())
-			if err != nil || !strings.HasPrefix(target, prefix) {
-				continue
-			}
-			if openForWriting(dir + "/fdinfo/" + fd.Name()) {
-				out = append(out, target)
-			}
-		}
+		out = append(out, proc.OpenForWriting(pid, w.appDir+"/")...)
 	}
 	return out
-}
-
-// openForWriting reads the access mode from an fdinfo file ("flags:
-// 0100001", octal): write-only or read-write.
-func openForWriting(fdinfo string) bool {
-	data, err := os.ReadFile(fdinfo)
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "flags:"); ok {
-			flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
-			return err == nil && flags&3 != 0 // O_ACCMODE: O_WRONLY 1, O_RDWR 2
-		}
-	}
-	return false
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/web/api"
-	"golang.org/x/term"
 )
 
 // The add-on verbs: addons, addons:create, addons:destroy, pg:psql,
@@ -161,11 +160,11 @@ Asks you to type the add-on's name, or pass --confirm NAME.`)
 		}
 		name := args[0]
 		if *confirm != name {
-			if *confirm != "" || !term.IsTerminal(int(os.Stdin.Fd())) {
+			if *confirm != "" || !isTerminal(c.stdin) {
 				return usagef("this deletes %s and all its data; confirm with --confirm %s", name, name)
 			}
 			fmt.Fprintf(c.stderr, "This deletes %s and all its data. Type %s to confirm: ", name, name)
-			line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+			line, _ := bufio.NewReader(c.stdin).ReadString('\n')
 			if strings.TrimSpace(line) != name {
 				return usagef("not confirmed; nothing was deleted")
 			}
@@ -262,7 +261,7 @@ func psqlCommand() *command {
 		}
 		cmd, err := addons.PsqlCommand(a.(*addons.Postgres), args...)
 		if cmd != nil {
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.stdout, c.stderr
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
 		}
 		return runAttached(err, func() error { return cmd.Run() }, func() int { return cmd.ProcessState.ExitCode() })
 	}
@@ -289,7 +288,7 @@ func redisCLICommand() *command {
 		}
 		cmd, err := addons.RedisCLI(context.Background(), env, urlVar, args...)
 		if cmd != nil {
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.stdout, c.stderr
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
 		}
 		return runAttached(err, func() error { return cmd.Run() }, func() int { return cmd.ProcessState.ExitCode() })
 	}

@@ -2,15 +2,16 @@
 // runs one verb and turns what the verb returns into output and an exit
 // status.
 //
-// Its contract: a verb writes only to the writers Main is given (a
-// one-off dyno, pg:psql and redis:cli also attach the process's own
-// terminal, as they must), never calls os.Exit, and returns an error.
+// Its contract: a verb reads only the stdin and writes only to the
+// writers Main is given (a one-off dyno, pg:psql and redis:cli hand them
+// to the process they attach), never calls os.Exit, and returns an error.
 // exitCode maps errors to exit statuses in one place: nil is 0; a
 // *runner.InputError — bad usage, bad input files, or what the running
 // dynobox blamed on the request (the API client returns its 400s as one)
 // — is 2; anything else is 1. An exitStatus carries a status already
-// reported, such as a one-off dyno's own, and a *runner.CrashError the
-// status of the dyno whose exit ended a start with --exit-on-crash. A
+// reported, a *runner.ExitError a one-off dyno's own, and a
+// *runner.CrashError the status of the dyno whose exit ended a start
+// with --exit-on-crash. A
 // start that failed and then failed to stop returns both, joined: each
 // is printed, the first decides the status.
 package cli
@@ -82,6 +83,10 @@ func exitCode(stderr io.Writer, err error) int {
 	if errors.As(err, &crash) {
 		return crash.Status // the log said which dyno exited
 	}
+	var exit *runner.ExitError
+	if errors.As(err, &exit) {
+		return exit.Status // a one-off dyno's, which said why itself
+	}
 	var ie *runner.InputError
 	if errors.As(err, &ie) {
 		// LoadApp lists every problem, one a line.
@@ -103,8 +108,9 @@ func commands() []*command {
 }
 
 // Main runs dynobox with args (the command line without the program's
-// name), writing to stdout and stderr, and returns its exit status.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// name), reading stdin and writing to stdout and stderr, and returns its
+// exit status.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmds := commands()
 	if len(args) == 0 {
 		mainHelp(stderr, cmds)
@@ -129,7 +135,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range cmds {
 		if c.name == name {
-			c.ctx, c.stdout, c.stderr = ctx, stdout, stderr
+			c.ctx, c.stdin, c.stdout, c.stderr = ctx, stdin, stdout, stderr
 			pos, err := c.parse(args[1:])
 			if errors.Is(err, flag.ErrHelp) {
 				c.writeHelp(stdout)

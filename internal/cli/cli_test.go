@@ -15,7 +15,7 @@ import (
 func mustRun(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = Main(context.Background(), args, &o, &e)
+	code = Main(context.Background(), args, strings.NewReader(""), &o, &e)
 	return o.String(), e.String(), code
 }
 

@@ -1,37 +1,20 @@
 package cli
 
 import (
-	"context"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/httpserve"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/web/dashboard"
 )
 
-// serveDashboard serves the web dashboard of ctl's app on l; stop shuts
-// it down.
-func serveDashboard(ctl *runner.Controller, l net.Listener) (stop func()) {
+// dashboardService serves the web dashboard of ctl's app on l until its
+// context ends; open log streams end with it.
+func dashboardService(ctl *runner.Controller, l net.Listener) runner.Service {
 	host, _, _ := net.SplitHostPort(l.Addr().String())
-	d := newDashboard(ctl, host)
-	// Open log streams watch ctx: cancelling it ends them, so Shutdown
-	// need not wait for their two-second timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	go d.Run(ctx)
-	srv := &http.Server{
-		Handler:           d.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	go srv.Serve(l)
-	return func() {
-		cancel()
-		ctx, cancelShutdown := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancelShutdown()
-		srv.Shutdown(ctx)
-	}
+	return &httpserve.Server{Handler: newDashboard(ctl, host).Handler(), Listener: l, Grace: 2 * time.Second}
 }
 
 // newDashboard returns ctl's dashboard for a listener on host. Bound to a

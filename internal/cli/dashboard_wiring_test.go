@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,7 +31,15 @@ func TestDashboardDefaultPortFallsBack(t *testing.T) {
 		t.Fatalf("default address taken: %v, want a free port instead", err)
 	}
 	ctl := &runner.Controller{App: &runner.App{Port: taken - 1000}, DashboardURL: dashboardURL}
-	defer serveDashboard(ctl, l)()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- dashboardService(ctl, l).Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("the dashboard's Run = %v once its context ended, want nil", err)
+		}
+	}()
 	u, err := url.Parse(ctl.DashboardURL)
 	if err != nil || u.Hostname() != "127.0.0.1" || u.Port() == fmt.Sprint(taken) || u.Port() == "" {
 		t.Fatalf("dashboard URL %q, want 127.0.0.1 on another port than %d", ctl.DashboardURL, taken)

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // command is one dynobox subcommand with its flags and help.
@@ -23,9 +26,17 @@ type command struct {
 	run      func(c *command, args []string) error
 	stopAtFn bool // positional args end flag parsing (run's command may have flags of its own)
 
-	// What Main gives the verb: it writes only to stdout and stderr.
+	// What Main gives the verb: it reads only stdin and writes only to
+	// stdout and stderr.
 	ctx            context.Context
+	stdin          io.Reader
 	stdout, stderr io.Writer
+}
+
+// isTerminal says whether r is a terminal, where a verb may prompt.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // printJSON writes v as indented JSON, for --json.

@@ -2,11 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"net"
-	"net/http"
-	"os"
+	"sync"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/httpserve"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/web/api"
@@ -26,22 +27,20 @@ type front struct {
 // Hold answers the public port with the building page from the time the
 // add-ons start (Postgres' first initdb takes seconds) until the dynos
 // run: no request waits for a web dyno that cannot exist yet.
-func (f *front) Hold(ctl *runner.Controller, public net.Listener, phase runner.Phase) (stop func()) {
+func (f *front) Hold(ctl *runner.Controller, public net.Listener, phase runner.Phase) runner.Service {
 	f.gate = building.New(public, building.Config{App: ctl.Name(),
 		Watch: watchHints("", ctl.App.Dir),
 		Log:   func(line string) { ctl.Bus.Event(logbus.SourceHeroku, "router", line) }})
 	f.gate.SetPhase(string(phase))
-	f.gate.Serve()
-	return f.gate.Close
+	return f.gate
 }
 
-// Serve serves the router behind the gate, the API and the dashboard.
-func (f *front) Serve(ctl *runner.Controller, dashboard net.Listener) (stop func(), err error) {
-	var stops []func()
-	stop = func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
-		}
+// Serve returns the router behind the gate, the API and the dashboard,
+// which run together until their context ends.
+func (f *front) Serve(ctl *runner.Controller, dashboard net.Listener) (runner.Service, error) {
+	apiListener, err := api.Listen(ctl.Socket)
+	if err != nil {
+		return nil, err
 	}
 	rt := router.New(router.Config{
 		Pool:            webPool{ctl.Sup},
@@ -49,26 +48,42 @@ func (f *front) Serve(ctl *runner.Controller, dashboard net.Listener) (stop func
 		PublicPort:      ctl.App.Port,
 		ResponseTimeout: f.requestTimeout,
 	})
-	go rt.Serve(f.gate.Listener())
-	stops = append(stops, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		rt.Shutdown(ctx)
-	})
-	apiListener, err := api.Listen(ctl.Socket)
-	if err != nil {
-		stop()
-		return nil, err
+	web := services{
+		routerService{rt, f.gate.Listener()},
+		&httpserve.Server{Handler: api.Handler(ctl), Listener: apiListener, Grace: 2 * time.Second},
 	}
 	if dashboard != nil {
-		stops = append(stops, serveDashboard(ctl, dashboard))
+		web = append(web, dashboardService(ctl, dashboard))
 	}
-	apiServer := &http.Server{Handler: api.Handler(ctl), ReadHeaderTimeout: 10 * time.Second}
-	go apiServer.Serve(apiListener)
-	stops = append(stops, func() { apiServer.Close(); os.Remove(ctl.Socket) })
 	f.gate.SetWatch(watchHints(ctl.DashboardURL, ctl.App.Dir))
 	f.gate.SetPhase(string(runner.PhaseStarting))
-	return stop, nil
+	return web, nil
+}
+
+// routerService runs the router in the one lifecycle shape (web/router
+// keeps net/http's Serve and Shutdown): requests in flight get five
+// seconds once the run ends.
+type routerService struct {
+	rt *router.Router
+	l  net.Listener
+}
+
+func (r routerService) Run(ctx context.Context) error {
+	return httpserve.Run(ctx, 5*time.Second, func() error { return r.rt.Serve(r.l) }, r.rt.Shutdown)
+}
+
+// services run together until their context ends; Run returns once all
+// have, with what each failed with.
+type services []runner.Service
+
+func (ss services) Run(ctx context.Context) error {
+	errs := make([]error, len(ss))
+	var wg sync.WaitGroup
+	for i, s := range ss {
+		wg.Go(func() { errs[i] = s.Run(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Phase says on the building page what the start does; once the dynos

@@ -8,7 +8,9 @@ import (
 
 // Imports flow one way: the command layer uses web, web uses runner, runner
 // uses the add-ons, the parsers and the internal helpers — never back up.
-// A package may import its own layer or a lower one.
+// A package may import its own layer or a lower one. The test helpers
+// (internal/testutil, and the xxxtest fakes and sinks) are imported by
+// tests only: go list's Imports leaves test files out, so none may appear.
 func TestImportsFlowOneWay(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/dynobox/dynobox"
@@ -38,9 +40,18 @@ func TestImportsFlowOneWay(t *testing.T) {
 			if strings.HasPrefix(imp, mod+"/") && layer(imp) > layer(f[0]) {
 				t.Errorf("%s imports %s, a layer above it", f[0], imp)
 			}
+			if testOnly(imp) {
+				t.Errorf("%s imports %s, a package for tests only", f[0], imp)
+			}
 		}
 	}
 	if seen < 10 {
 		t.Fatalf("go list listed %d packages:\n%s", seen, out)
 	}
+}
+
+// testOnly reports whether pkg is one of dynobox's helpers for tests only.
+func testOnly(pkg string) bool {
+	return strings.HasPrefix(pkg, "github.com/dynobox/dynobox/") &&
+		(strings.HasSuffix(pkg, "/internal/testutil") || strings.HasSuffix(pkg, "test"))
 }

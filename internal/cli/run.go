@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/dynobox/dynobox/runner"
@@ -69,18 +68,15 @@ add-ons throwaway data that is deleted afterwards.`)
 				args = []string{e.Command}
 			}
 		}
+		stdin, _ := c.stdin.(*os.File) // the one-off dyno takes the terminal when it is one
 		o := &runner.OneOff{AppDir: app.Dir, Env: env, Args: args, Session: session,
-			Stdin: os.Stdin, Stdout: c.stdout, Stderr: c.stderr}
+			Stdin: stdin, Stdout: c.stdout, Stderr: c.stderr}
 		if running {
 			// The running app's log shows the one-off dyno's lifecycle.
 			client := api.NewClient(appDir, stateDir.Path)
 			o.Event = func(dyno, msg string) { client.Post("/v1/events", api.Event{Dyno: dyno, Text: msg}, nil) }
 		}
-		code, err := o.Run()
-		if err != nil {
-			fmt.Fprintf(c.stderr, "dynobox: %v\n", err)
-		}
-		return status(code)
+		return o.Run(c.ctx) // its exit status is ours (exitCode)
 	}
 	return c
 }

@@ -1,10 +1,13 @@
-// Package proc reads the process table and reaps orphaned children: the
-// few process facts that both the dyno supervisor and the add-ons need.
+// Package proc is dynobox's process code: it reads the process table,
+// puts children in process groups and signals those groups, and reaps
+// orphaned children — what the dyno supervisor, the builds and the
+// add-ons share.
 //
-// Its contract: it reads facts about processes and reaps only zombies
-// that no owner waits for — a child started through StartChild is its
-// owner's until ChildDone, so the reaper never steals a cmd.Wait. It
-// never signals a process and never prints.
+// Its contract: it reaps only zombies that no owner waits for — a child
+// started through StartChild is its owner's until ChildDone, so the
+// reaper never steals a cmd.Wait. It signals only the process groups its
+// caller names (SignalGroup), never its own group or init's, and never
+// prints.
 package proc
 
 import (

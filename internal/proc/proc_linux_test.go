@@ -130,3 +130,12 @@ func TestParseStat(t *testing.T) {
 		t.Error("Stat(-1) found a process")
 	}
 }
+
+func TestSignalGroupIgnoresMissing(t *testing.T) {
+	t.Parallel()
+	SignalGroup(0, syscall.SIGKILL) // must not signal our own group
+	SignalGroup(1, syscall.SIGKILL) // nor init's
+	if GroupAlive(999999) {
+		t.Fatal("a nonexistent group is alive")
+	}
+}

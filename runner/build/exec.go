@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // termGrace is how long a cancelled build's processes get between SIGTERM
@@ -47,7 +49,7 @@ func (b *builder) exec(ctx context.Context, s step) error {
 		Env:         s.env,
 		Stdout:      pw,
 		Stderr:      pw,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+		SysProcAttr: proc.GroupAttr(),
 		WaitDelay:   time.Second, // bounds the copy into s.stdout, if any
 	}
 	if s.stdout != nil {
@@ -82,13 +84,13 @@ func (b *builder) exec(ctx context.Context, s step) error {
 	select {
 	case <-exited:
 	case <-ctx.Done():
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		proc.SignalGroup(pgid, syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(termGrace):
 		}
 	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	proc.SignalGroup(pgid, syscall.SIGKILL)
 	werr := cmd.Wait()
 	select {
 	case <-copied:

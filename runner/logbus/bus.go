@@ -3,8 +3,9 @@
 // saved history, the hub behind logs --tail and the dashboard), without
 // interleaving lines and without letting a slow sink block a dyno for long.
 //
-// Its contract: New starts nothing; Run delivers until Close, which waits
-// until what was queued before it is written and flushed. A writer waits
+// Its contract: New starts nothing; Run(ctx) delivers until ctx ends or
+// Close is called, then writes and flushes what was queued before and
+// returns; Close waits for that. A writer waits
 // at most a bounded time for a full bus (Publish), then its lines are
 // counted as dropped; a hub subscriber that falls behind loses lines and
 // is told how many (Subscription.TakeMissed). Tests use logbustest.Memory
@@ -13,6 +14,7 @@ package logbus
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"time"
 )
@@ -86,15 +88,17 @@ type Bus struct {
 // most MaxLine bytes this bounds the bus's memory to a few megabytes.
 const Capacity = 256
 
-// New returns a bus writing to sinks; call Run to start it.
+// New returns a bus writing to sinks; it starts nothing until Run.
 func New(sinks ...Sink) *Bus {
 	return &Bus{in: make(chan *Batch, Capacity), sinks: sinks, done: make(chan struct{})}
 }
 
-// Run delivers batches until Close; it returns once every queued batch has
-// been written and flushed.
-func (b *Bus) Run() {
+// Run delivers batches until ctx ends or Close is called: then the bus
+// takes no more, and Run returns once every queued batch has been written
+// and flushed. It returns nil: a sink has no error to report.
+func (b *Bus) Run(ctx context.Context) error {
 	defer close(b.done)
+	defer context.AfterFunc(ctx, b.shut)()
 	for batch := range b.in {
 		for _, s := range b.sinks {
 			s.WriteBatch(batch)
@@ -108,6 +112,7 @@ func (b *Bus) Run() {
 	for _, s := range b.sinks {
 		s.Flush()
 	}
+	return nil
 }
 
 // Publish queues a batch, waiting at most wait for room. It reports whether
@@ -170,13 +175,18 @@ func (b *Bus) report(batch *Batch) bool {
 }
 
 // Close stops accepting batches and waits until the sinks have written and
-// flushed everything already queued.
+// flushed everything already queued (Run has returned).
 func (b *Bus) Close() {
+	b.shut()
+	<-b.done
+}
+
+// shut stops accepting batches: Run drains what is queued and returns.
+func (b *Bus) shut() {
 	b.mu.Lock()
 	if !b.closed {
 		b.closed = true
 		close(b.in)
 	}
 	b.mu.Unlock()
-	<-b.done
 }

@@ -2,6 +2,7 @@ package logbus_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -33,7 +34,7 @@ func pumpAll(t *testing.T, input string, chunk int) []logbus.Line {
 	t.Helper()
 	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
-	go bus.Run()
+	go bus.Run(context.Background())
 	logbus.Pump(bus, &chunkReader{data: []byte(input), size: chunk}, logbus.SourceApp, "web.1")
 	bus.Close()
 	return mem.Lines()
@@ -100,7 +101,7 @@ func TestConcurrentPumpsNeverInterleave(t *testing.T) {
 	var out bytes.Buffer
 	term := logbus.NewTerminal(&out, logbus.Logplex, false)
 	bus := logbus.New(term)
-	go bus.Run()
+	go bus.Run(context.Background())
 	var wg sync.WaitGroup
 	const writers, lines = 8, 5000
 	for w := 0; w < writers; w++ {
@@ -166,7 +167,7 @@ func TestSlowSinkDoesNotBlockWriter(t *testing.T) {
 	stuck := &stuckSink{release: make(chan struct{})}
 	mem := logbustest.NewMemory(0)
 	bus := logbus.New(stuck, mem)
-	go bus.Run()
+	go bus.Run(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() { logbus.Pump(bus, pr, logbus.SourceApp, "flood.1"); close(done) }()
@@ -244,8 +245,40 @@ func BenchmarkPumpToTerminal(b *testing.B) {
 	b.SetBytes(int64(payload.Len()))
 	for b.Loop() {
 		bus := logbus.New(logbus.NewTerminal(io.Discard, logbus.Compact, false))
-		go bus.Run()
+		go bus.Run(context.Background())
 		logbus.Pump(bus, bytes.NewReader(payload.Bytes()), logbus.SourceApp, "spam.1")
 		bus.Close()
 	}
+}
+
+// Run ends with its context like every loop: what was queued before is
+// still delivered, and the bus takes nothing after.
+func TestRunEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	stuck := &stuckSink{release: make(chan struct{})}
+	mem := logbustest.NewMemory(0)
+	bus := logbus.New(stuck, mem)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- bus.Run(ctx) }()
+	for i := range 3 {
+		bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprint("queued ", i))
+	}
+	cancel()
+	close(stuck.release) // the sinks drain only now, after ctx ended
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if got := texts(mem.Lines()); strings.Join(got, "|") != "queued 0|queued 1|queued 2" {
+		t.Fatalf("delivered %q, want every line queued before the end", got)
+	}
+	if bus.Publish(&logbus.Batch{Source: logbus.SourceApp, Process: "web.1", Data: []byte("late\n")}, 0) {
+		t.Fatal("the bus took a batch after Run ended")
+	}
+	bus.Close() // returns at once: Run is done
 }

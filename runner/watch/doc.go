@@ -1,4 +1,7 @@
-// Package watch tells dynobox when the user changed the app.
+// Package watch tells dynobox when the user changed the app: it watches
+// an app directory recursively and reports debounced batches of changes —
+// one callback for an editor's atomic save or a git checkout of hundreds
+// of files.
 //
 // Its contract: New has no side effects; Run watches one directory tree
 // until its context ends and hands each debounced batch of changes to one

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"os"
 	"path"
 	"path/filepath"
 	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // fanWatch tells, for each change in the watched directories, which
@@ -55,28 +56,7 @@ func openFan(root string, w Writers, record func(string, bool, bool)) *fanWatch 
 
 // privileged: fanotify reports the writing process only to a listener
 // with CAP_SYS_ADMIN in the initial namespace (effective capability bit 21).
-func privileged() bool {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return false
-	}
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		if v, ok := bytes.CutPrefix(line, []byte("CapEff:")); ok {
-			var caps uint64
-			for _, c := range bytes.TrimSpace(v) {
-				caps <<= 4
-				switch {
-				case c >= '0' && c <= '9':
-					caps |= uint64(c - '0')
-				case c >= 'a' && c <= 'f':
-					caps |= uint64(c-'a') + 10
-				}
-			}
-			return caps&(1<<unix.CAP_SYS_ADMIN) != 0
-		}
-	}
-	return false
-}
+func privileged() bool { return proc.HasCapability(unix.CAP_SYS_ADMIN) }
 
 // handleKey identifies a directory as fanotify reports it.
 func handleKey(fsid [2]int32, typ int32, h []byte) string {

@@ -1,7 +1,3 @@
-// Package watch watches an app directory recursively and reports debounced
-// batches of changes: one callback for an editor's atomic save or a git
-// checkout of hundreds of files, and a rescan plus a callback (never
-// silence) when the kernel's event queue overflows.
 package watch
 
 import (

@@ -16,60 +16,10 @@ import (
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
+	"github.com/dynobox/dynobox/web/api/apitest"
 )
 
-// fakeApp is an App whose answers a test sets and whose calls it records.
-type fakeApp struct {
-	err     error // every call that can fail returns it
-	calls   []string
-	hub     *logbus.Hub
-	builds  []state.Build
-	release state.Release
-}
-
-func (f *fakeApp) called(format string, args ...any) {
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-}
-
-func (f *fakeApp) Info() (runner.Info, error) {
-	return runner.Info{Name: "app", Formation: map[string]int{"web": 2}, Commands: map[string]string{"web": "./server"}}, f.err
-}
-func (f *fakeApp) Scale(ch []runner.ScaleChange) (map[string]int, error) {
-	f.called("scale %+v", ch)
-	return map[string]int{"web": 3}, f.err
-}
-func (f *fakeApp) Restart(sel runner.Select) ([]string, error) {
-	f.called("restart %+v", sel)
-	return nil, f.err
-}
-func (f *fakeApp) StopDynos(sel runner.Select) ([]string, error) {
-	f.called("stop %+v", sel)
-	return []string{"web.1"}, f.err
-}
-func (f *fakeApp) Config() ([]runner.ConfigVar, error) { return nil, f.err }
-func (f *fakeApp) SetConfig(set map[string]string, unset []string) (state.Release, error) {
-	f.called("config set=%v unset=%v", set, unset)
-	return f.release, f.err
-}
-func (f *fakeApp) Releases() ([]state.Release, error) { return nil, f.err }
-func (f *fakeApp) Rollback(v int) (state.Release, error) {
-	f.called("rollback %d", v)
-	return f.release, f.err
-}
-func (f *fakeApp) Deploy() (runner.DeployResult, error)     { return runner.DeployResult{}, f.err }
-func (f *fakeApp) Builds(limit int) ([]state.Build, error)  { return f.builds, f.err }
-func (f *fakeApp) BuildByID(id string) (state.Build, error) { return state.Build{}, f.err }
-func (f *fakeApp) Event(process, text string)               { f.called("event %s %q", process, text) }
-func (f *fakeApp) Logs() *logbus.Hub                        { return f.hub }
-func (f *fakeApp) AddonStatus() []addons.Status             { return []addons.Status{} }
-func (f *fakeApp) CreateAddon(spec addons.Spec) (addons.Status, state.Release, error) {
-	f.called("create %+v", spec)
-	return addons.Status{Name: "heroku-redis"}, f.release, f.err
-}
-func (f *fakeApp) DestroyAddon(name string) (state.Release, error) {
-	f.called("destroy %s", name)
-	return f.release, f.err
-}
+var _ App = (*apitest.App)(nil)
 
 // serve serves Handler(app) on a Unix socket in a state directory, as
 // "dynobox start" does, and returns a client of it.
@@ -90,7 +40,8 @@ func serve(t *testing.T, app App) *Client {
 // come back as the client decodes them.
 func TestHandlerPassesRequestsToTheApp(t *testing.T) {
 	t.Parallel()
-	app := &fakeApp{release: state.Release{Version: 7}}
+	app := &apitest.App{Release: state.Release{Version: 7},
+		InfoReply: runner.Info{Name: "app", Formation: map[string]int{"web": 2}, Commands: map[string]string{"web": "./server"}}}
 	c := serve(t, app)
 
 	var counts map[string]int
@@ -131,8 +82,8 @@ func TestHandlerPassesRequestsToTheApp(t *testing.T) {
 		"destroy cache",
 		`event run.1234 "Starting process"`,
 	}
-	if !reflect.DeepEqual(app.calls, want) {
-		t.Fatalf("the app was asked:\n%s\nwant:\n%s", strings.Join(app.calls, "\n"), strings.Join(want, "\n"))
+	if got := app.Calls(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the app was asked:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
 	var ps PS
@@ -155,7 +106,7 @@ func TestHandlerMapsErrorsOnce(t *testing.T) {
 		{fmt.Errorf("scale: %w", &runner.InputError{Err: runner.ErrUnknownType}), true}, // as the supervisor returns it, wrapped
 		{errors.New("the state database is locked"), false},
 	} {
-		client := serve(t, &fakeApp{err: c.err})
+		client := serve(t, &apitest.App{Err: c.err})
 		err := client.Post("/v1/ps/scale", map[string]any{"changes": []runner.ScaleChange{}}, nil)
 		var re *runner.InputError
 		if err == nil || err.Error() != c.err.Error() || errors.As(err, &re) != c.request {
@@ -172,7 +123,7 @@ func TestHandlerMapsErrorsOnce(t *testing.T) {
 	}
 	// A body that is not JSON, and a failed ps:restart (an unknown dyno),
 	// are the request's fault too.
-	client := serve(t, &fakeApp{err: errors.New("no dyno web.9")})
+	client := serve(t, &apitest.App{Err: errors.New("no dyno web.9")})
 	var re *runner.InputError
 	if err := client.Call("POST", "/v1/ps/scale", "not an object", nil); !errors.As(err, &re) || !strings.HasPrefix(err.Error(), "bad request body: ") {
 		t.Errorf("a bad body: %v, want a request error", err)
@@ -196,7 +147,7 @@ func TestHandlerBuildsAndLogs(t *testing.T) {
 		{Time: at.Add(time.Second), Source: "heroku", Process: "web.1", Text: "two"},
 		{Time: at.Add(2 * time.Second), Source: "app", Process: "worker.1", Text: "three"},
 	})
-	c := serve(t, &fakeApp{hub: hub, builds: []state.Build{{ID: "b1", Status: "succeeded", Output: "compiled"}}})
+	c := serve(t, &apitest.App{Hub: hub, BuildList: []state.Build{{ID: "b1", Status: "succeeded", Output: "compiled"}}})
 	var builds []state.Build
 	if err := c.Call("GET", "/v1/builds", nil, &builds); err != nil || len(builds) != 1 || builds[0].ID != "b1" || builds[0].Output != "" {
 		t.Fatalf("builds: %+v %v", builds, err)

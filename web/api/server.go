@@ -33,7 +33,17 @@ const MaxLogLines = runner.HistoryLines
 
 // App is what the API serves: the running app, as runner.Controller
 // implements it. The handlers reach nothing behind it, so they are tested
-// against a fake (server_test.go).
+// against a fake (apitest.App).
+//
+// It has sixteen methods, not fewer, on purpose: one per thing a verb
+// does, each with its own arguments and reply — the app (Info), its
+// dynos (Scale, Restart, StopDynos), config (Config, SetConfig), releases
+// (Releases, Rollback, Deploy), builds (Builds, BuildByID), log (Event,
+// Logs) and add-ons (AddonStatus, CreateAddon, DestroyAddon). Merging
+// some (Restart and StopDynos into one taking an action, Builds and
+// BuildByID into one taking an optional ID) would save lines here and
+// spend them on a switch in the handler, the controller and the fake,
+// and hide from a reader which verb a method serves.
 type App interface {
 	Info() (runner.Info, error)
 	Scale(changes []runner.ScaleChange) (map[string]int, error)

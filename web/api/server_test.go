@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -67,7 +68,7 @@ func TestListenReplacesStaleSocket(t *testing.T) {
 func TestEventsAcceptOnlyOneLineFromOneOffDynos(t *testing.T) {
 	mem := logbustest.NewMemory(0)
 	bus := logbus.New(mem)
-	go bus.Run()
+	go bus.Run(context.Background())
 	defer bus.Close()
 	h := Handler(&runner.Controller{Bus: bus})
 

@@ -10,12 +10,13 @@
 // build); from Open on it hands every new connection to the router through
 // Listener. It knows nothing of the router.
 //
-// Its contract: New starts nothing; Serve starts accepting and returns at
-// once; Close (idempotent) stops accepting and closes the listener. It
-// never prints: its router log lines go to Config.Log.
+// Its contract: New starts nothing; Run accepts until its context ends
+// or Close (idempotent) is called, then closes the listener and returns.
+// It never prints: its router log lines go to Config.Log.
 package building
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -50,9 +51,10 @@ type Gate struct {
 	page, router *chanListener
 	srv          *http.Server
 	closeOnce    sync.Once
+	closed       atomic.Bool
 }
 
-// New returns a gate on l, saying phase; nothing runs until Serve.
+// New returns a gate on l, saying phase; nothing runs until Run.
 func New(l net.Listener, cfg Config) *Gate {
 	g := &Gate{cfg: cfg, l: l, started: time.Now(), page: newChanListener(l.Addr()), router: newChanListener(l.Addr())}
 	g.SetPhase("starting")
@@ -66,8 +68,8 @@ func New(l net.Listener, cfg Config) *Gate {
 // its add-ons", "building"…
 func (g *Gate) SetPhase(phase string) { g.phase.Store(&phase) }
 
-// SetWatch replaces Config.Watch (before Serve: the dashboard's address
-// is known only once it listens).
+// SetWatch replaces Config.Watch (after Run has begun too: the
+// dashboard's address is known only once it listens).
 func (g *Gate) SetWatch(watch []string) { g.watch.Store(&watch) }
 
 // Listener is what the router serves: the connections accepted after Open.
@@ -76,35 +78,41 @@ func (g *Gate) Listener() net.Listener { return g.router }
 // Open sends every connection accepted from now on to the router.
 func (g *Gate) Open() { g.open.Store(true) }
 
-// Serve accepts connections until Close; it returns at once.
-func (g *Gate) Serve() {
+// Run accepts connections — the page's until Open, the router's after —
+// until ctx ends, Close is called or the listener fails; then it closes
+// the gate and returns (nil, or the listener's failure).
+func (g *Gate) Run(ctx context.Context) error {
+	defer context.AfterFunc(ctx, g.Close)()
 	go g.srv.Serve(g.page)
-	go func() {
-		for {
-			c, err := g.l.Accept()
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					continue
-				}
-				g.Close()
-				return
+	for {
+		c, err := g.l.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
 			}
-			to := g.page
-			if g.open.Load() {
-				to = g.router
+			stopped := g.closed.Load() || ctx.Err() != nil
+			g.Close()
+			if stopped {
+				return nil
 			}
-			if !to.deliver(c) {
-				c.Close()
-			}
+			return fmt.Errorf("building page: %w", err)
 		}
-	}()
+		to := g.page
+		if g.open.Load() {
+			to = g.router
+		}
+		if !to.deliver(c) {
+			c.Close()
+		}
+	}
 }
 
 // Close stops accepting and closes the public listener; connections the
 // router already has are the router's to finish.
 func (g *Gate) Close() {
 	g.closeOnce.Do(func() {
+		g.closed.Store(true)
 		g.l.Close()
 		g.page.Close()
 		g.router.Close()

@@ -7,64 +7,30 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
+	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
-	"github.com/dynobox/dynobox/runner/state"
+	"github.com/dynobox/dynobox/web/api/apitest"
 )
 
-// fakeApp is the dashboard's App without a running app: what the page,
-// the masks, the reveal, the log stream and the sampler read comes from
-// here, so a test can say what the dashboard should make of it.
-type fakeApp struct {
-	name  string
-	vars  []runner.ConfigVar
-	hub   *logbus.Hub
-	dynos []runner.DynoInfo
-}
-
-func (f *fakeApp) Name() string               { return f.name }
-func (f *fakeApp) Dynos() []runner.DynoInfo   { return f.dynos }
-func (f *fakeApp) Logs() *logbus.Hub          { return f.hub }
-func (f *fakeApp) Event(process, text string) {}
-func (f *fakeApp) Config() ([]runner.ConfigVar, error) {
-	return f.vars, nil
-}
-func (f *fakeApp) Info() (runner.Info, error) {
-	return runner.Info{Name: f.name, Dynos: f.dynos}, nil
-}
-func (f *fakeApp) Scale([]runner.ScaleChange) (map[string]int, error) { return nil, nil }
-func (f *fakeApp) Restart(runner.Select) ([]string, error)            { return nil, nil }
-func (f *fakeApp) StopDynos(runner.Select) ([]string, error)          { return nil, nil }
-func (f *fakeApp) SetConfig(map[string]string, []string) (state.Release, error) {
-	return state.Release{}, nil
-}
-func (f *fakeApp) Releases() ([]state.Release, error)         { return nil, nil }
-func (f *fakeApp) Rollback(int) (state.Release, error)        { return state.Release{}, nil }
-func (f *fakeApp) Deploy() (runner.DeployResult, error)       { return runner.DeployResult{}, nil }
-func (f *fakeApp) Builds(int) ([]state.Build, error)          { return nil, nil }
-func (f *fakeApp) BuildByID(string) (state.Build, error)      { return state.Build{}, nil }
-func (f *fakeApp) AddonStatus() []addons.Status               { return nil }
-func (f *fakeApp) DestroyAddon(string) (state.Release, error) { return state.Release{}, nil }
-func (f *fakeApp) CreateAddon(addons.Spec) (addons.Status, state.Release, error) {
-	return addons.Status{}, state.Release{}, nil
-}
+var _ App = (*apitest.App)(nil)
 
 const fakeSecret = "s3cr3t-value-of-the-app"
 
-func newFakeApp() *fakeApp {
+// newFakeApp is an app named shop with a secret config var that its log
+// history mentions.
+func newFakeApp() *apitest.App {
 	hub := logbus.NewHub(100)
 	hub.Preload([]logbus.Line{{Time: time.Now(), Source: "app", Process: "web.1", Text: "connecting with " + fakeSecret}})
-	return &fakeApp{
-		name: "shop",
-		vars: []runner.ConfigVar{{Key: "API_SECRET", Value: fakeSecret}, {Key: "LANG", Value: "en_US.UTF-8"}},
-		hub:  hub,
+	return &apitest.App{
+		AppName:   "shop",
+		InfoReply: runner.Info{Name: "shop"},
+		Vars:      []runner.ConfigVar{{Key: "API_SECRET", Value: fakeSecret}, {Key: "LANG", Value: "en_US.UTF-8"}},
+		Hub:       hub,
 	}
 }
 
@@ -128,43 +94,24 @@ func TestDashboardServesItsApp(t *testing.T) {
 	}
 }
 
-// The sampler measures the dynos the app lists: a dyno's process group
-// gets a series.
-func TestDashboardSamplesTheAppsDynos(t *testing.T) {
+// The charts show the app's samples (runner takes them) as they are.
+func TestDashboardChartsTheAppsStats(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command("sleep", "60")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	app := newFakeApp()
+	app.Samples = runner.Stats{IntervalSeconds: 2, Times: []int64{1000, 3000},
+		Dynos: map[string]runner.DynoSeries{"worker.1": {CPU: []float64{-1, 12.5}, Memory: []float64{1 << 20, 2 << 20}}}}
+	srv := httptest.NewServer(New(app).Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/dash/stats")
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	app := newFakeApp()
-	app.dynos = []runner.DynoInfo{{Name: "worker.1", PID: cmd.Process.Pid}}
-	d := New(app)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { d.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	srv := httptest.NewServer(d.Handler())
-	defer srv.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(srv.URL + "/api/dash/stats")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st Stats
-		err = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s, ok := st.Dynos["worker.1"]; ok && len(s.Memory) > 0 && s.Memory[len(s.Memory)-1] > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no memory sampled for worker.1 (pid %d): %+v", cmd.Process.Pid, st)
-		}
-		time.Sleep(50 * time.Millisecond)
+	defer resp.Body.Close()
+	var got runner.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, app.Samples) {
+		t.Fatalf("GET /api/dash/stats = %+v, want the app's %+v", got, app.Samples)
 	}
 }

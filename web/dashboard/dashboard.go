@@ -3,21 +3,19 @@
 // live and steers it through the same JSON API handlers as the CLI verbs.
 //
 // The dashboard adds only what the API lacks: a Server-Sent Events log
-// stream, per-dyno CPU and memory sampled from /proc, and revealing one
+// stream, per-dyno CPU and memory (runner samples them), and revealing one
 // masked secret on request. Every route sits behind guard (security.go):
 // a loopback Host, and a per-run token plus a same-origin check on every
 // request that changes state or reveals a secret. Config var values that
 // look secret are masked on the server (mask.go, by runner.MaskSecret)
 // before they reach the page.
 //
-// Its contract: New starts nothing; Run samples until its context ends;
-// Handler serves. It never prints, and changes the app only through the
+// Its contract: New starts nothing and nothing loops; Handler serves. It never prints, and changes the app only through the
 // same API handlers as the CLI verbs.
 package dashboard
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
@@ -37,13 +35,13 @@ import (
 var assets embed.FS
 
 // App is what the dashboard shows and steers: what the API serves, plus
-// the app's name for the page and its dynos for the CPU and memory
-// sampler. runner.Controller implements it; the dashboard reaches nothing
+// the app's name for the page and its dynos' CPU and memory for the
+// charts. runner.Controller implements it; the dashboard reaches nothing
 // behind it, so its handlers are tested against a fake.
 type App interface {
 	api.App
 	Name() string
-	Dynos() []runner.DynoInfo
+	Stats() runner.Stats
 }
 
 var _ App = (*runner.Controller)(nil)
@@ -56,15 +54,12 @@ type Dashboard struct {
 	// hosts are Host names accepted besides loopback ones (see AllowHost).
 	hosts map[string]bool
 
-	stats *sampler
-
 	secretsMu sync.Mutex
 	secrets   *strings.Replacer // masks secret values in log lines
 	secretsAt time.Time
 }
 
-// New returns the dashboard of app. It starts nothing: call Run to
-// sample CPU and memory, and serve Handler.
+// New returns the dashboard of app. It starts nothing: serve Handler.
 func New(app App) *Dashboard {
 	var b [32]byte
 	rand.Read(b[:])
@@ -72,7 +67,6 @@ func New(app App) *Dashboard {
 		app:   app,
 		token: hex.EncodeToString(b[:]),
 		hosts: map[string]bool{},
-		stats: newSampler(SampleInterval, SampleCount),
 	}
 }
 
@@ -80,14 +74,6 @@ func New(app App) *Dashboard {
 // loopback names and addresses: for a dashboard the user chose to bind to
 // another address with --dashboard.
 func (d *Dashboard) AllowHost(host string) { d.hosts[strings.ToLower(host)] = true }
-
-// Run samples the dynos' CPU and memory until ctx ends.
-func (d *Dashboard) Run(ctx context.Context) {
-	if d.app == nil {
-		return
-	}
-	d.stats.run(ctx, d.app.Dynos)
-}
 
 // Handler serves the dashboard: the page and its assets, the API under
 // /api/v1/ and the dashboard's own routes under /api/dash/.
@@ -184,4 +170,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+}
+
+func (d *Dashboard) serveStats(w http.ResponseWriter, r *http.Request) {
+	if d.app == nil {
+		writeJSON(w, http.StatusOK, runner.Stats{Times: []int64{}, Dynos: map[string]runner.DynoSeries{}})
+		return
+	}
+	writeJSON(w, http.StatusOK, d.app.Stats())
 }

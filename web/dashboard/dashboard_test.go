@@ -5,17 +5,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
 )
 
 // The browser tests of the dashboard, against a running dynobox, are in
-// the main package (dashboard_test.go); these test its parts.
+// the e2e package (e2e/dashboard_test.go); these test its parts.
 
 func TestDashboardHostCheck(t *testing.T) {
 	d := New(nil)
@@ -204,77 +202,5 @@ func TestDashboardMaskReply(t *testing.T) {
 		if w.Code != 200 || !strings.Contains(body, Masked) || !strings.Contains(body, `"masked"`) {
 			t.Errorf("%s: %d %s", path, w.Code, body)
 		}
-	}
-}
-
-func TestDashboardParseStat(t *testing.T) {
-	// The command name may hold spaces and parentheses.
-	line := "4242 (my (odd) proc) S 1 4200 4200 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 12345 104857600 2560 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 3 0 0 0 0 0\n"
-	p, ok := parseStat(4242, []byte(line))
-	if !ok || p.pid != 4242 || p.pgid != 4200 || p.ticks != 300 || p.rss != 2560*pageSize {
-		t.Fatalf("parseStat = %+v, %v", p, ok)
-	}
-	if _, ok := parseStat(1, []byte("1 (x) S 0")); ok {
-		t.Error("parseStat accepted a short line")
-	}
-	// The real /proc: this test process is in there, with some memory.
-	found := false
-	for _, p := range readProcs() {
-		if p.pid == os.Getpid() && p.rss > 0 {
-			found = true
-		}
-	}
-	if !found {
-		t.Error("readProcs did not find this process")
-	}
-}
-
-func TestDashboardSamplerSumsProcessGroups(t *testing.T) {
-	s := newSampler(2*time.Second, 3)
-	now := time.Unix(1000, 0)
-	s.now = func() time.Time { return now }
-	procs := []procSample{
-		{pid: 10, pgid: 10, ticks: 100, rss: 1 << 20},
-		{pid: 11, pgid: 10, ticks: 50, rss: 2 << 20}, // a child in web.1's group
-		{pid: 20, pgid: 20, ticks: 0, rss: 4 << 20},
-		{pid: 99, pgid: 99, ticks: 9999, rss: 1 << 30}, // not a dyno
-	}
-	s.read = func() []procSample { return procs }
-	dynos := []runner.DynoInfo{{Name: "web.1", PID: 10}, {Name: "worker.1", PID: 20}}
-	s.sample(dynos)
-	st := s.snapshot()
-	if w := st.Dynos["web.1"]; w.CPU[0] != -1 || w.Memory[0] != 3<<20 {
-		t.Fatalf("first sample of web.1: %+v (no CPU yet, memory summed over the group)", w)
-	}
-	// Two seconds later web.1's group used 100 ticks: one second of CPU, 50%.
-	now = now.Add(2 * time.Second)
-	procs[0].ticks, procs[1].ticks = 160, 90
-	procs = append(procs, procSample{pid: 12, pgid: 10, ticks: 0, rss: 1 << 20})
-	s.sample(dynos)
-	st = s.snapshot()
-	if w := st.Dynos["web.1"]; w.CPU[1] != 50 || w.Memory[1] != 4<<20 {
-		t.Errorf("second sample of web.1: %+v, want 50%% and 4 MiB", w)
-	}
-	if w := st.Dynos["worker.1"]; w.CPU[1] != 0 {
-		t.Errorf("worker.1: %+v", w)
-	}
-	// worker.1 crashed (no pid), clock.1 appeared, and samples roll over.
-	now = now.Add(2 * time.Second)
-	dynos = []runner.DynoInfo{{Name: "web.1", PID: 10}, {Name: "worker.1"}, {Name: "clock.1", PID: 20}}
-	s.sample(dynos)
-	now = now.Add(2 * time.Second)
-	s.sample(dynos[:2])
-	st = s.snapshot()
-	if len(st.Times) != 3 || st.Times[2] != now.UnixMilli() {
-		t.Fatalf("times %v: want the last 3", st.Times)
-	}
-	if w := st.Dynos["worker.1"]; len(w.CPU) != 3 || w.CPU[1] != -1 || w.Memory[2] != -1 {
-		t.Errorf("worker.1 without a process: %+v, want gaps (-1)", w)
-	}
-	if _, ok := st.Dynos["clock.1"]; ok {
-		t.Error("clock.1 was scaled away but is still charted")
-	}
-	if w := st.Dynos["web.1"]; len(w.CPU) != 3 || len(w.Memory) != 3 {
-		t.Errorf("web.1: %+v, want 3 samples", w)
 	}
 }
