@@ -88,7 +88,7 @@ func (c *Controller) Env() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build.RuntimeEnv(ComposeEnv(c.app().FileEnv, vars, c.addonEnv()), c.StateDir), nil
+	return c.slugEnv(build.RuntimeEnv(ComposeEnv(c.app().FileEnv, vars, c.addonEnv()), c.StateDir)), nil
 }
 
 // ComposeEnv layers the environment in precedence order: the OS
@@ -266,6 +266,9 @@ func (c *Controller) restartWithNewEnv() error {
 		return err
 	}
 	c.Sup.SetEnv(env)
+	if err := c.applyRoot(); err != nil { // a pushed release's slug, or the app directory
+		return err
+	}
 	_, err = c.Sup.Restart(Select{})
 	return err
 }

@@ -271,9 +271,17 @@ func (d *dyno) runOnce() (int, outcome) {
 		d.event("Error starting process: %v", err)
 		return 127, exitedItself
 	}
-	cmd := exec.Command("/bin/sh", "-c", shellScript(cfg.AppDir, command))
-	cmd.Dir = cfg.AppDir
-	cmd.Env = d.sup.dynoEnv(d.slot)
+	dir, cleanup, err := d.sup.dynoRoot(d.slot.Name)
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		d.event("Error starting process: %v", err)
+		return 127, exitedItself
+	}
+	defer cleanup() // a pushed release's copy of its slug: what the dyno wrote goes with it
+	cmd := exec.Command("/bin/sh", "-c", shellScript(dir, command))
+	cmd.Dir = dir
+	cmd.Env = d.sup.dynoEnv(d.slot, dir)
 	cmd.Stdin = nil // /dev/null, as on Heroku
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = groupAttr()

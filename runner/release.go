@@ -102,8 +102,13 @@ func (c *Controller) runRelease(v int) error {
 	}
 	ctx, cancel := context.WithTimeout(c.context(), ReleasePhaseTimeout)
 	defer cancel()
+	dir, cleanup, err := c.releaseDir(v) // a pushed release's runs in a copy of its slug
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	c.apiEvent(fmt.Sprintf("Running release command for v%d", v))
-	if err := ReleasePhase(ctx, c.app().Dir, entry.Command, env, c.Session, c.Bus); err != nil {
+	if err := ReleasePhase(ctx, dir, entry.Command, env, c.Session, c.Bus); err != nil {
 		c.Store.SetReleaseOutcome(v, "failed", "failed")
 		c.apiEvent(fmt.Sprintf("Release v%d failed: %v", v, err))
 		return fmt.Errorf("release v%d failed: %w", v, err)
