@@ -147,7 +147,8 @@ func TestGitPushBuildsTheCommitAndSwapsWithoutDroppingRequests(t *testing.T) {
 		t.Fatalf("git push: exit %d\n%s\n%s", code, out, p.out)
 	}
 	for _, want := range []string{"remote: -----> Building… (commit " + v2[:7], "remote: -----> Go app detected", "bin/hello",
-		"remote: -----> Compressing… done, ", "remote: -----> Launching… done, v", "remote:        " + fmt.Sprintf("http://127.0.0.1:%d/", port) + " deployed to dynobox"} {
+		"remote: -----> Compressing… done, ", "remote:        heroku[release.", "Starting process with command `test ! -e fail-release`",
+		"State changed from up to complete", "remote: -----> Launching… done, v", "remote:        " + fmt.Sprintf("http://127.0.0.1:%d/", port) + " deployed to dynobox"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("git push output has no %q:\n%s", want, out)
 		}

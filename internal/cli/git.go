@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/gitpush"
@@ -119,7 +123,9 @@ func receive(c *command, stdin io.Reader, appDir, stateDir string) error {
 	}
 	var rel state.Release
 	client := api.NewClient(appDir, stateDir)
+	stopFollowing := followRelease(appDir, stateDir, out)
 	err = client.ReleaseSlug(res.Build.ID, &rel)
+	stopFollowing()
 	var nr *api.NotRunningError
 	stopped := errors.As(err, &nr)
 	if stopped {
@@ -139,6 +145,53 @@ func receive(c *command, stdin io.Reader, appDir, stateDir string) error {
 		fmt.Fprintf(out, "       %s deployed to dynobox\n", info.Router)
 	}
 	return nil
+}
+
+// followRelease prints the release phase's lines (release.NNNN) of a
+// running dynobox as they come, as Heroku's push shows its release
+// command; stop ends it once the release command's last line is shown.
+func followRelease(appDir, stateDir string, out io.Writer) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	following, done, completed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	seen := false
+	go func() {
+		defer close(done)
+		q := url.Values{"n": {"0"}, "tail": {"1"}}
+		api.NewClient(appDir, stateDir).LogsFollowing(ctx, q, func() { close(following) }, func(l api.LogLine) error {
+			if !strings.HasPrefix(l.Process, runner.ReleaseType+".") {
+				return nil
+			}
+			mu.Lock()
+			seen = true
+			mu.Unlock()
+			fmt.Fprintf(out, "       %s[%s]: %s\n", l.Source, l.Process, l.Text)
+			if l.Text == "State changed from up to complete" {
+				once.Do(func() { close(completed) })
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-following:
+	case <-done: // nothing runs: the release is recorded for the next start
+	case <-time.After(5 * time.Second):
+	}
+	return func() {
+		mu.Lock()
+		wait := seen
+		mu.Unlock()
+		if wait { // the release command's last lines may still be on their way
+			select {
+			case <-completed:
+			case <-done:
+			case <-time.After(2 * time.Second):
+			}
+		}
+		cancel()
+		<-done
+	}
 }
 
 // kindName is how Heroku's rejection names a buildpack: "Go app".
