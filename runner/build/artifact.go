@@ -35,8 +35,9 @@ func nextID(stateDir string) (string, error) {
 		return "", err
 	}
 	// A push's build runs in the receive hook's process, beside a running
-	// dynobox's: the lock keeps their numbers apart.
-	lock, err := os.OpenFile(filepath.Join(dir, "last-id.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	// dynobox's: a flock on the directory (no file added) keeps their
+	// numbers apart.
+	lock, err := os.Open(dir)
 	if err != nil {
 		return "", err
 	}
