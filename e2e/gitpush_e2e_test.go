@@ -246,6 +246,7 @@ func TestGitPushToAStoppedAppRunsAtTheNextStart(t *testing.T) {
 		t.Fatalf("git:remote -r box: %s", stderr)
 	}
 	writeFile(t, filepath.Join(dir, "main.go"), pushAppSource("v2"))
+	writeFile(t, filepath.Join(dir, "Procfile"), "web: bin/hello\nworker: exec sleep 1000\n")
 	v2 := commitAll(t, dir, "v2")
 	gitIn(t, dir, "checkout", "-q", "-b", "other")
 	out, code := gitRun(t, dir, "push", "box", "other:main")
@@ -253,10 +254,22 @@ func TestGitPushToAStoppedAppRunsAtTheNextStart(t *testing.T) {
 		t.Fatalf("git push box other:main: exit %d\n%s", code, out)
 	}
 	writeFile(t, filepath.Join(dir, "main.go"), pushAppSource("v3-uncommitted"))
+	writeFile(t, filepath.Join(dir, "Procfile"), "web: bin/hello\n") // not pushed: the pushed Procfile runs
 	port := freePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port), "--boot-timeout", "120")
 	waitPrefix(t, p, url, "v2 commit="+v2+" dir="+filepath.Join(dir, ".dynobox", "dynos", "web.1-"))
+	verb := func(args ...string) (string, string, int) { return runDynobox(t, dir, args...) }
+	waitFor(t, "worker.1 of the pushed Procfile up", func() bool { return upCount(ps(t, verb), "worker") == 1 })
+
+	// A push whose Procfile drops the worker stops it.
+	writeFile(t, filepath.Join(dir, "main.go"), pushAppSource("v3"))
+	v3 := commitAll(t, dir, "v3")
+	if out, code := gitRun(t, dir, "push", "box", "other:main"); code != 0 {
+		t.Fatalf("second push: exit %d\n%s", code, out)
+	}
+	waitPrefix(t, p, url, "v3 commit="+v3)
+	waitFor(t, "the worker to go", func() bool { return len(ps(t, verb).Dynos) == 1 })
 	stopApp(t, p)
 
 	// Outside a git repository: a clear error, exit 2.

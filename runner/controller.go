@@ -266,10 +266,12 @@ func (c *Controller) restartWithNewEnv() error {
 		return err
 	}
 	c.Sup.SetEnv(env)
-	if err := c.applyRoot(); err != nil { // a pushed release's slug, or the app directory
+	added, err := c.applyRelease() // a pushed release's slug and Procfile, or the app directory's
+	if err != nil {
 		return err
 	}
 	_, err = c.Sup.Restart(Select{})
+	c.scaleAdded(added)
 	return err
 }
 

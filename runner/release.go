@@ -92,7 +92,7 @@ func ReleasePhase(ctx context.Context, appDir, command string, env []string, ses
 // runRelease runs the release phase (if the Procfile has one) for release
 // version v with the app's current env, and records how it went.
 func (c *Controller) runRelease(v int) error {
-	entry, ok := c.app().Procfile.Lookup(ReleaseType)
+	entry, ok := c.releaseProcfile(v).Lookup(ReleaseType) // a pushed release's own
 	if !ok {
 		return c.Store.SetReleaseOutcome(v, "succeeded", "")
 	}
