@@ -39,6 +39,9 @@ const (
 // ErrTooLarge is a slug over MaxSize.
 var ErrTooLarge = errors.New("slug too large")
 
+// maxSize is MaxSize; tests lower it.
+var maxSize int64 = MaxSize
+
 const (
 	slugsDir = "slugs"
 	dynosDir = "dynos"
@@ -113,8 +116,8 @@ func Write(stateDir, id, commit, dir string) (Meta, error) {
 		return m, fmt.Errorf("slug %s: %w", id, err)
 	}
 	m.Size = st.Size()
-	if m.Size > MaxSize {
-		return m, fmt.Errorf("%w: %s compressed, over Heroku's limit of %s", ErrTooLarge, Size(m.Size), Size(MaxSize))
+	if m.Size > maxSize {
+		return m, fmt.Errorf("%w: %s compressed, over Heroku's limit of %s", ErrTooLarge, Size(m.Size), Size(maxSize))
 	}
 	data, _ := json.Marshal(m)
 	if err := os.WriteFile(metaPath(stateDir, id), data, 0o600); err != nil {

@@ -3,6 +3,7 @@ package slug
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -85,6 +86,23 @@ func TestWriteKeepsAnImmutableSlugAndCopiesAreFresh(t *testing.T) {
 	}
 	if err := CleanCopies(state); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWriteRefusesASlugOverTheLimit(t *testing.T) {
+	defer func(m int64) { maxSize = m }(maxSize)
+	maxSize = 10
+	state := t.TempDir()
+	dir := builtApp(t)
+	_, err := Write(state, "b1", "c", dir)
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "over Heroku's limit of 10B") {
+		t.Fatalf("got %v, want ErrTooLarge", err)
+	}
+	if Exists(state, "b1") || len(List(state)) != 0 {
+		t.Fatal("a slug over the limit was kept")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal("the build directory was moved although the slug was refused")
 	}
 }
 
