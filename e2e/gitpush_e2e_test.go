@@ -262,13 +262,23 @@ func TestGitPushToAStoppedAppRunsAtTheNextStart(t *testing.T) {
 	verb := func(args ...string) (string, string, int) { return runDynobox(t, dir, args...) }
 	waitFor(t, "worker.1 of the pushed Procfile up", func() bool { return upCount(ps(t, verb), "worker") == 1 })
 
-	// A push whose Procfile drops the worker stops it.
+	// A second push, slug to slug under load, whose Procfile drops the worker.
 	writeFile(t, filepath.Join(dir, "main.go"), pushAppSource("v3"))
 	v3 := commitAll(t, dir, "v3")
+	stop := make(chan struct{})
+	ok, failed, wait := loadLoop(url, stop)
+	waitFor(t, "the load to begin", func() bool { return ok.Load() > 0 })
 	if out, code := gitRun(t, dir, "push", "box", "other:main"); code != 0 {
 		t.Fatalf("second push: exit %d\n%s", code, out)
 	}
 	waitPrefix(t, p, url, "v3 commit="+v3)
+	after := ok.Load()
+	waitFor(t, "requests after the swap", func() bool { return ok.Load() >= after+20 })
+	close(stop)
+	wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d requests failed during the second push's swap (%d succeeded)\n%s", failed.Load(), ok.Load(), p.out)
+	}
 	waitFor(t, "the worker to go", func() bool { return len(ps(t, verb).Dynos) == 1 })
 	stopApp(t, p)
 
