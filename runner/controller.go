@@ -89,7 +89,7 @@ func (c *Controller) Env() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build.RuntimeEnv(ComposeEnv(c.app().FileEnv, vars, c.addonEnv()), c.StateDir), nil
+	return c.slugEnv(build.RuntimeEnv(ComposeEnv(c.app().FileEnv, vars, c.addonEnv()), c.StateDir)), nil
 }
 
 // ComposeEnv layers the environment in precedence order: the OS
@@ -267,7 +267,12 @@ func (c *Controller) restartWithNewEnv() error {
 		return err
 	}
 	c.Sup.SetEnv(env)
+	added, err := c.applyRelease() // a pushed release's slug and Procfile, or the app directory's
+	if err != nil {
+		return err
+	}
 	_, err = c.Sup.Restart(Select{})
+	c.scaleAdded(added)
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/slug"
 	"github.com/dynobox/dynobox/runner/state"
 )
 
@@ -76,6 +77,12 @@ func (c *Controller) deploy(running bool) (DeployResult, error) {
 // to build, makes a release of it and runs its release phase. Without a
 // build, the current release's pending release phase runs instead.
 func (c *Controller) DeployAtStart() error {
+	if cur, ok := c.currentIsSlug(); ok {
+		// The last release is a git push: it runs as pushed, and a save
+		// (or dynobox deploy) deploys the work tree again.
+		c.heroku(fmt.Sprintf("Running v%d, the pushed build %s (%s); no build of the work tree at start", cur.Version, cur.BuildID, cur.Description))
+		return c.ReleaseIfPending()
+	}
 	plan, err := c.BuildPlan()
 	if err != nil {
 		return err
@@ -156,6 +163,9 @@ func (c *Controller) release(res *DeployResult) error {
 // restoreBuild puts a kept build's binaries back into bin/. Builds that
 // keep nothing (all but Go's) have nothing to put back.
 func (c *Controller) restoreBuild(id string) error {
+	if slug.Exists(c.StateDir, id) {
+		return nil // a pushed build runs from its slug, never from bin/
+	}
 	err := build.Restore(c.StateDir, c.app().Dir, id)
 	if errors.Is(err, build.ErrNoArtifact) {
 		if b, berr := c.Store.Build(id); berr == nil && b.Kind != string(build.Go) {
@@ -178,7 +188,7 @@ func (c *Controller) deployName(buildID string) string {
 	if err != nil || len(strings.TrimSpace(string(dirty))) > 0 {
 		return buildID
 	}
-	return strings.TrimSpace(string(sha))
+	return strings.TrimSpace(string(sha)) + " (work tree)" // a push's release is "Deploy SHA"
 }
 
 // context ends when dynobox stops.

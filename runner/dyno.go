@@ -270,7 +270,15 @@ func (d *dyno) runOnce() (int, outcome) {
 		d.event("Error starting process: %v", err)
 		return 127, exitedItself
 	}
-	cmd := shellCommand(cfg.AppDir, command, d.sup.dynoEnv(d.slot))
+	dir, cleanup, err := d.sup.dynoRoot(d.slot.Name)
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		d.event("Error starting process: %v", err)
+		return 127, exitedItself
+	}
+	defer cleanup() // a pushed release's copy of its slug: what the dyno wrote goes with it
+	cmd := shellCommand(dir, command, d.sup.dynoEnv(d.slot, dir))
 	cmd.Stdin = nil // /dev/null, as on Heroku
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd, cgDir, err := startChild(cmd, d.sup.cg, d.slot.Name)

@@ -310,6 +310,9 @@ func (in *Instance) load() error {
 		// 11th process type's first dyno in foreman's pattern.
 		in.reserved = []int{p}
 	}
+	if pf := PushedProcfile(in.store, in.state.Path); pf != nil {
+		app.Procfile = pf // the current release is a push: its Procfile runs
+	}
 	args := in.o.Formation
 	if len(args) == 0 {
 		args = in.savedFormation()

@@ -247,6 +247,9 @@ func (in *Instance) deploy(ctx context.Context) error {
 		return err
 	}
 	in.sup.SetEnv(env)
+	if err := in.ctl.UseCurrentRelease(); err != nil { // a pushed release runs from its slug
+		return err
+	}
 	if err := in.sup.Start(); err != nil {
 		return err
 	}

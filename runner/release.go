@@ -88,7 +88,7 @@ func ReleasePhase(ctx context.Context, appDir, command string, env []string, ses
 // runRelease runs the release phase (if the Procfile has one) for release
 // version v with the app's current env, and records how it went.
 func (c *Controller) runRelease(v int) error {
-	entry, ok := c.app().Procfile.Lookup(ReleaseType)
+	entry, ok := c.releaseProcfile(v).Lookup(ReleaseType) // a pushed release's own
 	if !ok {
 		return c.Store.SetReleaseOutcome(v, "succeeded", "")
 	}
@@ -98,8 +98,13 @@ func (c *Controller) runRelease(v int) error {
 	}
 	ctx, cancel := context.WithTimeout(c.context(), ReleasePhaseTimeout)
 	defer cancel()
+	dir, cleanup, err := c.releaseDir(v) // a pushed release's runs in a copy of its slug
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	c.apiEvent(fmt.Sprintf("Running release command for v%d", v))
-	if err := ReleasePhase(ctx, c.app().Dir, entry.Command, env, c.Session, c.Bus); err != nil {
+	if err := ReleasePhase(ctx, dir, entry.Command, env, c.Session, c.Bus); err != nil {
 		c.Store.SetReleaseOutcome(v, "failed", "failed")
 		c.apiEvent(fmt.Sprintf("Release v%d failed: %v", v, err))
 		return fmt.Errorf("release v%d failed: %w", v, err)

@@ -59,21 +59,7 @@ func DiffProcfiles(old, new *procfile.Procfile) ProcfileDiff {
 // the new command (web ones with preboot), and added types start with
 // counts[type] dynos.
 func (s *Supervisor) ApplyProcfile(pf *procfile.Procfile, counts map[string]int) ProcfileDiff {
-	s.mu.Lock()
-	diff := DiffProcfiles(s.cfg.Procfile, pf)
-	s.cfg.Procfile = pf
-	for _, d := range s.dynos {
-		if slices.Contains(diff.Changed, d.slot.Type) {
-			e, _ := pf.Lookup(d.slot.Type)
-			d.setCommand(e.Command)
-		}
-		if slices.Contains(diff.Removed, d.slot.Type) && !isClosed(d.stop) {
-			d.requestStop()
-			go s.remove(d)
-		}
-	}
-	s.notifyLocked()
-	s.mu.Unlock()
+	diff := s.setProcfile(pf)
 	for _, t := range diff.Changed {
 		s.Restart(Select{Type: t})
 	}
@@ -100,6 +86,9 @@ func (c *Controller) Reload() error {
 		c.heroku(fmt.Sprintf("warning: %s", w))
 	}
 	now.Port = was.Port // the router holds the public port until the next start
+	if _, pushed := c.currentIsSlug(); pushed {
+		now.Procfile = was.Procfile // a pushed release runs its own Procfile; the next push changes it
+	}
 	c.setApp(now)
 	if !reflect.DeepEqual(addonsOf(was), addonsOf(now)) {
 		c.heroku("app.json's add-ons changed: they are provisioned at the next start (or now with addons:create / addons:destroy)")

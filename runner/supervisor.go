@@ -102,6 +102,7 @@ type Supervisor struct {
 	mu      sync.Mutex
 	dynos   []*dyno // formation order; scaled-down dynos leave once stopped
 	env     []string
+	root    RootFunc // where each dyno process runs; nil: the app directory (slugroot.go)
 	started bool
 	closing bool
 	changed chan struct{} // closed and replaced at every state or formation change
@@ -541,11 +542,11 @@ func scalableTypes(pf *procfile.Procfile) []string {
 
 // dynoEnv is the environment of one dyno: the app's env, its port and name,
 // and the session marker that lets the watchdog find its processes.
-func (s *Supervisor) dynoEnv(slot Slot) []string {
+func (s *Supervisor) dynoEnv(slot Slot, dir string) []string {
 	s.mu.Lock()
 	env := s.env
 	s.mu.Unlock()
-	return DynoEnv(env, s.cfg.AppDir, slot.Name, slot.Port, s.cfg.Session)
+	return DynoEnv(env, dir, slot.Name, slot.Port, s.cfg.Session)
 }
 
 // DynoEnv builds the environment of a dyno or one-off dyno named name:

@@ -104,6 +104,7 @@ func commands() []*command {
 	cmds = append(cmds, verbCommands()...)
 	cmds = append(cmds, deployCommands()...)
 	cmds = append(cmds, addonCommands()...)
+	cmds = append(cmds, gitCommands()...)
 	return append(cmds, versionCommand())
 }
 
@@ -159,6 +160,9 @@ Usage: dynobox COMMAND [flags] [args]
 Commands:
 `)
 	for _, c := range cmds {
+		if strings.HasPrefix(c.name, "__") {
+			continue // run by git, not by people
+		}
 		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `  help                 Show help for a command: dynobox help COMMAND

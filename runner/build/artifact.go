@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Layout under the state directory:
@@ -31,6 +32,17 @@ func nextID(stateDir string) (string, error) {
 	defer idMu.Unlock()
 	dir := filepath.Join(stateDir, buildsDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	// A push's build runs in the receive hook's process, beside a running
+	// dynobox's: a flock on the directory (no file added) keeps their
+	// numbers apart.
+	lock, err := os.Open(dir)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close() // releases the flock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return "", err
 	}
 	file := filepath.Join(dir, "last-id")

@@ -188,6 +188,12 @@ func (c *Client) Deploy(out any) error {
 	return c.do(context.Background(), "POST", "/v1/deploy", struct{}{}, out)
 }
 
+// ReleaseSlug releases pushed build id's slug and swaps the dynos to it;
+// it waits as long as the release phase and the swap take.
+func (c *Client) ReleaseSlug(id string, out any) error {
+	return c.do(context.Background(), "POST", "/v1/releases/slug", SlugRelease{BuildID: id}, out)
+}
+
 // Delete sends a DELETE to path and decodes the reply into out.
 func (c *Client) Delete(path string, out any) error { return c.call("DELETE", path, nil, out) }
 

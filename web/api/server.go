@@ -65,6 +65,19 @@ type App interface {
 
 var _ App = (*runner.Controller)(nil)
 
+// slugReleaser releases a pushed build's slug (git push dynobox main): the
+// receive hook asks the running app to swap its dynos to it.
+type slugReleaser interface {
+	ReleaseSlug(buildID string) (state.Release, error)
+}
+
+var _ slugReleaser = (*runner.Controller)(nil)
+
+// SlugRelease is the body of POST /v1/releases/slug.
+type SlugRelease struct {
+	BuildID string `json:"build_id"`
+}
+
 // Handler serves the API for a running app.
 func Handler(c App) http.Handler {
 	mux := http.NewServeMux()
@@ -113,6 +126,16 @@ func Handler(c App) http.Handler {
 		rel, err := c.Rollback(req.Version)
 		reply(w, rel, err)
 	})
+	if s, ok := c.(slugReleaser); ok {
+		mux.HandleFunc("POST /v1/releases/slug", func(w http.ResponseWriter, r *http.Request) {
+			var req SlugRelease
+			if !decode(w, r, &req) {
+				return
+			}
+			rel, err := s.ReleaseSlug(req.BuildID)
+			reply(w, rel, err)
+		})
+	}
 	mux.HandleFunc("POST /v1/deploy", func(w http.ResponseWriter, r *http.Request) {
 		res, err := c.Deploy()
 		reply(w, res, err)
