@@ -207,7 +207,11 @@ func (in *Instance) deploy(ctx context.Context) error {
 		// At most 10 s for the dynos to boot: a save that fixes a dyno that
 		// never binds is not held back until its R10 (the loop guard
 		// covers dynos that write later).
-		scanned, watched := watchApp(ctx, in.ctl, 10*time.Second, dynosLaunched)
+		w := newAppWatcher(in.ctl, 10*time.Second, dynosLaunched)
+		watched := make(chan struct{})
+		go func() { w.Run(ctx); close(watched) }()
+		// Not goRun: the watcher ends with the run's context (no deploy
+		// while the dynos stop), and a deploy it is in gets 5 seconds.
 		in.onExit(func() error {
 			in.stop() // a start that fails stops the watcher too
 			select {
@@ -216,10 +220,7 @@ func (in *Instance) deploy(ctx context.Context) error {
 			}
 			return nil
 		})
-		select {
-		case <-scanned:
-		case <-watched:
-		}
+		<-w.Scanned()
 	}
 	if plan, err := in.ctl.BuildPlan(); err == nil && plan.Kind != build.None && in.o.Front != nil {
 		in.phase(PhaseBuilding)

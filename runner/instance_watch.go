@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dynobox/dynobox/internal/proc"
@@ -16,17 +17,38 @@ import (
 	"github.com/dynobox/dynobox/runner/watch"
 )
 
-// watchApp deploys on every save in the app directory and reloads the env
-// files and the Procfile when they change, until ctx ends. It starts
-// before the start's build, so that what the build and the dynos' first
-// boot write is known as theirs (watch.Options.Booting): scanned closes
-// once the watcher sees changes, or has failed; started is to be closed
-// once the dynos were launched. done closes once watching has stopped.
-// settleLimit bounds the wait for dynos to boot (see waitSettled).
-func watchApp(ctx context.Context, ctl *Controller, settleLimit time.Duration, started <-chan struct{}) (scanned, done <-chan struct{}) {
+// appWatcher deploys on every save in the app directory and reloads the
+// env files and the Procfile when they change, until Run's context ends.
+// It runs from before the start's build, so that what the build and the
+// dynos' first boot write is known as theirs (watch.Options.Booting):
+// Scanned closes once the watcher sees changes, or Run has returned;
+// started is to be closed once the dynos were launched. settleLimit bounds
+// the wait for dynos to boot (see waitSettled).
+type appWatcher struct {
+	ctl         *Controller
+	settleLimit time.Duration
+	started     <-chan struct{}
+	scanned     chan struct{}
+	scanOnce    sync.Once
+}
+
+// newAppWatcher returns the app's watcher; it starts nothing until Run.
+func newAppWatcher(ctl *Controller, settleLimit time.Duration, started <-chan struct{}) *appWatcher {
+	return &appWatcher{ctl: ctl, settleLimit: settleLimit, started: started, scanned: make(chan struct{})}
+}
+
+// Scanned closes once the watcher sees changes, or Run has returned.
+func (w *appWatcher) Scanned() <-chan struct{} { return w.scanned }
+
+func (w *appWatcher) scan() { w.scanOnce.Do(func() { close(w.scanned) }) }
+
+// Run watches until ctx ends. A watcher that cannot watch says so on the
+// log and returns nil: the app runs on, deployed with "dynobox deploy".
+func (w *appWatcher) Run(ctx context.Context) error {
+	defer w.scan()
+	ctl, settleLimit, started := w.ctl, w.settleLimit, w.started
 	app, stateDir := ctl.App, ctl.StateDir
 	event := func(msg string) { ctl.Bus.Event(logbus.SourceHeroku, "dynobox", msg) }
-	scan := make(chan struct{})
 	// Absolute: a relative state directory is relative to where dynobox
 	// runs, not to the app (start -C app); watching it would deploy on
 	// every write of a build or an add-on.
@@ -40,7 +62,7 @@ func watchApp(ctx context.Context, ctl *Controller, settleLimit time.Duration, s
 		Ignore:  ownOutputFiles(app.Dir),
 		OnError: func(err error) { event("watch: " + err.Error()) },
 		Booting: func() {
-			close(scan)
+			w.scan()
 			select {
 			case <-started:
 				waitSettled(ctx, ctl.Sup, settleLimit)
@@ -75,14 +97,10 @@ func watchApp(ctx context.Context, ctl *Controller, settleLimit time.Duration, s
 		ctl.OnChange(ch)
 		waitSettled(ctx, ctl.Sup, settleLimit)
 	}
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		if err := watch.New(app.Dir, opts).Run(ctx, onChange); err != nil {
-			event(fmt.Sprintf("Not watching for changes: %v (deploy with \"dynobox deploy\")", err))
-		}
-	}()
-	return scan, finished
+	if err := watch.New(app.Dir, opts).Run(ctx, onChange); err != nil {
+		event(fmt.Sprintf("Not watching for changes: %v (deploy with \"dynobox deploy\")", err))
+	}
+	return nil
 }
 
 // waitSettled waits until no dyno is starting, stopping or about to
