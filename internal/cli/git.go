@@ -82,7 +82,7 @@ func receiveCommand() *command {
 	f.register(c.flags, false)
 	c.run = func(c *command, args []string) error {
 		appDir, stateDir := f.paths()
-		return receive(c, os.Stdin, appDir, stateDir)
+		return receive(c, c.stdin, appDir, stateDir)
 	}
 	return c
 }
