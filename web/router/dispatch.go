@@ -47,7 +47,7 @@ func (r *Router) newTransport() *http.Transport {
 	}
 }
 
-// dispatch is the proxy's round trip: it picks a dyno, sends it the
+// dispatch is the round trip of req (made by outgoing): it picks a dyno, sends it the
 // request and returns its response, or errRouted with the code to answer
 // with in the exchange. A request that could not reach a dyno's app goes to
 // another dyno, or waits for the pool to change: for BootWait while web is
@@ -59,11 +59,6 @@ func (r *Router) dispatch(req *http.Request) (*http.Response, error) {
 		x.upload = &requestBody{ReadCloser: req.Body}
 		req.Body = x.upload
 	}
-	// The transport's hooks go on the proxy's trace (it has one for 1xx
-	// responses, this request's alone): a trace of our own would be
-	// composed with it by reflection.
-	t := httptrace.ContextClientTrace(req.Context())
-	t.GotConn, t.GotFirstResponseByte = x.gotConn, x.gotFirstByte
 	var (
 		tried    []*upstream // dynos that failed this request, in triedIn
 		triedIn  *snapshot
@@ -137,7 +132,7 @@ func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Respons
 	u.inflight.Add(1)
 	x.try = attempt{}
 	a := &x.try
-	req.URL.Scheme, req.URL.Host = "http", u.Addr // req is the proxy's copy, ours to change
+	req.URL.Scheme, req.URL.Host = "http", u.Addr // req is outgoing's copy, ours to change
 	res, err := u.tr.RoundTrip(req)
 	if a.stale.Load() { // what came was sent before the request (a response or not)
 		if err == nil {

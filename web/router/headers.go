@@ -1,39 +1,71 @@
 package router
 
 import (
+	"context"
 	"encoding/binary"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
+	"net/textproto"
 	"strconv"
 	"strings"
 )
 
 const via = "1.1 vegur" // what Heroku's router (vegur) calls itself
 
-// rewrite makes the request for the dyno. The proxy has dropped the
-// hop-by-hop fields (RFC 9110 7.6.1) and the client's X-Forwarded-*; like
-// Heroku, the router sets X-Forwarded-Proto, -Port, X-Request-Start and
-// X-Request-Id (the client's, if valid), and appends to X-Forwarded-For
-// and Via. Host passes as the client sent it. The dyno is chosen later
-// (dispatch). The protocol is always http: the router serves plain HTTP
-// (net/http sees its wrapped connections, never a *tls.Conn).
-func (r *Router) rewrite(pr *httputil.ProxyRequest) {
-	in, out := pr.In, pr.Out
-	x := exchangeOf(in)
-	h := out.Header
+// outgoing makes the request for the dyno: a copy of the client's, with
+// ctx, sharing its header, which it changes in place (the client's request
+// is not read again but for its line and Host, which the log line shows).
+// The hop-by-hop fields (RFC 9110 7.6.1) and the client's Forwarded and
+// X-Forwarded-* go no further; like Heroku, the router sets
+// X-Forwarded-Proto, -Port, X-Request-Start and X-Request-Id (the client's,
+// if valid), and appends to X-Forwarded-For and Via. Host and the query
+// pass as the client sent them. The dyno is chosen later (dispatch). The
+// protocol is always http: the router serves plain HTTP (net/http sees its
+// wrapped connections, never a *tls.Conn).
+func (r *Router) outgoing(in *http.Request, ctx context.Context, x *exchange) *http.Request {
+	out := in.WithContext(ctx)
+	u := *in.URL
+	out.URL, out.RequestURI, out.Close = &u, "", false
+	if in.ContentLength == 0 {
+		out.Body = nil // the transport may then send it again on a new connection
+	}
+	h := in.Header
 	v := []string{x.fwd, "http", r.forwardedPort(in), strconv.FormatInt(x.start.UnixMilli(), 10),
-		x.requestID, appendVia(in.Header["Via"])} // one allocation for the six
+		x.requestID, appendVia(h["Via"]), x.upgrade} // one allocation for these
+	te := hasToken(h["Te"], "trailers")
+	for _, f := range h["Connection"] {
+		for name := range strings.SplitSeq(f, ",") {
+			delete(h, textproto.CanonicalMIMEHeaderKey(textproto.TrimString(name)))
+		}
+	}
+	for _, name := range dropped {
+		delete(h, name)
+	}
+	if te {
+		h["Te"] = trailersOnly
+	}
+	if x.upgrade != "" {
+		h["Connection"], h["Upgrade"] = upgradeOnly, v[6:7:7]
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = nil // not Go's
+	}
 	h["X-Forwarded-For"], h["X-Forwarded-Proto"], h["X-Forwarded-Port"] = v[0:1:1], v[1:2:2], v[2:3:3]
 	h["X-Request-Start"], h["X-Request-Id"], h["Via"] = v[3:4:4], v[4:5:5], v[5:6:6]
-	// The router answers "Expect: 100-continue" itself (net/http sends 100
-	// when the body is first read).
-	delete(h, "Expect")
-	// The query goes as the client wrote it (the proxy drops what
-	// url.ParseQuery cannot read, such as semicolons).
-	out.URL.RawQuery = in.URL.RawQuery
+	return out
 }
+
+// dropped are the request fields that go no further: hop-by-hop, the
+// client's forwarding fields (the router sets its own), and Expect (the
+// router answers "100-continue" itself: net/http sends 100 when the body
+// is first read).
+var dropped = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Expect"}
+
+// Shared values (the transport only reads them).
+var trailersOnly, upgradeOnly = []string{"trailers"}, []string{"Upgrade"}
 
 // upgradeType is the protocol a request asks to switch to, if any.
 func upgradeType(h http.Header) string {

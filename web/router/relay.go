@@ -1,49 +1,155 @@
 package router
 
 import (
-	"bufio"
-	"errors"
+	"context"
 	"io"
-	"net"
+	"maps"
 	"net/http"
-	"sync/atomic"
+	"net/textproto"
+	"slices"
+	"strings"
 	"time"
 )
 
-// The response side: what the router adds to the proxy's relaying of the
-// dyno's answer, to tell H15, H18 and H27 apart and count the bytes.
+// The response side: the dyno's answer relayed to the client, and what
+// the router watches on the way to tell H15, H18 and H27 apart and count
+// the bytes.
 
-var errUnaskedSwitch = errors.New("router: the dyno switched protocols unasked")
-
-// modifyResponse adds the router's Via to the dyno's response, and refuses
-// a protocol switch the client did not ask for: the connection would
-// become a tunnel between the client and a dyno that no longer speaks HTTP.
-func (r *Router) modifyResponse(res *http.Response) error {
-	x := exchangeOf(res.Request)
+// relay passes the dyno's response on: its head without the hop-by-hop
+// fields (RFC 9110 7.6.1) and with the router's Via, then its body, flushed
+// at every write for streams (no length, or SSE), else as net/http's buffer
+// fills and at the end, as nginx does; then its trailers. A body cut short
+// aborts the response (finish logs why).
+func (r *Router) relay(w *responseWriter, res *http.Response, x *exchange) {
+	defer res.Body.Close()
 	x.status = res.StatusCode
-	if prior := res.Header["Via"]; prior != nil {
-		res.Header["Via"] = []string{appendVia(prior)}
-	} else {
-		res.Header["Via"] = viaOnly
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		r.tunnel(w, res, x)
+		return
 	}
-	if res.StatusCode == http.StatusSwitchingProtocols && upgradeType(x.req.Header) == "" {
-		x.status = 0
-		x.refuse(h25bad, "protocol switch not asked for")
-		return errUnaskedSwitch
+	h := w.Header()
+	for k, v := range res.Header {
+		if !slices.Contains(dropped[:9], k) {
+			h[k] = v // shared: neither side changes them
+		}
 	}
-	return nil
+	for _, f := range res.Header["Connection"] {
+		for name := range strings.SplitSeq(f, ",") {
+			delete(h, textproto.CanonicalMIMEHeaderKey(textproto.TrimString(name)))
+		}
+	}
+	setVia(h, res.Header["Via"])
+	if len(res.Trailer) > 0 {
+		h["Trailer"] = []string{strings.Join(slices.Collect(maps.Keys(res.Trailer)), ", ")}
+	}
+	w.WriteHeader(res.StatusCode)
+	stream := res.ContentLength == -1 || isEventStream(res.Header.Get("Content-Type"))
+	flusher, _ := w.ResponseWriter.(http.Flusher)
+	buf := buffers.Get().(*[32 << 10]byte)
+	defer buffers.Put(buf)
+	for {
+		n, err := res.Body.Read(buf[:])
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				panic(http.ErrAbortHandler)
+			}
+			if stream && flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler) // net/http drops the connection
+		}
+	}
+	res.Body.Close() // which sets res.Trailer
+	for k, v := range res.Trailer {
+		h[http.TrailerPrefix+k] = v
+	}
 }
 
-// viaOnly is the Via of a response that had none (shared: the proxy copies).
+func isEventStream(contentType string) bool {
+	t, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(t), "text/event-stream")
+}
+
+func setVia(h http.Header, prior []string) {
+	if prior != nil {
+		h["Via"] = []string{appendVia(prior)}
+	} else {
+		h["Via"] = viaOnly
+	}
+}
+
+// viaOnly is the Via of a response that had none (shared: read only).
 var viaOnly = []string{via}
 
-// proxyError answers a request the proxy could not pass on.
-func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
-	x := exchangeOf(req)
-	if x.code == none { // a switch to another protocol than the client asked for
-		x.refuse(h25bad, "protocol switch not as asked")
+// tunnel relays a protocol switch the client asked for (a WebSocket): the
+// dyno's 101 goes out, then bytes both ways, each direction half-closed at
+// its end, until both ended, one failed or the router shuts down. Another
+// switch is refused: the connection would become a tunnel between the
+// client and a dyno that no longer speaks HTTP.
+func (r *Router) tunnel(w *responseWriter, res *http.Response, x *exchange) {
+	dyno, ok := res.Body.(io.ReadWriteCloser)
+	if !ok || x.upgrade == "" || !strings.EqualFold(upgradeType(res.Header), x.upgrade) {
+		why := "protocol switch not as asked"
+		if x.upgrade == "" {
+			why = "protocol switch not asked for"
+		}
+		x.status = 0
+		x.refuse(h25bad, why)
+		writeErrorPage(w, x.code, x.detail, x.requestID)
+		return
 	}
-	writeErrorPage(w, x.code, x.detail, x.requestID)
+	defer dyno.Close()
+	defer context.AfterFunc(res.Request.Context(), func() { dyno.Close() })()
+	c, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		x.fail(h27)
+		return
+	}
+	defer c.Close()
+	setVia(res.Header, res.Header["Via"])
+	res.Body = nil // the head only
+	if res.Write(brw) != nil || brw.Flush() != nil {
+		x.fail(h27)
+		return
+	}
+	done := make(chan error, 2)
+	pipe := func(to io.Writer, from io.Reader, n *int64) {
+		m, err := io.Copy(to, from)
+		if cw, ok := to.(interface{ CloseWrite() error }); !ok && err == nil {
+			err = io.EOF // the transport's side cannot half-close: the tunnel ends
+		} else if err == nil {
+			err = cw.CloseWrite()
+		}
+		*n = m
+		done <- err
+	}
+	var up int64
+	go pipe(dyno, c, &up)
+	go pipe(c, dyno, &x.body.n) // what the dyno sent, for the router line
+	if <-done != nil {
+		c.Close()
+		dyno.Close()
+	}
+	<-done
+}
+
+// got1xx passes an informational response (103 Early Hints) on, unless
+// the final answer is already on its way.
+func (x *exchange) got1xx(code int, header textproto.MIMEHeader) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.answered {
+		h := x.w.Header()
+		maps.Copy(h, http.Header(header))
+		x.w.ResponseWriter.WriteHeader(code)
+		clear(h) // net/http keeps them for the final response otherwise
+	}
+	return nil
 }
 
 // responseWriter is the client's side of one exchange.
@@ -67,31 +173,6 @@ func (w *responseWriter) WriteHeader(code int) {
 
 // Unwrap gives http.ResponseController the rest (Flush, deadlines).
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Hijack hands the client's connection to a WebSocket tunnel, counting
-// what the dyno sends through it.
-func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	w.x.tunnel = &tunnelConn{Conn: c}
-	return w.x.tunnel, brw, nil
-}
-
-// tunnelConn is the client's connection in a WebSocket tunnel.
-type tunnelConn struct {
-	net.Conn
-	n atomic.Int64 // bytes written to the client
-}
-
-func (c *tunnelConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-func (c *tunnelConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 // dynoBody is the dyno's response body on its way to the client: it counts
 // the bytes, and tells its connection when a read waits on the dyno (H15,

@@ -3,8 +3,8 @@
 // per request, Heroku's error codes and error page, and no request dropped
 // while dynos come and go.
 //
-// It is net/http's server, httputil.ReverseProxy and an http.Transport per
-// dyno put together. What the router adds:
+// It is net/http's server and an http.Transport per dyno put together,
+// with a relay of the dyno's answer (relay.go). What the router adds:
 // the choice of dyno and the waiting for one (dispatch.go), Heroku's headers
 // (headers.go) and limits (limits.go), the H-codes and the log line
 // (errors.go, log.go, relay.go), and a bound on the memory that request
@@ -23,11 +23,9 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httputil"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,11 +48,10 @@ type Config struct {
 
 // Router is an http.Handler with a server of its own; see New.
 type Router struct {
-	cfg   Config
-	port  string // X-Forwarded-Port, if configured
-	view  poolView
-	proxy *httputil.ReverseProxy
-	srv   *http.Server
+	cfg  Config
+	port string // X-Forwarded-Port, if configured
+	view poolView
+	srv  *http.Server
 
 	closing     context.Context // done at Shutdown: waiting requests give up, WebSockets end
 	stopClosing context.CancelFunc
@@ -75,17 +72,6 @@ func New(cfg Config) *Router {
 	r.closing, r.stopClosing = context.WithCancel(context.Background())
 	if cfg.PublicPort > 0 {
 		r.port = strconv.Itoa(cfg.PublicPort)
-	}
-	r.proxy = &httputil.ReverseProxy{
-		Rewrite:   r.rewrite,
-		Transport: roundTripper(r.dispatch),
-		// FlushInterval 0: streams (no length, or SSE) are flushed at every
-		// write, other responses as net/http's buffers fill and at their end,
-		// as nginx does (-1 would flush each head apart from its body).
-		ModifyResponse: r.modifyResponse,
-		ErrorHandler:   r.proxyError,
-		ErrorLog:       log.New(io.Discard, "", 0), // the router line says what went wrong
-		BufferPool:     copyBuffers{},
 	}
 	r.srv = &http.Server{
 		Handler:           r,
@@ -142,9 +128,9 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var ctx context.Context = x
-	if upgradeType(req.Header) != "" {
+	if x.upgrade = upgradeType(req.Header); x.upgrade != "" {
 		// net/http's Shutdown does not wait for, nor close, a connection
-		// handed to a WebSocket: the proxy ends the tunnel with ctx.
+		// handed to a WebSocket: the tunnel ends with ctx.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer context.AfterFunc(r.closing, cancel)()
@@ -155,10 +141,19 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// would otherwise swallow the unread body before the response.
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
-	r.proxy.ServeHTTP(rw, req.WithContext(ctx))
+	x.trace = httptrace.ClientTrace{GotConn: x.gotConn, GotFirstResponseByte: x.gotFirstByte, Got1xxResponse: x.got1xx}
+	res, err := r.dispatch(r.outgoing(req, httptrace.WithClientTrace(ctx, &x.trace), x))
+	x.mu.Lock()
+	x.answered = true // no 1xx response goes to the client after this
+	x.mu.Unlock()
+	if err != nil {
+		writeErrorPage(rw, x.code, x.detail, x.requestID)
+		return
+	}
+	r.relay(rw, res, x)
 }
 
-// finish writes the router line, also when the proxy aborts the response
+// finish writes the router line, also when relay aborts the response
 // (the panic goes on to net/http, which drops the connection), and gives
 // the dyno its slot back.
 func (r *Router) finish(x *exchange, req *http.Request) {
@@ -172,9 +167,6 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 		_ = http.NewResponseController(x.w.ResponseWriter).Flush()
 	}
 	x.bytes = x.body.n
-	if x.tunnel != nil {
-		x.bytes = x.tunnel.n.Load()
-	}
 	if x.counted {
 		x.up.inflight.Add(-1)
 		if !r.view.cur.Load().has(x.up) {
@@ -211,6 +203,7 @@ type exchange struct {
 	start           time.Time
 	requestID       string
 	fwd             string // X-Forwarded-For as sent to the dyno
+	upgrade         string // the protocol the client asks to switch to, if any
 
 	up        *upstream // the dyno tried last, nil if none was
 	counted   bool      // up counts this request in flight
@@ -223,15 +216,18 @@ type exchange struct {
 	closeConn bool      // close the client's connection after the response
 
 	upload *requestBody // the request body on its way to the dyno
-	tunnel *tunnelConn  // the client's side of a WebSocket
+
+	mu       sync.Mutex // orders 1xx responses (transport's goroutine) before the answer
+	answered bool       // the dyno's final response or an error page is on its way
 
 	// Parts of the exchange, in it so as to allocate them once.
-	w    responseWriter // the client's side
-	try  attempt        // the current try on a dyno
-	body dynoBody       // the response body on its way to the client
+	w     responseWriter // the client's side
+	try   attempt        // the current try on a dyno
+	body  dynoBody       // the response body on its way to the client
+	trace httptrace.ClientTrace
 }
 
-// Value lets the proxy's callbacks find the exchange in their request's
+// Value lets the transport's hooks and dispatch find the exchange in their request's
 // context without a context.WithValue per request.
 func (x *exchange) Value(key any) any {
 	if key == (exchangeKey{}) {
@@ -272,16 +268,5 @@ func (x *exchange) midResponse() hcode {
 	return h13 // a bug in the router: still log the request
 }
 
-// copyBuffers recycles the proxy's copy buffers (32 KB, else one per
-// response).
-type copyBuffers struct{}
-
+// buffers recycles the copy buffers of response bodies.
 var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
-
-func (copyBuffers) Get() []byte  { return buffers.Get().(*[32 << 10]byte)[:] }
-func (copyBuffers) Put(b []byte) { buffers.Put((*[32 << 10]byte)(b)) }
-
-// roundTripper is a function that is an http.RoundTripper.
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
