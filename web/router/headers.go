@@ -13,16 +13,12 @@ import (
 
 const via = "1.1 vegur" // what Heroku's router (vegur) calls itself
 
-// outgoing makes the request for the dyno: a copy of the client's, with
-// ctx, sharing its header, which it changes in place (the client's request
-// is not read again but for its line and Host, which the log line shows).
-// The hop-by-hop fields (RFC 9110 7.6.1) and the client's Forwarded and
-// X-Forwarded-* go no further; like Heroku, the router sets
-// X-Forwarded-Proto, -Port, X-Request-Start and X-Request-Id (the client's,
-// if valid), and appends to X-Forwarded-For and Via. Host and the query
-// pass as the client sent them. The dyno is chosen later (dispatch). The
-// protocol is always http: the router serves plain HTTP (net/http sees its
-// wrapped connections, never a *tls.Conn).
+// outgoing makes the request for the dyno: a copy of the client's with ctx,
+// its header changed in place (the client's is read again only for the log
+// line). Hop-by-hop fields, Forwarded and X-Forwarded-Host go no further;
+// like Heroku, the router sets X-Forwarded-Proto (http: it serves plain
+// HTTP), -Port, X-Request-Start and X-Request-Id (the client's, if valid),
+// and appends to X-Forwarded-For and Via. Host and query pass as sent.
 func (r *Router) outgoing(in *http.Request, ctx context.Context, x *exchange) *http.Request {
 	out := in.WithContext(ctx)
 	u := *in.URL
@@ -34,14 +30,10 @@ func (r *Router) outgoing(in *http.Request, ctx context.Context, x *exchange) *h
 	v := []string{x.fwd, "http", r.forwardedPort(in), strconv.FormatInt(x.start.UnixMilli(), 10),
 		x.requestID, appendVia(h["Via"]), x.upgrade} // one allocation for these
 	te := hasToken(h["Te"], "trailers")
-	for _, f := range h["Connection"] {
-		for name := range strings.SplitSeq(f, ",") {
-			delete(h, textproto.CanonicalMIMEHeaderKey(textproto.TrimString(name)))
-		}
-	}
-	for _, name := range dropped {
-		delete(h, name)
-	}
+	dropHopByHop(h, h)
+	delete(h, "Forwarded")
+	delete(h, "X-Forwarded-Host")
+	delete(h, "Expect") // net/http answers "100-continue" when the body is first read
 	if te {
 		h["Te"] = trailersOnly
 	}
@@ -56,13 +48,21 @@ func (r *Router) outgoing(in *http.Request, ctx context.Context, x *exchange) *h
 	return out
 }
 
-// dropped are the request fields that go no further: hop-by-hop, the
-// client's forwarding fields (the router sets its own), and Expect (the
-// router answers "100-continue" itself: net/http sends 100 when the body
-// is first read).
-var dropped = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Expect"}
+// dropHopByHop deletes from h the hop-by-hop fields of head: those it
+// names in Connection, and the usual ones.
+func dropHopByHop(h, head http.Header) {
+	for _, f := range head["Connection"] {
+		for name := range strings.SplitSeq(f, ",") {
+			delete(h, textproto.CanonicalMIMEHeaderKey(textproto.TrimString(name)))
+		}
+	}
+	for _, name := range hopByHop {
+		delete(h, name)
+	}
+}
+
+var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // Shared values (the transport only reads them).
 var trailersOnly, upgradeOnly = []string{"trailers"}, []string{"Upgrade"}
@@ -141,9 +141,8 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// newUUID returns a random (version 4, RFC 9562) UUID. A request ID needs
-// to be unique, not secret: math/rand/v2's generator (ChaCha8, seeded by
-// the system) costs a few ns where crypto/rand costs about 100.
+// newUUID returns a random (version 4, RFC 9562) UUID: unique, not secret,
+// so from math/rand/v2 (ChaCha8, a few ns) rather than crypto/rand (~100).
 func newUUID() string {
 	var u [16]byte
 	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())

@@ -11,15 +11,10 @@ import (
 	"time"
 )
 
-// The response side: the dyno's answer relayed to the client, and what
-// the router watches on the way to tell H15, H18 and H27 apart and count
-// the bytes.
-
-// relay passes the dyno's response on: its head without the hop-by-hop
-// fields (RFC 9110 7.6.1) and with the router's Via, then its body, flushed
-// at every write for streams (no length, or SSE), else as net/http's buffer
-// fills and at the end, as nginx does; then its trailers. A body cut short
-// aborts the response (finish logs why).
+// relay passes the dyno's response on: its head without hop-by-hop fields
+// and with the router's Via, its body (flushed at every write for streams:
+// no length, or SSE; else as net/http's buffer fills, as nginx does), its
+// trailers. A body cut short aborts the response (finish logs why).
 func (r *Router) relay(w *responseWriter, res *http.Response, x *exchange) {
 	defer res.Body.Close()
 	x.status = res.StatusCode
@@ -28,22 +23,15 @@ func (r *Router) relay(w *responseWriter, res *http.Response, x *exchange) {
 		return
 	}
 	h := w.Header()
-	for k, v := range res.Header {
-		if !slices.Contains(dropped[:9], k) {
-			h[k] = v // shared: neither side changes them
-		}
-	}
-	for _, f := range res.Header["Connection"] {
-		for name := range strings.SplitSeq(f, ",") {
-			delete(h, textproto.CanonicalMIMEHeaderKey(textproto.TrimString(name)))
-		}
-	}
+	maps.Copy(h, res.Header) // values shared: neither side changes them
+	dropHopByHop(h, res.Header)
 	setVia(h, res.Header["Via"])
 	if len(res.Trailer) > 0 {
 		h["Trailer"] = []string{strings.Join(slices.Collect(maps.Keys(res.Trailer)), ", ")}
 	}
 	w.WriteHeader(res.StatusCode)
-	stream := res.ContentLength == -1 || isEventStream(res.Header.Get("Content-Type"))
+	ct, _, _ := strings.Cut(res.Header.Get("Content-Type"), ";")
+	stream := res.ContentLength == -1 || strings.EqualFold(strings.TrimSpace(ct), "text/event-stream")
 	flusher, _ := w.ResponseWriter.(http.Flusher)
 	buf := buffers.Get().(*[32 << 10]byte)
 	defer buffers.Put(buf)
@@ -70,11 +58,6 @@ func (r *Router) relay(w *responseWriter, res *http.Response, x *exchange) {
 	}
 }
 
-func isEventStream(contentType string) bool {
-	t, _, _ := strings.Cut(contentType, ";")
-	return strings.EqualFold(strings.TrimSpace(t), "text/event-stream")
-}
-
 func setVia(h http.Header, prior []string) {
 	if prior != nil {
 		h["Via"] = []string{appendVia(prior)}
@@ -87,10 +70,9 @@ func setVia(h http.Header, prior []string) {
 var viaOnly = []string{via}
 
 // tunnel relays a protocol switch the client asked for (a WebSocket): the
-// dyno's 101 goes out, then bytes both ways, each direction half-closed at
-// its end, until both ended, one failed or the router shuts down. Another
-// switch is refused: the connection would become a tunnel between the
-// client and a dyno that no longer speaks HTTP.
+// 101, then bytes both ways, each direction half-closed at its end, until
+// both ended, one failed or the router shuts down. Another switch is
+// refused: the client's connection would be tied to a dyno not speaking HTTP.
 func (r *Router) tunnel(w *responseWriter, res *http.Response, x *exchange) {
 	dyno, ok := res.Body.(io.ReadWriteCloser)
 	if !ok || x.upgrade == "" || !strings.EqualFold(upgradeType(res.Header), x.upgrade) {
@@ -98,7 +80,6 @@ func (r *Router) tunnel(w *responseWriter, res *http.Response, x *exchange) {
 		if x.upgrade == "" {
 			why = "protocol switch not asked for"
 		}
-		x.status = 0
 		x.refuse(h25bad, why)
 		writeErrorPage(w, x.code, x.detail, x.requestID)
 		return
@@ -175,8 +156,7 @@ func (w *responseWriter) WriteHeader(code int) {
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // dynoBody is the dyno's response body on its way to the client: it counts
-// the bytes, and tells its connection when a read waits on the dyno (H15,
-// see dynoConn.check).
+// the bytes and tells its connection when a read waits (H15, see check).
 type dynoBody struct {
 	io.ReadCloser
 	conn *dynoConn
@@ -194,10 +174,9 @@ func (b *dynoBody) Read(p []byte) (int, error) {
 // idle says whether the dyno's connection was closed for H15.
 func (b *dynoBody) idle() bool { return b.conn != nil && b.conn.idle.Load() }
 
-// check closes c when the dyno has sent nothing for IdleTimeout while a
-// response's read waits on it, not while the client is slow to take what
-// came (H15). One timer per connection, moved only when it fires, rather
-// than one per response: three timer operations and an allocation less.
+// check closes c when a response's read has waited on the dyno for
+// IdleTimeout, not while the client is slow to take what came (H15). One
+// timer per connection, moved only when it fires, not one per response.
 func (c *dynoConn) check() {
 	if c.closed.Load() {
 		return

@@ -3,12 +3,11 @@
 // per request, Heroku's error codes and error page, and no request dropped
 // while dynos come and go.
 //
-// It is net/http's server and an http.Transport per dyno put together,
-// with a relay of the dyno's answer (relay.go). What the router adds:
-// the choice of dyno and the waiting for one (dispatch.go), Heroku's headers
-// (headers.go) and limits (limits.go), the H-codes and the log line
-// (errors.go, log.go, relay.go), and a bound on the memory that request
-// heads being read can take (conn.go).
+// It is net/http's server and an http.Transport per dyno, with: the choice
+// of dyno and the waiting for one (dispatch.go), Heroku's headers
+// (headers.go) and limits (limits.go), the relay of the answer (relay.go),
+// the H-codes and the log line (errors.go, log.go), and a bound on the
+// memory of request heads being read (conn.go).
 //
 // Contract: New starts nothing; Serve accepts until Shutdown, which answers
 // requests waiting for a dyno at once and lets the others finish. It learns
@@ -35,9 +34,8 @@ import (
 // Config configures a Router. Zero durations take Heroku's values.
 type Config struct {
 	Pool Pool
-	// Log receives one Heroku router line per request (without timestamp or
-	// "heroku[router]:"). It is called on the request's goroutine and must
-	// not block; nil discards.
+	// Log receives one Heroku router line per request (no timestamp or
+	// "heroku[router]:") on the request's goroutine; must not block; nil discards.
 	Log             func(line string)
 	PublicPort      int           // for X-Forwarded-Port; 0: the listener's port
 	ConnectTimeout  time.Duration // default 5s (H19)
@@ -111,62 +109,57 @@ func (r *Router) Shutdown(ctx context.Context) error {
 
 // ServeHTTP routes one request to a web dyno.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	connOf(req).setInHead(false)
-	x := &exchange{Context: req.Context(), start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req), req: req}
+	c, _ := req.Context().Value(connKey{}).(*clientConn)
+	c.setInHead(false)
+	x := &exchange{start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req), req: req}
 	defer r.finish(x, req)
 	x.w = responseWriter{ResponseWriter: w, x: x}
 	rw := &x.w
-	if len(req.TransferEncoding) > 0 {
-		// A chunked body may have come with a Content-Length that net/http
-		// dropped (RFC 9112 6.3: the connection must then close after the
-		// response); chunked requests are rare enough to close after each.
-		x.closeConn = true
-	}
+	// A chunked body may have come with a Content-Length that net/http
+	// dropped (RFC 9112 6.3: the connection must then close); chunked
+	// requests are rare enough to close after each.
+	x.closeConn = len(req.TransferEncoding) > 0
 	if code, why := refuse(req); code != none {
 		x.refuse(code, why)
 		writeErrorPage(rw, code, why, x.requestID)
 		return
 	}
-	var ctx context.Context = x
+	ctx := req.Context()
 	if x.upgrade = upgradeType(req.Header); x.upgrade != "" {
-		// net/http's Shutdown does not wait for, nor close, a connection
-		// handed to a WebSocket: the tunnel ends with ctx.
+		// net/http's Shutdown leaves hijacked connections: ctx ends the tunnel.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer context.AfterFunc(r.closing, cancel)()
 		defer cancel()
 	}
 	if req.Body != nil && req.Body != http.NoBody {
-		// Let the dyno answer while the body still streams in: net/http
-		// would otherwise swallow the unread body before the response.
+		// The dyno may answer while the body streams in (else net/http
+		// swallows the unread body before the response).
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
 	x.trace = httptrace.ClientTrace{GotConn: x.gotConn, GotFirstResponseByte: x.gotFirstByte, Got1xxResponse: x.got1xx}
-	res, err := r.dispatch(r.outgoing(req, httptrace.WithClientTrace(ctx, &x.trace), x))
+	res := r.dispatch(r.outgoing(req, httptrace.WithClientTrace(ctx, &x.trace), x), x)
 	x.mu.Lock()
 	x.answered = true // no 1xx response goes to the client after this
 	x.mu.Unlock()
-	if err != nil {
+	if res == nil {
 		writeErrorPage(rw, x.code, x.detail, x.requestID)
 		return
 	}
 	r.relay(rw, res, x)
 }
 
-// finish writes the router line, also when relay aborts the response
-// (the panic goes on to net/http, which drops the connection), and gives
-// the dyno its slot back.
+// finish writes the router line, also when relay aborts the response (the
+// panic goes on: net/http drops the connection); the dyno gets its slot back.
 func (r *Router) finish(x *exchange, req *http.Request) {
 	p := recover()
 	if p != nil && x.code == none {
 		x.fail(x.midResponse())
 	}
 	if p != nil && x.status != 0 {
-		// What came of a response cut short goes out before the
-		// connection is dropped, as a client reading it directly would get.
+		// What came of a response cut short goes out before the connection drops.
 		_ = http.NewResponseController(x.w.ResponseWriter).Flush()
 	}
-	x.bytes = x.body.n
 	if x.counted {
 		x.up.inflight.Add(-1)
 		if !r.view.cur.Load().has(x.up) {
@@ -174,8 +167,7 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 		}
 	}
 	if x.upload != nil && !x.upload.ended() {
-		// The rest of the body is not wanted: let net/http close the
-		// connection instead of reading on.
+		// The rest of the body is not wanted: net/http closes instead of reading on.
 		_ = http.NewResponseController(x.w.ResponseWriter).SetReadDeadline(aLongTimeAgo)
 	}
 	if r.cfg.Log != nil {
@@ -192,18 +184,14 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-type exchangeKey struct{}
-
 // exchange is what the router learns about one request as it goes; the
-// router line is written from it at the end. It is also the context of the
-// request it serves (see Value).
+// router line is written from it at the end.
 type exchange struct {
-	context.Context // the client's request's
-	req             *http.Request
-	start           time.Time
-	requestID       string
-	fwd             string // X-Forwarded-For as sent to the dyno
-	upgrade         string // the protocol the client asks to switch to, if any
+	req       *http.Request
+	start     time.Time
+	requestID string
+	fwd       string // X-Forwarded-For as sent to the dyno
+	upgrade   string // the protocol the client asks to switch to, if any
 
 	up        *upstream // the dyno tried last, nil if none was
 	counted   bool      // up counts this request in flight
@@ -212,7 +200,6 @@ type exchange struct {
 	code      hcode     // router error, if any
 	detail    string    // more words for the log line and error page
 	status    int       // the dyno's response status, 0 if none
-	bytes     int64     // response body bytes relayed from the dyno
 	closeConn bool      // close the client's connection after the response
 
 	upload *requestBody // the request body on its way to the dyno
@@ -221,24 +208,10 @@ type exchange struct {
 	answered bool       // the dyno's final response or an error page is on its way
 
 	// Parts of the exchange, in it so as to allocate them once.
-	w     responseWriter // the client's side
-	try   attempt        // the current try on a dyno
-	body  dynoBody       // the response body on its way to the client
-	trace httptrace.ClientTrace
-}
-
-// Value lets the transport's hooks and dispatch find the exchange in their request's
-// context without a context.WithValue per request.
-func (x *exchange) Value(key any) any {
-	if key == (exchangeKey{}) {
-		return x
-	}
-	return x.Context.Value(key)
-}
-
-func exchangeOf(req *http.Request) *exchange {
-	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
-	return x
+	w     responseWriter        // the client's side
+	try   attempt               // the current try on a dyno
+	body  dynoBody              // the response body on its way to the client; counts its bytes
+	trace httptrace.ClientTrace // the transport's hooks
 }
 
 // fail records the first error code: later ones are consequences.
