@@ -126,6 +126,23 @@ func TestResponseHeaders(t *testing.T) {
 	}
 }
 
+// A trailer the dyno did not announce, after an empty chunked body, still
+// reaches the client: the router must not give the response a length, which
+// would leave no room for it.
+func TestUnannouncedTrailer(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush() // chunked from here
+		w.Header().Set(http.TrailerPrefix+"X-Late", "v")
+	}))
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	res, body := get(t, client(t), rt.url+"/")
+	if body != "" || res.Trailer.Get("X-Late") != "v" {
+		t.Errorf("body %q, trailers %v; want the dyno's X-Late", body, res.Trailer)
+	}
+}
+
 // An informational response (103 Early Hints) reaches the client before
 // the final one, with its own fields only.
 func TestEarlyHints(t *testing.T) {

@@ -55,6 +55,7 @@ func (r *Router) relay(w *responseWriter, res *http.Response, x *exchange) {
 	res.Body.Close() // which sets res.Trailer
 	for k, v := range res.Trailer {
 		h[http.TrailerPrefix+k] = v
+		_ = http.NewResponseController(w).Flush() // chunked, not a length: the trailers need it
 	}
 }
 
@@ -109,8 +110,7 @@ func (r *Router) tunnel(w *responseWriter, res *http.Response, x *exchange) {
 		*n = m
 		done <- err
 	}
-	var up int64
-	go pipe(dyno, c, &up)
+	go pipe(dyno, c, new(int64))
 	go pipe(c, dyno, &x.body.n) // what the dyno sent, for the router line
 	if <-done != nil {
 		c.Close()
