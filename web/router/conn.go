@@ -9,14 +9,11 @@ import (
 	"time"
 )
 
-// A bound on the memory request heads take while net/http reads them.
-// Heroku's limits allow a head of about 8 MB (1000 lines of 8 KB), so
-// MaxHeaderBytes must allow that much, and net/http keeps all of a head in
-// memory until it is parsed: 30 clients sending 8 MB heads slowly would
-// hold hundreds of MB. Every connection may read smallHead bytes of a head
-// freely (browsers' heads are a few KB); past that it needs one of
-// bigHeadSlots slots, held until its head is read or it closes, and waits
-// for one up to net/http's ReadHeaderTimeout.
+// A bound on the memory of request heads being read. Heroku's limits allow
+// 8 MB heads, which net/http holds whole until parsed: 30 slow clients would
+// take hundreds of MB. A connection reads smallHead bytes of a head freely
+// (browsers' are a few KB); past that it waits, up to ReadHeaderTimeout, for
+// one of bigHeadSlots slots, held until its head is read or it closes.
 const (
 	smallHead    = 64 << 10
 	bigHeadSlots = 2
@@ -41,12 +38,6 @@ type connKey struct{}
 // withConn is the server's ConnContext: requests find their connection.
 func withConn(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, c)
-}
-
-// connOf is req's connection.
-func connOf(req *http.Request) *clientConn {
-	c, _ := req.Context().Value(connKey{}).(*clientConn)
-	return c
 }
 
 // clientConn is a client's connection, as net/http reads it.
@@ -75,16 +66,13 @@ func (c *clientConn) Read(p []byte) (int, error) {
 	c.mu.Unlock()
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
-	if c.inHead {
-		c.n += n
-	}
+	c.n += n // reset as a head begins
 	c.mu.Unlock()
 	return n, err
 }
 
-// waitSlot takes a slot for a large head, waiting (unlocked) until one is
-// free, for at most ReadHeaderTimeout, or until the connection closes or
-// the router shuts down.
+// waitSlot takes a slot for a large head, waiting (unlocked) for at most
+// ReadHeaderTimeout, until the connection closes or the router shuts down.
 func (c *clientConn) waitSlot() error {
 	c.mu.Unlock()
 	defer c.mu.Lock()
@@ -133,9 +121,8 @@ func connState(c net.Conn, s http.ConnState) {
 }
 
 // Write passes on what net/http writes. What it writes while it reads a
-// head, with no handler running, is its own answer to a request it refused
-// before routing it (a malformed head: 400, 431, 501). That gets a router
-// line too: net/http has no hook that reports those.
+// head is its answer to a request it refused (400, 431, 501): that gets a
+// router line too, which no hook of net/http's would give.
 func (c *clientConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	refused := c.inHead
@@ -163,12 +150,9 @@ func (c *clientConn) Close() error {
 	return c.Conn.Close()
 }
 
-func (c *clientConn) CloseWrite() error { return closeWrite(c.Conn) }
-
-// closeWrite half-closes c, as WebSocket relaying expects of a TCP
-// connection (each wrapper passes it on).
-func closeWrite(c net.Conn) error {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+// CloseWrite half-closes, as a tunnel's direction ends (see tunnel).
+func (c *clientConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return nil

@@ -11,22 +11,17 @@ import (
 	"time"
 )
 
+// idleConnTimeout stays below the keep-alive timeouts of app servers
+// (Node's 5 s, gunicorn's 2 s): a request seldom meets a closing connection.
+const idleConnTimeout = time.Second
+
 // maxCloseRetries bounds how often a request that dynos close without
 // answering is tried again (it might be what crashes them).
 const maxCloseRetries = 2
 
-// idleConnTimeout stays below the keep-alive timeouts of common app
-// servers (Node's 5 s, gunicorn's 2 s), so that the router seldom sends a
-// request on a connection the dyno is closing.
-const idleConnTimeout = time.Second
-
-// errRouted: the router answers itself, with the exchange's code.
-var errRouted = errors.New("router: answered by the router")
-
 // newTransport makes the transport to one dyno. It retries an idempotent
-// request by itself when a kept-alive connection turns out closed, and
-// closes an idle connection on which bytes arrive (an unsolicited
-// response); attempt closes one on which they came before it was idle.
+// request itself when a kept-alive connection turns out closed, and closes
+// an idle one on which bytes arrive (attempt: before it was idle).
 func (r *Router) newTransport() *http.Transport {
 	d := &net.Dialer{Timeout: r.cfg.ConnectTimeout}
 	return &http.Transport{
@@ -47,23 +42,16 @@ func (r *Router) newTransport() *http.Transport {
 	}
 }
 
-// dispatch is the proxy's round trip: it picks a dyno, sends it the
-// request and returns its response, or errRouted with the code to answer
-// with in the exchange. A request that could not reach a dyno's app goes to
-// another dyno, or waits for the pool to change: for BootWait while web is
-// starting, for ConnectTimeout when every up dyno failed (it may be going
-// away before the supervisor says so). The chosen dyno is x.up.
-func (r *Router) dispatch(req *http.Request) (*http.Response, error) {
-	x := exchangeOf(req)
+// dispatch picks a dyno (x.up), sends it req and returns its response, or
+// nil: the router answers with x.code. A request that reached no dyno's app
+// goes to another, or waits for the pool to change: BootWait while web
+// starts, ConnectTimeout when every up dyno failed (it may be going away
+// before the supervisor says so).
+func (r *Router) dispatch(req *http.Request, x *exchange) *http.Response {
 	if req.Body != nil {
 		x.upload = &requestBody{ReadCloser: req.Body}
 		req.Body = x.upload
 	}
-	// The transport's hooks go on the proxy's trace (it has one for 1xx
-	// responses, this request's alone): a trace of our own would be
-	// composed with it by reflection.
-	t := httptrace.ContextClientTrace(req.Context())
-	t.GotConn, t.GotFirstResponseByte = x.gotConn, x.gotFirstByte
 	var (
 		tried    []*upstream // dynos that failed this request, in triedIn
 		triedIn  *snapshot
@@ -81,14 +69,14 @@ func (r *Router) dispatch(req *http.Request) (*http.Response, error) {
 			res, code, out := r.try(req, x, u)
 			switch {
 			case out == answered:
-				return res, nil
+				return res
 			case out == failed:
 				x.fail(code)
-				return nil, errRouted
+				return nil
 			case code == h13:
 				if closes++; closes > maxCloseRetries {
 					x.fail(code)
-					return nil, errRouted
+					return nil
 				}
 				if out == retrySame {
 					continue
@@ -115,7 +103,7 @@ func (r *Router) dispatch(req *http.Request) (*http.Response, error) {
 				code = h27
 			}
 			x.fail(code)
-			return nil, errRouted
+			return nil
 		}
 	}
 }
@@ -137,7 +125,7 @@ func (r *Router) try(req *http.Request, x *exchange, u *upstream) (*http.Respons
 	u.inflight.Add(1)
 	x.try = attempt{}
 	a := &x.try
-	req.URL.Scheme, req.URL.Host = "http", u.Addr // req is the proxy's copy, ours to change
+	req.URL.Scheme, req.URL.Host = "http", u.Addr // req is outgoing's copy, ours to change
 	res, err := u.tr.RoundTrip(req)
 	if a.stale.Load() { // what came was sent before the request (a response or not)
 		if err == nil {
@@ -206,12 +194,11 @@ func (x *exchange) gotConn(info httptrace.GotConnInfo) {
 	}
 }
 
-// gotFirstByte runs when the first byte of the response is there. On a
-// kept-alive connection that has not been read from since this request
-// took it, that byte was sent before the request: left over from the
-// previous exchange (a body on a HEAD, 204 or 304, or one response too
-// many). Such a connection is closed and the answer not passed on: the
-// next client must never get the previous one's response.
+// gotFirstByte: on a kept-alive connection not read from since this request
+// took it, the first byte was sent before the request, left over from the
+// previous exchange (a body on a HEAD, 204 or 304, one response too many).
+// The connection is closed and the answer dropped: the next client must
+// never get the previous one's response.
 func (x *exchange) gotFirstByte() {
 	a := &x.try
 	a.firstByte.Store(true)
@@ -246,10 +233,6 @@ func (c *dynoConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// CloseWrite half-closes, as WebSocket relaying expects of a TCP
-// connection.
-func (c *dynoConn) CloseWrite() error { return closeWrite(c.Conn) }
-
 // wait blocks until the pool changes (true), or deadline passes, the
 // client goes away or the router shuts down (false).
 func (r *Router) wait(ctx context.Context, changed <-chan struct{}, deadline time.Time) bool {
@@ -271,10 +254,8 @@ func (r *Router) wait(ctx context.Context, changed <-chan struct{}, deadline tim
 	return false
 }
 
-// requestBody is the client's request body on its way to the dyno: the
-// router needs to know whether all of it was sent (H18) and whether the
-// client broke it off (H27). The transport closes it when it is done; the
-// client's body is net/http's to close.
+// requestBody is the client's body on its way to the dyno: was all of it
+// sent (else H18), did the client break it off (H27)? net/http closes it.
 type requestBody struct {
 	io.ReadCloser
 	state atomic.Int32

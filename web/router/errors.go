@@ -30,8 +30,7 @@ const (
 )
 
 // codes is the one table of router errors: Heroku's code, log description,
-// log level and socket tag, the status the client gets, and a hint for the
-// error page.
+// level and socket tag, the client's status, and the error page's hint.
 var codes = [...]struct {
 	name, desc string
 	level      string // Heroku logs H27 as a warning

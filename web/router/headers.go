@@ -1,39 +1,71 @@
 package router
 
 import (
+	"context"
 	"encoding/binary"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
+	"net/textproto"
 	"strconv"
 	"strings"
 )
 
 const via = "1.1 vegur" // what Heroku's router (vegur) calls itself
 
-// rewrite makes the request for the dyno. The proxy has dropped the
-// hop-by-hop fields (RFC 9110 7.6.1) and the client's X-Forwarded-*; like
-// Heroku, the router sets X-Forwarded-Proto, -Port, X-Request-Start and
-// X-Request-Id (the client's, if valid), and appends to X-Forwarded-For
-// and Via. Host passes as the client sent it. The dyno is chosen later
-// (dispatch). The protocol is always http: the router serves plain HTTP
-// (net/http sees its wrapped connections, never a *tls.Conn).
-func (r *Router) rewrite(pr *httputil.ProxyRequest) {
-	in, out := pr.In, pr.Out
-	x := exchangeOf(in)
-	h := out.Header
+// outgoing makes the request for the dyno: a copy of the client's with ctx,
+// its header changed in place (the client's is read again only for the log
+// line). Hop-by-hop fields, Forwarded and X-Forwarded-Host go no further;
+// like Heroku, the router sets X-Forwarded-Proto (http: it serves plain
+// HTTP), -Port, X-Request-Start and X-Request-Id (the client's, if valid),
+// and appends to X-Forwarded-For and Via. Host and query pass as sent.
+func (r *Router) outgoing(in *http.Request, ctx context.Context, x *exchange) *http.Request {
+	out := in.WithContext(ctx)
+	u := *in.URL
+	out.URL, out.RequestURI, out.Close = &u, "", false
+	if in.ContentLength == 0 {
+		out.Body = nil // the transport may then send it again on a new connection
+	}
+	h := in.Header
 	v := []string{x.fwd, "http", r.forwardedPort(in), strconv.FormatInt(x.start.UnixMilli(), 10),
-		x.requestID, appendVia(in.Header["Via"])} // one allocation for the six
+		x.requestID, appendVia(h["Via"]), x.upgrade} // one allocation for these
+	te := hasToken(h["Te"], "trailers")
+	dropHopByHop(h, h)
+	delete(h, "Forwarded")
+	delete(h, "X-Forwarded-Host")
+	delete(h, "Expect") // net/http answers "100-continue" when the body is first read
+	if te {
+		h["Te"] = trailersOnly
+	}
+	if x.upgrade != "" {
+		h["Connection"], h["Upgrade"] = upgradeOnly, v[6:7:7]
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = nil // not Go's
+	}
 	h["X-Forwarded-For"], h["X-Forwarded-Proto"], h["X-Forwarded-Port"] = v[0:1:1], v[1:2:2], v[2:3:3]
 	h["X-Request-Start"], h["X-Request-Id"], h["Via"] = v[3:4:4], v[4:5:5], v[5:6:6]
-	// The router answers "Expect: 100-continue" itself (net/http sends 100
-	// when the body is first read).
-	delete(h, "Expect")
-	// The query goes as the client wrote it (the proxy drops what
-	// url.ParseQuery cannot read, such as semicolons).
-	out.URL.RawQuery = in.URL.RawQuery
+	return out
 }
+
+// dropHopByHop deletes from h the hop-by-hop fields of head: those it
+// names in Connection, and the usual ones.
+func dropHopByHop(h, head http.Header) {
+	for _, f := range head["Connection"] {
+		for name := range strings.SplitSeq(f, ",") {
+			delete(h, textproto.CanonicalMIMEHeaderKey(textproto.TrimString(name)))
+		}
+	}
+	for _, name := range hopByHop {
+		delete(h, name)
+	}
+}
+
+var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// Shared values (the transport only reads them).
+var trailersOnly, upgradeOnly = []string{"trailers"}, []string{"Upgrade"}
 
 // upgradeType is the protocol a request asks to switch to, if any.
 func upgradeType(h http.Header) string {
@@ -109,9 +141,8 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// newUUID returns a random (version 4, RFC 9562) UUID. A request ID needs
-// to be unique, not secret: math/rand/v2's generator (ChaCha8, seeded by
-// the system) costs a few ns where crypto/rand costs about 100.
+// newUUID returns a random (version 4, RFC 9562) UUID: unique, not secret,
+// so from math/rand/v2 (ChaCha8, a few ns) rather than crypto/rand (~100).
 func newUUID() string {
 	var u [16]byte
 	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())

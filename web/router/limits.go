@@ -8,10 +8,8 @@ const (
 	maxHeaders   = 1000
 )
 
-// maxHeadBytes is the most a request head can hold within the limits
-// (request line plus maxHeaders lines of maxLineBytes, with their CRLFs), so
-// net/http never refuses a head Heroku would accept; anything bigger breaks a
-// limit anyway, and net/http answers it with 431.
+// maxHeadBytes is the most a head can hold within the limits, so net/http
+// refuses (431) no head Heroku would accept.
 const maxHeadBytes = (maxHeaders + 2) * (maxLineBytes + 2)
 
 // refuse says why the router answers a request itself instead of routing
@@ -29,15 +27,11 @@ func refuse(r *http.Request) (hcode, string) {
 	return none, ""
 }
 
-// checkLimits reports which limit the request breaks, "" if none.
-//
-// The lines are measured from what net/http parsed rather than from the raw
-// bytes: the request line is exact (net/http accepts single spaces only), a
-// header line is "Name: value", exact for the usual one-space form; only
-// optional whitespace around a value, which net/http trims, goes uncounted.
-// A raw-byte scanner would need its own HTTP framing to know where the next
-// request head starts on a keep-alive connection (bodies, chunking), a second
-// parser that could disagree with net/http; this costs nothing per byte.
+// checkLimits reports which limit the request breaks, "" if none. Lines are
+// measured from what net/http parsed: exact but for the optional whitespace
+// around a value, which it trims. Raw bytes would need a second parser (to
+// know where a head starts on a kept-alive connection) that could disagree
+// with net/http.
 func checkLimits(r *http.Request) string {
 	if len(r.Method)+1+len(r.RequestURI)+1+len(r.Proto) > maxLineBytes {
 		return "request line too long"

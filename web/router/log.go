@@ -13,12 +13,10 @@ import (
 //	at=info method=GET path="/" host=… request_id=… fwd="…" dyno=web.1 connect=0ms service=3ms status=200 bytes=13 protocol=http
 //	at=error code=H12 desc="Request timeout" method=… dyno=web.1 connect=0ms service=30000ms status=503 bytes=0 protocol=http
 //
-// As on Heroku, dyno, connect, service and bytes are left empty when the
-// router never reached a dyno (H10, H14, H20), and service and bytes when it
-// could not connect (H19, H21). connect runs from the request's arrival to
-// a connection (so it includes waiting for a dyno to boot, and retries),
-// service from there to the end; bytes counts the response body relayed
-// from the dyno.
+// As on Heroku, dyno, connect, service and bytes are empty when no dyno was
+// reached (H10, H14, H20), service and bytes when none could be connected to
+// (H19, H21). connect runs from the request's arrival to a connection
+// (waiting for a boot and retries included), service from there to the end.
 func logLine(x *exchange, r *http.Request, status int, end time.Time) string {
 	b := make([]byte, 0, 256)
 	if x.code != none {
@@ -71,7 +69,7 @@ func logLine(x *exchange, r *http.Request, status int, end time.Time) string {
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, " bytes="...)
 	if !x.connected.IsZero() {
-		b = strconv.AppendInt(b, x.bytes, 10)
+		b = strconv.AppendInt(b, x.body.n, 10)
 	}
 	b = append(b, " protocol=http"...) // see rewrite
 	return string(b)
@@ -94,9 +92,8 @@ func appendMillis(b []byte, d time.Duration) []byte {
 	return append(b, "ms"...)
 }
 
-// appendEscaped writes s escaping what would break the key=value shape of
-// the line: quotes, backslashes and control bytes, and spaces too in a bare
-// (unquoted) value, as Heroku writes host.
+// appendEscaped writes s escaping what would break the line's key=value
+// shape: quotes, backslashes, control bytes, spaces in a bare value (host).
 func appendEscaped(b []byte, s string, quoted bool) []byte {
 	if quoted {
 		b = append(b, '"')

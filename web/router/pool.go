@@ -47,10 +47,8 @@ func (p staticPool) State() PoolState {
 	return Ready
 }
 
-// upstream is a backend, the number of requests the router has in flight
-// on it (what least-busy balancing looks at) and the transport that keeps
-// its connections: one per dyno, so that a dyno's idle connections can be
-// closed when it leaves the pool.
+// upstream is a backend, the requests in flight on it (for least-busy) and
+// its own transport, whose idle connections close when it leaves the pool.
 type upstream struct {
 	Backend
 	inflight atomic.Int64
@@ -105,9 +103,8 @@ func (v *poolView) get() *snapshot {
 
 func (s *snapshot) has(u *upstream) bool { return s != nil && slices.Contains(s.ups, u) }
 
-// carry keeps a backend's in-flight counter and idle connections across
-// refreshes, so that requests started before a change still count on the
-// same dyno.
+// carry keeps a backend's in-flight count and idle connections across
+// refreshes: requests started before a change still count on it.
 func (s *snapshot) carry(b Backend, newTransport func() *http.Transport) *upstream {
 	if s != nil {
 		for _, u := range s.ups {
@@ -128,9 +125,8 @@ func fired(ch <-chan struct{}) bool {
 	}
 }
 
-// pick returns the up backend with the fewest requests in flight, skipping
-// those already tried for this request; ties are broken at random, so an idle
-// app sees Heroku's random spreading. Nil if none is left.
+// pick returns the backend with the fewest requests in flight, not yet
+// tried (nil if none); ties at random, so an idle app sees Heroku's spread.
 func (s *snapshot) pick(tried []*upstream) *upstream {
 	var best *upstream
 	var bestN int64

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +123,54 @@ func TestResponseHeaders(t *testing.T) {
 	}
 	if got := res.Trailer.Get("X-Checksum"); got != "abc" {
 		t.Errorf("trailer X-Checksum = %q", got)
+	}
+}
+
+// A trailer the dyno did not announce, after an empty chunked body, still
+// reaches the client: the router must not give the response a length, which
+// would leave no room for it.
+func TestUnannouncedTrailer(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush() // chunked from here
+		w.Header().Set(http.TrailerPrefix+"X-Late", "v")
+	}))
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	res, body := get(t, client(t), rt.url+"/")
+	if body != "" || res.Trailer.Get("X-Late") != "v" {
+		t.Errorf("body %q, trailers %v; want the dyno's X-Late", body, res.Trailer)
+	}
+}
+
+// An informational response (103 Early Hints) reaches the client before
+// the final one, with its own fields only.
+func TestEarlyHints(t *testing.T) {
+	t.Parallel()
+	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		io.WriteString(w, "final")
+	}))
+	rt := startRouter(t, Config{Pool: newPool(Ready, b)})
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), "GET", rt.url+"/", nil)
+	res, err := client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if len(hints) != 1 || hints[0] != "103 </app.css>; rel=preload" {
+		t.Errorf("informational responses %q, want one 103 with its Link", hints)
+	}
+	if res.StatusCode != 200 || string(body) != "final" || res.Header.Get("Link") != "" {
+		t.Errorf("final response %d %q Link=%q", res.StatusCode, body, res.Header.Get("Link"))
 	}
 }
 

@@ -1,49 +1,136 @@
 package router
 
 import (
-	"bufio"
-	"errors"
+	"context"
 	"io"
-	"net"
+	"maps"
 	"net/http"
-	"sync/atomic"
+	"net/textproto"
+	"slices"
+	"strings"
 	"time"
 )
 
-// The response side: what the router adds to the proxy's relaying of the
-// dyno's answer, to tell H15, H18 and H27 apart and count the bytes.
-
-var errUnaskedSwitch = errors.New("router: the dyno switched protocols unasked")
-
-// modifyResponse adds the router's Via to the dyno's response, and refuses
-// a protocol switch the client did not ask for: the connection would
-// become a tunnel between the client and a dyno that no longer speaks HTTP.
-func (r *Router) modifyResponse(res *http.Response) error {
-	x := exchangeOf(res.Request)
+// relay passes the dyno's response on: its head without hop-by-hop fields
+// and with the router's Via, its body (flushed at every write for streams:
+// no length, or SSE; else as net/http's buffer fills, as nginx does), its
+// trailers. A body cut short aborts the response (finish logs why).
+func (r *Router) relay(w *responseWriter, res *http.Response, x *exchange) {
+	defer res.Body.Close()
 	x.status = res.StatusCode
-	if prior := res.Header["Via"]; prior != nil {
-		res.Header["Via"] = []string{appendVia(prior)}
-	} else {
-		res.Header["Via"] = viaOnly
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		r.tunnel(w, res, x)
+		return
 	}
-	if res.StatusCode == http.StatusSwitchingProtocols && upgradeType(x.req.Header) == "" {
-		x.status = 0
-		x.refuse(h25bad, "protocol switch not asked for")
-		return errUnaskedSwitch
+	h := w.Header()
+	maps.Copy(h, res.Header) // values shared: neither side changes them
+	dropHopByHop(h, res.Header)
+	setVia(h, res.Header["Via"])
+	if len(res.Trailer) > 0 {
+		h["Trailer"] = []string{strings.Join(slices.Collect(maps.Keys(res.Trailer)), ", ")}
 	}
-	return nil
+	w.WriteHeader(res.StatusCode)
+	ct, _, _ := strings.Cut(res.Header.Get("Content-Type"), ";")
+	stream := res.ContentLength == -1 || strings.EqualFold(strings.TrimSpace(ct), "text/event-stream")
+	flusher, _ := w.ResponseWriter.(http.Flusher)
+	buf := buffers.Get().(*[32 << 10]byte)
+	defer buffers.Put(buf)
+	for {
+		n, err := res.Body.Read(buf[:])
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				panic(http.ErrAbortHandler)
+			}
+			if stream && flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler) // net/http drops the connection
+		}
+	}
+	res.Body.Close() // which sets res.Trailer
+	for k, v := range res.Trailer {
+		h[http.TrailerPrefix+k] = v
+		_ = http.NewResponseController(w).Flush() // chunked, not a length: the trailers need it
+	}
 }
 
-// viaOnly is the Via of a response that had none (shared: the proxy copies).
+func setVia(h http.Header, prior []string) {
+	if prior != nil {
+		h["Via"] = []string{appendVia(prior)}
+	} else {
+		h["Via"] = viaOnly
+	}
+}
+
+// viaOnly is the Via of a response that had none (shared: read only).
 var viaOnly = []string{via}
 
-// proxyError answers a request the proxy could not pass on.
-func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
-	x := exchangeOf(req)
-	if x.code == none { // a switch to another protocol than the client asked for
-		x.refuse(h25bad, "protocol switch not as asked")
+// tunnel relays a protocol switch the client asked for (a WebSocket): the
+// 101, then bytes both ways, each direction half-closed at its end, until
+// both ended, one failed or the router shuts down. Another switch is
+// refused: the client's connection would be tied to a dyno not speaking HTTP.
+func (r *Router) tunnel(w *responseWriter, res *http.Response, x *exchange) {
+	dyno, ok := res.Body.(io.ReadWriteCloser)
+	if !ok || x.upgrade == "" || !strings.EqualFold(upgradeType(res.Header), x.upgrade) {
+		why := "protocol switch not as asked"
+		if x.upgrade == "" {
+			why = "protocol switch not asked for"
+		}
+		x.refuse(h25bad, why)
+		writeErrorPage(w, x.code, x.detail, x.requestID)
+		return
 	}
-	writeErrorPage(w, x.code, x.detail, x.requestID)
+	defer dyno.Close()
+	defer context.AfterFunc(res.Request.Context(), func() { dyno.Close() })()
+	c, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		x.fail(h27)
+		return
+	}
+	defer c.Close()
+	setVia(res.Header, res.Header["Via"])
+	res.Body = nil // the head only
+	if res.Write(brw) != nil || brw.Flush() != nil {
+		x.fail(h27)
+		return
+	}
+	done := make(chan error, 2)
+	pipe := func(to io.Writer, from io.Reader, n *int64) {
+		m, err := io.Copy(to, from)
+		if cw, ok := to.(interface{ CloseWrite() error }); !ok && err == nil {
+			err = io.EOF // the transport's side cannot half-close: the tunnel ends
+		} else if err == nil {
+			err = cw.CloseWrite()
+		}
+		*n = m
+		done <- err
+	}
+	go pipe(dyno, c, new(int64))
+	go pipe(c, dyno, &x.body.n) // what the dyno sent, for the router line
+	if <-done != nil {
+		c.Close()
+		dyno.Close()
+	}
+	<-done
+}
+
+// got1xx passes an informational response (103 Early Hints) on, unless
+// the final answer is already on its way.
+func (x *exchange) got1xx(code int, header textproto.MIMEHeader) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.answered {
+		h := x.w.Header()
+		maps.Copy(h, http.Header(header))
+		x.w.ResponseWriter.WriteHeader(code)
+		clear(h) // net/http keeps them for the final response otherwise
+	}
+	return nil
 }
 
 // responseWriter is the client's side of one exchange.
@@ -68,34 +155,8 @@ func (w *responseWriter) WriteHeader(code int) {
 // Unwrap gives http.ResponseController the rest (Flush, deadlines).
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Hijack hands the client's connection to a WebSocket tunnel, counting
-// what the dyno sends through it.
-func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	w.x.tunnel = &tunnelConn{Conn: c}
-	return w.x.tunnel, brw, nil
-}
-
-// tunnelConn is the client's connection in a WebSocket tunnel.
-type tunnelConn struct {
-	net.Conn
-	n atomic.Int64 // bytes written to the client
-}
-
-func (c *tunnelConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-func (c *tunnelConn) CloseWrite() error { return closeWrite(c.Conn) }
-
 // dynoBody is the dyno's response body on its way to the client: it counts
-// the bytes, and tells its connection when a read waits on the dyno (H15,
-// see dynoConn.check).
+// the bytes and tells its connection when a read waits (H15, see check).
 type dynoBody struct {
 	io.ReadCloser
 	conn *dynoConn
@@ -113,10 +174,9 @@ func (b *dynoBody) Read(p []byte) (int, error) {
 // idle says whether the dyno's connection was closed for H15.
 func (b *dynoBody) idle() bool { return b.conn != nil && b.conn.idle.Load() }
 
-// check closes c when the dyno has sent nothing for IdleTimeout while a
-// response's read waits on it, not while the client is slow to take what
-// came (H15). One timer per connection, moved only when it fires, rather
-// than one per response: three timer operations and an allocation less.
+// check closes c when a response's read has waited on the dyno for
+// IdleTimeout, not while the client is slow to take what came (H15). One
+// timer per connection, moved only when it fires, not one per response.
 func (c *dynoConn) check() {
 	if c.closed.Load() {
 		return

@@ -3,12 +3,11 @@
 // per request, Heroku's error codes and error page, and no request dropped
 // while dynos come and go.
 //
-// It is net/http's server, httputil.ReverseProxy and an http.Transport per
-// dyno put together. What the router adds:
-// the choice of dyno and the waiting for one (dispatch.go), Heroku's headers
-// (headers.go) and limits (limits.go), the H-codes and the log line
-// (errors.go, log.go, relay.go), and a bound on the memory that request
-// heads being read can take (conn.go).
+// It is net/http's server and an http.Transport per dyno, with: the choice
+// of dyno and the waiting for one (dispatch.go), Heroku's headers
+// (headers.go) and limits (limits.go), the relay of the answer (relay.go),
+// the H-codes and the log line (errors.go, log.go), and a bound on the
+// memory of request heads being read (conn.go).
 //
 // Contract: New starts nothing; Serve accepts until Shutdown, which answers
 // requests waiting for a dyno at once and lets the others finish. It learns
@@ -23,11 +22,9 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httputil"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,9 +34,8 @@ import (
 // Config configures a Router. Zero durations take Heroku's values.
 type Config struct {
 	Pool Pool
-	// Log receives one Heroku router line per request (without timestamp or
-	// "heroku[router]:"). It is called on the request's goroutine and must
-	// not block; nil discards.
+	// Log receives one Heroku router line per request (no timestamp or
+	// "heroku[router]:") on the request's goroutine; must not block; nil discards.
 	Log             func(line string)
 	PublicPort      int           // for X-Forwarded-Port; 0: the listener's port
 	ConnectTimeout  time.Duration // default 5s (H19)
@@ -50,11 +46,10 @@ type Config struct {
 
 // Router is an http.Handler with a server of its own; see New.
 type Router struct {
-	cfg   Config
-	port  string // X-Forwarded-Port, if configured
-	view  poolView
-	proxy *httputil.ReverseProxy
-	srv   *http.Server
+	cfg  Config
+	port string // X-Forwarded-Port, if configured
+	view poolView
+	srv  *http.Server
 
 	closing     context.Context // done at Shutdown: waiting requests give up, WebSockets end
 	stopClosing context.CancelFunc
@@ -75,17 +70,6 @@ func New(cfg Config) *Router {
 	r.closing, r.stopClosing = context.WithCancel(context.Background())
 	if cfg.PublicPort > 0 {
 		r.port = strconv.Itoa(cfg.PublicPort)
-	}
-	r.proxy = &httputil.ReverseProxy{
-		Rewrite:   r.rewrite,
-		Transport: roundTripper(r.dispatch),
-		// FlushInterval 0: streams (no length, or SSE) are flushed at every
-		// write, other responses as net/http's buffers fill and at their end,
-		// as nginx does (-1 would flush each head apart from its body).
-		ModifyResponse: r.modifyResponse,
-		ErrorHandler:   r.proxyError,
-		ErrorLog:       log.New(io.Discard, "", 0), // the router line says what went wrong
-		BufferPool:     copyBuffers{},
 	}
 	r.srv = &http.Server{
 		Handler:           r,
@@ -125,55 +109,56 @@ func (r *Router) Shutdown(ctx context.Context) error {
 
 // ServeHTTP routes one request to a web dyno.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	connOf(req).setInHead(false)
-	x := &exchange{Context: req.Context(), start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req), req: req}
+	c, _ := req.Context().Value(connKey{}).(*clientConn)
+	c.setInHead(false)
+	x := &exchange{start: time.Now(), requestID: requestID(req.Header), fwd: forwardedFor(req), req: req}
 	defer r.finish(x, req)
 	x.w = responseWriter{ResponseWriter: w, x: x}
 	rw := &x.w
-	if len(req.TransferEncoding) > 0 {
-		// A chunked body may have come with a Content-Length that net/http
-		// dropped (RFC 9112 6.3: the connection must then close after the
-		// response); chunked requests are rare enough to close after each.
-		x.closeConn = true
-	}
+	// A chunked body may have come with a Content-Length that net/http
+	// dropped (RFC 9112 6.3: the connection must then close); chunked
+	// requests are rare enough to close after each.
+	x.closeConn = len(req.TransferEncoding) > 0
 	if code, why := refuse(req); code != none {
 		x.refuse(code, why)
 		writeErrorPage(rw, code, why, x.requestID)
 		return
 	}
-	var ctx context.Context = x
-	if upgradeType(req.Header) != "" {
-		// net/http's Shutdown does not wait for, nor close, a connection
-		// handed to a WebSocket: the proxy ends the tunnel with ctx.
+	ctx := req.Context()
+	if x.upgrade = upgradeType(req.Header); x.upgrade != "" {
+		// net/http's Shutdown leaves hijacked connections: ctx ends the tunnel.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer context.AfterFunc(r.closing, cancel)()
 		defer cancel()
 	}
 	if req.Body != nil && req.Body != http.NoBody {
-		// Let the dyno answer while the body still streams in: net/http
-		// would otherwise swallow the unread body before the response.
+		// The dyno may answer while the body streams in (else net/http
+		// swallows the unread body before the response).
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
-	r.proxy.ServeHTTP(rw, req.WithContext(ctx))
+	x.trace = httptrace.ClientTrace{GotConn: x.gotConn, GotFirstResponseByte: x.gotFirstByte, Got1xxResponse: x.got1xx}
+	res := r.dispatch(r.outgoing(req, httptrace.WithClientTrace(ctx, &x.trace), x), x)
+	x.mu.Lock()
+	x.answered = true // no 1xx response goes to the client after this
+	x.mu.Unlock()
+	if res == nil {
+		writeErrorPage(rw, x.code, x.detail, x.requestID)
+		return
+	}
+	r.relay(rw, res, x)
 }
 
-// finish writes the router line, also when the proxy aborts the response
-// (the panic goes on to net/http, which drops the connection), and gives
-// the dyno its slot back.
+// finish writes the router line, also when relay aborts the response (the
+// panic goes on: net/http drops the connection); the dyno gets its slot back.
 func (r *Router) finish(x *exchange, req *http.Request) {
 	p := recover()
 	if p != nil && x.code == none {
 		x.fail(x.midResponse())
 	}
 	if p != nil && x.status != 0 {
-		// What came of a response cut short goes out before the
-		// connection is dropped, as a client reading it directly would get.
+		// What came of a response cut short goes out before the connection drops.
 		_ = http.NewResponseController(x.w.ResponseWriter).Flush()
-	}
-	x.bytes = x.body.n
-	if x.tunnel != nil {
-		x.bytes = x.tunnel.n.Load()
 	}
 	if x.counted {
 		x.up.inflight.Add(-1)
@@ -182,8 +167,7 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 		}
 	}
 	if x.upload != nil && !x.upload.ended() {
-		// The rest of the body is not wanted: let net/http close the
-		// connection instead of reading on.
+		// The rest of the body is not wanted: net/http closes instead of reading on.
 		_ = http.NewResponseController(x.w.ResponseWriter).SetReadDeadline(aLongTimeAgo)
 	}
 	if r.cfg.Log != nil {
@@ -200,17 +184,14 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-type exchangeKey struct{}
-
 // exchange is what the router learns about one request as it goes; the
-// router line is written from it at the end. It is also the context of the
-// request it serves (see Value).
+// router line is written from it at the end.
 type exchange struct {
-	context.Context // the client's request's
-	req             *http.Request
-	start           time.Time
-	requestID       string
-	fwd             string // X-Forwarded-For as sent to the dyno
+	req       *http.Request
+	start     time.Time
+	requestID string
+	fwd       string // X-Forwarded-For as sent to the dyno
+	upgrade   string // the protocol the client asks to switch to, if any
 
 	up        *upstream // the dyno tried last, nil if none was
 	counted   bool      // up counts this request in flight
@@ -219,30 +200,18 @@ type exchange struct {
 	code      hcode     // router error, if any
 	detail    string    // more words for the log line and error page
 	status    int       // the dyno's response status, 0 if none
-	bytes     int64     // response body bytes relayed from the dyno
 	closeConn bool      // close the client's connection after the response
 
 	upload *requestBody // the request body on its way to the dyno
-	tunnel *tunnelConn  // the client's side of a WebSocket
+
+	mu       sync.Mutex // orders 1xx responses (transport's goroutine) before the answer
+	answered bool       // the dyno's final response or an error page is on its way
 
 	// Parts of the exchange, in it so as to allocate them once.
-	w    responseWriter // the client's side
-	try  attempt        // the current try on a dyno
-	body dynoBody       // the response body on its way to the client
-}
-
-// Value lets the proxy's callbacks find the exchange in their request's
-// context without a context.WithValue per request.
-func (x *exchange) Value(key any) any {
-	if key == (exchangeKey{}) {
-		return x
-	}
-	return x.Context.Value(key)
-}
-
-func exchangeOf(req *http.Request) *exchange {
-	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
-	return x
+	w     responseWriter        // the client's side
+	try   attempt               // the current try on a dyno
+	body  dynoBody              // the response body on its way to the client; counts its bytes
+	trace httptrace.ClientTrace // the transport's hooks
 }
 
 // fail records the first error code: later ones are consequences.
@@ -272,16 +241,5 @@ func (x *exchange) midResponse() hcode {
 	return h13 // a bug in the router: still log the request
 }
 
-// copyBuffers recycles the proxy's copy buffers (32 KB, else one per
-// response).
-type copyBuffers struct{}
-
+// buffers recycles the copy buffers of response bodies.
 var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
-
-func (copyBuffers) Get() []byte  { return buffers.Get().(*[32 << 10]byte)[:] }
-func (copyBuffers) Put(b []byte) { buffers.Put((*[32 << 10]byte)(b)) }
-
-// roundTripper is a function that is an http.RoundTripper.
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
