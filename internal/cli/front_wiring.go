@@ -55,6 +55,12 @@ func (f *front) Serve(ctl *runner.Controller, dashboard net.Listener) (stop func
 		defer cancel()
 		rt.Shutdown(ctx)
 	})
+	stopPlatform, err := servePlatform(ctl)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	stops = append(stops, stopPlatform)
 	apiListener, err := api.Listen(ctl.Socket)
 	if err != nil {
 		stop()
