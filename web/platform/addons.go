@@ -113,19 +113,21 @@ func configKeys(a addons.Status) []string {
 }
 
 // attachments: each add-on is attached once, under the name of its
-// config var (DATABASE_URL → DATABASE).
+// shortest URL config var (DATABASE_URL → DATABASE, REDIS_URL → REDIS).
 func (s *Server) attachments(info runner.Info, only string) []attachmentResource {
 	out := []attachmentResource{}
 	for _, a := range s.addonResources(info) {
 		if only != "" && only != a.ID && only != a.Name {
 			continue
 		}
-		name := strings.ToUpper(a.Name)
-		for _, k := range a.ConfigVars {
-			if base, ok := strings.CutSuffix(k, "_URL"); ok {
+		name := ""
+		for _, k := range a.ConfigVars { // the shortest: REDIS, not REDIS_TLS
+			if base, ok := strings.CutSuffix(k, "_URL"); ok && (name == "" || len(base) < len(name)) {
 				name = base
-				break
 			}
+		}
+		if name == "" {
+			name = strings.ToUpper(a.Name)
 		}
 		out = append(out, attachmentResource{ID: id("attachment:" + a.ID), Name: name,
 			Addon: addonRef{a.ID, a.Name, a.App}, App: a.App, ConfigVars: a.ConfigVars,

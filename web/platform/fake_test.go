@@ -57,7 +57,9 @@ func (f *fakeApp) Info() (runner.Info, error) {
 	return runner.Info{Name: "dir", Started: f.started, Release: f.releases[0].Version, Router: "http://127.0.0.1:5006/",
 		Formation: formation, Dynos: dynos, Commands: map[string]string{"web": "run-web", "worker": "run-worker"},
 		Addons: []addons.Status{{Name: "postgresql-1", Plan: "heroku-postgresql:essential-0", State: "running",
-			Config: map[string]string{"DATABASE_URL": "postgres://x"}}}}, nil
+			Config: map[string]string{"DATABASE_URL": "postgres://x", "HEROKU_POSTGRESQL_AMBER_URL": "postgres://x"}},
+			{Name: "heroku-redis", Plan: "heroku-redis", State: "running",
+				Config: map[string]string{"REDIS_URL": "redis://x", "REDIS_TLS_URL": "rediss://x"}}}}, nil
 }
 
 func (f *fakeApp) Scale(changes []runner.ScaleChange) (map[string]int, error) {

@@ -201,7 +201,7 @@ func TestConfigVarsSetUnsetAndReleases(t *testing.T) {
 func TestAddonsAndAttachments(t *testing.T) {
 	_, srv := newTestServer(t)
 	var list []addonResource
-	if code := call(t, srv, "GET", "/apps/demo/addons", "", &list); code != 200 || len(list) != 1 {
+	if code := call(t, srv, "GET", "/apps/demo/addons", "", &list); code != 200 || len(list) != 2 {
 		t.Fatalf("addons: %d %+v", code, list)
 	}
 	a := list[0]
@@ -214,6 +214,10 @@ func TestAddonsAndAttachments(t *testing.T) {
 	}
 	if code := call(t, srv, "POST", "/actions/addons/resolve", `{"addon":"DATABASE","app":"demo"}`, &found); code != 200 || len(found) != 1 {
 		t.Fatalf("resolve by attachment: %d %+v", code, found)
+	}
+	// Attached under the shortest URL var's name: REDIS, not REDIS_TLS.
+	if code := call(t, srv, "POST", "/actions/addons/resolve", `{"addon":"REDIS","app":"demo"}`, &found); code != 200 || len(found) != 1 || found[0].Name != "heroku-redis" || found[0].Plan.Name != "heroku-redis:dev" {
+		t.Fatalf("resolve REDIS: %d %+v", code, found)
 	}
 	var atts []attachmentResource
 	if code := call(t, srv, "GET", "/addons/"+a.ID+"/addon-attachments", "", &atts); code != 200 || len(atts) != 1 || atts[0].Name != "DATABASE" {
