@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -214,9 +215,21 @@ func TestRealHerokuCLIDrivesDynobox(t *testing.T) {
 		return strings.Contains(tailOut.String(), "app[worker.1]: marker-from-the-test")
 	})
 
+	// run:detached: a one-off dyno with the app's config vars, its output
+	// in the log.
+	out = ok("run:detached", "echo detached-$GREETING-$DYNO", "-a", "clidemo")
+	m := regexp.MustCompile(`run\.\d{4}`).FindString(out)
+	if m == "" {
+		t.Fatalf("run:detached names no dyno: %s", out)
+	}
+	waitFor(t, "the one-off dyno's output in dynobox logs", func() bool {
+		out, _, _ := verb("logs", "-n", "500")
+		return strings.Contains(out, "app["+m+"]: detached-hola-"+m) && strings.Contains(out, "heroku["+m+"]: Process exited with status 0")
+	})
+
 	// What dynobox does not do is said, in Heroku's error shape.
-	if out, errOut, code := heroku("run:detached", "echo hi", "-a", "clidemo"); code == 0 || !strings.Contains(errOut, "dynobox run") {
-		t.Fatalf("run:detached: %d\n%s\n%s", code, out, errOut)
+	if out, errOut, code := heroku("run", "echo hi", "-a", "clidemo"); code == 0 || !strings.Contains(errOut, "dynobox run") {
+		t.Fatalf("run (attached): %d\n%s\n%s", code, out, errOut)
 	}
 	if out, errOut, code := heroku("maintenance:on", "-a", "clidemo"); code == 0 || !strings.Contains(errOut, "does not support") {
 		t.Fatalf("maintenance:on: %d\n%s\n%s", code, out, errOut)

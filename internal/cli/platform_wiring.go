@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"time"
 
 	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/web/platform"
 )
 
@@ -38,7 +41,7 @@ func servePlatform(ctl *runner.Controller) (stop func(), err error) {
 		l.Close()
 		return nil, err
 	}
-	api := platform.New(ctl, platform.Config{Name: name, Key: key})
+	api := platform.New(ctl, platform.Config{Name: name, Key: key, Run: runDetached(ctl)})
 	// Log tails watch ctx: cancelling it ends them, so Shutdown need not wait.
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
@@ -71,4 +74,53 @@ func platformAPI(info runner.Info, f clientFlags) *platform.Address {
 		return nil
 	}
 	return &a
+}
+
+// runDetached starts `heroku run:detached` one-off dynos as `dynobox run`
+// does, with no terminal: their output goes onto the log bus as
+// app[run.NNNN], their lifecycle as heroku[run.NNNN] lines. The returned
+// name is known once the process started (its first event).
+func runDetached(ctl *runner.Controller) func(command string, extra map[string]string) (string, error) {
+	return func(command string, extra map[string]string) (string, error) {
+		env, err := ctl.Env()
+		if err != nil {
+			return "", err
+		}
+		for k, v := range extra { // the CLI's --env; exec keeps the last of a name
+			env = append(env, k+"="+v)
+		}
+		pr, pw := io.Pipe()
+		named := make(chan string, 1)
+		o := &runner.OneOff{AppDir: ctl.App.Dir, Env: env, Args: []string{command}, Session: ctl.Session,
+			Stdout: pw, Stderr: pw,
+			Event: func(dyno, msg string) {
+				select {
+				case named <- dyno:
+				default:
+				}
+				ctl.Event(dyno, msg)
+			}}
+		done := make(chan error, 1)
+		go func() {
+			_, err := o.Run()
+			pw.Close()
+			done <- err
+		}()
+		var name string
+		select {
+		case name = <-named:
+		case err := <-done:
+			select {
+			case name = <-named:
+			default:
+				if err == nil {
+					err = errors.New("the one-off dyno did not start")
+				}
+				return "", err
+			}
+		}
+		// Until the pump reads, the dyno's writes wait: it starts at once.
+		go logbus.Pump(ctl.Bus, pr, logbus.SourceApp, name)
+		return name, nil
+	}
 }

@@ -121,15 +121,46 @@ func (s *Server) control(action int, by string) http.HandlerFunc {
 	}
 }
 
-// runDyno is `heroku run`: not yet — a one-off dyno runs from the
-// terminal with `dynobox run`.
+// runDyno is `heroku run:detached`: a one-off dyno whose output goes to
+// the log (heroku logs -d run.NNNN). An attached run (heroku run) needs
+// Heroku's rendezvous service, which dynobox lacks: dynobox run does it.
 func (s *Server) runDyno(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.app(r); err != nil {
+	info, err := s.app(r)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeError(w, &apiError{http.StatusUnprocessableEntity, "not_supported",
-		"dynobox's Platform API does not run one-off dynos yet (heroku run, run:detached): use `dynobox run COMMAND`", ""})
+	var body struct {
+		Command string            `json:"command"`
+		Attach  *bool             `json:"attach"`
+		Env     map[string]string `json:"env"`
+		Size    string            `json:"size"`
+	}
+	if err := decode(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	switch {
+	case s.cfg.Run == nil || body.Attach == nil || *body.Attach:
+		writeError(w, &apiError{http.StatusUnprocessableEntity, "not_supported",
+			"dynobox's Platform API runs detached one-off dynos only (heroku run:detached): for heroku run, use `dynobox run COMMAND`", ""})
+		return
+	case strings.TrimSpace(body.Command) == "":
+		writeError(w, invalid("command is required"))
+		return
+	case body.Size != "" && !strings.EqualFold(body.Size, dynoSize):
+		writeError(w, invalid("dynobox runs every dyno at one size (%s), not %s", dynoSize, body.Size))
+		return
+	}
+	name, err := s.cfg.Run(body.Command, body.Env)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	now := stamp(s.cfg.Now())
+	writeJSON(w, http.StatusCreated, dynoResource{ID: id(fmt.Sprintf("dyno:%s:%s", name, now)), Name: name, Type: "run",
+		Command: body.Command, State: "up", Size: dynoSize, App: s.appRef(info),
+		Release: releaseRef{releaseID(s.cfg.Name, info.Release), info.Release}, CreatedAt: now, UpdatedAt: now})
 }
 
 // formationResource is Heroku's formation: one process type's count.

@@ -64,6 +64,10 @@ type Config struct {
 	Name string
 	// Key is the API key every request must carry.
 	Key string
+	// Run starts a detached one-off dyno running command with env added
+	// to the app's, its output going to the log, and returns its name
+	// (run.NNNN). Nil: heroku run:detached is not supported.
+	Run func(command string, env map[string]string) (dyno string, err error)
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }

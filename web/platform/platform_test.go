@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -89,7 +90,32 @@ func TestUnsupportedEndpointsNameWhatIsMissing(t *testing.T) {
 	}
 	var e herokuError
 	if code := call(t, srv, "POST", "/apps/demo/dynos", `{"command":"echo hi","attach":false}`, &e); code != 422 || !strings.Contains(e.Message, "dynobox run") {
-		t.Errorf("run: %d %+v", code, e)
+		t.Errorf("run without a runner: %d %+v", code, e)
+	}
+}
+
+// run:detached starts a one-off dyno through Config.Run; an attached
+// heroku run is refused, naming dynobox run.
+func TestRunDetached(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(New(newFake(), Config{Name: "demo", Key: testKey, Run: func(command string, env map[string]string) (string, error) {
+		got = append(got, command, env["COLUMNS"])
+		return "run.1234", nil
+	}}).Handler())
+	defer srv.Close()
+	var d dynoResource
+	if code := call(t, srv, "POST", "/apps/demo/dynos", `{"command":"echo hi","attach":false,"env":{"COLUMNS":"80"}}`, &d); code != 201 || d.Name != "run.1234" || d.Type != "run" || d.Command != "echo hi" {
+		t.Fatalf("run:detached: %d %+v", code, d)
+	}
+	if want := []string{"echo hi", "80"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("Run got %q, want %q", got, want)
+	}
+	var e herokuError
+	if code := call(t, srv, "POST", "/apps/demo/dynos", `{"command":"bash","attach":true}`, &e); code != 422 || !strings.Contains(e.Message, "dynobox run") {
+		t.Fatalf("attached run: %d %+v", code, e)
+	}
+	if code := call(t, srv, "POST", "/apps/demo/dynos", `{"command":" ","attach":false}`, &e); code != 422 || e.ID != "invalid_params" {
+		t.Fatalf("empty command: %d %+v", code, e)
 	}
 }
 
