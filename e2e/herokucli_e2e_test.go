@@ -50,7 +50,7 @@ func TestRealHerokuCLIDrivesDynobox(t *testing.T) {
 	t.Parallel()
 	cli := herokuCLI(t)
 	p, dir, verb := runningApp(t, map[string]string{
-		"app.json": `{"name": "clidemo"}`,
+		"app.json": `{"name": "clidemo", "addons": ["heroku-redis:mini"]}`,
 		// The worker prints what the test writes to marker, every 200 ms.
 		"Procfile": "web: " + helperCommand(t) + "\nworker: while true; do cat marker 2>/dev/null; sleep 0.2; done\n",
 	})
@@ -148,9 +148,17 @@ func TestRealHerokuCLIDrivesDynobox(t *testing.T) {
 	if out, _, _ := verb("config", "--json"); !strings.Contains(out, `"GREETING": "hola"`) {
 		t.Fatalf("dynobox config after config:set: %s", out)
 	}
-	if out, _, _ := verb("releases"); !strings.Contains(out, "GREETING") {
+	// The release config:set made is dynobox's newest: vN.
+	out, _, _ = verb("releases", "--json")
+	var rels []struct {
+		Version     int
+		Description string
+	}
+	if json.Unmarshal([]byte(out), &rels) != nil || len(rels) == 0 || !strings.Contains(rels[0].Description, "GREETING") {
 		t.Fatalf("dynobox releases after config:set: %s", out)
 	}
+	vN := "v" + strconv.Itoa(rels[0].Version)
+	vNext := "v" + strconv.Itoa(rels[0].Version+1)
 	waitFor(t, "the web dyno restarted with GREETING", func() bool { return strings.Contains(httpGet(t, port), "greeting=hola") })
 	if out := ok("config:get", "GREETING", "-a", "clidemo"); out != "hola\n" {
 		t.Fatalf("config:get: %q", out)
@@ -165,15 +173,15 @@ func TestRealHerokuCLIDrivesDynobox(t *testing.T) {
 
 	// releases, releases:info, releases:rollback.
 	out = ok("releases", "-a", "clidemo")
-	if !strings.Contains(out, "Current: v3") || !strings.Contains(out, "v2") {
-		t.Fatalf("releases: %s", out)
+	if !strings.Contains(out, "Current: "+vNext) || !strings.Contains(out, vN+" ") || !strings.Contains(out, "Unset GREETING") {
+		t.Fatalf("releases (want current %s after %s): %s", vNext, vN, out)
 	}
-	if out := ok("releases:info", "v2", "-a", "clidemo"); !strings.Contains(out, "Release v2") || !strings.Contains(out, "GREETING: hola") {
-		t.Fatalf("releases:info v2: %s", out)
+	if out := ok("releases:info", vN, "-a", "clidemo"); !strings.Contains(out, "Release "+vN) || !strings.Contains(out, "GREETING: hola") {
+		t.Fatalf("releases:info %s: %s", vN, out)
 	}
-	ok("releases:rollback", "v2", "-a", "clidemo")
+	ok("releases:rollback", vN, "-a", "clidemo")
 	if out, _, _ := verb("config", "--json"); !strings.Contains(out, `"GREETING": "hola"`) {
-		t.Fatalf("dynobox config after rollback to v2: %s", out)
+		t.Fatalf("dynobox config after rollback to %s: %s", vN, out)
 	}
 
 	// ps:restart and ps:stop act on the dynos dynobox runs.
@@ -191,8 +199,15 @@ func TestRealHerokuCLIDrivesDynobox(t *testing.T) {
 		return true
 	})
 
-	if out := ok("addons", "-a", "clidemo"); !strings.Contains(out, "No add-ons") {
+	// The add-ons dynobox runs, as Heroku lists them.
+	if out := ok("addons", "-a", "clidemo"); !strings.Contains(out, "heroku-redis") || !strings.Contains(out, "as REDIS") {
 		t.Fatalf("addons: %s", out)
+	}
+	if out := ok("addons:info", "REDIS", "-a", "clidemo"); !strings.Contains(out, "heroku-redis:mini") || !strings.Contains(out, "clidemo::REDIS") {
+		t.Fatalf("addons:info REDIS: %s", out)
+	}
+	if out, _, _ := verb("addons"); !strings.Contains(out, "heroku-redis") {
+		t.Fatalf("dynobox addons: %s", out)
 	}
 
 	// logs, and logs --tail shows a line a dyno prints from now on.
