@@ -80,8 +80,8 @@ func platformAPI(info runner.Info, f clientFlags) *platform.Address {
 // does, with no terminal: their output goes onto the log bus as
 // app[run.NNNN], their lifecycle as heroku[run.NNNN] lines. The returned
 // name is known once the process started (its first event).
-func runDetached(ctl *runner.Controller) func(command string, extra map[string]string) (string, error) {
-	return func(command string, extra map[string]string) (string, error) {
+func runDetached(ctl *runner.Controller) func(command string, extra map[string]string, exited func()) (string, error) {
+	return func(command string, extra map[string]string, exited func()) (string, error) {
 		env, err := ctl.Env()
 		if err != nil {
 			return "", err
@@ -104,7 +104,8 @@ func runDetached(ctl *runner.Controller) func(command string, extra map[string]s
 		go func() {
 			_, err := o.Run()
 			pw.Close()
-			done <- err
+			done <- err // buffered: first, as exited may wait for the caller to return
+			exited()
 		}()
 		var name string
 		select {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dynobox/dynobox/runner"
@@ -60,6 +61,16 @@ func (s *Server) dynoResources(info runner.Info) []dynoResource {
 			Release:   releaseRef{releaseID(s.cfg.Name, info.Release), info.Release},
 			CreatedAt: since, UpdatedAt: since,
 		})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.oneOffs))
+	for n := range s.oneOffs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out = append(out, s.oneOffs[n])
 	}
 	return out
 }
@@ -152,15 +163,34 @@ func (s *Server) runDyno(w http.ResponseWriter, r *http.Request) {
 		writeError(w, invalid("dynobox runs every dyno at one size (%s), not %s", dynoSize, body.Size))
 		return
 	}
-	name, err := s.cfg.Run(body.Command, body.Env)
+	// ps lists it while it runs; its exit may come before Run returns.
+	var mu sync.Mutex
+	name, gone := "", false
+	exited := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		gone = true
+		s.mu.Lock()
+		delete(s.oneOffs, name)
+		s.mu.Unlock()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	name, err = s.cfg.Run(body.Command, body.Env, exited)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	now := stamp(s.cfg.Now())
-	writeJSON(w, http.StatusCreated, dynoResource{ID: id(fmt.Sprintf("dyno:%s:%s", name, now)), Name: name, Type: "run",
+	d := dynoResource{ID: id(fmt.Sprintf("dyno:%s:%s", name, now)), Name: name, Type: "run",
 		Command: body.Command, State: "up", Size: dynoSize, App: s.appRef(info),
-		Release: releaseRef{releaseID(s.cfg.Name, info.Release), info.Release}, CreatedAt: now, UpdatedAt: now})
+		Release: releaseRef{releaseID(s.cfg.Name, info.Release), info.Release}, CreatedAt: now, UpdatedAt: now}
+	if !gone {
+		s.mu.Lock()
+		s.oneOffs[name] = d
+		s.mu.Unlock()
+	}
+	writeJSON(w, http.StatusCreated, d)
 }
 
 // formationResource is Heroku's formation: one process type's count.

@@ -66,8 +66,9 @@ type Config struct {
 	Key string
 	// Run starts a detached one-off dyno running command with env added
 	// to the app's, its output going to the log, and returns its name
-	// (run.NNNN). Nil: heroku run:detached is not supported.
-	Run func(command string, env map[string]string) (dyno string, err error)
+	// (run.NNNN); it calls exited once the dyno is gone. Nil: heroku
+	// run:detached is not supported.
+	Run func(command string, env map[string]string, exited func()) (dyno string, err error)
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -80,7 +81,8 @@ type Server struct {
 	mux   *http.ServeMux
 
 	mu       sync.Mutex
-	sessions map[string]logSession // log-session token → what it streams
+	sessions map[string]logSession   // log-session token → what it streams
+	oneOffs  map[string]dynoResource // detached one-off dynos running, by name
 }
 
 // New returns the API of app; it starts nothing.
@@ -88,7 +90,8 @@ func New(app App, cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{ctl: app, cfg: cfg, hosts: map[string]bool{}, sessions: map[string]logSession{}}
+	s := &Server{ctl: app, cfg: cfg, hosts: map[string]bool{}, sessions: map[string]logSession{},
+		oneOffs: map[string]dynoResource{}}
 	s.routes()
 	return s
 }

@@ -98,8 +98,10 @@ func TestUnsupportedEndpointsNameWhatIsMissing(t *testing.T) {
 // heroku run is refused, naming dynobox run.
 func TestRunDetached(t *testing.T) {
 	var got []string
-	srv := httptest.NewServer(New(newFake(), Config{Name: "demo", Key: testKey, Run: func(command string, env map[string]string) (string, error) {
+	var exit func()
+	srv := httptest.NewServer(New(newFake(), Config{Name: "demo", Key: testKey, Run: func(command string, env map[string]string, exited func()) (string, error) {
 		got = append(got, command, env["COLUMNS"])
+		exit = exited
 		return "run.1234", nil
 	}}).Handler())
 	defer srv.Close()
@@ -109,6 +111,17 @@ func TestRunDetached(t *testing.T) {
 	}
 	if want := []string{"echo hi", "80"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Run got %q, want %q", got, want)
+	}
+	// ps lists it until it exits.
+	var dynos []dynoResource
+	call(t, srv, "GET", "/apps/demo/dynos", "", &dynos)
+	if len(dynos) != 3 || dynos[2].Name != "run.1234" || dynos[2].Type != "run" || dynos[2].Command != "echo hi" {
+		t.Fatalf("dynos while run.1234 runs: %+v", dynos)
+	}
+	exit()
+	call(t, srv, "GET", "/apps/demo/dynos", "", &dynos)
+	if len(dynos) != 2 {
+		t.Fatalf("dynos after run.1234 exited: %+v", dynos)
 	}
 	var e herokuError
 	if code := call(t, srv, "POST", "/apps/demo/dynos", `{"command":"bash","attach":true}`, &e); code != 422 || !strings.Contains(e.Message, "dynobox run") {
