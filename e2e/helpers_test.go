@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dynobox/dynobox/web/platform"
 )
 
 // Helpers of the end-to-end tests: apps, the binary run in the background
@@ -210,13 +212,7 @@ func freePort(t *testing.T) int {
 			lock.Close()
 			continue
 		}
-		ok := true
-		for _, q := range []int{p, p + 1, p + 2, p + 100, p + 200, p + 1000} {
-			if !portFree(q) {
-				ok = false
-			}
-		}
-		if ok {
+		if blockFree(p) {
 			t.Cleanup(func() { lock.Close() })
 			return p
 		}
@@ -224,6 +220,19 @@ func freePort(t *testing.T) int {
 	}
 	t.Fatal("no free port block")
 	return 0
+}
+
+// blockFree tells whether the ports a dynobox started with public port p
+// listens on are free; a taken one would move the dashboard or the
+// Platform API (and so HEROKU_HOST) to a port of another block.
+func blockFree(p int) bool {
+	ok := true
+	for _, off := range []int{0, 1, 2, 100, 200, 1000, platform.PortOffset} {
+		if !portFree(p + off) {
+			ok = false
+		}
+	}
+	return ok
 }
 
 func portFree(port int) bool {

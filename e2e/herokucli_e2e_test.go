@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dynobox/dynobox/web/platform"
 )
 
 // End-to-end tests of the Platform API with the real heroku CLI (npm
@@ -46,6 +49,35 @@ func herokuEnv(t *testing.T, host, key string) []string {
 		"DISABLE_TELEMETRY=true", "NO_COLOR=1", "FORCE_COLOR=0", "HOME="+t.TempDir(), "HEROKU_APP=")
 }
 
+// portOf is the port of a URL with an explicit port.
+func portOf(t *testing.T, u *url.URL) int {
+	t.Helper()
+	n, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("no port in %s", u)
+	}
+	return n
+}
+
+// A port block whose Platform API port is taken is not handed out: the
+// API would fall back to a random port, and two parallel tests' blocks
+// could then meet.
+func TestPortBlockIncludesPlatformAPIPort(t *testing.T) {
+	t.Parallel()
+	p := freePort(t)
+	if !blockFree(p) {
+		t.Fatalf("freePort handed out %d with a taken port", p)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+platform.PortOffset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if blockFree(p) {
+		t.Fatalf("block %d counts as free with its Platform API port %d taken", p, p+platform.PortOffset)
+	}
+}
+
 func TestRealHerokuCLIDrivesDynobox(t *testing.T) {
 	t.Parallel()
 	cli := herokuCLI(t)
@@ -68,6 +100,11 @@ func TestRealHerokuCLIDrivesDynobox(t *testing.T) {
 	api := info.PlatformAPI
 	if out, _, _ := verb("info"); !strings.Contains(out, "export HEROKU_HOST="+api.URL+"\n") || !strings.Contains(out, "export HEROKU_API_KEY="+api.Key+"\n") {
 		t.Fatalf("info does not print the export lines:\n%s", out)
+	}
+	// freePort reserved public+1001, so the API is there and HEROKU_HOST
+	// is the one a user pastes again after a restart.
+	if r, err := url.Parse(info.Router); err != nil || api.URL != "http://127.0.0.1:"+strconv.Itoa(portOf(t, r)+platform.PortOffset) {
+		t.Fatalf("the Platform API is at %s, want the router's port (%s) + %d", api.URL, info.Router, platform.PortOffset)
 	}
 	fi, err := os.Stat(filepath.Join(dir, ".dynobox", "platform-api.key"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
