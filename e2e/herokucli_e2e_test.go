@@ -279,6 +279,27 @@ func TestRealHerokuCLIDrivesDynobox(t *testing.T) {
 		return strings.Contains(out, "app["+m+"]: detached-hola-"+m) && strings.Contains(out, "heroku["+m+"]: Process exited with status 0")
 	})
 
+	// ps:stop run.NNNN stops a detached one-off dyno that would run on.
+	out = ok("run:detached", "echo long-running; exec sleep 1000", "-a", "clidemo")
+	long := regexp.MustCompile(`run\.\d{4}`).FindString(out)
+	if long == "" {
+		t.Fatalf("run:detached names no dyno: %s", out)
+	}
+	waitFor(t, "the long one-off dyno in heroku ps", func() bool {
+		out, _, _ := heroku("ps", "-a", "clidemo")
+		return strings.Contains(out, long)
+	})
+	ok("ps:stop", long, "-a", "clidemo")
+	waitFor(t, "the one-off dyno stopped by ps:stop", func() bool {
+		out, _, _ := verb("logs", "-n", "500")
+		return strings.Contains(out, "heroku["+long+"]: Stopping all processes with SIGTERM") &&
+			strings.Contains(out, "heroku["+long+"]: Process exited with status 143")
+	})
+	waitFor(t, "heroku ps without the stopped one-off dyno", func() bool {
+		out, _, code := heroku("ps", "-a", "clidemo")
+		return code == 0 && !strings.Contains(out, long)
+	})
+
 	// What dynobox does not do is said, in Heroku's error shape.
 	if out, errOut, code := heroku("run", "echo hi", "-a", "clidemo"); code == 0 || !strings.Contains(errOut, "dynobox run") {
 		t.Fatalf("run (attached): %d\n%s\n%s", code, out, errOut)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/dynobox/dynobox/runner"
@@ -76,15 +77,20 @@ func platformAPI(info runner.Info, f clientFlags) *platform.Address {
 	return &a
 }
 
+// oneOffGrace is how long a detached one-off dyno has between ps:stop's
+// SIGTERM and SIGKILL: Heroku's 30 seconds, as dynobox start's default.
+const oneOffGrace = 30 * time.Second
+
 // runDetached starts `heroku run:detached` one-off dynos as `dynobox run`
 // does, with no terminal: their output goes onto the log bus as
 // app[run.NNNN], their lifecycle as heroku[run.NNNN] lines. The returned
-// name is known once the process started (its first event).
-func runDetached(ctl *runner.Controller) func(command string, extra map[string]string, exited func()) (string, error) {
-	return func(command string, extra map[string]string, exited func()) (string, error) {
+// name is known once the process started (its first event); stop sends
+// it SIGTERM, and SIGKILL if it still runs after oneOffGrace.
+func runDetached(ctl *runner.Controller) func(command string, extra map[string]string, exited func()) (string, func(), error) {
+	return func(command string, extra map[string]string, exited func()) (string, func(), error) {
 		env, err := ctl.Env()
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		for k, v := range extra { // the CLI's --env; exec keeps the last of a name
 			env = append(env, k+"="+v)
@@ -101,8 +107,10 @@ func runDetached(ctl *runner.Controller) func(command string, extra map[string]s
 				ctl.Event(dyno, msg)
 			}}
 		done := make(chan error, 1)
+		ended := make(chan struct{})
 		go func() {
 			_, err := o.Run()
+			close(ended)
 			pw.Close()
 			done <- err // buffered: first, as exited may wait for the caller to return
 			exited()
@@ -117,11 +125,28 @@ func runDetached(ctl *runner.Controller) func(command string, extra map[string]s
 				if err == nil {
 					err = errors.New("the one-off dyno did not start")
 				}
-				return "", err
+				return "", nil, err
 			}
 		}
 		// Until the pump reads, the dyno's writes wait: it starts at once.
 		go logbus.Pump(ctl.Bus, pr, logbus.SourceApp, name)
-		return name, nil
+		stop := func() {
+			if o.Signal(0) != nil {
+				return // it is gone already
+			}
+			ctl.Event(name, "Stopping all processes with SIGTERM")
+			o.Signal(syscall.SIGTERM)
+			go func() {
+				t := time.NewTimer(oneOffGrace)
+				defer t.Stop()
+				select {
+				case <-ended:
+				case <-t.C:
+					ctl.Event(name, "Stopping remaining processes with SIGKILL")
+					o.Signal(syscall.SIGKILL)
+				}
+			}()
+		}
+		return name, stop, nil
 	}
 }

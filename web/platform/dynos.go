@@ -70,7 +70,7 @@ func (s *Server) dynoResources(info runner.Info) []dynoResource {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		out = append(out, s.oneOffs[n])
+		out = append(out, s.oneOffs[n].dyno)
 	}
 	return out
 }
@@ -120,6 +120,10 @@ func (s *Server) control(action int, by string) http.HandlerFunc {
 		case "type":
 			sel.Type = r.PathValue("type")
 		}
+		if s.stopOneOffs(sel) {
+			writeJSON(w, http.StatusAccepted, struct{}{})
+			return
+		}
 		fn := s.ctl.Restart
 		if action == stop {
 			fn = s.ctl.StopDynos
@@ -130,6 +134,24 @@ func (s *Server) control(action int, by string) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusAccepted, struct{}{})
 	}
+}
+
+// stopOneOffs stops the detached one-off dynos sel names, one (run.NNNN)
+// or all (type run), and says whether it named any. A restart stops them
+// too: as on Heroku, a one-off dyno is never started again.
+func (s *Server) stopOneOffs(sel runner.Select) bool {
+	s.mu.Lock()
+	var stops []func()
+	for name, o := range s.oneOffs {
+		if name == sel.Dyno || sel.Type == "run" {
+			stops = append(stops, o.stop)
+		}
+	}
+	s.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+	return len(stops) > 0
 }
 
 // runDyno is `heroku run:detached`: a one-off dyno whose output goes to
@@ -176,7 +198,7 @@ func (s *Server) runDyno(w http.ResponseWriter, r *http.Request) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	name, err = s.cfg.Run(body.Command, body.Env, exited)
+	name, stop, err := s.cfg.Run(body.Command, body.Env, exited)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -187,7 +209,7 @@ func (s *Server) runDyno(w http.ResponseWriter, r *http.Request) {
 		Release: releaseRef{releaseID(s.cfg.Name, info.Release), info.Release}, CreatedAt: now, UpdatedAt: now}
 	if !gone {
 		s.mu.Lock()
-		s.oneOffs[name] = d
+		s.oneOffs[name] = oneOff{d, stop}
 		s.mu.Unlock()
 	}
 	writeJSON(w, http.StatusCreated, d)

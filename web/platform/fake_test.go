@@ -94,6 +94,9 @@ func (f *fakeApp) Restart(sel runner.Select) ([]string, error) {
 func (f *fakeApp) StopDynos(sel runner.Select) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if strings.HasPrefix(sel.Dyno, "run.") { // as the controller, which knows no one-off dynos
+		return nil, errors.New("no dyno " + sel.Dyno)
+	}
 	f.stopped = append(f.stopped, sel)
 	return []string{"web.1"}, nil
 }

@@ -66,9 +66,10 @@ type Config struct {
 	Key string
 	// Run starts a detached one-off dyno running command with env added
 	// to the app's, its output going to the log, and returns its name
-	// (run.NNNN); it calls exited once the dyno is gone. Nil: heroku
-	// run:detached is not supported.
-	Run func(command string, env map[string]string, exited func()) (dyno string, err error)
+	// (run.NNNN) and stop, which asks it to stop (ps:stop run.NNNN); it
+	// calls exited once the dyno is gone. Nil: heroku run:detached is not
+	// supported.
+	Run func(command string, env map[string]string, exited func()) (dyno string, stop func(), err error)
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }
@@ -81,8 +82,14 @@ type Server struct {
 	mux   *http.ServeMux
 
 	mu       sync.Mutex
-	sessions map[string]logSession   // log-session token → what it streams
-	oneOffs  map[string]dynoResource // detached one-off dynos running, by name
+	sessions map[string]logSession // log-session token → what it streams
+	oneOffs  map[string]oneOff     // detached one-off dynos running, by name
+}
+
+// oneOff is a detached one-off dyno while it runs.
+type oneOff struct {
+	dyno dynoResource
+	stop func()
 }
 
 // New returns the API of app; it starts nothing.
@@ -91,7 +98,7 @@ func New(app App, cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	s := &Server{ctl: app, cfg: cfg, hosts: map[string]bool{}, sessions: map[string]logSession{},
-		oneOffs: map[string]dynoResource{}}
+		oneOffs: map[string]oneOff{}}
 	s.routes()
 	return s
 }

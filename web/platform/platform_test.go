@@ -3,6 +3,7 @@ package platform
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -99,10 +100,10 @@ func TestUnsupportedEndpointsNameWhatIsMissing(t *testing.T) {
 func TestRunDetached(t *testing.T) {
 	var got []string
 	var exit func()
-	srv := httptest.NewServer(New(newFake(), Config{Name: "demo", Key: testKey, Run: func(command string, env map[string]string, exited func()) (string, error) {
+	srv := httptest.NewServer(New(newFake(), Config{Name: "demo", Key: testKey, Run: func(command string, env map[string]string, exited func()) (string, func(), error) {
 		got = append(got, command, env["COLUMNS"])
 		exit = exited
-		return "run.1234", nil
+		return "run.1234", func() {}, nil
 	}}).Handler())
 	defer srv.Close()
 	var d dynoResource
@@ -129,6 +130,44 @@ func TestRunDetached(t *testing.T) {
 	}
 	if code := call(t, srv, "POST", "/apps/demo/dynos", `{"command":" ","attach":false}`, &e); code != 422 || e.ID != "invalid_params" {
 		t.Fatalf("empty command: %d %+v", code, e)
+	}
+}
+
+// ps:stop and ps:restart of a detached one-off dyno (run.NNNN), or of
+// them all (-p run), stop it; one that ended is not found.
+func TestStopDetachedOneOff(t *testing.T) {
+	f := newFake()
+	stopped := map[string]int{}
+	n := 0
+	srv := httptest.NewServer(New(f, Config{Name: "demo", Key: testKey, Run: func(string, map[string]string, func()) (string, func(), error) {
+		n++
+		name := fmt.Sprintf("run.%d", 1000+n)
+		return name, func() { stopped[name]++ }, nil
+	}}).Handler())
+	defer srv.Close()
+	for range 3 {
+		if code := call(t, srv, "POST", "/apps/demo/dynos", `{"command":"sleep 100","attach":false}`, nil); code != 201 {
+			t.Fatalf("run:detached: %d", code)
+		}
+	}
+	var e herokuError
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/apps/demo/dynos/run.1001/actions/stop"}, // ps:stop run.1001
+		{"DELETE", "/apps/demo/dynos/run.1002"},            // ps:restart run.1002
+		{"POST", "/apps/demo/formations/run/actions/stop"}, // ps:stop -p run
+	} {
+		if code := call(t, srv, c.method, c.path, "", &e); code != http.StatusAccepted {
+			t.Fatalf("%s %s: %d %+v", c.method, c.path, code, e)
+		}
+	}
+	if want := map[string]int{"run.1001": 2, "run.1002": 2, "run.1003": 1}; !reflect.DeepEqual(stopped, want) {
+		t.Fatalf("stops: %v, want %v", stopped, want)
+	}
+	if len(f.stopped)+len(f.restarted) != 0 {
+		t.Fatalf("a one-off's stop reached the formation: stopped %v, restarted %v", f.stopped, f.restarted)
+	}
+	if code := call(t, srv, "POST", "/apps/demo/dynos/run.9999/actions/stop", "", &e); code != 404 || e.ID != "not_found" {
+		t.Fatalf("ps:stop of no such one-off: %d %+v", code, e)
 	}
 }
 
