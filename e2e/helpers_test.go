@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/dynobox/dynobox/web/platform"
 )
 
 // Helpers of the end-to-end tests: apps, the binary run in the background
@@ -220,19 +218,6 @@ func freePort(t *testing.T) int {
 	}
 	t.Fatal("no free port block")
 	return 0
-}
-
-// blockFree tells whether the ports a dynobox started with public port p
-// listens on are free; a taken one would move the dashboard or the
-// Platform API (and so HEROKU_HOST) to a port of another block.
-func blockFree(p int) bool {
-	ok := true
-	for _, off := range []int{0, 1, 2, 100, 200, 1000, platform.PortOffset} {
-		if !portFree(p + off) {
-			ok = false
-		}
-	}
-	return ok
 }
 
 func portFree(port int) bool {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -57,25 +56,6 @@ func portOf(t *testing.T, u *url.URL) int {
 		t.Fatalf("no port in %s", u)
 	}
 	return n
-}
-
-// A port block whose Platform API port is taken is not handed out: the
-// API would fall back to a random port, and two parallel tests' blocks
-// could then meet.
-func TestPortBlockIncludesPlatformAPIPort(t *testing.T) {
-	t.Parallel()
-	p := freePort(t)
-	if !blockFree(p) {
-		t.Fatalf("freePort handed out %d with a taken port", p)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+platform.PortOffset))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if blockFree(p) {
-		t.Fatalf("block %d counts as free with its Platform API port %d taken", p, p+platform.PortOffset)
-	}
 }
 
 func TestRealHerokuCLIDrivesDynobox(t *testing.T) {
