@@ -134,7 +134,8 @@ func (s *Server) releases(r *http.Request) ([]releaseResource, error) {
 
 // rangeHeader is the part of Heroku's Range header that matters for
 // releases: `version ..; max=15, order=desc` (the CLI also sends
-// `order=desc,max=1`). Without one, Heroku lists oldest first, 200 at most.
+// `order=desc,max=1`). Without one, releases come oldest first, all of
+// them (Heroku's first page is 200: see the package comment).
 var (
 	rangeMax   = regexp.MustCompile(`max=(\d+)`)
 	rangeOrder = regexp.MustCompile(`order=(asc|desc)`)
@@ -147,7 +148,7 @@ func (s *Server) releaseList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rng := r.Header.Get("Range")
-	max := 200
+	max := len(rels)
 	if m := rangeMax.FindStringSubmatch(rng); m != nil {
 		max, _ = strconv.Atoi(m[1])
 		max = min(max, 1000)

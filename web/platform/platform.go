@@ -16,6 +16,18 @@
 // The CLI sends every call to HEROKU_HOST's host and port but drops its
 // path (checked with heroku 11.10.0), so the API has a listener of its own
 // rather than a prefix on the dashboard's.
+//
+// Lists are answered whole, 200, never Heroku's pages (206 with
+// Next-Range, 200 items each). That is enough for the CLI (11.10.0): its
+// release reads (releases -n N, config:set, releases:info, rollback) send
+// `max=N` with partial set, so it takes one reply whatever its status;
+// every other list it follows Next-Range only when sent, so one whole
+// reply is what it would have put together; domains pages by status and
+// stops at a 200. A script that pages gets everything at once. The cuts:
+// a Range max=N gives the first N (at most 1000, as Heroku), still 200, so
+// a script paging with an explicit max sees the first page only; builds
+// lists the newest 200. An app's lists stay short on one machine (a
+// release per config change or deploy), so whole replies stay small.
 package platform
 
 import (

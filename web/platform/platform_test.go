@@ -171,6 +171,35 @@ func TestStopDetachedOneOff(t *testing.T) {
 	}
 }
 
+// Lists come whole, never in pages: 250 releases without a Range are
+// all there, in one 200 (Heroku would send 200 and a Next-Range, which a
+// caller then follows); the CLI's releases -n N gets the newest N.
+func TestReleasesAreAnsweredWhole(t *testing.T) {
+	f, srv := newTestServer(t)
+	f.mu.Lock()
+	for len(f.releases) < 250 {
+		f.releaseLocked("Set FOO config vars")
+	}
+	f.mu.Unlock()
+	req, _ := http.NewRequest("GET", srv.URL+"/apps/demo/releases", nil)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Next-Range") != "" {
+		t.Fatalf("releases: %d, Next-Range %q; want 200 and none", resp.StatusCode, resp.Header.Get("Next-Range"))
+	}
+	var rels []releaseResource
+	if code := call(t, srv, "GET", "/apps/demo/releases", "", &rels); code != 200 || len(rels) != 250 || rels[0].Version != 1 || rels[249].Version != 250 {
+		t.Fatalf("releases without Range: %d, %d of 250", code, len(rels))
+	}
+	if code := call(t, srv, "GET", "/apps/demo/releases", "", &rels, "Range", "version ..; max=210, order=desc"); code != 200 || len(rels) != 210 || rels[0].Version != 250 || rels[209].Version != 41 {
+		t.Fatalf("releases -n 210: %d, %d releases", code, len(rels))
+	}
+}
+
 func TestDynosAndFormation(t *testing.T) {
 	f, srv := newTestServer(t)
 	var dynos []dynoResource
