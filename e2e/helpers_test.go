@@ -216,13 +216,7 @@ func freePort(t *testing.T) int {
 			lock.Close()
 			continue
 		}
-		ok := true
-		for _, q := range []int{p, p + 1, p + 2, p + 100, p + 200, p + 1000} {
-			if !portFree(q) {
-				ok = false
-			}
-		}
-		if ok {
+		if blockFree(p) {
 			t.Cleanup(func() { lock.Close() })
 			return p
 		}

@@ -22,6 +22,8 @@ import (
 // OneOff is a one-off dyno ("dynobox run"): a command with a dyno's
 // environment, attached to our stdio, whose exit status becomes ours.
 type OneOff struct {
+	group oneOffGroup // for Signal while Run runs
+
 	AppDir  string
 	Env     []string // the app's env, as Config.Env
 	Args    []string // one argument is a shell command line; several are quoted and joined
@@ -90,6 +92,7 @@ func (o *OneOff) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
+	defer o.running(cmd.Process.Pid)() // before its name is out: Signal works once it is known
 	o.event(name, "Starting process with command `%s`", command)
 	o.event(name, "State changed from starting to up")
 	pid := cmd.Process.Pid

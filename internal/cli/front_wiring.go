@@ -48,9 +48,15 @@ func (f *front) Serve(ctl *runner.Controller, dashboard net.Listener) (runner.Se
 		PublicPort:      ctl.App.Port,
 		ResponseTimeout: f.requestTimeout,
 	})
+	platformAPI, err := platformService(ctl)
+	if err != nil {
+		apiListener.Close()
+		return nil, err
+	}
 	web := services{
 		routerService{rt, f.gate.Listener()},
 		&httpserve.Server{Handler: api.Handler(ctl), Listener: apiListener, Grace: 2 * time.Second},
+		platformAPI,
 	}
 	if dashboard != nil {
 		web = append(web, dashboardService(ctl, dashboard))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/web/api"
+	"github.com/dynobox/dynobox/web/platform"
 )
 
 // The dyno verbs: info, ps, ps:scale, ps:restart and ps:stop.
@@ -27,8 +28,12 @@ func infoCommand() *command {
 			return err
 		}
 		f.noteStopped(c.stderr, client, savedState)
+		pa := platformAPI(info, f)
 		if f.json {
-			return c.printJSON(info)
+			return c.printJSON(struct {
+				runner.Info
+				PlatformAPI *platform.Address `json:"platform_api,omitempty"`
+			}{info, pa})
 		}
 		fmt.Fprintf(c.stdout, "=== %s\n", info.Name)
 		rows := [][2]string{{"Dir", info.Dir}}
@@ -51,6 +56,12 @@ func infoCommand() *command {
 			rows = append(rows, [2]string{"Dyno", fmt.Sprintf("%s %s port=%d pid=%d", d.Name, d.State, d.Port, d.PID)})
 		}
 		printAligned(c.stdout, rows)
+		if pa != nil {
+			fmt.Fprintf(c.stdout, "\nThe real heroku CLI drives this app (heroku ps -a %s) after:\n", pa.App)
+			for _, l := range platformExports(pa.URL, pa.Key) {
+				fmt.Fprintln(c.stdout, l)
+			}
+		}
 		return nil
 	}
 	return c

@@ -82,7 +82,7 @@ const savedState = "this is its saved state"
 func verbCommands() []*command {
 	return []*command{psCommand(), scaleCommand(), restartCommand(), stopCommand(), logsCommand(),
 		configCommand(), configSetCommand(), configUnsetCommand(), configGetCommand(),
-		releasesCommand(), rollbackCommand(), infoCommand()}
+		releasesCommand(), rollbackCommand(), infoCommand(), herokuCommand()}
 }
 
 // humanTime is Heroku's "2026/11/26 10:00:00 +0000 (~ 5m ago)".
