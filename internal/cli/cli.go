@@ -99,6 +99,7 @@ func commands() []*command {
 	cmds = append(cmds, verbCommands()...)
 	cmds = append(cmds, deployCommands()...)
 	cmds = append(cmds, addonCommands()...)
+	cmds = append(cmds, ciCommands()...)
 	return append(cmds, versionCommand())
 }
 
