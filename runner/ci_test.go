@@ -1,0 +1,90 @@
+package runner
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeCIApp(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestLoadTestEnvReadsEnvironmentsTest(t *testing.T) {
+	dir := writeCIApp(t, map[string]string{"app.json": `{
+		"addons": ["heroku-redis"],
+		"env": {"TOP": {"required": true}},
+		"environments": {"test": {
+			"addons": ["heroku-postgresql:in-dyno", {"plan": "heroku-redis:in-dyno", "as": "CACHE"}],
+			"env": {"RAILS_ENV": "test"},
+			"formation": {"test": {"quantity": 3}},
+			"scripts": {"test-setup": "make db", "test": "make test"}}}}`})
+	te, err := LoadTestEnv(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The top-level addons and env are the app's, not the test run's.
+	if len(te.Addons) != 2 || te.Addons[0].Plan != "heroku-postgresql:in-dyno" || te.Addons[1].As != "CACHE" {
+		t.Errorf("addons %+v", te.Addons)
+	}
+	if len(te.Env) != 1 || te.Env["RAILS_ENV"] != "test" {
+		t.Errorf("env %v", te.Env)
+	}
+	if te.Setup != "make db" || te.Test != "make test" || te.Nodes != 3 || te.Defaulted {
+		t.Errorf("%+v", te)
+	}
+}
+
+func TestLoadTestEnvDefaultsPerLanguage(t *testing.T) {
+	for _, c := range []struct {
+		files map[string]string
+		want  string
+	}{
+		{map[string]string{"go.mod": "module x\n"}, "go test ./..."},
+		{map[string]string{"package.json": "{}", "app.json": `{"environments": {"test": {}}}`}, "npm test"},
+		{map[string]string{"Gemfile": "", "spec/a_spec.rb": ""}, "bundle exec rspec"},
+		{map[string]string{"Gemfile": ""}, "bundle exec rake test"},
+	} {
+		te, err := LoadTestEnv(writeCIApp(t, c.files))
+		if err != nil || te.Test != c.want || !te.Defaulted || te.Nodes != 1 {
+			t.Errorf("%v: %+v, %v; want %q", c.files, te, err, c.want)
+		}
+	}
+}
+
+func TestLoadTestEnvWithoutTestCommandIsInputError(t *testing.T) {
+	for _, files := range []map[string]string{
+		{"requirements.txt": ""},
+		{"app.json": `{"environments": {"test": {"scripts": {"test-setup": "x"}}}}`},
+		{"app.json": `{"environments": {"test": {"addons": ["heroku-mysql"], "scripts": {"test": "x"}}}}`},
+	} {
+		_, err := LoadTestEnv(writeCIApp(t, files))
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "app.json") {
+			t.Errorf("%v: %v, want an InputError naming app.json", files, err)
+		}
+	}
+}
+
+func TestPrefixWriterPrefixesWholeLines(t *testing.T) {
+	var b bytes.Buffer
+	w := newPrefixWriter(&b, 1)
+	w.Write([]byte("a\nb"))
+	w.Write([]byte("c\nd"))
+	flushPrefix(w)
+	if got := b.String(); got != "node.1 | a\nnode.1 | bc\nnode.1 | d\n" {
+		t.Fatalf("%q", got)
+	}
+}
