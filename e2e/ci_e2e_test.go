@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -158,4 +159,19 @@ func TestCIWithoutTestCommandNamesAppJSON(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "app.json") || !strings.Contains(stderr, `"scripts": {"test"`) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+}
+
+func TestCIInterruptedStopsEverything(t *testing.T) {
+	t.Parallel()
+	dir := ciApp(t, `echo TESTING; exec sleep 3171`, "")
+	p := startDynobox(t, dir, "ci")
+	p.waitOutputWithin("TESTING", 3*time.Minute)
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(); code != 130 {
+		t.Fatalf("exit %d, want 130\n%s\n%s", code, p.out, p.err)
+	}
+	if !p.hasOutput("cancelled") {
+		t.Fatalf("summary does not say the run was cancelled:\n%s", p.out)
+	}
+	assertNothingLeft(t, dir)
 }

@@ -108,7 +108,8 @@ func defaultTestCommand(appDir string, kind build.Kind) string {
 const (
 	CISucceeded = "succeeded"
 	CIFailed    = "failed"
-	CIErrored   = "errored" // the build, an add-on or test-setup failed: no test verdict
+	CIErrored   = "errored"   // the build, an add-on or test-setup failed: no test verdict
+	CICancelled = "cancelled" // interrupted (ctx cancelled)
 )
 
 // CIRun is one "dynobox ci" run: the app built from its work tree, then on
@@ -188,6 +189,9 @@ func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 		res.Build = bres.Duration
 		if err != nil {
 			res.Status, res.Phase, res.Error, res.Exit = CIErrored, "build", err.Error(), 1
+			if ctx.Err() != nil {
+				res.Status, res.Exit = CICancelled, cancelledExit
+			}
 			return res, nil
 		}
 	}
@@ -211,7 +215,9 @@ func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 	res.Status = CISucceeded
 	for _, n := range res.Nodes {
 		switch {
-		case n.Status == CIErrored:
+		case n.Status == CICancelled:
+			res.Status = CICancelled
+		case n.Status == CIErrored && res.Status != CICancelled:
 			res.Status = CIErrored
 		case n.Status == CIFailed && res.Status == CISucceeded:
 			res.Status = CIFailed
@@ -228,7 +234,12 @@ func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 func (r *CIRun) runNode(ctx context.Context, index int, dir string, base []string, stdout, stderr io.Writer) (n CINode) {
 	n = CINode{Index: index, Status: CIErrored, Exit: 1}
 	start := time.Now()
-	defer func() { n.Duration = time.Since(start) }()
+	defer func() {
+		n.Duration = time.Since(start)
+		if ctx.Err() != nil { // whatever failed, it was the interrupt
+			n.Status, n.Exit = CICancelled, cancelledExit
+		}
+	}()
 	env := base[:len(base):len(base)]
 	env = append(env, "CI_NODE_TOTAL="+strconv.Itoa(r.Test.Nodes), "CI_NODE_INDEX="+strconv.Itoa(index))
 
@@ -295,7 +306,7 @@ func (r *CIRun) runNode(ctx context.Context, index int, dir string, base []strin
 	if r.Test.Setup != "" {
 		code, d, err := run(r.Test.Setup)
 		n.Setup = d
-		if err != nil || code != 0 {
+		if err != nil || code != 0 || ctx.Err() != nil {
 			n.Phase, n.Exit = "test-setup", max(code, 1)
 			if err != nil {
 				n.Error = err.Error()
@@ -314,6 +325,10 @@ func (r *CIRun) runNode(ctx context.Context, index int, dir string, base []strin
 	}
 	return n
 }
+
+// cancelledExit is an interrupted run's exit status, as a shell's after
+// Ctrl-C.
+const cancelledExit = 130
 
 // newRunID is a random UUID (version 4), as Heroku's test run ids are.
 func newRunID() string {

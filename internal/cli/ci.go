@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/dynobox/dynobox/runner"
@@ -70,7 +72,12 @@ add-on or test-setup exits non-zero too and is reported as such.`)
 			fmt.Fprintf(out, "-----> No scripts.test in app.json environments.test: running %s\n", te.Test)
 		}
 		run := &runner.CIRun{AppDir: appDir, StateDir: stateDir, Session: session, Test: te, Stdout: out, Stderr: c.stderr}
-		res, err := run.Run(c.ctx)
+		// Ctrl-C ends the run, not dynobox: the add-ons stop and their data
+		// goes, as after any run. The scripts hear it too (from the one-off
+		// dyno, which passes it on).
+		ctx, stop := signal.NotifyContext(c.ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		defer stop()
+		res, err := run.Run(ctx)
 		if err != nil {
 			return err
 		}
@@ -90,6 +97,9 @@ add-on or test-setup exits non-zero too and is reported as such.`)
 // writeCISummary ends a test run's output: its verdict, then each node's.
 func writeCISummary(w io.Writer, r *runner.CIResult) {
 	fmt.Fprintf(w, "\n=====> Test run %s %s in %s\n", r.ID, r.Status, dur(r.Duration))
+	if r.Status == runner.CICancelled {
+		fmt.Fprintln(w, "       interrupted: the add-ons were stopped and their data deleted")
+	}
 	if r.Branch != "" {
 		fmt.Fprintf(w, "       branch %s, commit %s\n", r.Branch, r.Commit)
 	}
@@ -102,10 +112,12 @@ func writeCISummary(w io.Writer, r *runner.CIResult) {
 	}
 	for _, n := range r.Nodes {
 		fmt.Fprintf(w, "       node.%d: ", n.Index)
-		switch n.Phase {
-		case "addons":
+		switch {
+		case n.Status == runner.CICancelled:
+			fmt.Fprintf(w, "cancelled after %s\n", dur(n.Duration))
+		case n.Phase == "addons":
 			fmt.Fprintf(w, "add-ons failed to start: %s; no test ran\n", n.Error)
-		case "test-setup":
+		case n.Phase == "test-setup":
 			fmt.Fprintf(w, "test-setup failed (exit status %d) after %s; no test ran\n", n.Exit, dur(n.Setup))
 		default:
 			verdict := "tests passed"
