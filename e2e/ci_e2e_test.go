@@ -175,3 +175,36 @@ func TestCIInterruptedStopsEverything(t *testing.T) {
 	}
 	assertNothingLeft(t, dir)
 }
+
+func TestCICommitTestsTheCommittedTree(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{"app.json": `{"environments": {"test": {"scripts": {"test": "echo commit $HEROKU_TEST_RUN_COMMIT_VERSION on $HEROKU_TEST_RUN_BRANCH; test ! -e extra"}}}}`})
+	git := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-c", "user.email=ci@example.com", "-c", "user.name=ci", "-c", "init.defaultBranch=main"}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", "app.json")
+	git("commit", "-qm", "tests")
+	head := git("rev-parse", "HEAD")
+	// The work tree has a file the commit has not: the test fails there.
+	os.WriteFile(filepath.Join(dir, "extra"), nil, 0o644)
+	if stdout, stderr, code := runCI(t, dir); code != 1 {
+		t.Fatalf("work tree: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	stdout, stderr, code := runCI(t, dir, "--commit", "HEAD")
+	if code != 0 || !strings.HasPrefix(stdout, "commit "+head+" on main\n") {
+		t.Fatalf("--commit HEAD: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".dynobox", "ci-*")); len(m) > 0 {
+		t.Errorf("checkout left behind: %v", m)
+	}
+	if _, stderr, code := runCI(t, dir, "--commit", "no-such-ref"); code != 2 || !strings.Contains(stderr, "no-such-ref") {
+		t.Fatalf("unknown ref: exit %d %s", code, stderr)
+	}
+}

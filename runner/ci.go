@@ -119,6 +119,9 @@ type CIRun struct {
 	StateDir *StateDir
 	Session  string
 	Test     *TestEnv
+	// Branch and Commit describe AppDir for HEROKU_TEST_RUN_*; with
+	// Commit empty, AppDir's git work tree says.
+	Branch, Commit string
 	// Stdout and Stderr receive the build's and the scripts' output; with
 	// more than one node each line carries its node's prefix.
 	Stdout, Stderr io.Writer
@@ -159,8 +162,11 @@ type CIResult struct {
 // is for what stopped dynobox from running it at all.
 func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 	res := &CIResult{ID: newRunID(), Started: time.Now(), Command: r.Test.Test}
-	res.Branch = gitOutput(r.AppDir, "rev-parse", "--abbrev-ref", "HEAD")
-	res.Commit = gitOutput(r.AppDir, "rev-parse", "HEAD")
+	res.Branch, res.Commit = r.Branch, r.Commit
+	if r.Commit == "" {
+		res.Branch = gitOutput(r.AppDir, "rev-parse", "--abbrev-ref", "HEAD")
+		res.Commit = gitOutput(r.AppDir, "rev-parse", "HEAD")
+	}
 	dir := filepath.Join(r.StateDir.Path, "ci-"+res.ID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err

@@ -21,7 +21,8 @@ addons (all throwaway here, :in-dyno plans included), env, scripts
 go test ./...) and formation.test.quantity (parallel nodes, each with its
 own add-ons; output lines carry "node.N | ").
 
-The work tree is built as a deploy builds it; then on each node fresh
+The work tree is built as a deploy builds it (--commit REF: the commit's
+tree, checked out clean into a directory deleted afterwards); then on each node fresh
 add-ons start on their own ports, with their data in a private directory
 (a running "dynobox start" of the app keeps its own), test-setup runs and
 then test, with CI=true, HEROKU_TEST_RUN_ID, HEROKU_TEST_RUN_BRANCH,
@@ -36,6 +37,7 @@ add-on or test-setup exits non-zero too and is reported as such.`)
 	var af appFlags
 	af.register(c.flags, false)
 	asJSON := c.flags.Bool("json", false, "print the summary as JSON on stdout (the scripts' output goes to stderr)")
+	commit := c.flags.String("commit", "", "test the committed tree of git `REF` in a clean checkout, not the work tree")
 	c.run = func(c *command, args []string) error {
 		if len(args) > 0 {
 			return usagef("ci: unexpected argument %q", args[0])
@@ -44,11 +46,23 @@ add-on or test-setup exits non-zero too and is reported as such.`)
 		if err != nil {
 			return usagef("app directory: %v", err)
 		}
-		te, err := runner.LoadTestEnv(appDir)
+		stateDir, err := runner.OpenStateDir(af.stateDirPath())
 		if err != nil {
 			return err
 		}
-		stateDir, err := runner.OpenStateDir(af.stateDirPath())
+		srcDir, branch, commitHash := appDir, "", ""
+		if *commit != "" {
+			tmp, err := os.MkdirTemp(stateDir.Path, "ci-src-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			if commitHash, branch, err = runner.CheckoutCommit(appDir, *commit, tmp); err != nil {
+				return err
+			}
+			srcDir = tmp
+		}
+		te, err := runner.LoadTestEnv(srcDir)
 		if err != nil {
 			return err
 		}
@@ -71,7 +85,8 @@ add-on or test-setup exits non-zero too and is reported as such.`)
 		if te.Defaulted {
 			fmt.Fprintf(out, "-----> No scripts.test in app.json environments.test: running %s\n", te.Test)
 		}
-		run := &runner.CIRun{AppDir: appDir, StateDir: stateDir, Session: session, Test: te, Stdout: out, Stderr: c.stderr}
+		run := &runner.CIRun{AppDir: srcDir, StateDir: stateDir, Session: session, Test: te,
+			Branch: branch, Commit: commitHash, Stdout: out, Stderr: c.stderr}
 		// Ctrl-C ends the run, not dynobox: the add-ons stop and their data
 		// goes, as after any run. The scripts hear it too (from the one-off
 		// dyno, which passes it on).
