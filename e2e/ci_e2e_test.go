@@ -103,12 +103,13 @@ func TestCIRunsTestEnvironmentWithThrowawayPostgres(t *testing.T) {
 
 func TestCIFailingTestAndFailingSetup(t *testing.T) {
 	t.Parallel()
-	dir := ciApp(t, `psql "$DATABASE_URL" -Atc "select x from t"; test "$GREETING" = "something else"`, "")
+	dir := ciApp(t, `psql "$DATABASE_URL" -Atc "select x from t"; printf '1..2\nok 1 - table\nnot ok 2 - greeting\n'; test "$GREETING" = "something else"`, "")
 	stdout, stderr, code := runCI(t, dir)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
 	}
-	if !strings.HasPrefix(stdout, "40\n") || !strings.Contains(stdout, " failed in ") || !strings.Contains(stdout, "node.0: tests failed (exit status 1)") {
+	if !strings.HasPrefix(stdout, "40\n") || !strings.Contains(stdout, " failed in ") || !strings.Contains(stdout, "node.0: tests failed (exit status 1)") ||
+		!strings.Contains(stdout, "TAP: 1 passed, 1 failed, 0 skipped") {
 		t.Fatalf("summary does not say the tests failed:\n%s", stdout)
 	}
 	assertNothingLeft(t, dir)

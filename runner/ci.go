@@ -137,6 +137,7 @@ type CINode struct {
 	Test     time.Duration `json:"test_duration"`
 	Duration time.Duration `json:"duration"`
 	Error    string        `json:"error,omitempty"`
+	TAP      *TAPCount     `json:"tap,omitempty"` // when the test printed TAP
 }
 
 // CIResult is a finished test run.
@@ -288,7 +289,7 @@ func (r *CIRun) runNode(ctx context.Context, index int, dir string, base []strin
 		return n
 	}
 	defer devnull.Close()
-	run := func(command string) (int, time.Duration, error) {
+	run := func(command string, stdout io.Writer) (int, time.Duration, error) {
 		t := time.Now()
 		outw, wait1, err := pipeTo(stdout)
 		if err != nil {
@@ -310,7 +311,7 @@ func (r *CIRun) runNode(ctx context.Context, index int, dir string, base []strin
 		return code, time.Since(t), err
 	}
 	if r.Test.Setup != "" {
-		code, d, err := run(r.Test.Setup)
+		code, d, err := run(r.Test.Setup, stdout)
 		n.Setup = d
 		if err != nil || code != 0 || ctx.Err() != nil {
 			n.Phase, n.Exit = "test-setup", max(code, 1)
@@ -320,8 +321,12 @@ func (r *CIRun) runNode(ctx context.Context, index int, dir string, base []strin
 			return n
 		}
 	}
-	code, d, err := run(r.Test.Test)
+	tap := &tapCounter{w: stdout}
+	code, d, err := run(r.Test.Test, tap)
 	n.Test, n.Exit = d, code
+	if tap.seen {
+		n.TAP = &tap.count
+	}
 	if err != nil {
 		n.Error, n.Exit = err.Error(), max(code, 1)
 	}

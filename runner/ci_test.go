@@ -88,3 +88,23 @@ func TestPrefixWriterPrefixesWholeLines(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+func TestTAPCounterCountsTopLevelTestLines(t *testing.T) {
+	var out bytes.Buffer
+	c := &tapCounter{w: &out}
+	in := "TAP version 13\n1..6\nok 1 - a\nnot ok 2 - b\n    not ok 1 - subtest\nok 3 # SKIP no db\nnot ok 4 # TODO later\nok 5\r\nnot o"
+	c.Write([]byte(in[:20]))
+	c.Write([]byte(in[20:]))
+	c.Write([]byte("k 6\nnot a test line\n"))
+	if c.count != (TAPCount{Passed: 2, Failed: 2, Skipped: 1}) || !c.seen {
+		t.Fatalf("%+v", c.count)
+	}
+	if out.String() != in+"k 6\nnot a test line\n" {
+		t.Fatalf("output changed: %q", out.String())
+	}
+	plain := &tapCounter{w: &out}
+	plain.Write([]byte("PASS\nok  \tgithub.com/x\t0.1s\n"))
+	if plain.seen {
+		t.Fatal("go test's output taken for TAP")
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 )
@@ -93,5 +95,69 @@ func flushPrefix(w io.Writer) {
 	if len(p.buf) > 0 {
 		p.w.Write(append(append(append([]byte{}, p.prefix...), p.buf...), '\n'))
 		p.buf = nil
+	}
+}
+
+// TAPCount is what a node's test printed in TAP (Test Anything Protocol):
+// its top-level "ok" and "not ok" lines.
+type TAPCount struct {
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+}
+
+// tapCounter passes output through and counts its TAP test lines. Output
+// is TAP (seen) once it has a "TAP version" or a plan line ("1..N"): go
+// test's "ok  pkg" lines alone are not.
+type tapCounter struct {
+	w       io.Writer
+	partial []byte
+	count   TAPCount
+	seen    bool
+}
+
+var tapPlan = regexp.MustCompile(`^1\.\.\d+\b`)
+
+func (c *tapCounter) Write(b []byte) (int, error) {
+	c.partial = append(c.partial, b...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		c.line(string(bytes.TrimRight(c.partial[:i], "\r")))
+		c.partial = c.partial[i+1:]
+	}
+	if len(c.partial) > 64<<10 { // no TAP line is that long
+		c.partial = c.partial[:0]
+	}
+	return c.w.Write(b)
+}
+
+// line counts one line. Indented lines are subtests, counted by their
+// parent; "# SKIP" is skipped and "not ok … # TODO" no failure, as TAP
+// says.
+func (c *tapCounter) line(l string) {
+	directive := ""
+	if _, d, ok := strings.Cut(l, " # "); ok {
+		directive = strings.ToUpper(d)
+	}
+	switch {
+	case strings.HasPrefix(l, "TAP version ") || tapPlan.MatchString(l):
+		c.seen = true
+	case l == "ok" || strings.HasPrefix(l, "ok "):
+		if strings.HasPrefix(directive, "SKIP") {
+			c.count.Skipped++
+		} else {
+			c.count.Passed++
+		}
+	case l == "not ok" || strings.HasPrefix(l, "not ok "):
+		switch {
+		case strings.HasPrefix(directive, "TODO"):
+		case strings.HasPrefix(directive, "SKIP"):
+			c.count.Skipped++
+		default:
+			c.count.Failed++
+		}
 	}
 }

@@ -140,6 +140,9 @@ func writeCISummary(w io.Writer, r *runner.CIResult) {
 				verdict = fmt.Sprintf("tests failed (exit status %d)", n.Exit)
 			}
 			fmt.Fprintf(w, "%s in %s (test-setup %s, test %s)\n", verdict, dur(n.Duration), dur(n.Setup), dur(n.Test))
+			if n.TAP != nil {
+				fmt.Fprintf(w, "               TAP: %d passed, %d failed, %d skipped\n", n.TAP.Passed, n.TAP.Failed, n.TAP.Skipped)
+			}
 		}
 	}
 }
