@@ -168,8 +168,8 @@ func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 		res.Branch = gitOutput(r.AppDir, "rev-parse", "--abbrev-ref", "HEAD")
 		res.Commit = gitOutput(r.AppDir, "rev-parse", "HEAD")
 	}
-	dir := filepath.Join(r.StateDir.Path, "ci-"+res.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir, err := makeCIDir(r.StateDir, "ci-"+res.ID[:8]+"-")
+	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -106,5 +108,30 @@ func TestTAPCounterCountsTopLevelTestLines(t *testing.T) {
 	plain.Write([]byte("PASS\nok  \tgithub.com/x\t0.1s\n"))
 	if plain.seen {
 		t.Fatal("go test's output taken for TAP")
+	}
+}
+
+func TestMakeCIDirRemovesDirectoriesOfDeadRuns(t *testing.T) {
+	sd, err := OpenStateDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for name, owner := range map[string]int{"ci-dead": dead.Process.Pid, "ci-live": os.Getpid()} {
+		os.MkdirAll(filepath.Join(sd.Path, name, "node-0"), 0o700)
+		os.WriteFile(filepath.Join(sd.Path, name, ciOwnerFile), []byte(strconv.Itoa(owner)), 0o600)
+	}
+	os.MkdirAll(filepath.Join(sd.Path, "ci-starting"), 0o700) // no owner yet, but new
+	dir, err := makeCIDir(sd, "ci-x-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"ci-dead": false, "ci-live": true, "ci-starting": true, filepath.Base(dir): true} {
+		if _, err := os.Stat(filepath.Join(sd.Path, name)); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
+		}
 	}
 }

@@ -4,6 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 )
 
 // ciRunsFile lists the app's finished test runs, one JSON object a line,
@@ -66,3 +71,39 @@ func CIRuns(stateDir *StateDir) ([]CIResult, error) {
 	}
 	return runs, sc.Err()
 }
+
+// ciOwnerFile, in a run's directory, holds the pid of the dynobox running
+// it, so that a later run can tell the directory of a killed one.
+const ciOwnerFile = "owner.pid"
+
+// makeCIDir makes a test run's private directory under the state
+// directory, owned by this process, after removing those of runs whose
+// dynobox died (kill -9: its watchdog stopped the processes, but not the
+// data). prefix is "ci-" plus what names the directory.
+func makeCIDir(stateDir *StateDir, prefix string) (string, error) {
+	old, _ := filepath.Glob(stateDir.File("ci-*"))
+	for _, d := range old {
+		fi, err := os.Stat(d)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(d, ciOwnerFile))
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		switch {
+		case err != nil && time.Since(fi.ModTime()) < time.Minute:
+			// A run that is starting has not written its owner yet.
+		case pid > 0 && syscall.Kill(pid, 0) == nil:
+			// Alive.
+		default:
+			os.RemoveAll(d)
+		}
+	}
+	dir, err := os.MkdirTemp(stateDir.Path, prefix)
+	if err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, ciOwnerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+}
+
+// MakeCISourceDir is makeCIDir for a --commit checkout.
+func MakeCISourceDir(stateDir *StateDir) (string, error) { return makeCIDir(stateDir, "ci-src-") }

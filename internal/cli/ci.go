@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -52,15 +53,18 @@ add-on or test-setup exits non-zero too and is reported as such.`)
 		}
 		srcDir, branch, commitHash := appDir, "", ""
 		if *commit != "" {
-			tmp, err := os.MkdirTemp(stateDir.Path, "ci-src-")
+			tmp, err := runner.MakeCISourceDir(stateDir)
 			if err != nil {
 				return err
 			}
 			defer os.RemoveAll(tmp)
-			if commitHash, branch, err = runner.CheckoutCommit(appDir, *commit, tmp); err != nil {
+			srcDir = filepath.Join(tmp, "src")
+			if err := os.Mkdir(srcDir, 0o700); err != nil {
 				return err
 			}
-			srcDir = tmp
+			if commitHash, branch, err = runner.CheckoutCommit(appDir, *commit, srcDir); err != nil {
+				return err
+			}
 		}
 		te, err := runner.LoadTestEnv(srcDir)
 		if err != nil {
