@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,6 +65,12 @@ func assertNothingLeft(t *testing.T, dir string) {
 	if _, err := os.Stat(filepath.Join(dir, ".dynobox", "addons")); err == nil {
 		t.Errorf("add-on data in the app's own state directory")
 	}
+	assertNoProcessLeft(t, dir)
+}
+
+// assertNoProcessLeft checks no process runs in or on dir.
+func assertNoProcessLeft(t *testing.T, dir string) {
+	t.Helper()
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
@@ -208,4 +215,37 @@ func TestCICommitTestsTheCommittedTree(t *testing.T) {
 	if _, stderr, code := runCI(t, dir, "--commit", "no-such-ref"); code != 2 || !strings.Contains(stderr, "no-such-ref") {
 		t.Fatalf("unknown ref: exit %d %s", code, stderr)
 	}
+}
+
+func TestCIRunsBesideARunningStartOfTheSameApp(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"Procfile": "worker: exec sleep 1000\n",
+		"app.json": `{"addons": ["heroku-postgresql"], "environments": {"test": {
+			"addons": ["heroku-postgresql:in-dyno"],
+			"scripts": {"test-setup": "psql \"$DATABASE_URL\" -qc 'create table from_ci(x int)'", "test": "echo \"$DATABASE_URL\""}}}}`,
+	})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
+	p.waitOutputWithin("State changed from starting to up", 3*time.Minute)
+	appURL, _, _ := runDynobox(t, dir, "config:get", "DATABASE_URL")
+	stdout, stderr, code := runCI(t, dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	ciURL, _, _ := strings.Cut(stdout, "\n")
+	if ciURL == "" || ciURL == strings.TrimSpace(appURL) {
+		t.Fatalf("the test run used the app's database %q:\n%s", appURL, stdout)
+	}
+	out, _, _ := runDynobox(t, dir, "pg:psql", "-c", "select count(*) from pg_tables where tablename = 'from_ci'")
+	if !strings.Contains(out, "0") {
+		t.Fatalf("the test run's table is in the app's database:\n%s", out)
+	}
+	if !p.hasOutput("worker.1") || p.exited() {
+		t.Fatalf("the running app was disturbed:\n%s", p.out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".dynobox", "ci-*")); len(m) > 0 {
+		t.Errorf("test run data left behind: %v", m)
+	}
+	stopApp(t, p)
+	assertNoProcessLeft(t, dir)
 }
