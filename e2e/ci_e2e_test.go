@@ -249,3 +249,29 @@ func TestCIRunsBesideARunningStartOfTheSameApp(t *testing.T) {
 	stopApp(t, p)
 	assertNoProcessLeft(t, dir)
 }
+
+func TestCIBuildsAndRunsTheLanguagesDefaultTests(t *testing.T) {
+	t.Parallel()
+	// No app.json: a Go app is built as a deploy would, then go test ./...
+	dir := writeApp(t, map[string]string{
+		"go.mod":       "module citest\n\ngo 1.21\n",
+		"main.go":      "package main\n\nfunc main() {}\n\nfunc two() int { return 2 }\n",
+		"main_test.go": "package main\n\nimport \"testing\"\n\nfunc TestTwo(t *testing.T) {\n\tif two() != 2 {\n\t\tt.Fatal(\"two\")\n\t}\n}\n",
+	})
+	stdout, stderr, code := runCI(t, dir)
+	if code != 0 || !strings.Contains(stdout, "running go test ./...") || !strings.Contains(stdout, "ok  \tcitest") ||
+		!strings.Contains(stdout, "build (Go)") || !strings.Contains(stdout, "tests passed") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bin", "citest")); err != nil {
+		t.Errorf("not built as a deploy builds: %v", err)
+	}
+
+	// A build that fails is no test failure: nothing runs.
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { syntax error }\n"), 0o644)
+	stdout, stderr, code = runCI(t, dir)
+	if code != 1 || !strings.Contains(stdout, "errored") || !strings.Contains(stdout, "build failed") || strings.Contains(stdout, "tests passed") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	assertNothingLeft(t, dir)
+}
