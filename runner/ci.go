@@ -28,6 +28,9 @@ type TestEnv struct {
 	Test      string // scripts.test, else the language's default
 	Nodes     int    // formation.test.quantity (parallel nodes), at least 1
 	Defaulted bool   // Test is the detected language's default
+	// Build is the language of environments.test.buildpacks (the last
+	// one dynobox builds); nil: detected from the app's files.
+	Build *build.Plan
 }
 
 // LoadTestEnv reads appDir/app.json's environments.test. Without
@@ -68,9 +71,14 @@ func LoadTestEnv(appDir string) (*TestEnv, error) {
 		if f, ok := sub.Formation["test"]; ok && f.Quantity > 1 {
 			te.Nodes = f.Quantity
 		}
+		for _, bp := range sub.Buildpacks {
+			if k := buildpackKind(bp.URL); k != "" {
+				te.Build = &build.Plan{Kind: k}
+			}
+		}
 	}
 	if te.Test == "" {
-		plan, err := build.Detect(appDir)
+		plan, err := te.plan(appDir)
 		if err != nil {
 			return nil, err
 		}
@@ -85,6 +93,29 @@ func LoadTestEnv(appDir string) (*TestEnv, error) {
 		te.Defaulted = true
 	}
 	return te, nil
+}
+
+// plan is how the run builds the app in appDir.
+func (te *TestEnv) plan(appDir string) (build.Plan, error) {
+	if te.Build != nil {
+		return *te.Build, nil
+	}
+	return build.Detect(appDir)
+}
+
+// buildpackKind is the language of Heroku's official buildpack url
+// ("heroku/go", "https://github.com/heroku/heroku-buildpack-go"), ""
+// for others (apt, the CLI…), which dynobox does not run.
+func buildpackKind(url string) build.Kind {
+	name := strings.TrimSuffix(strings.TrimRight(url, "/"), ".git")
+	name = name[strings.LastIndexByte(name, '/')+1:]
+	name = strings.TrimPrefix(name, "heroku-buildpack-")
+	for _, k := range []build.Kind{build.Go, build.Node, build.Python, build.Ruby} {
+		if name == string(k) {
+			return k
+		}
+	}
+	return ""
 }
 
 // defaultTestCommand is the test command Heroku CI's buildpack for kind
@@ -182,7 +213,7 @@ func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 		"HEROKU_TEST_RUN_BRANCH="+res.Branch, "HEROKU_TEST_RUN_COMMIT_VERSION="+res.Commit)
 
 	// The build, once for every node: they share the work tree.
-	plan, err := build.Detect(r.AppDir)
+	plan, err := r.Test.plan(r.AppDir)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dynobox/dynobox/runner/build"
 )
 
 func writeCIApp(t *testing.T, files map[string]string) string {
@@ -132,6 +134,23 @@ func TestMakeCIDirRemovesDirectoriesOfDeadRuns(t *testing.T) {
 	for name, want := range map[string]bool{"ci-dead": false, "ci-live": true, "ci-starting": true, filepath.Base(dir): true} {
 		if _, err := os.Stat(filepath.Join(sd.Path, name)); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
+		}
+	}
+}
+
+func TestLoadTestEnvBuildpacksChooseTheLanguage(t *testing.T) {
+	// A Go module with a package.json (assets) detects as Node.js; the
+	// test environment's buildpacks say Go.
+	dir := writeCIApp(t, map[string]string{"go.mod": "module x\n", "package.json": "{}",
+		"app.json": `{"environments": {"test": {"buildpacks": [{"url": "https://github.com/heroku/heroku-buildpack-apt"}, {"url": "heroku/go"}]}}}`})
+	te, err := LoadTestEnv(dir)
+	if err != nil || te.Build == nil || te.Build.Kind != build.Go || te.Test != "go test ./..." {
+		t.Fatalf("%+v %v", te, err)
+	}
+	for url, want := range map[string]build.Kind{"heroku/nodejs": build.Node, "https://github.com/heroku/heroku-buildpack-ruby.git": build.Ruby,
+		"heroku/python": build.Python, "https://github.com/heroku/heroku-buildpack-apt": ""} {
+		if got := buildpackKind(url); got != want {
+			t.Errorf("%s: %q, want %q", url, got, want)
 		}
 	}
 }
