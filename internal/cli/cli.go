@@ -105,6 +105,7 @@ func commands() []*command {
 	cmds = append(cmds, deployCommands()...)
 	cmds = append(cmds, addonCommands()...)
 	cmds = append(cmds, gitCommands()...)
+	cmds = append(cmds, ciCommands()...)
 	return append(cmds, versionCommand())
 }
 
