@@ -88,7 +88,11 @@ func (c *Controller) Env() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.slugEnv(build.RuntimeEnv(ComposeEnv(c.app().FileEnv, vars, c.addonEnv()), c.StateDir)), nil
+	env := ComposeEnv(c.app().FileEnv, vars, c.addonEnv())
+	if _, ok := c.currentIsSlug(); ok {
+		return c.slugEnv(env), nil // the slug's own virtualenv, per dyno
+	}
+	return build.RuntimeEnv(env, c.StateDir), nil
 }
 
 // ComposeEnv layers the environment in precedence order: the OS
