@@ -65,7 +65,7 @@ func TestGitPushPythonRunsFromItsSlugAlone(t *testing.T) {
 		"Procfile":                   "web: hello-web\n",
 	})
 	gitIn(t, dir, "init", "-q", "-b", "main")
-	commitAll(t, dir, "python app")
+	commit := commitAll(t, dir, "python app")
 	if _, stderr, code := runDynobox(t, dir, "git:remote"); code != 0 {
 		t.Fatalf("git:remote: %s", stderr)
 	}
@@ -81,6 +81,21 @@ func TestGitPushPythonRunsFromItsSlugAlone(t *testing.T) {
 	if !strings.Contains(body, ".heroku/python module="+dyno) {
 		t.Fatalf("the dyno does not run the virtualenv and module of its copy of the slug: %q", body)
 	}
+	// A one-off dyno runs in a fresh copy of the slug too, as on Heroku,
+	// with the commit and the slug's virtualenv; its writes go with it.
+	out, stderr, code := runDynobox(t, dir, "run", `echo "$HEROKU_SLUG_COMMIT $PWD"; python -c 'import hello; print(hello.__file__)'; touch run-wrote-this`)
+	runCopy := filepath.Join(state, "dynos", "run-")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], commit+" "+runCopy) || !strings.HasPrefix(lines[1], runCopy) {
+		t.Fatalf("dynobox run: exit %d, want the commit, a copy of the slug and its module:\n%s%s", code, out, stderr)
+	}
+	if left, _ := filepath.Glob(runCopy + "*"); len(left) != 0 {
+		t.Errorf("the one-off dyno's copy is left: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run-wrote-this")); err == nil {
+		t.Errorf("the one-off dyno wrote into the work tree")
+	}
+
 	// Nothing of it is outside the slug: no virtualenv in the state
 	// directory, and with the build's directories and caches gone, and
 	// the unpacked slug too, a restarted dyno runs from the archive.
