@@ -166,6 +166,9 @@ func (c *Controller) restoreBuild(id string) error {
 	if slug.Exists(c.StateDir, id) {
 		return nil // a pushed build runs from its slug, never from bin/
 	}
+	if slug.Pruned(c.StateDir, id) {
+		return fmt.Errorf("the slug of build %s was pruned (dynobox keeps the newest %d and those of the last %d releases); push again instead", id, slug.Keep, ListedReleases)
+	}
 	err := build.Restore(c.StateDir, c.app().Dir, id)
 	if errors.Is(err, build.ErrNoArtifact) {
 		if b, berr := c.Store.Build(id); berr == nil && b.Kind != string(build.Go) {

@@ -158,15 +158,19 @@ func (c *Controller) pruneSlugs() {
 	if removed, err := PruneSlugs(c.Store, c.StateDir); err != nil {
 		c.heroku(err.Error())
 	} else if len(removed) > 0 {
-		c.heroku(fmt.Sprintf("Pruned slugs %v (kept the newest %d and those of every release)", removed, slug.Keep))
+		c.heroku(fmt.Sprintf("Pruned slugs %v (kept the newest %d and those of the last %d releases)", removed, slug.Keep, ListedReleases))
 	}
 }
 
+// ListedReleases is how many releases `dynobox releases` lists by
+// default, as Heroku's CLI does (heroku releases -n 15).
+const ListedReleases = 15
+
 // PruneSlugs removes the slugs that neither are among the newest
-// slug.Keep nor belong to a release, which `releases` lists (a rollback
-// may return to it).
+// slug.Keep nor belong to a release `releases` lists by default (a
+// rollback may return to it); older releases' slugs go.
 func PruneSlugs(store *state.Store, stateDir string) ([]string, error) {
-	rels, err := store.Releases(0)
+	rels, err := store.Releases(ListedReleases)
 	if err != nil {
 		return nil, err
 	}
