@@ -40,6 +40,10 @@ type Controller struct {
 	Session string
 	// BuildCommand says how deploys build: BuildAuto, BuildNone or a command.
 	BuildCommand string
+	// ExplicitReleases (start --no-watch): only pushes and dynobox deploy
+	// make releases; a start runs the current one, building the work tree
+	// only when the app has never had a build.
+	ExplicitReleases bool
 	// Load says where the app's files are, to reload them when they change.
 	Load LoadOptions
 	// Context ends when dynobox stops; it cancels a build in progress.

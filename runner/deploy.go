@@ -75,12 +75,20 @@ func (c *Controller) deploy(running bool) (DeployResult, error) {
 
 // DeployAtStart builds before any dyno runs and, when there was something
 // to build, makes a release of it and runs its release phase. Without a
-// build, the current release's pending release phase runs instead.
+// build, the current release's pending release phase runs instead. A
+// pushed current release, or with ExplicitReleases any release that has
+// a build, runs as it is: no build of the work tree.
 func (c *Controller) DeployAtStart() error {
 	if cur, ok := c.currentIsSlug(); ok {
 		// The last release is a git push: it runs as pushed, and a save
 		// (or dynobox deploy) deploys the work tree again.
 		c.heroku(fmt.Sprintf("Running v%d, the pushed build %s (%s); no build of the work tree at start", cur.Version, cur.BuildID, cur.Description))
+		return c.ReleaseIfPending()
+	}
+	if cur, err := c.Store.CurrentRelease(); err == nil && cur.BuildID != "" && c.ExplicitReleases {
+		// --no-watch: what runs changes only by git push or dynobox deploy;
+		// bin/ holds the current release's build (a rollback restores it).
+		c.heroku(fmt.Sprintf("Running v%d (%s, build %s); --no-watch builds no work tree at start: dynobox deploy or git push make releases", cur.Version, cur.Description, cur.BuildID))
 		return c.ReleaseIfPending()
 	}
 	plan, err := c.BuildPlan()
