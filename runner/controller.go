@@ -40,6 +40,10 @@ type Controller struct {
 	Session string
 	// BuildCommand says how deploys build: BuildAuto, BuildNone or a command.
 	BuildCommand string
+	// ExplicitReleases (start --no-watch): only pushes and dynobox deploy
+	// make releases; a start runs the current one, building the work tree
+	// only when the app has never had a build.
+	ExplicitReleases bool
 	// Load says where the app's files are, to reload them when they change.
 	Load LoadOptions
 	// Context ends when dynobox stops; it cancels a build in progress.
@@ -89,7 +93,11 @@ func (c *Controller) Env() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.slugEnv(build.RuntimeEnv(ComposeEnv(c.app().FileEnv, vars, c.addonEnv()), c.StateDir)), nil
+	env := ComposeEnv(c.app().FileEnv, vars, c.addonEnv())
+	if _, ok := c.currentIsSlug(); ok {
+		return c.slugEnv(env), nil // the slug's own virtualenv, per dyno
+	}
+	return build.RuntimeEnv(env, c.StateDir), nil
 }
 
 // ComposeEnv layers the environment in precedence order: the OS

@@ -75,12 +75,20 @@ func (c *Controller) deploy(running bool) (DeployResult, error) {
 
 // DeployAtStart builds before any dyno runs and, when there was something
 // to build, makes a release of it and runs its release phase. Without a
-// build, the current release's pending release phase runs instead.
+// build, the current release's pending release phase runs instead. A
+// pushed current release, or with ExplicitReleases any release that has
+// a build, runs as it is: no build of the work tree.
 func (c *Controller) DeployAtStart() error {
 	if cur, ok := c.currentIsSlug(); ok {
 		// The last release is a git push: it runs as pushed, and a save
 		// (or dynobox deploy) deploys the work tree again.
 		c.heroku(fmt.Sprintf("Running v%d, the pushed build %s (%s); no build of the work tree at start", cur.Version, cur.BuildID, cur.Description))
+		return c.ReleaseIfPending()
+	}
+	if cur, err := c.Store.CurrentRelease(); err == nil && cur.BuildID != "" && c.ExplicitReleases {
+		// --no-watch: what runs changes only by git push or dynobox deploy;
+		// bin/ holds the current release's build (a rollback restores it).
+		c.heroku(fmt.Sprintf("Running v%d (%s, build %s); --no-watch builds no work tree at start: dynobox deploy or git push make releases", cur.Version, cur.Description, cur.BuildID))
 		return c.ReleaseIfPending()
 	}
 	plan, err := c.BuildPlan()
@@ -165,6 +173,9 @@ func (c *Controller) release(res *DeployResult) error {
 func (c *Controller) restoreBuild(id string) error {
 	if slug.Exists(c.StateDir, id) {
 		return nil // a pushed build runs from its slug, never from bin/
+	}
+	if slug.Pruned(c.StateDir, id) {
+		return fmt.Errorf("the slug of build %s was pruned (dynobox keeps the newest %d and those of the last %d releases); push again instead", id, slug.Keep, ListedReleases)
 	}
 	err := build.Restore(c.StateDir, c.app().Dir, id)
 	if errors.Is(err, build.ErrNoArtifact) {

@@ -108,7 +108,7 @@ func (in *Instance) hold(ctx context.Context) error {
 	app := in.app
 	in.ctl = &Controller{App: app, Store: in.store, Hub: in.hub, Bus: in.bus, Started: time.Now(), Addons: set,
 		StateDir: in.state.Path, RouterURL: in.routerURL(), DashboardURL: in.dashURL, Socket: in.o.Socket, Session: in.session,
-		BuildCommand: in.o.Build, Load: in.o.Load, Context: ctx}
+		BuildCommand: in.o.Build, Load: in.o.Load, Context: ctx, ExplicitReleases: !in.o.Watch}
 	// The dynos' env is set once the build has run (deploy): it may add
 	// what the build installed.
 	in.sup = New(Config{

@@ -85,7 +85,7 @@ func BuildPush(ctx context.Context, o PushOptions) (PushResult, error) {
 	if plan.Kind != build.None {
 		o.Log("-----> " + plan.String() + " app detected")
 	}
-	out, err := build.Run(ctx, plan, build.Options{AppDir: dir, StateDir: sd.Path, Env: env, Log: o.Log})
+	out, err := build.Run(ctx, plan, build.Options{AppDir: dir, StateDir: sd.Path, Env: env, Log: o.Log, Slug: true})
 	res.Build = state.Build{ID: out.ID, Started: out.Started, Duration: out.Duration, Status: out.Status, Kind: string(out.Kind), Output: out.Output}
 	if out.ID != "" {
 		if rerr := store.AddBuild(res.Build); rerr != nil && err == nil {

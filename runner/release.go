@@ -9,6 +9,7 @@ import (
 
 	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/dynobox/dynobox/internal/proc"
+	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/logbus"
 )
 
@@ -103,6 +104,9 @@ func (c *Controller) runRelease(v int) error {
 		return err
 	}
 	defer cleanup()
+	if dir != c.app().Dir {
+		env = build.SlugEnv(env, dir) // what the slug's build installed in it
+	}
 	c.apiEvent(fmt.Sprintf("Running release command for v%d", v))
 	if err := ReleasePhase(ctx, dir, entry.Command, env, c.Session, c.Bus); err != nil {
 		c.Store.SetReleaseOutcome(v, "failed", "failed")

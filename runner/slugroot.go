@@ -3,7 +3,9 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
+	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/slug"
 	"github.com/dynobox/dynobox/runner/state"
 )
@@ -35,8 +37,26 @@ func (s *Supervisor) dynoRoot(name string) (string, func(), error) {
 	return root(name)
 }
 
-// slugRoot runs processes in copies of slug id.
+// dynoEnv is the environment of one dyno: the app's env, its port and name,
+// and the session marker that lets the watchdog find its processes. A dyno
+// in a copy of a slug also gets what the slug's build installed in it (its
+// virtualenv), not the work tree's.
+func (s *Supervisor) dynoEnv(slot Slot, dir string) []string {
+	s.mu.Lock()
+	env, root := s.env, s.root
+	s.mu.Unlock()
+	if root != nil {
+		env = build.SlugEnv(env, dir)
+	}
+	return DynoEnv(env, dir, slot.Name, slot.Port, s.cfg.Session)
+}
+
+// slugRoot runs processes in copies of slug id. Their paths are absolute:
+// PATH entries in them must not depend on the working directory.
 func slugRoot(stateDir, id string) RootFunc {
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
 	return func(name string) (string, func(), error) { return slug.Copy(stateDir, id, name) }
 }
 
@@ -138,15 +158,19 @@ func (c *Controller) pruneSlugs() {
 	if removed, err := PruneSlugs(c.Store, c.StateDir); err != nil {
 		c.heroku(err.Error())
 	} else if len(removed) > 0 {
-		c.heroku(fmt.Sprintf("Pruned slugs %v (kept the newest %d and those of every release)", removed, slug.Keep))
+		c.heroku(fmt.Sprintf("Pruned slugs %v (kept the newest %d and those of the last %d releases)", removed, slug.Keep, ListedReleases))
 	}
 }
 
+// ListedReleases is how many releases `dynobox releases` lists by
+// default, as Heroku's CLI does (heroku releases -n 15).
+const ListedReleases = 15
+
 // PruneSlugs removes the slugs that neither are among the newest
-// slug.Keep nor belong to a release, which `releases` lists (a rollback
-// may return to it).
+// slug.Keep nor belong to a release `releases` lists by default (a
+// rollback may return to it); older releases' slugs go.
 func PruneSlugs(store *state.Store, stateDir string) ([]string, error) {
-	rels, err := store.Releases(0)
+	rels, err := store.Releases(ListedReleases)
 	if err != nil {
 		return nil, err
 	}

@@ -540,15 +540,6 @@ func scalableTypes(pf *procfile.Procfile) []string {
 	return out
 }
 
-// dynoEnv is the environment of one dyno: the app's env, its port and name,
-// and the session marker that lets the watchdog find its processes.
-func (s *Supervisor) dynoEnv(slot Slot, dir string) []string {
-	s.mu.Lock()
-	env := s.env
-	s.mu.Unlock()
-	return DynoEnv(env, dir, slot.Name, slot.Port, s.cfg.Session)
-}
-
 // DynoEnv builds the environment of a dyno or one-off dyno named name:
 // PORT, DYNO and PS (foreman's name for it) set, the app's bin/ (and
 // node_modules/.bin for Node apps) first on PATH, as Heroku's buildpacks

@@ -12,15 +12,23 @@ import (
 // The release verbs: releases and releases:rollback.
 
 func releasesCommand() *command {
-	c := newCommand("releases", "", "List releases, newest first.", "")
+	c := newCommand("releases", "", "List releases, newest first.", `
+The last 15 by default, as Heroku's CLI lists them (-n for more; 0 for
+all). Pushed slugs are kept for the releases listed by default and the
+newest 10; a rollback to an older pushed release says its slug was pruned.`)
 	var f clientFlags
 	f.register(c.flags, true)
+	num := c.flags.Int("num", runner.ListedReleases, "how many releases to list (0: all)")
+	alias(c.flags, "n", "num")
 	c.run = func(c *command, args []string) error {
 		var rels []state.Release
 		client := f.savedStateClient()
 		defer client.Close()
 		if err := client.Releases(&rels); err != nil {
 			return err
+		}
+		if *num > 0 && len(rels) > *num {
+			rels = rels[:*num]
 		}
 		f.noteStopped(c.stderr, client, savedState)
 		if f.json {

@@ -15,7 +15,11 @@ func runCommand() *command {
 The command runs as run.NNNN with the app's env files, config vars and add-on
 config vars, PORT (a free port), DYNO and PS, the app's bin/ first on PATH and
 .profile sourced, in the app directory, attached to this terminal; dynobox
-exits with its status. One argument is a shell command line ('echo $PORT');
+exits with its status. While the current release is a pushed one (git push
+dynobox main), the command runs in a fresh copy of its slug instead, as
+Heroku's one-off dynos do, with HEROKU_SLUG_COMMIT set and the pushed
+Procfile: what it writes there is gone when it exits (run a generator that
+writes code before pushing, or after a save deploy). One argument is a shell command line ('echo $PORT');
 several arguments are quoted and run as they are (dynobox run -- go test ./...);
 a Procfile process type alone runs its command (dynobox run worker).
 
@@ -62,14 +66,27 @@ add-ons throwaway data that is deleted afterwards.`)
 			return err
 		}
 		defer cleanup()
-		env = build.RuntimeEnv(env, stateDir.Path)
+		dir, pf := app.Dir, app.Procfile
+		sr, err := runner.CurrentSlugRun(stateDir.Path)
+		if err != nil {
+			return err
+		}
+		if sr != nil { // a pushed release: a fresh copy of its slug, as on Heroku
+			defer sr.Remove()
+			dir, env = sr.Dir, sr.Env(env)
+			if sr.Procfile != nil {
+				pf = sr.Procfile
+			}
+		} else {
+			env = build.RuntimeEnv(env, stateDir.Path)
+		}
 		if len(args) == 1 { // "dynobox run worker" runs the Procfile's worker command, as on Heroku
-			if e, ok := app.Procfile.Lookup(args[0]); ok {
+			if e, ok := pf.Lookup(args[0]); ok {
 				args = []string{e.Command}
 			}
 		}
 		stdin, _ := c.stdin.(*os.File) // the one-off dyno takes the terminal when it is one
-		o := &runner.OneOff{AppDir: app.Dir, Env: env, Args: args, Session: session,
+		o := &runner.OneOff{AppDir: dir, Env: env, Args: args, Session: session,
 			Stdin: stdin, Stdout: c.stdout, Stderr: c.stderr}
 		if running {
 			// The running app's log shows the one-off dyno's lifecycle.

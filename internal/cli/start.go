@@ -21,8 +21,12 @@ func startCommand() *command {
 Starts the app's add-ons (app.json, addons:create), builds the app as its
 Heroku buildpack would (or --build), runs the Procfile's release command
 for a new release, then the dynos; watches the app directory to deploy on
-every save (--no-watch: deploy with "dynobox deploy") and to reload .env
-and the Procfile when they change.
+every save and to reload .env and the Procfile when they change.
+
+--no-watch serves only explicit releases, for a workshop that teaches git
+push: "dynobox deploy" or "git push dynobox main" deploys, and a start runs
+the current release as it is, building the work tree only when the app has
+never had a build.
 
 Runs one dyno of every Procfile type except release (app.json formation
 counts override), or the formation given: "web=2 worker=1", "web=2,worker=1",
@@ -50,7 +54,7 @@ config vars set through dynobox. app.json env defaults fill only what is unset.`
 	logFormat := c.flags.String("log-format", "compact", "`FORMAT` of log lines: compact or logplex (Heroku's full lines)")
 	bind := c.flags.String("bind", "127.0.0.1", "`ADDRESS` the router listens on; anything but loopback exposes the app to the network")
 	dashboard := c.flags.String("dashboard", "", "`ADDR`ess of the web dashboard (default 127.0.0.1:PORT+1000), or off")
-	noWatch := c.flags.Bool("no-watch", false, "do not watch the app directory (deploy with \"dynobox deploy\")")
+	noWatch := c.flags.Bool("no-watch", false, "do not watch the app directory; serve only releases made by \"dynobox deploy\" or git push")
 	buildCmd := c.flags.String("build", "", "`COMMAND` that builds the app, or none (default: detect Go, Node.js, Python or Ruby as Heroku does)")
 	c.run = func(c *command, args []string) error {
 		format, ok := logbus.ParseFormat(*logFormat)

@@ -12,6 +12,11 @@
 //     cost hundreds of MB to restore a state the code no longer matches.
 //   - A configured command: its outputs are unknown, so nothing.
 //
+// A slug build (Options.Slug) installs into the app directory instead:
+// the virtualenv at .heroku/python (made relocatable, as a dyno runs a
+// copy of it elsewhere), gems at vendor/bundle; SlugEnv is what its
+// processes need.
+//
 // Its contract: Run blocks until the build ends and never prints: every
 // output line goes to Options.Log, the last 64 KiB into Result.Output. A
 // failed build is an error naming the failed step and its exit status;
@@ -76,6 +81,11 @@ type Options struct {
 	Log func(line string)
 	// Keep is how many successful builds keep their artifacts; default 5.
 	Keep int
+	// Slug says AppDir is a clean checkout that becomes a slug (git push):
+	// dependencies go inside it, where Heroku's buildpacks put them
+	// (.heroku/python, vendor/bundle), so the slug runs with nothing from
+	// StateDir, and no install is skipped as unchanged.
+	Slug bool
 }
 
 // Result describes a finished build.
@@ -108,6 +118,7 @@ type builder struct {
 	out      *output
 	id       string
 	keepN    int      // builds whose artifacts are kept
+	slug     bool     // Options.Slug
 	stage    string   // Go: where binaries are built before they are kept
 	binaries []string // Go: what was built
 }
@@ -166,6 +177,7 @@ func newBuilder(plan Plan, opts Options) (*builder, error) {
 	}
 	return &builder{
 		keepN:    keep,
+		slug:     opts.Slug,
 		plan:     plan,
 		appDir:   appDir,
 		stateDir: stateDir,

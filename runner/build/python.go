@@ -31,8 +31,15 @@ var pythonManifests = []string{"requirements.txt", "pyproject.toml", "setup.py",
 // requirements.txt into it, or else the project itself (pyproject.toml or
 // setup.py, editable, so code edits need no reinstall), when those files
 // changed since the last successful install.
+//
+// A slug build makes the virtualenv inside the slug, at .heroku/python,
+// installs the project itself non-editable (an editable install points at
+// the build directory), and makes the virtualenv's scripts relocatable.
 func (b *builder) pythonBuild(ctx context.Context) error {
 	venv := filepath.Join(b.stateDir, "venv")
+	if b.slug {
+		venv = filepath.Join(b.appDir, SlugVenv)
+	}
 	python := filepath.Join(venv, "bin", "python")
 
 	fresh := false
@@ -52,6 +59,9 @@ func (b *builder) pythonBuild(ctx context.Context) error {
 		install, label = append(pip, "-r", "requirements.txt"), "pip install -r requirements.txt"
 	case b.exists("pyproject.toml") || b.exists("setup.py"):
 		install, label = append(pip, "-e", "."), "pip install -e ."
+		if b.slug {
+			install, label = append(pip, "."), "pip install ."
+		}
 	default:
 		b.out.line("-----> No requirements.txt, pyproject.toml or setup.py: nothing to install")
 		return nil
@@ -68,8 +78,14 @@ func (b *builder) pythonBuild(ctx context.Context) error {
 	}
 	s := b.step(label, install...)
 	s.env = RuntimeEnv(b.env, b.stateDir)
+	if b.slug {
+		s.env = SlugEnv(b.env, b.appDir)
+	}
 	if err := b.exec(ctx, s); err != nil {
 		return err
+	}
+	if b.slug {
+		return relocateScripts(venv)
 	}
 	return b.saveStamp(Python, stamp)
 }

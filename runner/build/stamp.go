@@ -35,13 +35,21 @@ func (b *builder) stampFile(kind Kind) string {
 }
 
 // stampMatches reports whether the last successful install had stamp s.
+// A slug build starts from a clean checkout: nothing is installed yet.
 func (b *builder) stampMatches(kind Kind, s string) bool {
+	if b.slug {
+		return false
+	}
 	data, err := os.ReadFile(b.stampFile(kind))
 	return err == nil && string(data) == s
 }
 
-// saveStamp records a successful install.
+// saveStamp records a successful install; a slug build's is not the work
+// tree's, so it records nothing.
 func (b *builder) saveStamp(kind Kind, s string) error {
+	if b.slug {
+		return nil
+	}
 	f := b.stampFile(kind)
 	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
 		return err

@@ -36,7 +36,8 @@ func List(stateDir string) []string {
 
 // Prune removes every slug but the newest keep and those in needed (the
 // builds of releases that are listed, so a rollback can reach them). It
-// returns the ids it removed.
+// returns the ids it removed. A removed slug's metadata stays, so a
+// rollback to its release can tell it was pruned (Pruned).
 func Prune(stateDir string, keep int, needed map[string]bool) ([]string, error) {
 	ids := List(stateDir)
 	var removed []string
@@ -44,7 +45,7 @@ func Prune(stateDir string, keep int, needed map[string]bool) ([]string, error) 
 		if i >= len(ids)-keep || needed[id] {
 			continue
 		}
-		for _, p := range []string{Path(stateDir, id), metaPath(stateDir, id), unpackedPath(stateDir, id)} {
+		for _, p := range []string{Path(stateDir, id), unpackedPath(stateDir, id)} {
 			if err := os.RemoveAll(p); err != nil {
 				return removed, fmt.Errorf("prune slug %s: %w", id, err)
 			}
@@ -52,4 +53,13 @@ func Prune(stateDir string, keep int, needed map[string]bool) ([]string, error) 
 		removed = append(removed, id)
 	}
 	return removed, nil
+}
+
+// Pruned reports whether build id had a slug that Prune removed.
+func Pruned(stateDir, id string) bool {
+	if id == "" || strings.ContainsAny(id, `/\`) || Exists(stateDir, id) {
+		return false
+	}
+	_, err := os.Stat(metaPath(stateDir, id))
+	return err == nil
 }

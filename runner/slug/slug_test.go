@@ -140,11 +140,17 @@ func TestPruneKeepsNewestAndNeeded(t *testing.T) {
 		t.Fatalf("left %v, want %v", got, want)
 	}
 	for _, id := range []string{"b1", "b3"} {
-		for _, p := range []string{Path(state, id), metaPath(state, id), unpackedPath(state, id)} {
+		for _, p := range []string{Path(state, id), unpackedPath(state, id)} {
 			if _, err := os.Stat(p); err == nil {
 				t.Errorf("%s is left", p)
 			}
 		}
+		if !Pruned(state, id) || Exists(state, id) {
+			t.Errorf("%s: Pruned %v, Exists %v; want a pruned slug", id, Pruned(state, id), Exists(state, id))
+		}
+	}
+	if Pruned(state, "b2") || Pruned(state, "b99") {
+		t.Errorf("a kept slug, or one that never was, counts as pruned")
 	}
 }
 

@@ -1,0 +1,81 @@
+package build
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+)
+
+// Where a slug build installs dependencies, relative to the slug's root, as
+// Heroku's buildpacks do under /app.
+const (
+	SlugVenv   = ".heroku/python" // the Python virtualenv
+	SlugBundle = "vendor/bundle"  // Bundler's gems
+)
+
+// SlugEnv adds what a slug build installed in dir (a slug or a copy of it)
+// to env: its virtualenv first on PATH, as VIRTUAL_ENV. Gems need nothing:
+// the slug's .bundle/config says where they are.
+func SlugEnv(env []string, dir string) []string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	venv := filepath.Join(dir, SlugVenv)
+	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil {
+		return env
+	}
+	bin := filepath.Join(venv, "bin")
+	return setenv(setenv(env, "VIRTUAL_ENV", venv), "PATH", bin+string(os.PathListSeparator)+getenv(env, "PATH"))
+}
+
+// relocateScripts makes the scripts pip wrote into venv/bin (gunicorn,
+// flask, pip itself) run the python next to them rather than the one at
+// the absolute path they were built with: each dyno runs its own copy of
+// the slug, elsewhere. Their first line, #!VENV/bin/python, becomes a
+// /bin/sh trampoline that Python reads as a string literal (pip's own form
+// for long paths, made relative).
+func relocateScripts(venv string) error {
+	bin := filepath.Join(venv, "bin")
+	entries, err := os.ReadDir(bin)
+	if err != nil {
+		return err
+	}
+	abs := []byte(bin + "/")
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(bin, e.Name())
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out, ok := relocated(data, abs)
+		if !ok {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, out, fi.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relocated rewrites a script whose interpreter is under bin (ending in
+// /): a #!BIN/python line, or pip's /bin/sh form that execs "BIN/python".
+func relocated(data, bin []byte) ([]byte, bool) {
+	first, rest, _ := bytes.Cut(data, []byte("\n"))
+	if interp, ok := bytes.CutPrefix(first, append([]byte("#!"), bin...)); ok && len(bytes.Fields(interp)) == 1 {
+		tramp := "#!/bin/sh\n'''exec' \"$(dirname -- \"$0\")/" + string(interp) + "\" \"$0\" \"$@\"\n' '''\n"
+		return append([]byte(tramp), rest...), true
+	}
+	old := append([]byte(`'''exec' "`), bin...)
+	if string(first) == "#!/bin/sh" && bytes.Contains(data, old) {
+		return bytes.Replace(data, old, []byte(`'''exec' "$(dirname -- "$0")/`), 1), true
+	}
+	return data, false
+}
