@@ -75,7 +75,7 @@ func BuildPush(ctx context.Context, o PushOptions) (PushResult, error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir) // moved into the slug on success
-	if err := gitpush.Export(ctx, o.GitDir, o.Commit, dir); err != nil {
+	if err := gitpush.Export(ctx, o.GitDir, o.Commit, gitpush.AppSubdir(o.GitDir), dir); err != nil {
 		return res, err
 	}
 	plan, err := build.Detect(dir)

@@ -46,6 +46,15 @@ func Setup(appDir, stateDir, exe, name string) (Remote, error) {
 			return r, err
 		}
 	}
+	// An app in a subdirectory of its repository (dynobox start -C
+	// example) deploys that directory of each pushed commit.
+	sub, err := git(appDir, "rev-parse", "--show-prefix")
+	if err != nil {
+		return r, err
+	}
+	if _, err := git(r.Repo, "config", subdirKey, strings.TrimSuffix(strings.TrimSpace(sub), "/")); err != nil {
+		return r, err
+	}
 	hook := fmt.Sprintf("#!/bin/sh\n# dynobox: builds and releases what git push dynobox main sends.\nexec %s %s --app-dir %s --state-dir %s\n",
 		shellQuote(exe), ReceiveCommand, shellQuote(appDir), shellQuote(stateDir))
 	if err := os.WriteFile(filepath.Join(r.Repo, "hooks", "pre-receive"), []byte(hook), 0o700); err != nil {
@@ -56,15 +65,37 @@ func Setup(appDir, stateDir, exe, name string) (Remote, error) {
 		_, err = git(appDir, "remote", "set-url", name, r.Repo)
 		return r, err
 	}
-	_, err := git(appDir, "remote", "add", name, r.Repo)
+	_, err = git(appDir, "remote", "add", name, r.Repo)
 	return r, err
 }
 
-// Export writes the tree of commit sha, from the repository the hook runs
-// in (dir "": the current one, with the quarantined objects of the push),
-// into the new directory dst: the pushed commit, not a work tree.
-func Export(ctx context.Context, gitDir, sha, dst string) error {
-	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", sha)
+// subdirKey, in the bare repository's config, is the app's directory in
+// its own repository ("" at its top).
+const subdirKey = "dynobox.appdir"
+
+// AppSubdir is the app's directory inside its repository as Setup
+// recorded it in the bare repository gitDir ("": the top).
+func AppSubdir(gitDir string) string {
+	sub, err := git(gitDir, "config", "--get", subdirKey)
+	if err != nil { // not set: a repository made before it was recorded
+		return ""
+	}
+	return strings.TrimSpace(sub)
+}
+
+// Export writes the tree of commit sha — of its subdirectory sub, when
+// the app lives there — from the repository the hook runs in (dir "": the
+// current one, with the quarantined objects of the push), into the new
+// directory dst: the pushed commit, not a work tree.
+func Export(ctx context.Context, gitDir, sha, sub, dst string) error {
+	tree := sha
+	if sub != "" {
+		tree = sha + ":" + sub
+		if _, err := git(gitDir, "cat-file", "-e", tree); err != nil {
+			return fmt.Errorf("the pushed commit %s has no %s/, the app's directory in its repository; push a commit that has it", sha[:min(7, len(sha))], sub)
+		}
+	}
+	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", tree)
 	cmd.Dir = gitDir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -77,7 +77,7 @@ func TestExportWritesTheCommitNotTheWorkTree(t *testing.T) {
 	os.WriteFile(filepath.Join(app, "untracked.txt"), []byte("x"), 0o644)
 
 	dst := filepath.Join(t.TempDir(), "build")
-	if err := Export(t.Context(), app, sha, dst); err != nil {
+	if err := Export(t.Context(), app, sha, "", dst); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dst, "a.txt")); string(b) != "committed" {
@@ -92,7 +92,47 @@ func TestExportWritesTheCommitNotTheWorkTree(t *testing.T) {
 	if l, err := os.Readlink(filepath.Join(dst, "link")); err != nil || l != "a.txt" {
 		t.Fatalf("link: %q %v", l, err)
 	}
-	if err := Export(t.Context(), app, "0123456789abcdef0123456789abcdef01234567", filepath.Join(t.TempDir(), "x")); err == nil {
+	if err := Export(t.Context(), app, "0123456789abcdef0123456789abcdef01234567", "", filepath.Join(t.TempDir(), "x")); err == nil {
 		t.Fatal("no error for a commit that does not exist")
+	}
+}
+
+// An app in a subdirectory of its repository (the demo: dynobox start -C
+// example) deploys that directory of the pushed commit, not the top.
+func TestAppInASubdirectoryDeploysItsDirectory(t *testing.T) {
+	top := t.TempDir()
+	run(t, top, "git", "init", "-q")
+	app := filepath.Join(top, "example")
+	os.MkdirAll(app, 0o755)
+	os.WriteFile(filepath.Join(top, "go.mod"), []byte("module top\n"), 0o644)
+	os.WriteFile(filepath.Join(app, "Procfile"), []byte("web: bin/web\n"), 0o644)
+	run(t, top, "git", "add", ".")
+	run(t, top, "git", "commit", "-qm", "one")
+	sha := run(t, top, "git", "rev-parse", "HEAD")
+
+	r, err := Setup(app, filepath.Join(app, ".dynobox"), "/usr/bin/dynobox", "dynobox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := AppSubdir(r.Repo); got != "example" {
+		t.Fatalf("AppSubdir = %q, want example", got)
+	}
+	dst := filepath.Join(t.TempDir(), "build")
+	if err := Export(t.Context(), top, sha, AppSubdir(r.Repo), dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "Procfile")); err != nil {
+		t.Fatalf("the app's Procfile is not at the top of the build: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "go.mod")); err == nil {
+		t.Fatal("the repository's top was exported, not the app's directory")
+	}
+	err = Export(t.Context(), top, sha, "elsewhere", filepath.Join(t.TempDir(), "x"))
+	if err == nil || !strings.Contains(err.Error(), "has no elsewhere/") {
+		t.Fatalf("a commit without the app's directory: %v", err)
+	}
+	// An app at the top of its repository records no subdirectory.
+	if r, err = Setup(top, filepath.Join(top, ".dynobox"), "/usr/bin/dynobox", "dynobox"); err != nil || AppSubdir(r.Repo) != "" {
+		t.Fatalf("top: %q, %v", AppSubdir(r.Repo), err)
 	}
 }
