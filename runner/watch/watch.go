@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -205,12 +206,29 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 	// The start is the first window: busy while Booting runs.
 	busy := true
 	done := make(chan struct{})
+	// ended is when the running callback (or Booting) returned; nil while
+	// it runs. On a busy machine the loop can take events for a while
+	// before it gets to done: a save made after the return is not the
+	// deploy's, so the window goes by the return, not by done.
+	var ended atomic.Pointer[time.Time]
+	finish := func() {
+		now := time.Now()
+		ended.Store(&now)
+		done <- struct{}{}
+	}
+	inWindow := func() bool {
+		if !busy {
+			return time.Now().Before(w.win.until)
+		}
+		end := ended.Load()
+		return end == nil || time.Now().Before(end.Add(w.opts.Settle))
+	}
 	var ready <-chan time.Time
 	go func() {
+		defer finish()
 		if w.opts.Booting != nil {
 			w.opts.Booting()
 		}
-		done <- struct{}{}
 	}()
 
 	events, errs := w.src.Events(), w.src.Errors()
@@ -228,7 +246,7 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 	take := func(ev fsnotify.Event) {
 		got := map[string]bool{}
 		if w.handle(ev, got) {
-			b.add(got, busy || time.Now().Before(w.win.until))
+			b.add(got, inWindow())
 			touch()
 		}
 	}
@@ -260,8 +278,9 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 		ch := w.cls.build(b.paths, b.overflow)
 		b = newBatch()
 		busy = true
+		ended.Store(nil)
 		go func() {
-			defer func() { done <- struct{}{} }()
+			defer finish()
 			fn(ch)
 		}()
 	}
@@ -301,7 +320,7 @@ func (w *Watcher) loop(ctx context.Context, fn func(Change)) error {
 			fire()
 		case <-done:
 			busy = false
-			w.win.lastEnd = time.Now()
+			w.win.lastEnd = *ended.Load()
 			w.win.until = w.win.lastEnd.Add(w.opts.Settle)
 			if !w.win.started {
 				w.win.lastEnd = time.Time{} // the start is no deploy for the loop guard
