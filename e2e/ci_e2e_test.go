@@ -56,8 +56,10 @@ func ciApp(t *testing.T, test string, extra string) string {
 	return writeApp(t, map[string]string{"app.json": string(data)})
 }
 
-// assertNothingLeft checks no process of the run and no add-on data remain.
-func assertNothingLeft(t *testing.T, dir string) {
+// assertNothingLeft checks no process of the run and no add-on data
+// remain. marker, when set, is a command line only this test's scripts
+// start (each test its own: the tests run in parallel).
+func assertNothingLeft(t *testing.T, dir, marker string) {
 	t.Helper()
 	if m, _ := filepath.Glob(filepath.Join(dir, ".dynobox", "ci-*")); len(m) > 0 {
 		t.Errorf("test run data left behind: %v", m)
@@ -65,11 +67,12 @@ func assertNothingLeft(t *testing.T, dir string) {
 	if _, err := os.Stat(filepath.Join(dir, ".dynobox", "addons")); err == nil {
 		t.Errorf("add-on data in the app's own state directory")
 	}
-	assertNoProcessLeft(t, dir)
+	assertNoProcessLeft(t, dir, marker)
 }
 
-// assertNoProcessLeft checks no process runs in or on dir.
-func assertNoProcessLeft(t *testing.T, dir string) {
+// assertNoProcessLeft checks no process runs in or on dir, or with marker
+// in its command line.
+func assertNoProcessLeft(t *testing.T, dir, marker string) {
 	t.Helper()
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -78,7 +81,7 @@ func assertNoProcessLeft(t *testing.T, dir string) {
 			continue
 		}
 		s := strings.ReplaceAll(string(cmdline), "\x00", " ")
-		if strings.Contains(s, dir) || strings.Contains(s, "sleep 3171") {
+		if strings.Contains(s, dir) || marker != "" && strings.Contains(s, marker) {
 			t.Errorf("process %s still runs: %s", e.Name(), s)
 		}
 	}
@@ -99,7 +102,7 @@ func TestCIRunsTestEnvironmentWithThrowawayPostgres(t *testing.T) {
 	if !strings.Contains(stdout, "Test run "+id+" succeeded") || !strings.Contains(stdout, "node.0: tests passed") {
 		t.Fatalf("summary:\n%s", stdout)
 	}
-	assertNothingLeft(t, dir)
+	assertNothingLeft(t, dir, "sleep 3171")
 
 	// Recorded, as heroku ci lists runs.
 	out, _, code := runDynobox(t, dir, "ci:info")
@@ -119,7 +122,7 @@ func TestCIFailingTestAndFailingSetup(t *testing.T) {
 		!strings.Contains(stdout, "TAP: 1 passed, 1 failed, 0 skipped") {
 		t.Fatalf("summary does not say the tests failed:\n%s", stdout)
 	}
-	assertNothingLeft(t, dir)
+	assertNothingLeft(t, dir, "")
 
 	// A failing test-setup is no test failure: the tests do not run.
 	dir = ciApp(t, `echo TESTS RAN`, `{"scripts": {"test-setup": "echo setting up; exit 3", "test": "echo TESTS RAN"}}`)
@@ -140,7 +143,7 @@ func TestCIFailingTestAndFailingSetup(t *testing.T) {
 	if strings.Contains(stderr, "TESTS RAN") || !strings.Contains(stderr, "setting up") {
 		t.Fatalf("output:\n%s", stderr)
 	}
-	assertNothingLeft(t, dir)
+	assertNothingLeft(t, dir, "")
 }
 
 func TestCIParallelNodesHaveTheirOwnDatabases(t *testing.T) {
@@ -157,7 +160,7 @@ func TestCIParallelNodesHaveTheirOwnDatabases(t *testing.T) {
 			t.Fatalf("no %q in:\n%s", want, stdout)
 		}
 	}
-	assertNothingLeft(t, dir)
+	assertNothingLeft(t, dir, "")
 }
 
 func TestCIWithoutTestCommandNamesAppJSON(t *testing.T) {
@@ -171,7 +174,7 @@ func TestCIWithoutTestCommandNamesAppJSON(t *testing.T) {
 
 func TestCIInterruptedStopsEverything(t *testing.T) {
 	t.Parallel()
-	dir := ciApp(t, `echo TESTING; exec sleep 3171`, "")
+	dir := ciApp(t, `echo TESTING; exec sleep 3173`, "")
 	p := startDynobox(t, dir, "ci")
 	p.waitOutputWithin("TESTING", 3*time.Minute)
 	p.cmd.Process.Signal(syscall.SIGINT)
@@ -181,7 +184,7 @@ func TestCIInterruptedStopsEverything(t *testing.T) {
 	if !p.hasOutput("cancelled") {
 		t.Fatalf("summary does not say the run was cancelled:\n%s", p.out)
 	}
-	assertNothingLeft(t, dir)
+	assertNothingLeft(t, dir, "sleep 3173")
 }
 
 func TestCICommitTestsTheCommittedTree(t *testing.T) {
@@ -247,7 +250,7 @@ func TestCIRunsBesideARunningStartOfTheSameApp(t *testing.T) {
 		t.Errorf("test run data left behind: %v", m)
 	}
 	stopApp(t, p)
-	assertNoProcessLeft(t, dir)
+	assertNoProcessLeft(t, dir, "")
 }
 
 func TestCIBuildsAndRunsTheLanguagesDefaultTests(t *testing.T) {
@@ -273,5 +276,5 @@ func TestCIBuildsAndRunsTheLanguagesDefaultTests(t *testing.T) {
 	if code != 1 || !strings.Contains(stdout, "errored") || !strings.Contains(stdout, "build failed") || strings.Contains(stdout, "tests passed") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	assertNothingLeft(t, dir)
+	assertNothingLeft(t, dir, "")
 }
