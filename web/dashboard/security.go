@@ -2,9 +2,10 @@ package dashboard
 
 import (
 	"crypto/subtle"
-	"net"
 	"net/http"
 	"strings"
+
+	"github.com/dynobox/dynobox/internal/hostcheck"
 )
 
 // TokenHeader carries the per-run token on every request that changes
@@ -79,19 +80,7 @@ func (d *Dashboard) checkOrigin(r *http.Request) string {
 // hostAllowed reports whether a Host header names this machine's loopback
 // interface (or a host allowed with AllowHost).
 func (d *Dashboard) hostAllowed(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-	if host == "" {
-		return false
-	}
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") || d.hosts[host] {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return hostcheck.Allowed(hostport, d.hosts)
 }
 
 func quote(s string) string {

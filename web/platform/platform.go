@@ -39,13 +39,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dynobox/dynobox/addons"
+	"github.com/dynobox/dynobox/internal/hostcheck"
 	"github.com/dynobox/dynobox/runner"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
@@ -155,19 +155,7 @@ func (s *Server) authorized(r *http.Request) bool {
 // hostAllowed: a DNS-rebinding page reaches 127.0.0.1 under its own name,
 // so its requests carry that name and stop here (as at the dashboard).
 func (s *Server) hostAllowed(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-	if host == "" {
-		return false
-	}
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") || s.hosts[host] {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return hostcheck.Allowed(hostport, s.hosts)
 }
 
 // apiError is an error reply in Heroku's shape.
