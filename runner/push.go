@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/proc"
 	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/gitpush"
 	"github.com/dynobox/dynobox/runner/logbus"
@@ -171,13 +171,7 @@ func flockFile(path string) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := proc.Lock(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -145,3 +145,14 @@ func FlockHolder(path string) int {
 	}
 	return 0
 }
+
+// Lock takes an exclusive flock on the open file f, waiting for it as long
+// as it takes (a signal does not cut the wait short); closing f releases it.
+func Lock(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
