@@ -196,10 +196,13 @@ func (s *Server) attachmentList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.attachments(info, only))
 }
 
+// resolveBody is the body of both resolve actions: the name looked for
+// (in Addon or AddonAttachment), and optionally the app.
 type resolveBody struct {
-	Addon        string `json:"addon"`
-	App          string `json:"app"`
-	AddonService string `json:"addon_service"`
+	Addon           string `json:"addon"`
+	AddonAttachment string `json:"addon_attachment"`
+	App             string `json:"app"`
+	AddonService    string `json:"addon_service"`
 }
 
 // checkApp: a resolve may name the app; another one is not found.
@@ -210,27 +213,34 @@ func (s *Server) checkApp(name string) error {
 	return nil
 }
 
+// readResolve decodes a resolve action and checks its app: it returns the
+// app's add-ons and the body, with the name's "APP::" prefix dropped.
+func (s *Server) readResolve(r *http.Request) (runner.Info, resolveBody, error) {
+	var body resolveBody
+	if err := decode(r, &body); err != nil {
+		return runner.Info{}, body, err
+	}
+	if err := s.checkApp(body.App); err != nil {
+		return runner.Info{}, body, err
+	}
+	for _, name := range []*string{&body.Addon, &body.AddonAttachment} {
+		if _, after, ok := strings.Cut(*name, "::"); ok {
+			*name = after
+		}
+	}
+	info, err := s.ctl.Info()
+	return info, body, err
+}
+
 // resolveAddon is how addons:info finds an add-on by name: a list of the
 // matches (the CLI wants exactly one).
 func (s *Server) resolveAddon(w http.ResponseWriter, r *http.Request) {
-	var body resolveBody
-	if err := decode(r, &body); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := s.checkApp(body.App); err != nil {
-		writeError(w, err)
-		return
-	}
-	info, err := s.ctl.Info()
+	info, body, err := s.readResolve(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	want := body.Addon
-	if _, after, ok := strings.Cut(want, "::"); ok {
-		want = after
-	}
 	a, err := s.findAddon(info, want)
 	if err != nil {
 		// an attachment name (DATABASE) names its add-on too
@@ -244,27 +254,12 @@ func (s *Server) resolveAddon(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) resolveAttachment(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		AddonAttachment string `json:"addon_attachment"`
-		App             string `json:"app"`
-	}
-	if err := decode(r, &body); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := s.checkApp(body.App); err != nil {
-		writeError(w, err)
-		return
-	}
-	info, err := s.ctl.Info()
+	info, body, err := s.readResolve(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	want := body.AddonAttachment
-	if _, after, ok := strings.Cut(want, "::"); ok {
-		want = after
-	}
 	for _, att := range s.attachments(info, "") {
 		if strings.EqualFold(att.Name, want) || att.ID == want {
 			writeJSON(w, http.StatusOK, []attachmentResource{att})
