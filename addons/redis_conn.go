@@ -236,6 +236,14 @@ func (s *redisServer) run(c *server.Peer, cl *redisClient, full []string, captur
 		c, cl.discard = cl.peer, true
 		defer func() { cl.discard = false }()
 	}
+	if !cl.multi {
+		if v, ok := s.heads.push(cl.currentDB(), full); ok {
+			if !cl.discard {
+				reply(c, v)
+			}
+			return v
+		}
+	}
 	if !capture {
 		cl.dispatching = true
 		s.mr.Server().Dispatch(c, full)

@@ -88,10 +88,7 @@ func BenchmarkRedisSystemVsRedisServer(b *testing.B) {
 // (-c 50 -n 100000, unpipelined and -P 16) against the embedded backend,
 // the system backend and a plain redis-server (no persistence, no AUTH),
 // in one run, the three taking turns test group by test group. It logs
-// requests/s and each backend's ratio to plain per command. LPUSH and the
-// LRANGE tests (whose list redis-benchmark fills with LPUSH) run 20 000
-// requests on all three: LPUSH is O(n) in miniredis, so 100 000 would
-// build a 100 000-element list one O(n) push at a time.
+// requests/s and each backend's ratio to plain per command.
 //
 //	go test -run '^$' -bench 'RedisBackendsVsRedisServer' -benchtime 1x -v ./addons/
 func BenchmarkRedisBackendsVsRedisServer(b *testing.B) {
@@ -124,9 +121,6 @@ func BenchmarkRedisBackendsVsRedisServer(b *testing.B) {
 				}
 				for _, group := range groups {
 					n := 100_000
-					if group == "lpush" || group == "lrange" {
-						n = 20_000
-					}
 					for i, tg := range targets {
 						for name, v := range redisBenchmarkN(b, tg.addr, tg.password, pipeline, group, n) {
 							got[i][name] = v
