@@ -112,6 +112,9 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 		case redisExpireTick:
 			s.expireChunk(c, args)
 			return true
+		case redisHashExpireTick:
+			s.hashExpireChunk(c, args)
+			return true
 		}
 		return false // Lua's redis.call, or our snapshot connection
 	}

@@ -13,7 +13,7 @@ import (
 // it (LPUSH is O(n)), and counts hash field TTLs down only in FastForward,
 // which walks every key. Neither has an exported way round, so the two
 // fast paths that need them (redis_listhead.go, redis_hashttl.go) reach
-// these maps of a RedisDB, and Miniredis' condition variable, by field
+// these maps of a RedisDB, and Miniredis' databases and condition variable, by field
 // name. redisInternalsOf checks each field's type once; when any differs
 // (a miniredis upgrade changed them) it reports !ok and both paths fall
 // back to miniredis' own, slower, code. TestRedisListHeadReachesMiniredis
@@ -22,7 +22,7 @@ type redisInternals struct {
 	ok bool
 	// Byte offsets of RedisDB's fields.
 	keys, listKeys, hashKeys, hashTTLs, lru, keyVersion uintptr
-	signal                                              uintptr // in Miniredis
+	signal, dbs                                         uintptr // in Miniredis
 }
 
 var (
@@ -66,6 +66,11 @@ func findRedisInternals() redisInternals {
 		return redisInternals{}
 	}
 	in.signal = f.Offset
+	f, ok = reflect.TypeFor[miniredis.Miniredis]().FieldByName("dbs")
+	if !ok || f.Type != reflect.TypeFor[map[int]*miniredis.RedisDB]() {
+		return redisInternals{}
+	}
+	in.dbs = f.Offset
 	in.ok = true
 	return in
 }
@@ -124,4 +129,9 @@ func (m redisDBMaps) touch(key string) {
 // signalOf is the condition blocked commands (BLPOP …) wait on.
 func (in redisInternals) signalOf(mr *miniredis.Miniredis) *sync.Cond {
 	return *(**sync.Cond)(unsafe.Add(unsafe.Pointer(mr), in.signal))
+}
+
+// dbsOf is miniredis' databases by number; use it only under its lock.
+func (in redisInternals) dbsOf(mr *miniredis.Miniredis) map[int]*miniredis.RedisDB {
+	return *(*map[int]*miniredis.RedisDB)(unsafe.Add(unsafe.Pointer(mr), in.dbs))
 }
