@@ -18,8 +18,8 @@ import (
 // miniredis' own code on that slice; a command that replaces the slice
 // (LINSERT, LSET on a copy, RENAME to another key) just makes the next
 // head push rebuild the room, found by checking that the stored slice
-// still lies inside the backing array we kept. Short lists, transactions
-// and Lua's redis.call keep miniredis' path.
+// still lies inside the backing array we kept. Lua scripts' LPUSH takes
+// the same path (pushLocked); short lists and MULTI keep miniredis'.
 const (
 	redisListHeadMin  = 512
 	redisListHeadKeep = 4096 // buffers kept before pruning those of gone lists
@@ -49,10 +49,28 @@ func (h *redisListHeads) push(db int, full []string) (respValue, bool) {
 	if h == nil || !h.in.ok || len(full) < 3 || (full[0] != "LPUSH" && full[0] != "LPUSHX") {
 		return respValue{}, false
 	}
-	key, vals := full[1], full[2:]
 	rdb := h.mr.DB(db)
 	h.mr.Lock()
 	defer h.mr.Unlock()
+	return h.pushIn(rdb, full)
+}
+
+// pushLocked is push for a Lua script's redis.call, which runs under
+// miniredis' lock; full[0] is upper-case.
+func (h *redisListHeads) pushLocked(db int, full []string) (respValue, bool) {
+	if h == nil || !h.in.ok || len(full) < 3 || (full[0] != "LPUSH" && full[0] != "LPUSHX") {
+		return respValue{}, false
+	}
+	rdb := h.in.dbsOf(h.mr)[db]
+	if rdb == nil {
+		return respValue{}, false
+	}
+	return h.pushIn(rdb, full)
+}
+
+// pushIn pushes onto the list in rdb, under miniredis' lock.
+func (h *redisListHeads) pushIn(rdb *miniredis.RedisDB, full []string) (respValue, bool) {
+	key, vals := full[1], full[2:]
 	m := h.in.maps(rdb)
 	if m.keys[key] != "list" {
 		return respValue{}, false // missing or another type: miniredis' reply
@@ -63,7 +81,12 @@ func (h *redisListHeads) push(db int, full []string) (respValue, bool) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	k := dbKey{db, key}
+	k := dbKey{0, key}
+	for i, d := range h.in.dbsOf(h.mr) {
+		if d == rdb {
+			k.db = i
+		}
+	}
 	head := h.buf[k]
 	buf := head.buf
 	off, inside := sliceOffset(buf, l)

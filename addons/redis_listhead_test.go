@@ -33,7 +33,7 @@ func startEmbeddedRedis(t *testing.T, dir string) *Redis {
 }
 
 // TestRedisLongListHeadPushes: LPUSH/LPUSHX onto a long list (our head-room
-// path) mixed with miniredis' own RPUSH, LPOP, RPOP, LSET, LINSERT and
+// path, from clients and from a script) mixed with miniredis' own RPUSH, LPOP, RPOP, LSET, LINSERT and
 // LTRIM keep the list a model list keeps, WATCH sees the pushes, and the
 // list survives a restart from the log and from a rewritten log.
 func TestRedisLongListHeadPushes(t *testing.T) {
@@ -74,7 +74,13 @@ func TestRedisLongListHeadPushes(t *testing.T) {
 	for i := range 3000 {
 		s := strconv.Itoa(i)
 		switch i % 10 {
-		case 0, 1, 2, 3:
+		case 0: // a script's LPUSH takes the same path
+			n, err := c.Eval(ctx, "return redis.call('lpush', KEYS[1], ARGV[1], ARGV[2])", []string{"q"}, "e"+s, "f"+s).Int64()
+			model = append([]string{"f" + s, "e" + s}, model...)
+			if err != nil || n != int64(len(model)) {
+				t.Fatalf("EVAL LPUSH = %d, %v; want %d", n, err, len(model))
+			}
+		case 1, 2, 3:
 			lpush("l" + s)
 		case 4:
 			lpush("a"+s, "b"+s, "c"+s) // c ends up first, as in Redis
