@@ -35,6 +35,7 @@ type redisExpiry struct {
 	hashes    map[int]map[string]struct{} // hashes that may have field TTLs
 	hchunk    []dbKey                     // hashes being counted down by the running tick
 	hdels     []hashFieldDel              // fields that tick expired, for the log
+	rescan    bool                        // after SWAPDB: scanTTLs at the next tick
 	chunk     []dbKey                     // being counted down by the running tick
 	elapsedMS int64                       // for the running tick
 	drop      []dbKey                     // keys found without a TTL by the running tick
@@ -125,7 +126,11 @@ func (s *redisServer) noteTTL(db int, cmd string, args []string) {
 			s.expiry.addHash(n, args[0])
 		}
 	case "SWAPDB":
-		s.scanTTLs()
+		// Rescanned by the expire loop: a script's SWAPDB runs under
+		// miniredis' lock, which scanTTLs takes.
+		s.expiry.mu.Lock()
+		s.expiry.rescan = true
+		s.expiry.mu.Unlock()
 	case "HEXPIRE", "HSETEX", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT":
 		s.expiry.mu.Lock()
 		if redisInternalsOf().ok {
@@ -189,6 +194,13 @@ func (s *redisServer) expireLoop() {
 		case <-s.done:
 			return
 		case <-time.After(wait):
+		}
+		s.expiry.mu.Lock()
+		rescan := s.expiry.rescan
+		s.expiry.rescan = false
+		s.expiry.mu.Unlock()
+		if rescan {
+			s.scanTTLs()
 		}
 		now := time.Now()
 		elapsed := now.Sub(last)
