@@ -170,7 +170,8 @@ type redisServer struct {
 	scripts   *redisScripts
 
 	expiry  *redisExpiry
-	aof     *redisAOF // nil when ephemeral
+	heads   *redisListHeads // LPUSH onto long lists (redis_listhead.go)
+	aof     *redisAOF       // nil when ephemeral
 	aofPath string
 	// writeMu is held while a write command runs and is logged, so the
 	// log's order is the order miniredis ran them in.
@@ -270,6 +271,7 @@ func (s *redisServer) startMiniredis() error {
 	s.handlers = s.ownHandlers()
 	s.scripts = newRedisScripts()
 	s.expiry = newRedisExpiry()
+	s.heads = newRedisListHeads(s.mr)
 	s.mr.Server().SetPreHook(s.hook)
 	s.internal = newRedisInternalConn(s.mr.Server())
 	return nil

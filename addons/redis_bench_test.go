@@ -146,8 +146,9 @@ func redisBenchmark(b *testing.B, addr, password string, pipeline int) map[strin
 
 // BenchmarkRedisPushOnLongList measures one LPUSH and one RPUSH onto a
 // list of 100 000 elements on the embedded backend: miniredis keeps a
-// list as a Go slice and LPUSH builds a new one (O(n)), RPUSH appends
-// (amortised O(1)). The README quotes the two.
+// list as a Go slice and its LPUSH builds a new one (O(n)), so dynobox
+// pushes at the head of a long list itself (redis_listhead.go); RPUSH
+// appends. Both amortised O(1); the README quotes the two.
 //
 //	go test -run '^$' -bench 'RedisPushOnLongList' ./addons/
 func BenchmarkRedisPushOnLongList(b *testing.B) {

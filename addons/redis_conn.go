@@ -112,6 +112,9 @@ func (s *redisServer) hook(c *server.Peer, cmd string, args ...string) bool {
 		case redisExpireTick:
 			s.expireChunk(c, args)
 			return true
+		case redisHashExpireTick:
+			s.hashExpireChunk(c, args)
+			return true
 		}
 		return false // Lua's redis.call, or our snapshot connection
 	}
@@ -235,6 +238,14 @@ func (s *redisServer) run(c *server.Peer, cl *redisClient, full []string, captur
 	if c == nil { // on the client's connection, reply discarded
 		c, cl.discard = cl.peer, true
 		defer func() { cl.discard = false }()
+	}
+	if !cl.multi {
+		if v, ok := s.heads.push(cl.currentDB(), full); ok {
+			if !cl.discard {
+				reply(c, v)
+			}
+			return v
+		}
 	}
 	if !capture {
 		cl.dispatching = true

@@ -18,8 +18,10 @@ import (
 // a scan at start) and count down only those, a chunk at a time: each
 // chunk runs as one internal script, so reading a key's TTL and setting
 // the new one is atomic, and miniredis' lock is held for about a
-// millisecond at a time. Hash field TTLs (HEXPIRE, HSETEX) have no such
-// path in miniredis: once a client sets one, we fall back to FastForward.
+// millisecond at a time. Hash field TTLs (HEXPIRE, HSETEX) are counted
+// down the same way, hash by hash, for the hashes that may have one
+// (redis_hashttl.go); only if miniredis' internals are out of reach do we
+// fall back to FastForward once a client sets one.
 const (
 	redisExpireTick  = "DYNOBOX.EXPIRE"
 	redisExpireChunk = 200
@@ -29,10 +31,14 @@ const (
 type redisExpiry struct {
 	mu        sync.Mutex
 	keys      map[int]map[string]struct{}
-	hashTTL   bool    // a hash field TTL was set: use FastForward
-	chunk     []dbKey // being counted down by the running tick
-	elapsedMS int64   // for the running tick
-	drop      []dbKey // keys found without a TTL by the running tick
+	hashTTL   bool                        // a hash field TTL was set and hashes is unusable: use FastForward
+	hashes    map[int]map[string]struct{} // hashes that may have field TTLs
+	hchunk    []dbKey                     // hashes being counted down by the running tick
+	hdels     []hashFieldDel              // fields that tick expired, for the log
+	rescan    bool                        // after SWAPDB: scanTTLs at the next tick
+	chunk     []dbKey                     // being counted down by the running tick
+	elapsedMS int64                       // for the running tick
+	drop      []dbKey                     // keys found without a TTL by the running tick
 }
 
 type dbKey struct {
@@ -40,26 +46,41 @@ type dbKey struct {
 	key string
 }
 
-func newRedisExpiry() *redisExpiry { return &redisExpiry{keys: map[int]map[string]struct{}{}} }
+func newRedisExpiry() *redisExpiry {
+	return &redisExpiry{keys: map[int]map[string]struct{}{}, hashes: map[int]map[string]struct{}{}}
+}
 
 func (e *redisExpiry) add(db int, keys ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	m := e.keys[db]
+	addKeys(e.keys, db, keys)
+}
+
+// addHash records hashes that may have field TTLs.
+func (e *redisExpiry) addHash(db int, keys ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	addKeys(e.hashes, db, keys)
+}
+
+func addKeys(set map[int]map[string]struct{}, db int, keys []string) {
+	m := set[db]
 	if m == nil {
 		m = map[string]struct{}{}
-		e.keys[db] = m
+		set[db] = m
 	}
 	for _, k := range keys {
 		m[k] = struct{}{}
 	}
 }
 
-func (e *redisExpiry) list() []dbKey {
+func (e *redisExpiry) list() []dbKey { return e.listOf(e.keys) }
+
+func (e *redisExpiry) listOf(set map[int]map[string]struct{}) []dbKey {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []dbKey
-	for db, m := range e.keys {
+	for db, m := range set {
 		for k := range m {
 			out = append(out, dbKey{db, k})
 		}
@@ -83,6 +104,9 @@ func (s *redisServer) noteTTL(db int, cmd string, args []string) {
 			keys = args[min(1, len(args)-1):min(2, len(args))]
 		}
 		s.expiry.add(db, keys...)
+		if cmd == "RENAME" || cmd == "RENAMENX" {
+			s.expiry.addHash(db, keys...) // a hash keeps its field TTLs
+		}
 	case "COPY":
 		if len(args) >= 2 {
 			dst := db
@@ -94,46 +118,63 @@ func (s *redisServer) noteTTL(db int, cmd string, args []string) {
 				}
 			}
 			s.expiry.add(dst, args[1])
+			s.expiry.addHash(dst, args[1])
 		}
 	case "MOVE":
 		if n, ok := parseDBIndex(args[min(1, len(args)-1)]); ok {
 			s.expiry.add(n, args[0])
+			s.expiry.addHash(n, args[0])
 		}
 	case "SWAPDB":
-		s.scanTTLs()
+		// Rescanned by the expire loop: a script's SWAPDB runs under
+		// miniredis' lock, which scanTTLs takes.
+		s.expiry.mu.Lock()
+		s.expiry.rescan = true
+		s.expiry.mu.Unlock()
 	case "HEXPIRE", "HSETEX", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT":
 		s.expiry.mu.Lock()
-		s.expiry.hashTTL = true
+		if redisInternalsOf().ok {
+			addKeys(s.expiry.hashes, db, args[:1])
+		} else {
+			s.expiry.hashTTL = true
+		}
 		s.expiry.mu.Unlock()
 	}
 }
 
-// scanTTLs tracks every key that has a TTL now (at start, and after
-// SWAPDB).
+// scanTTLs tracks every key that has a TTL now, and every hash with a
+// field TTL (at start, and after SWAPDB).
 func (s *redisServer) scanTTLs() {
 	for i := range redisDatabases {
 		db := s.mr.DB(i)
 		var keys []string
-		s.internal.do("SELECT", strconv.Itoa(i))
 		for _, k := range db.Keys() {
 			if db.TTL(k) != 0 {
 				keys = append(keys, k)
 			}
-			if fields, err := db.HKeys(k); err == nil && len(fields) > 0 && !s.expiry.usesFastForward() {
-				v, _ := s.internal.do(append([]string{"HPTTL", k, "FIELDS", strconv.Itoa(len(fields))}, fields...)...)
-				for _, t := range v.elems {
-					if t.num > 0 {
-						s.expiry.mu.Lock()
-						s.expiry.hashTTL = true
-						s.expiry.mu.Unlock()
-						break
-					}
-				}
-			}
 		}
 		s.expiry.add(i, keys...)
 	}
-	s.internal.do("SELECT", "0")
+	in := redisInternalsOf()
+	if !in.ok {
+		s.expiry.mu.Lock()
+		s.expiry.hashTTL = true // cannot tell: count down with FastForward
+		s.expiry.mu.Unlock()
+		return
+	}
+	s.mr.Lock()
+	var hashes []dbKey
+	for i, rdb := range in.dbsOf(s.mr) {
+		for k, ttls := range in.maps(rdb).hashTTLs {
+			if len(ttls) > 0 {
+				hashes = append(hashes, dbKey{i, k})
+			}
+		}
+	}
+	s.mr.Unlock()
+	for _, h := range hashes {
+		s.expiry.addHash(h.db, h.key)
+	}
 }
 
 func (e *redisExpiry) usesFastForward() bool {
@@ -154,6 +195,13 @@ func (s *redisServer) expireLoop() {
 			return
 		case <-time.After(wait):
 		}
+		s.expiry.mu.Lock()
+		rescan := s.expiry.rescan
+		s.expiry.rescan = false
+		s.expiry.mu.Unlock()
+		if rescan {
+			s.scanTTLs()
+		}
 		now := time.Now()
 		elapsed := now.Sub(last)
 		if s.expiry.usesFastForward() {
@@ -164,6 +212,7 @@ func (s *redisServer) expireLoop() {
 			ms := elapsed.Milliseconds()
 			last = last.Add(time.Duration(ms) * time.Millisecond)
 			s.countDown(ms)
+			s.countDownHashes(ms)
 		}
 		took := time.Since(now)
 		wait = min(max(20*took, redisExpireMin), redisExpireMax)

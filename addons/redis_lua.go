@@ -381,15 +381,18 @@ func (r *luaRun) do(args []string) respValue {
 	if msg := r.s.scriptRefuses(cmd, r.readOnly); msg != "" {
 		return respValue{kind: '-', str: msg}
 	}
-	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
-	peer := server.NewPeer(w)
-	peer.Ctx = r.ctx
-	r.s.mr.Server().Dispatch(peer, args)
-	w.Flush()
-	v, err := readResp(bufio.NewReader(&buf))
-	if err != nil {
-		return respValue{kind: '-', str: "ERR " + err.Error()}
+	v, fast := r.s.heads.pushLocked(r.db, append([]string{cmd}, args[1:]...))
+	if !fast {
+		var buf bytes.Buffer
+		w := bufio.NewWriter(&buf)
+		peer := server.NewPeer(w)
+		peer.Ctx = r.ctx
+		r.s.mr.Server().Dispatch(peer, args)
+		w.Flush()
+		var err error
+		if v, err = readResp(bufio.NewReader(&buf)); err != nil {
+			return respValue{kind: '-', str: "ERR " + err.Error()}
+		}
 	}
 	if v.kind == '-' {
 		switch {
