@@ -140,7 +140,9 @@ type Millis float64
 // D is m as a time.Duration.
 func (m Millis) D() time.Duration { return time.Duration(float64(m) * float64(time.Millisecond)) }
 
-func millis(d time.Duration) Millis { return Millis(math.Round(float64(d)/float64(time.Microsecond)) / 1000) }
+func millis(d time.Duration) Millis {
+	return Millis(math.Round(float64(d)/float64(time.Microsecond)) / 1000)
+}
 
 // Since sums the seconds from start to now (at most Keep back); the
 // current second counts as a whole one.
