@@ -33,7 +33,7 @@ pid=$!
 trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 echo "waiting for the demo to answer on :$PORT (add-ons and build first)" >&2
 for _ in $(seq 1 600); do
-	if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/"; then break; fi
+	if curl -fs -o /dev/null "http://127.0.0.1:$PORT/"; then break; fi
 	sleep 0.5
 done
 curl -fsS -o /dev/null "http://127.0.0.1:$PORT/"
