@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,6 +69,13 @@ func serveHelper() {
 	})
 	http.HandleFunc("/sleep", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Hour)
+	})
+	var one sync.Mutex // /slow: one request at a time, 100 ms each (the autoscaling test's dyno)
+	http.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		one.Lock()
+		time.Sleep(100 * time.Millisecond)
+		one.Unlock()
+		fmt.Fprintf(w, "slow from %s\n", os.Getenv("DYNO"))
 	})
 	fmt.Println("helper listening on", os.Getenv("PORT"))
 	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/metrics"
 	"github.com/dynobox/dynobox/runner/state"
 )
 
@@ -60,6 +61,11 @@ type Controller struct {
 
 	builds buildTracker
 	stats  *sampler // nil: no sampling (no dashboard)
+
+	// Metrics are the router's numbers (nil: none kept); autoscale, the
+	// autoscaler's memory (autoscaler.go).
+	Metrics   *metrics.Recorder
+	autoscale autoscaleState
 }
 
 // app is the app's files as last read: App, or a reload of them.
@@ -362,6 +368,12 @@ func (c *Controller) Scale(changes []ScaleChange) (map[string]int, error) {
 		}
 		next[ch.Type] = have
 	}
+	if err := c.checkAutoscaleBounds(next); err != nil {
+		return nil, err
+	}
+	if _, ok := next[AutoscaleType]; ok {
+		c.autoscale.changed()
+	}
 	for t, n := range next {
 		if err := c.Sup.Scale(t, n); err != nil {
 			return nil, err
@@ -394,6 +406,8 @@ type Info struct {
 	// Build is the build in progress, else the newest one: a failed one
 	// means the dynos run an older release.
 	Build *BuildState `json:"build,omitempty"`
+	// Autoscale is the web dynos' autoscaling, if on (ps:autoscale:enable).
+	Autoscale *AutoscaleInfo `json:"autoscale,omitempty"`
 }
 
 // Info gathers the app's state.
@@ -414,6 +428,6 @@ func (c *Controller) Info() (Info, error) {
 		Name: c.Name(), Dir: c.App.Dir, State: "running", PID: os.Getpid(), Started: c.Started, Release: rel,
 		Router: c.RouterURL, Dashboard: c.DashboardURL, Socket: c.Socket,
 		Formation: c.Sup.Formation(), Dynos: c.Sup.Dynos(), Addons: c.AddonStatus(), Commands: cmds,
-		Build: c.Build(),
+		Build: c.Build(), Autoscale: c.Autoscale(),
 	}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/metrics"
 )
 
 // Run starts the app — log bus, watchdog, building page, add-ons, router,
@@ -108,7 +109,8 @@ func (in *Instance) hold(ctx context.Context) error {
 	app := in.app
 	in.ctl = &Controller{App: app, Store: in.store, Hub: in.hub, Bus: in.bus, Started: time.Now(), Addons: set,
 		StateDir: in.state.Path, RouterURL: in.routerURL(), DashboardURL: in.dashURL, Socket: in.o.Socket, Session: in.session,
-		BuildCommand: in.o.Build, Load: in.o.Load, Context: ctx, ExplicitReleases: !in.o.Watch}
+		BuildCommand: in.o.Build, Load: in.o.Load, Context: ctx, ExplicitReleases: !in.o.Watch,
+		Metrics: metrics.New()}
 	// The dynos' env is set once the build has run (deploy): it may add
 	// what the build installed.
 	in.sup = New(Config{
@@ -183,6 +185,7 @@ func (in *Instance) serve(context.Context) error {
 		return err
 	}
 	in.onExit(in.goRun(web.Run))
+	in.onExit(in.goRun(in.ctl.RunAutoscaler)) // it reads the router's numbers
 	if in.dash != nil {
 		in.bus.Event(logbus.SourceHeroku, "dynobox", "Dashboard on "+in.dashURL)
 	}

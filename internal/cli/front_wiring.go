@@ -45,6 +45,7 @@ func (f *front) Serve(ctl *runner.Controller, dashboard net.Listener) (runner.Se
 	rt := router.New(router.Config{
 		Pool:            webPool{ctl.Sup},
 		Log:             func(line string) { ctl.Bus.Event(logbus.SourceHeroku, "router", line) },
+		Observe:         ctl.Metrics.Observe,
 		PublicPort:      ctl.App.Port,
 		ResponseTimeout: f.requestTimeout,
 	})

@@ -49,6 +49,9 @@ func infoCommand() *command {
 		if b := info.Build; b != nil {
 			rows = append(rows, [2]string{"Build", buildLine(b)})
 		}
+		if a := info.Autoscale; a != nil {
+			rows = append(rows, [2]string{"Autoscale", a.Type + ": " + autoscaleLine(a)})
+		}
 		for _, a := range info.Addons {
 			rows = append(rows, [2]string{"Add-on", fmt.Sprintf("%s (%s) %s on %s", a.Name, a.Plan, a.State, a.Addr)})
 		}
@@ -150,6 +153,9 @@ func writePS(w io.Writer, ps api.PS) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "=== %s: %s (%d)\n", t, ps.Commands[t], ps.Formation[t])
+		if a := ps.Autoscale; a != nil && a.Type == t {
+			fmt.Fprintf(w, "%s\n", autoscaleLine(a))
+		}
 		for _, d := range byType[t] {
 			pid := "-"
 			if d.PID > 0 {

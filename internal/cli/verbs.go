@@ -80,9 +80,10 @@ func (f *clientFlags) noteStopped(stderr io.Writer, c *api.Client, what string) 
 const savedState = "this is its saved state"
 
 func verbCommands() []*command {
-	return []*command{psCommand(), scaleCommand(), restartCommand(), stopCommand(), logsCommand(),
+	cmds := []*command{psCommand(), scaleCommand(), restartCommand(), stopCommand(), logsCommand(),
 		configCommand(), configSetCommand(), configUnsetCommand(), configGetCommand(),
 		releasesCommand(), rollbackCommand(), infoCommand(), herokuCommand()}
+	return append(cmds, autoscaleCommands()...)
 }
 
 // humanTime is Heroku's "2026/11/26 10:00:00 +0000 (~ 5m ago)".

@@ -24,6 +24,7 @@ import (
 
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner"
+	"github.com/dynobox/dynobox/runner/autoscale"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
 )
@@ -73,6 +74,26 @@ type slugReleaser interface {
 
 var _ slugReleaser = (*runner.Controller)(nil)
 
+// autoscaler is the app's autoscaling and router metrics
+// (ps:autoscale:enable, ps:autoscale:disable, metrics); outside App so
+// that its fake need not have them.
+type autoscaler interface {
+	EnableAutoscale(typ string, s autoscale.Settings) (runner.AutoscaleInfo, error)
+	DisableAutoscale(typ string) error
+	RouterMetrics() (runner.RouterMetrics, error)
+}
+
+var _ autoscaler = (*runner.Controller)(nil)
+
+// AutoscaleChange is the body of POST /v1/ps/autoscale.
+type AutoscaleChange struct {
+	Type          string `json:"type"`
+	Min           int    `json:"min"`
+	Max           int    `json:"max"`
+	P95           int64  `json:"p95_ms"`
+	Notifications bool   `json:"notifications"`
+}
+
 // SlugRelease is the body of POST /v1/releases/slug.
 type SlugRelease struct {
 	BuildID string `json:"build_id"`
@@ -87,7 +108,7 @@ func Handler(c App) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/ps", func(w http.ResponseWriter, r *http.Request) {
 		info, err := c.Info()
-		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos, Build: info.Build}, err)
+		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos, Build: info.Build, Autoscale: info.Autoscale}, err)
 	})
 	mux.HandleFunc("POST /v1/ps/scale", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Changes []runner.ScaleChange }
@@ -134,6 +155,24 @@ func Handler(c App) http.Handler {
 			}
 			rel, err := s.ReleaseSlug(req.BuildID)
 			reply(w, rel, err)
+		})
+	}
+	if a, ok := c.(autoscaler); ok {
+		mux.HandleFunc("POST /v1/ps/autoscale", func(w http.ResponseWriter, r *http.Request) {
+			var req AutoscaleChange
+			if !decode(w, r, &req) {
+				return
+			}
+			info, err := a.EnableAutoscale(req.Type, autoscale.Settings{Min: req.Min, Max: req.Max,
+				P95: time.Duration(req.P95) * time.Millisecond, Notifications: req.Notifications})
+			reply(w, info, err)
+		})
+		mux.HandleFunc("DELETE /v1/ps/autoscale/{type}", func(w http.ResponseWriter, r *http.Request) {
+			reply(w, struct{}{}, a.DisableAutoscale(r.PathValue("type")))
+		})
+		mux.HandleFunc("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) {
+			m, err := a.RouterMetrics()
+			reply(w, m, err)
 		})
 	}
 	mux.HandleFunc("POST /v1/deploy", func(w http.ResponseWriter, r *http.Request) {
@@ -185,6 +224,8 @@ type PS struct {
 	// Build is the build in progress or the newest one, so that ps shows
 	// a failed build next to the dynos that still run the release before it.
 	Build *runner.BuildState `json:"build,omitempty"`
+	// Autoscale is the web dynos' autoscaling, if on.
+	Autoscale *runner.AutoscaleInfo `json:"autoscale,omitempty"`
 	// Stopped: no dynobox runs; this is the saved state.
 	Stopped bool `json:"stopped,omitempty"`
 }

@@ -95,6 +95,7 @@ func (d *Dashboard) Handler() http.Handler {
 		"POST /api/v1/config", "POST /api/v1/releases/rollback",
 		"POST /api/v1/addons", "DELETE /api/v1/addons/{name}",
 		"POST /api/v1/deploy", "GET /api/v1/builds", "GET /api/v1/builds/{id}",
+		"GET /api/v1/metrics",
 	} {
 		mux.Handle(route, apiHandler)
 	}

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/dynobox/dynobox/runner/metrics"
 )
 
 // BenchmarkRouter measures a small GET against a trivial dyno, directly and
@@ -16,6 +18,11 @@ func BenchmarkRouter(b *testing.B) {
 	})
 	b.Run("router", func(b *testing.B) {
 		rt := startRouter(b, Config{Pool: Static(backend), Log: func(string) {}})
+		benchGet(b, rt.url+"/")
+	})
+	b.Run("router+observe", func(b *testing.B) {
+		rec := metrics.New() // what dynobox start wires in: the cost of the router metrics
+		rt := startRouter(b, Config{Pool: Static(backend), Log: func(string) {}, Observe: rec.Observe})
 		benchGet(b, rt.url+"/")
 	})
 }

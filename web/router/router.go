@@ -36,7 +36,11 @@ type Config struct {
 	Pool Pool
 	// Log receives one Heroku router line per request (no timestamp or
 	// "heroku[router]:") on the request's goroutine; must not block; nil discards.
-	Log             func(line string)
+	Log func(line string)
+	// Observe receives each request's status, H-code ("" if none) and
+	// time from arrival to the end of the answer (the router metrics);
+	// on the request's goroutine, must not block; nil: none.
+	Observe         func(status int, code string, elapsed time.Duration)
 	PublicPort      int           // for X-Forwarded-Port; 0: the listener's port
 	ConnectTimeout  time.Duration // default 5s (H19)
 	ResponseTimeout time.Duration // default 30s: no response start → H12
@@ -170,12 +174,17 @@ func (r *Router) finish(x *exchange, req *http.Request) {
 		// The rest of the body is not wanted: net/http closes instead of reading on.
 		_ = http.NewResponseController(x.w.ResponseWriter).SetReadDeadline(aLongTimeAgo)
 	}
-	if r.cfg.Log != nil {
-		status := x.status
+	if r.cfg.Log != nil || r.cfg.Observe != nil {
+		status, code, end := x.status, "", time.Now()
 		if x.code != none {
-			status = codes[x.code].status
+			status, code = codes[x.code].status, codes[x.code].name
 		}
-		r.cfg.Log(logLine(x, req, status, time.Now()))
+		if r.cfg.Log != nil {
+			r.cfg.Log(logLine(x, req, status, end))
+		}
+		if r.cfg.Observe != nil {
+			r.cfg.Observe(status, code, end.Sub(x.start))
+		}
 	}
 	if p != nil {
 		panic(p)
