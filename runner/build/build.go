@@ -42,6 +42,13 @@ const (
 	Python  Kind = "python"
 	Ruby    Kind = "ruby"
 	Command Kind = "command"
+	// The seed's JVM languages and PHP (java.go, gradle.go, scala.go,
+	// clojure.go, php.go).
+	Java    Kind = "java" // Maven
+	Gradle  Kind = "gradle"
+	Scala   Kind = "scala" // sbt
+	Clojure Kind = "clojure"
+	PHP     Kind = "php"
 )
 
 // Plan says how to build an app. Detect makes one; so can a caller, for a
@@ -66,6 +73,16 @@ func (p Plan) String() string {
 		return "Python"
 	case Ruby:
 		return "Ruby"
+	case Java:
+		return "Java (Maven)"
+	case Gradle:
+		return "Gradle"
+	case Scala:
+		return "Scala (sbt)"
+	case Clojure:
+		return "Clojure (Leiningen)"
+	case PHP:
+		return "PHP"
 	case Command:
 		return "command " + p.Command
 	}
@@ -98,6 +115,10 @@ type Result struct {
 	Output   string // the last 64 KiB of output, from a line start
 	// Binaries are the Go binaries installed into bin/ and kept for Restore.
 	Binaries []string
+	// DefaultProcessTypes are the buildpack's process types (Heroku's
+	// bin/release default_process_types), used where the Procfile lacks
+	// one: e.g. web for a Spring Boot jar.
+	DefaultProcessTypes map[string]string
 }
 
 // Statuses, as Heroku's builds API names them.
@@ -117,10 +138,11 @@ type builder struct {
 	env      []string
 	out      *output
 	id       string
-	keepN    int      // builds whose artifacts are kept
-	slug     bool     // Options.Slug
-	stage    string   // Go: where binaries are built before they are kept
-	binaries []string // Go: what was built
+	keepN    int               // builds whose artifacts are kept
+	slug     bool              // Options.Slug
+	stage    string            // Go: where binaries are built before they are kept
+	binaries []string          // Go: what was built
+	defaults map[string]string // Result.DefaultProcessTypes
 }
 
 // Run builds the app following plan. Builds of one app must not overlap.
@@ -146,6 +168,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (Result, error) {
 	}
 	res.Status = Succeeded
 	res.Binaries = b.binaries
+	res.DefaultProcessTypes = b.defaults
 	b.out.line(fmt.Sprintf("-----> Build %s succeeded in %v", b.id, res.Duration.Round(time.Millisecond)))
 	res.Output = b.out.String()
 	return res, nil
@@ -197,6 +220,16 @@ func (b *builder) run(ctx context.Context) error {
 		return b.pythonBuild(ctx)
 	case Ruby:
 		return b.rubyBuild(ctx)
+	case Java:
+		return b.mavenBuild(ctx)
+	case Gradle:
+		return b.gradleBuild(ctx)
+	case Scala:
+		return b.sbtBuild(ctx)
+	case Clojure:
+		return b.leinBuild(ctx)
+	case PHP:
+		return b.phpBuild(ctx)
 	case Command:
 		return b.exec(ctx, b.step("sh -c "+quote(b.plan.Command), "/bin/sh", "-c", b.plan.Command))
 	case None, "":
