@@ -138,11 +138,12 @@ type builder struct {
 	env      []string
 	out      *output
 	id       string
-	keepN    int               // builds whose artifacts are kept
-	slug     bool              // Options.Slug
-	stage    string            // Go: where binaries are built before they are kept
-	binaries []string          // Go: what was built
-	defaults map[string]string // Result.DefaultProcessTypes
+	keepN    int      // builds whose artifacts are kept
+	slug     bool     // Options.Slug
+	stage    string   // Go: where binaries are built before they are kept
+	binaries []string // Go: what was built
+
+	defaults map[string]string // Result.DefaultProcessTypes (bin/release)
 }
 
 // Run builds the app following plan. Builds of one app must not overlap.
