@@ -10,6 +10,8 @@
 //     manifest in the work tree, and a rollback does not touch the work tree
 //     (source snapshots are out of scope), so copies of node_modules would
 //     cost hundreds of MB to restore a state the code no longer matches.
+//   - Java, Gradle, Scala, Clojure, PHP: nothing either; their outputs
+//     (target/, build/libs, vendor/) are in the work tree, as above.
 //   - A configured command: its outputs are unknown, so nothing.
 //
 // A slug build (Options.Slug) installs into the app directory instead:
