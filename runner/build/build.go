@@ -10,6 +10,8 @@
 //     manifest in the work tree, and a rollback does not touch the work tree
 //     (source snapshots are out of scope), so copies of node_modules would
 //     cost hundreds of MB to restore a state the code no longer matches.
+//   - Java, Gradle, Scala, Clojure, PHP: nothing either; their outputs
+//     (target/, build/libs, vendor/) are in the work tree, as above.
 //   - A configured command: its outputs are unknown, so nothing.
 //
 // A slug build (Options.Slug) installs into the app directory instead:
@@ -42,6 +44,13 @@ const (
 	Python  Kind = "python"
 	Ruby    Kind = "ruby"
 	Command Kind = "command"
+	// The seed's JVM languages and PHP (java.go, gradle.go, scala.go,
+	// clojure.go, php.go).
+	Java    Kind = "java" // Maven
+	Gradle  Kind = "gradle"
+	Scala   Kind = "scala" // sbt
+	Clojure Kind = "clojure"
+	PHP     Kind = "php"
 )
 
 // Plan says how to build an app. Detect makes one; so can a caller, for a
@@ -66,6 +75,16 @@ func (p Plan) String() string {
 		return "Python"
 	case Ruby:
 		return "Ruby"
+	case Java:
+		return "Java (Maven)"
+	case Gradle:
+		return "Gradle"
+	case Scala:
+		return "Scala (sbt)"
+	case Clojure:
+		return "Clojure (Leiningen)"
+	case PHP:
+		return "PHP"
 	case Command:
 		return "command " + p.Command
 	}
@@ -98,6 +117,10 @@ type Result struct {
 	Output   string // the last 64 KiB of output, from a line start
 	// Binaries are the Go binaries installed into bin/ and kept for Restore.
 	Binaries []string
+	// DefaultProcessTypes are the buildpack's process types (Heroku's
+	// bin/release default_process_types), used where the Procfile lacks
+	// one: e.g. web for a Spring Boot jar.
+	DefaultProcessTypes map[string]string
 }
 
 // Statuses, as Heroku's builds API names them.
@@ -121,6 +144,8 @@ type builder struct {
 	slug     bool     // Options.Slug
 	stage    string   // Go: where binaries are built before they are kept
 	binaries []string // Go: what was built
+
+	defaults map[string]string // Result.DefaultProcessTypes (bin/release)
 }
 
 // Run builds the app following plan. Builds of one app must not overlap.
@@ -146,6 +171,7 @@ func Run(ctx context.Context, plan Plan, opts Options) (Result, error) {
 	}
 	res.Status = Succeeded
 	res.Binaries = b.binaries
+	res.DefaultProcessTypes = b.defaults
 	b.out.line(fmt.Sprintf("-----> Build %s succeeded in %v", b.id, res.Duration.Round(time.Millisecond)))
 	res.Output = b.out.String()
 	return res, nil
@@ -197,6 +223,16 @@ func (b *builder) run(ctx context.Context) error {
 		return b.pythonBuild(ctx)
 	case Ruby:
 		return b.rubyBuild(ctx)
+	case Java:
+		return b.mavenBuild(ctx)
+	case Gradle:
+		return b.gradleBuild(ctx)
+	case Scala:
+		return b.sbtBuild(ctx)
+	case Clojure:
+		return b.leinBuild(ctx)
+	case PHP:
+		return b.phpBuild(ctx)
 	case Command:
 		return b.exec(ctx, b.step("sh -c "+quote(b.plan.Command), "/bin/sh", "-c", b.plan.Command))
 	case None, "":

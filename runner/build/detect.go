@@ -3,19 +3,27 @@ package build
 import (
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-// detectOrder is Heroku's default buildpack order for the languages we
-// build: the first whose files are present wins, so a Go app with a
-// package.json for its assets builds as Node.js, as it would on Heroku.
-// Configure a command (Plan{Kind: Command}) for anything else.
+// detectOrder is Heroku's default buildpack order: the first whose files
+// are present wins, so a Go app with a package.json for its assets builds
+// as Node.js, and a Maven project with a build.gradle as Maven, as they
+// would on Heroku. Each list is the files its Heroku buildpack's bin/detect
+// looks for (a name with * is a pattern). Configure a command
+// (Plan{Kind: Command}) for anything else.
 var detectOrder = []struct {
 	kind  Kind
 	files []string
 }{
 	{Ruby, []string{"Gemfile"}},
 	{Node, []string{"package.json"}},
+	{Clojure, []string{"project.clj"}},
 	{Python, []string{"requirements.txt", "pyproject.toml", "setup.py", "Pipfile", "uv.lock", "poetry.lock", "manage.py"}},
+	{Java, []string{"pom.xml", "pom.atom", "pom.clj", "pom.groovy", "pom.rb", "pom.scala", "pom.yaml", "pom.yml"}},
+	{Gradle, []string{"gradlew", "build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts"}},
+	{Scala, []string{"*.sbt", "project/*.scala", ".sbt/*.scala", "project/build.properties"}},
+	{PHP, []string{"composer.json", "index.php"}},
 	{Go, []string{"go.mod"}},
 }
 
@@ -28,10 +36,25 @@ func Detect(appDir string) (Plan, error) {
 	}
 	for _, d := range detectOrder {
 		for _, f := range d.files {
-			if fi, err := os.Stat(filepath.Join(appDir, f)); err == nil && !fi.IsDir() {
+			if hasFile(appDir, f) {
 				return Plan{Kind: d.kind}, nil
 			}
 		}
 	}
 	return Plan{Kind: None}, nil
+}
+
+// hasFile reports whether a regular file named (or matching) f exists
+// under dir.
+func hasFile(dir, f string) bool {
+	names := []string{filepath.Join(dir, f)}
+	if strings.Contains(f, "*") {
+		names, _ = filepath.Glob(filepath.Join(dir, f))
+	}
+	for _, n := range names {
+		if fi, err := os.Stat(n); err == nil && !fi.IsDir() {
+			return true
+		}
+	}
+	return false
 }

@@ -12,11 +12,13 @@ func VenvBin(stateDir string) string { return filepath.Join(stateDir, "venv", "b
 
 // RuntimeEnv adds what a build installed for the app's processes to env:
 // the virtualenv (VIRTUAL_ENV, its bin first on PATH) once a Python build
-// made one, as Heroku's Python buildpack puts its Python first on PATH.
+// made one, as Heroku's Python buildpack puts its Python first on PATH;
+// the JAVA_OPTS default once a JVM build ran (java.go).
 func RuntimeEnv(env []string, stateDir string) []string {
 	if abs, err := filepath.Abs(stateDir); err == nil {
 		stateDir = abs
 	}
+	env = jvmRuntimeEnv(env, stateDir)
 	venv := filepath.Join(stateDir, "venv")
 	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil {
 		return env

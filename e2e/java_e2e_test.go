@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// javaPOM is a Maven project with no dependencies whose plugins are the
+// versions Debian packages (.ci/run installs them), each depending on
+// plexus-utils itself (else Maven adds plexus-utils 1.1, which Debian
+// does not have).
+func javaPOM() string {
+	var plugins strings.Builder
+	for _, p := range [][2]string{
+		{"maven-clean-plugin", "3.2.0"}, {"maven-resources-plugin", "3.3.0"},
+		{"maven-compiler-plugin", "3.10.1"}, {"maven-surefire-plugin", "2.22.3"},
+		{"maven-jar-plugin", "3.3.0"}, {"maven-install-plugin", "3.1.0"},
+		{"maven-dependency-plugin", "3.5.0"},
+	} {
+		plugins.WriteString("<plugin><artifactId>" + p[0] + "</artifactId><version>" + p[1] + "</version>" +
+			"<dependencies><dependency><groupId>org.codehaus.plexus</groupId><artifactId>plexus-utils</artifactId><version>3.4.2</version></dependency></dependencies></plugin>\n")
+	}
+	return `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.dynobox</groupId>
+  <artifactId>web</artifactId>
+  <version>1.0</version>
+  <properties>
+    <maven.compiler.release>17</maven.compiler.release>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+  </properties>
+  <build><pluginManagement><plugins>
+` + plugins.String() + `  </plugins></pluginManagement></build>
+</project>
+`
+}
+
+// javaWeb serves its JAVA_OPTS on $PORT with the JDK's own HTTP server.
+const javaWeb = `package web;
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
+public class Main {
+  public static void main(String[] a) throws Exception {
+    HttpServer s = HttpServer.create(new InetSocketAddress(Integer.parseInt(System.getenv("PORT"))), 0);
+    s.createContext("/", x -> {
+      byte[] b = ("java web, JAVA_OPTS=" + System.getenv("JAVA_OPTS")).getBytes();
+      x.sendResponseHeaders(200, b.length);
+      x.getResponseBody().write(b);
+      x.close();
+    });
+    s.start();
+  }
+}
+`
+
+// A Maven app (pom.xml) is detected and built with Debian's Maven, offline
+// (MAVEN_CUSTOM_OPTS from .env, as a Heroku config var), its
+// system.properties pin is compared with the JDK that builds it, and its
+// web dyno serves with Heroku's JAVA_OPTS default.
+func TestMavenAppBuildsAndServes(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"pom.xml":                     javaPOM(),
+		"src/main/java/web/Main.java": javaWeb,
+		"system.properties":           "java.runtime.version=21\n",
+		".env":                        "MAVEN_CUSTOM_OPTS=-DskipTests -o\n",
+		"Procfile":                    "web: exec java $JAVA_OPTS -cp target/web-1.0.jar web.Main\n",
+	})
+	// The build cache's local repository holds Debian's plugins, as a first
+	// online build would have downloaded them.
+	repo := filepath.Join(dir, ".dynobox", "cache", "m2", "repository")
+	err := filepath.WalkDir("/usr/share/maven-repo", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("/usr/share/maven-repo", p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(repo, rel), 0o755)
+		}
+		return os.Symlink(p, filepath.Join(repo, rel))
+	})
+	if err != nil {
+		t.Fatalf("Debian's Maven repository (.ci/run installs maven and its plugins): %v", err)
+	}
+	port := freePort(t)
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port))
+	p.waitOutputWithin("Build b1: Java (Maven)", time.Minute)
+	p.waitOutput("system.properties asks for Java 21, but this machine builds with Java ")
+	p.waitOutputWithin("[INFO] BUILD SUCCESS", 5*time.Minute) // Maven on a loaded 2-core machine
+	p.waitAPI(dir)
+	waitBody(t, p, "http://127.0.0.1:"+strconv.Itoa(port)+"/", "java web, JAVA_OPTS=-Xmx300m -Xss512k -XX:CICompilerCount=2 -Dfile.encoding=UTF-8", 2*time.Minute)
+	stopApp(t, p)
+}
