@@ -120,6 +120,9 @@ func TestAutoscaleWebOnP95(t *testing.T) {
 		t.Fatalf("ps does not show autoscaling:\n%s", out)
 	}
 	stopApp(t, p)
+	if out, _, _ := verb("info", "--json"); !strings.Contains(out, `"autoscale"`) {
+		t.Fatalf("info --json of the stopped app lacks autoscaling:\n%s", out)
+	}
 
 	// Remembered across a restart; disabled, it is gone.
 	p2 := startDynoboxEnv(t, dir, env, "start", "-p", strconv.Itoa(freePort(t)))

@@ -38,7 +38,7 @@ type AutoscaleInfo struct {
 	Max           int    `json:"max"`
 	P95           int64  `json:"p95_ms"`
 	Notifications bool   `json:"notifications"`
-	// Last is the last decision's reason ("p95 812ms > 500ms"), Lastat its time.
+	// Last is the last decision's reason ("p95 812ms > 500ms"), LastAt its time.
 	Last   string    `json:"last_decision,omitempty"`
 	LastAt time.Time `json:"last_decision_at,omitzero"`
 }

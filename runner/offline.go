@@ -102,6 +102,9 @@ func (o *Offline) Info() (Info, error) {
 		info.Release = rels[0].Version
 	}
 	info.Build = newestBuild(nil, o.store)
+	if a, ok, err := o.store.Autoscale(AutoscaleType); err == nil && ok {
+		info.Autoscale = &AutoscaleInfo{Type: a.Type, Min: a.Min, Max: a.Max, P95: a.P95.Milliseconds(), Notifications: a.Notifications}
+	}
 	saved, err := o.store.Formation()
 	for t, n := range saved {
 		if _, ok := o.App.Procfile.Lookup(t); ok && t != ReleaseType { // as start reads it

@@ -21,7 +21,7 @@ func OfflineHandler(o *runner.Offline) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/ps", func(w http.ResponseWriter, r *http.Request) {
 		info, err := o.Info()
-		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos, Build: info.Build, Stopped: true}, err)
+		reply(w, PS{Formation: info.Formation, Commands: info.Commands, Dynos: info.Dynos, Build: info.Build, Autoscale: info.Autoscale, Stopped: true}, err)
 	})
 	mux.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
 		vars, err := o.Config()
