@@ -338,3 +338,30 @@ func treeDigest(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+func TestCIRequiredEnvVarAndForeignBuildpackAreInputErrors(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{"app.json": `{"environments": {"test": {
+		"env": {"DYNOBOX_E2E_CI_API_KEY": {"required": true}, "SECRET_KEY_BASE": {"generator": "secret"}},
+		"scripts": {"test": "echo key=$DYNOBOX_E2E_CI_API_KEY secret=${#SECRET_KEY_BASE}"}}}}`})
+	_, stderr, code := runCI(t, dir)
+	if code != 2 || !strings.Contains(stderr, "app.json environments.test") || !strings.Contains(stderr, `"DYNOBOX_E2E_CI_API_KEY"`) {
+		t.Fatalf("missing required var: exit %d\n%s", code, stderr)
+	}
+	// Set in the environment of dynobox ci, as a CI secret is: it runs.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dynoboxBin, "ci")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DYNOBOX_E2E_CI_API_KEY=k1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "key=k1 secret=64") {
+		t.Fatalf("with the var set: %v\n%s", err, out)
+	}
+
+	dir = writeApp(t, map[string]string{"app.json": `{"environments": {"test": {
+		"buildpacks": [{"url": "heroku-community/apt"}], "scripts": {"test": "true"}}}}`})
+	if _, stderr, code := runCI(t, dir); code != 2 || !strings.Contains(stderr, "buildpacks[0]") || !strings.Contains(stderr, "heroku-community/apt") {
+		t.Fatalf("foreign buildpack: exit %d\n%s", code, stderr)
+	}
+}
