@@ -88,7 +88,6 @@ hand() {
 	: >"$OUT/hand.tsv"
 	for ((i = 0; i < TRIALS; i++)); do
 		d=$(mktemp -d /tmp/dynobox-ci-bench-pg.XXXX) # reachable by the postgres account
-	[[ $(id -u) != 0 ]] || chown postgres "$d"
 		[[ $(id -u) != 0 ]] || chown postgres "$d"
 		port=$((20000 + RANDOM % 20000))
 		t0=$(now)
@@ -108,6 +107,7 @@ hand() {
 warm() {
 	local i t0 t1 d port
 	d=$(mktemp -d /tmp/dynobox-ci-bench-pg.XXXX) # reachable by the postgres account
+	[[ $(id -u) != 0 ]] || chown postgres "$d"
 	port=$((20000 + RANDOM % 20000))
 	pg "$PGBIN/initdb" -D "$d/data" -A trust -U postgres -E UTF8 --no-sync >/dev/null
 	pg "$PGBIN/pg_ctl" -D "$d/data" -l "$d/log" -w -o "-p $port -k $d -c listen_addresses= -c fsync=off" start >/dev/null

@@ -235,7 +235,8 @@ func TestCICommitTestsTheCommittedTree(t *testing.T) {
 	// ci:rerun runs #1 (a work tree run) again on its commit, as
 	// heroku ci:rerun does: in a clean checkout, where it passes.
 	out, stderr, code := runDynobox(t, dir, "ci:rerun", "1")
-	if code != 0 || !strings.Contains(stderr, "Re-running test run #1 (commit "+head[:7]+")") || !strings.Contains(out, "Test run #3 succeeded") {
+	if code != 0 || !strings.Contains(stderr, "Re-running test run #1 (commit "+head[:7]+")") || !strings.Contains(out, "Test run #3 succeeded") ||
+		!strings.HasPrefix(out, "commit "+head+" on main\n") {
 		t.Fatalf("ci:rerun 1: exit %d\n%s\n%s", code, out, stderr)
 	}
 	if out, _, code := runDynobox(t, dir, "ci:info", "1"); code != 1 {

@@ -45,15 +45,16 @@ add-on or test-setup exits non-zero too and is reported as such.`)
 		if len(args) > 0 {
 			return usagef("ci: unexpected argument %q", args[0])
 		}
-		return runCI(c, &af, *commit, *asJSON)
+		return runCI(c, &af, *commit, "", *asJSON)
 	}
 	return c
 }
 
 // runCI is one test run of the app af names: its work tree, or with
-// commit the clean checkout of that git ref. It records the run, prints
-// the summary and returns the tests' status.
-func runCI(c *command, af *appFlags, commit string, asJSON bool) error {
+// commit the clean checkout of that git ref (on branch, when the ref is
+// a hash that names none: a rerun's). It records the run, prints the
+// summary and returns the tests' status.
+func runCI(c *command, af *appFlags, commit, branch string, asJSON bool) error {
 	appDir, err := runner.AppDir(af.dir)
 	if err != nil {
 		return usagef("app directory: %v", err)
@@ -62,7 +63,7 @@ func runCI(c *command, af *appFlags, commit string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	srcDir, branch, commitHash := appDir, "", ""
+	srcDir, commitHash := appDir, ""
 	if commit != "" {
 		tmp, err := runner.MakeCISourceDir(stateDir)
 		if err != nil {
@@ -73,8 +74,12 @@ func runCI(c *command, af *appFlags, commit string, asJSON bool) error {
 		if err := os.Mkdir(srcDir, 0o700); err != nil {
 			return err
 		}
-		if commitHash, branch, err = runner.CheckoutCommit(appDir, commit, srcDir); err != nil {
+		var refBranch string
+		if commitHash, refBranch, err = runner.CheckoutCommit(appDir, commit, srcDir); err != nil {
 			return err
+		}
+		if refBranch != "" {
+			branch = refBranch
 		}
 	}
 	te, err := runner.LoadTestEnv(srcDir)

@@ -98,7 +98,7 @@ func ciRerunCommand() *command {
 			fmt.Fprintf(c.stderr, " (commit %s)", shortCommit(r.Commit))
 		}
 		fmt.Fprintln(c.stderr)
-		return runCI(c, &af, r.Commit, *asJSON)
+		return runCI(c, &af, r.Commit, r.Branch, *asJSON)
 	}
 	return c
 }
