@@ -366,3 +366,36 @@ func TestCIRequiredEnvVarAndForeignBuildpackAreInputErrors(t *testing.T) {
 		t.Fatalf("foreign buildpack: exit %d\n%s", code, stderr)
 	}
 }
+
+func TestCINodeModulesCacheBetweenRuns(t *testing.T) {
+	t.Parallel()
+	// A local file: dependency: npm installs it without a registry.
+	dir := writeApp(t, map[string]string{
+		"package.json":       `{"name": "citest", "version": "1.0.0", "dependencies": {"greet": "file:./greet"}}`,
+		"greet/package.json": `{"name": "greet", "version": "1.0.0", "main": "index.js"}`,
+		"greet/index.js":     `exports.hi = "hi from greet";`,
+		"app.json":           `{"environments": {"test": {"scripts": {"test": "node -e 'console.log(require(\"greet\").hi)'"}}}}`,
+	})
+	lock := exec.Command("npm", "install", "--package-lock-only", "--no-audit", "--no-fund")
+	lock.Dir = dir
+	if out, err := lock.CombinedOutput(); err != nil {
+		t.Fatalf("npm install --package-lock-only: %v\n%s", err, out)
+	}
+	before := treeDigest(t, dir)
+	stdout, stderr, code := runCI(t, dir)
+	if code != 0 || !strings.Contains(stdout, "npm ci") || !strings.Contains(stdout, "hi from greet") {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, ".dynobox", "test-cache", "node_modules", "greet")); err != nil { // a symlink to ../greet
+		t.Fatalf("node_modules not cached: %v", err)
+	}
+	// The second run finds node_modules in the cache: no install.
+	stdout, stderr, code = runCI(t, dir)
+	if code != 0 || !strings.Contains(stdout, "Dependencies unchanged") || !strings.Contains(stdout, "hi from greet") {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if after := treeDigest(t, dir); after != before {
+		t.Errorf("dynobox ci changed the app directory:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	assertNothingLeft(t, dir, "")
+}

@@ -225,7 +225,7 @@ func TestCopyWorkTreeAndTestCache(t *testing.T) {
 	buildState := t.TempDir()
 	os.MkdirAll(filepath.Join(dest, "node_modules", "m"), 0o755)
 	os.MkdirAll(filepath.Join(buildState, "deps"), 0o700)
-	os.WriteFile(filepath.Join(buildState, "deps", "node"), []byte("stamp"), 0o600)
+	os.WriteFile(filepath.Join(buildState, nodeStamp), []byte("stamp"), 0o600)
 	saveTestCache(sd, dest, buildState)
 	if _, err := os.Stat(filepath.Join(sd.Path, ciTestCache, "node_modules", "m")); err != nil {
 		t.Fatalf("not cached: %v", err)
@@ -235,7 +235,7 @@ func TestCopyWorkTreeAndTestCache(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(next, "node_modules", "m")); err != nil {
 		t.Fatalf("not restored: %v", err)
 	}
-	if data, _ := os.ReadFile(filepath.Join(nextState, "deps", "node")); string(data) != "stamp" {
+	if data, _ := os.ReadFile(filepath.Join(nextState, nodeStamp)); string(data) != "stamp" {
 		t.Fatalf("stamp %q", data)
 	}
 }

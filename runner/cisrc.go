@@ -6,12 +6,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/dynobox/dynobox/runner/build"
 )
 
 // ciTestCache is the state directory's cache of what test runs install
 // (node_modules, with its install stamp), kept between runs: each run
 // builds in a private copy of the work tree, which starts without them.
 const ciTestCache = "test-cache"
+
+// nodeStamp is where a build keeps the hash of its last Node.js install,
+// under its state directory (runner/build's stamp.go).
+var nodeStamp = filepath.Join("deps", string(build.Node))
 
 // copyWorkTree copies the app's work tree at src into dest (which exists)
 // for a test run, so that the build and the tests write there and the app
@@ -95,7 +101,7 @@ func restoreTestCache(stateDir *StateDir, srcDir, buildState string) {
 		return
 	}
 	if os.MkdirAll(filepath.Join(buildState, "deps"), 0o700) == nil {
-		os.Rename(filepath.Join(cache, "deps", "node"), filepath.Join(buildState, "deps", "node"))
+		os.Rename(filepath.Join(cache, nodeStamp), filepath.Join(buildState, nodeStamp))
 	}
 }
 
@@ -106,10 +112,10 @@ func saveTestCache(stateDir *StateDir, srcDir, buildState string) {
 	if os.MkdirAll(filepath.Join(cache, "deps"), 0o700) != nil {
 		return
 	}
-	if _, err := os.Stat(filepath.Join(buildState, "deps", "node")); err != nil {
+	if _, err := os.Stat(filepath.Join(buildState, nodeStamp)); err != nil {
 		return // no successful install: nothing worth keeping
 	}
 	if os.Rename(filepath.Join(srcDir, "node_modules"), filepath.Join(cache, "node_modules")) == nil {
-		os.Rename(filepath.Join(buildState, "deps", "node"), filepath.Join(cache, "deps", "node"))
+		os.Rename(filepath.Join(buildState, nodeStamp), filepath.Join(cache, nodeStamp))
 	}
 }
