@@ -3,7 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,15 +102,22 @@ func TestCIRunsTestEnvironmentWithThrowawayPostgres(t *testing.T) {
 		t.Fatalf("the test did not see its env, table and data:\n%s\n%s", stdout, stderr)
 	}
 	id := strings.TrimSuffix(strings.TrimPrefix(lines[0], "hello ci true 0/1 ["), "]")
-	if !strings.Contains(stdout, "Test run "+id+" succeeded") || !strings.Contains(stdout, "node.0: tests passed") {
+	if !strings.Contains(stdout, "Test run #1 succeeded in ") || !strings.Contains(stdout, "("+id+")") || !strings.Contains(stdout, "node.0: tests passed") {
 		t.Fatalf("summary:\n%s", stdout)
 	}
 	assertNothingLeft(t, dir, "sleep 3171")
 
-	// Recorded, as heroku ci lists runs.
-	out, _, code := runDynobox(t, dir, "ci:info")
-	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "succeeded") {
-		t.Fatalf("ci:info: exit %d\n%s", code, out)
+	// Recorded, as heroku ci lists runs: numbered, with status and duration.
+	out, _, code := runDynobox(t, dir, "ci:list")
+	if code != 0 || !strings.Contains(out, "#  Status") || !strings.Contains(out, "\n1  ✓ succeeded") {
+		t.Fatalf("ci:list: exit %d\n%s", code, out)
+	}
+	out, _, code = runDynobox(t, dir, "ci:info", "1")
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "Test run #1 succeeded") {
+		t.Fatalf("ci:info 1: exit %d\n%s", code, out)
+	}
+	if _, stderr, code := runDynobox(t, dir, "ci:info", "7"); code != 2 || !strings.Contains(stderr, "no test run #7") {
+		t.Fatalf("ci:info 7: exit %d\n%s", code, stderr)
 	}
 }
 
@@ -123,6 +133,10 @@ func TestCIFailingTestAndFailingSetup(t *testing.T) {
 		t.Fatalf("summary does not say the tests failed:\n%s", stdout)
 	}
 	assertNothingLeft(t, dir, "")
+	// ci:info exits with the run's status.
+	if out, _, code := runDynobox(t, dir, "ci:info"); code != 1 || !strings.Contains(out, "Test run #1 failed") {
+		t.Fatalf("ci:info: exit %d, want 1\n%s", code, out)
+	}
 
 	// A failing test-setup is no test failure: the tests do not run.
 	dir = ciApp(t, `echo TESTS RAN`, `{"scripts": {"test-setup": "echo setting up; exit 3", "test": "echo TESTS RAN"}}`)
@@ -218,6 +232,16 @@ func TestCICommitTestsTheCommittedTree(t *testing.T) {
 	if _, stderr, code := runCI(t, dir, "--commit", "no-such-ref"); code != 2 || !strings.Contains(stderr, "no-such-ref") {
 		t.Fatalf("unknown ref: exit %d %s", code, stderr)
 	}
+	// ci:rerun runs #1 (a work tree run) again on its commit, as
+	// heroku ci:rerun does: in a clean checkout, where it passes.
+	out, stderr, code := runDynobox(t, dir, "ci:rerun", "1")
+	if code != 0 || !strings.Contains(stderr, "Re-running test run #1 (commit "+head[:7]+")") || !strings.Contains(out, "Test run #3 succeeded") ||
+		!strings.HasPrefix(out, "commit "+head+" on main\n") {
+		t.Fatalf("ci:rerun 1: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if out, _, code := runDynobox(t, dir, "ci:info", "1"); code != 1 {
+		t.Fatalf("ci:info 1: exit %d, want 1\n%s", code, out)
+	}
 }
 
 func TestCIRunsBesideARunningStartOfTheSameApp(t *testing.T) {
@@ -261,13 +285,16 @@ func TestCIBuildsAndRunsTheLanguagesDefaultTests(t *testing.T) {
 		"main.go":      "package main\n\nfunc main() {}\n\nfunc two() int { return 2 }\n",
 		"main_test.go": "package main\n\nimport \"testing\"\n\nfunc TestTwo(t *testing.T) {\n\tif two() != 2 {\n\t\tt.Fatal(\"two\")\n\t}\n}\n",
 	})
+	before := treeDigest(t, dir)
 	stdout, stderr, code := runCI(t, dir)
 	if code != 0 || !strings.Contains(stdout, "running go test ./...") || !strings.Contains(stdout, "ok  \tcitest") ||
 		!strings.Contains(stdout, "build (Go)") || !strings.Contains(stdout, "tests passed") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "bin", "citest")); err != nil {
-		t.Errorf("not built as a deploy builds: %v", err)
+	// Built and tested in a private copy: the app directory (but for its
+	// state directory, where the run is recorded) is byte for byte as it was.
+	if after := treeDigest(t, dir); after != before {
+		t.Errorf("dynobox ci changed the app directory:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
 	// A build that fails is no test failure: nothing runs.
@@ -275,6 +302,100 @@ func TestCIBuildsAndRunsTheLanguagesDefaultTests(t *testing.T) {
 	stdout, stderr, code = runCI(t, dir)
 	if code != 1 || !strings.Contains(stdout, "errored") || !strings.Contains(stdout, "build failed") || strings.Contains(stdout, "tests passed") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	assertNothingLeft(t, dir, "")
+}
+
+// treeDigest lists every file, directory and symlink under dir but for
+// .dynobox, with its mode, size and content hash.
+func treeDigest(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if rel == ".dynobox" {
+			return filepath.SkipDir
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		sum := ""
+		if info.Mode().IsRegular() {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			sum = fmt.Sprintf("%x", sha256.Sum256(data))
+		}
+		fmt.Fprintf(&b, "%s %v %d %s\n", rel, info.Mode(), info.Size(), sum)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestCIRequiredEnvVarAndForeignBuildpackAreInputErrors(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{"app.json": `{"environments": {"test": {
+		"env": {"DYNOBOX_E2E_CI_API_KEY": {"required": true}, "SECRET_KEY_BASE": {"generator": "secret"}},
+		"scripts": {"test": "echo key=$DYNOBOX_E2E_CI_API_KEY secret=${#SECRET_KEY_BASE}"}}}}`})
+	_, stderr, code := runCI(t, dir)
+	if code != 2 || !strings.Contains(stderr, "app.json environments.test") || !strings.Contains(stderr, `"DYNOBOX_E2E_CI_API_KEY"`) {
+		t.Fatalf("missing required var: exit %d\n%s", code, stderr)
+	}
+	// Set in the environment of dynobox ci, as a CI secret is: it runs.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dynoboxBin, "ci")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DYNOBOX_E2E_CI_API_KEY=k1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "key=k1 secret=64") {
+		t.Fatalf("with the var set: %v\n%s", err, out)
+	}
+
+	dir = writeApp(t, map[string]string{"app.json": `{"environments": {"test": {
+		"buildpacks": [{"url": "heroku-community/apt"}], "scripts": {"test": "true"}}}}`})
+	if _, stderr, code := runCI(t, dir); code != 2 || !strings.Contains(stderr, "buildpacks[0]") || !strings.Contains(stderr, "heroku-community/apt") {
+		t.Fatalf("foreign buildpack: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestCINodeModulesCacheBetweenRuns(t *testing.T) {
+	t.Parallel()
+	// A local file: dependency: npm installs it without a registry.
+	dir := writeApp(t, map[string]string{
+		"package.json":       `{"name": "citest", "version": "1.0.0", "dependencies": {"greet": "file:./greet"}}`,
+		"greet/package.json": `{"name": "greet", "version": "1.0.0", "main": "index.js"}`,
+		"greet/index.js":     `exports.hi = "hi from greet";`,
+		"app.json":           `{"environments": {"test": {"scripts": {"test": "node -e 'console.log(require(\"greet\").hi)'"}}}}`,
+	})
+	lock := exec.Command("npm", "install", "--package-lock-only", "--no-audit", "--no-fund")
+	lock.Dir = dir
+	if out, err := lock.CombinedOutput(); err != nil {
+		t.Fatalf("npm install --package-lock-only: %v\n%s", err, out)
+	}
+	before := treeDigest(t, dir)
+	stdout, stderr, code := runCI(t, dir)
+	if code != 0 || !strings.Contains(stdout, "npm ci") || !strings.Contains(stdout, "hi from greet") {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, ".dynobox", "test-cache", "node_modules", "greet")); err != nil { // a symlink to ../greet
+		t.Fatalf("node_modules not cached: %v", err)
+	}
+	// The second run finds node_modules in the cache: no install.
+	stdout, stderr, code = runCI(t, dir)
+	if code != 0 || !strings.Contains(stdout, "Dependencies unchanged") || !strings.Contains(stdout, "hi from greet") {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if after := treeDigest(t, dir); after != before {
+		t.Errorf("dynobox ci changed the app directory:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	assertNothingLeft(t, dir, "")
 }

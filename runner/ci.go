@@ -63,18 +63,26 @@ func LoadTestEnv(appDir string) (*TestEnv, error) {
 			taken[spec.Name(taken)] = true
 			te.Addons = append(te.Addons, spec)
 		}
-		for k, v := range sub.Env {
-			te.Env[k] = v.Value
+		// As app.json's env anywhere: a var dynobox's environment has
+		// wins (that is how a CI secret comes in), a missing one takes
+		// its value or a fresh generator:"secret", a missing required
+		// one is an error.
+		env, err := sub.ResolveEnv(envMap(os.Environ()), nil)
+		if err != nil {
+			return nil, &InputError{ciEnvHint(err)}
 		}
+		te.Env = env
 		te.Setup = sub.Scripts["test-setup"]
 		te.Test = sub.Scripts["test"]
 		if f, ok := sub.Formation["test"]; ok && f.Quantity > 1 {
 			te.Nodes = f.Quantity
 		}
-		for _, bp := range sub.Buildpacks {
-			if k := buildpackKind(bp.URL); k != "" {
-				te.Build = &build.Plan{Kind: k}
+		for i, bp := range sub.Buildpacks {
+			k := buildpackKind(bp.URL)
+			if k == "" {
+				return nil, &InputError{fmt.Errorf("%s environments.test buildpacks[%d]: dynobox cannot run the buildpack %q: it builds with its own heroku/go, heroku/nodejs, heroku/python and heroku/ruby; remove the others from environments.test.buildpacks (or install what they add on this machine)", path, i, bp.URL)}
 			}
+			te.Build = &build.Plan{Kind: k} // the last language wins
 		}
 	}
 	if te.Test == "" {
@@ -101,6 +109,22 @@ func (te *TestEnv) plan(appDir string) (build.Plan, error) {
 		return *te.Build, nil
 	}
 	return build.Detect(appDir)
+}
+
+// ciEnvHint turns ResolveEnv's "set it in .env" (dynobox ci reads no
+// .env: the test environment is app.json's) into how to set a var for
+// a test run.
+func ciEnvHint(err error) error {
+	var list procfile.ErrorList
+	if !errors.As(err, &list) {
+		return err
+	}
+	out := make(procfile.ErrorList, len(list))
+	for i, p := range list {
+		p.Msg = strings.Replace(p.Msg, "; set it in .env", "; give it a value in environments.test.env, or set it in the environment of dynobox ci", 1)
+		out[i] = p
+	}
+	return out
 }
 
 // buildpackKind is the language of Heroku's official buildpack url
@@ -173,6 +197,7 @@ type CINode struct {
 
 // CIResult is a finished test run.
 type CIResult struct {
+	Number   int           `json:"number"` // #N, given when the run is recorded
 	ID       string        `json:"id"`
 	Branch   string        `json:"branch,omitempty"`
 	Commit   string        `json:"commit_version,omitempty"`
@@ -186,6 +211,9 @@ type CIResult struct {
 	Build    time.Duration `json:"build_duration"`
 	Duration time.Duration `json:"duration"`
 	Nodes    []CINode      `json:"nodes"`
+	// FromCommit says the run tested Commit's clean checkout (--commit),
+	// not the work tree.
+	FromCommit bool `json:"from_commit,omitempty"`
 }
 
 // Run builds the app and runs the nodes at once, each with its own add-ons
@@ -194,7 +222,7 @@ type CIResult struct {
 // is for what stopped dynobox from running it at all.
 func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 	res := &CIResult{ID: newRunID(), Started: time.Now(), Command: r.Test.Test}
-	res.Branch, res.Commit = r.Branch, r.Commit
+	res.Branch, res.Commit, res.FromCommit = r.Branch, r.Commit, r.Commit != ""
 	if r.Commit == "" {
 		res.Branch = gitOutput(r.AppDir, "rev-parse", "--abbrev-ref", "HEAD")
 		res.Commit = gitOutput(r.AppDir, "rev-parse", "HEAD")
@@ -212,15 +240,31 @@ func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 	base = append(base, "CI=true", "HEROKU_TEST_RUN_ID="+res.ID,
 		"HEROKU_TEST_RUN_BRANCH="+res.Branch, "HEROKU_TEST_RUN_COMMIT_VERSION="+res.Commit)
 
-	// The build, once for every node: they share the work tree.
-	plan, err := r.Test.plan(r.AppDir)
+	// The build, once for every node: they share its tree. That is a
+	// private copy of the work tree (a --commit checkout is already one),
+	// so that neither the build nor the tests write into the app.
+	src := r.AppDir
+	if !res.FromCommit {
+		src = filepath.Join(dir, "src")
+		if err := os.Mkdir(src, 0o700); err != nil {
+			return nil, err
+		}
+		if err := copyWorkTree(r.AppDir, src, r.StateDir.Path); err != nil {
+			return nil, fmt.Errorf("copy the work tree for the test run: %w", err)
+		}
+	}
+	plan, err := r.Test.plan(src)
 	if err != nil {
 		return nil, err
+	}
+	if plan.Kind == build.Node {
+		restoreTestCache(r.StateDir, src, dir)
+		defer saveTestCache(r.StateDir, src, dir)
 	}
 	if plan.Kind != build.None {
 		res.Built = plan.String()
 		bres, err := build.Run(ctx, plan, build.Options{
-			AppDir: r.AppDir, StateDir: dir, Keep: 1,
+			AppDir: src, StateDir: dir, Keep: 1,
 			Env: append(base[:len(base):len(base)], SessionVar+"="+r.Session),
 			Log: func(line string) { fmt.Fprintln(out, line) },
 		})
@@ -244,7 +288,7 @@ func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 			if r.Test.Nodes > 1 {
 				o, e = newPrefixWriter(out, i), newPrefixWriter(errw, i)
 			}
-			res.Nodes[i] = r.runNode(ctx, i, filepath.Join(dir, "node-"+strconv.Itoa(i)), base, o, e)
+			res.Nodes[i] = r.runNode(ctx, i, src, filepath.Join(dir, "node-"+strconv.Itoa(i)), base, o, e)
 			flushPrefix(o)
 			flushPrefix(e)
 		}()
@@ -268,8 +312,8 @@ func (r *CIRun) Run(ctx context.Context) (*CIResult, error) {
 }
 
 // runNode starts node index's add-ons under dir, runs test-setup and then
-// test, and stops the add-ons.
-func (r *CIRun) runNode(ctx context.Context, index int, dir string, base []string, stdout, stderr io.Writer) (n CINode) {
+// test in the built tree src, and stops the add-ons.
+func (r *CIRun) runNode(ctx context.Context, index int, src, dir string, base []string, stdout, stderr io.Writer) (n CINode) {
 	n = CINode{Index: index, Status: CIErrored, Exit: 1}
 	start := time.Now()
 	defer func() {
@@ -332,7 +376,7 @@ func (r *CIRun) runNode(ctx context.Context, index int, dir string, base []strin
 			wait1()
 			return 1, 0, err
 		}
-		o := &OneOff{AppDir: r.AppDir, Env: env, Args: []string{command}, Session: r.Session,
+		o := &OneOff{AppDir: src, Env: env, Args: []string{command}, Session: r.Session,
 			Stdin: devnull, Stdout: outw, Stderr: errw}
 		code, err := 0, o.Run(ctx)
 		var exit *ExitError

@@ -142,15 +142,100 @@ func TestLoadTestEnvBuildpacksChooseTheLanguage(t *testing.T) {
 	// A Go module with a package.json (assets) detects as Node.js; the
 	// test environment's buildpacks say Go.
 	dir := writeCIApp(t, map[string]string{"go.mod": "module x\n", "package.json": "{}",
-		"app.json": `{"environments": {"test": {"buildpacks": [{"url": "https://github.com/heroku/heroku-buildpack-apt"}, {"url": "heroku/go"}]}}}`})
+		"app.json": `{"environments": {"test": {"buildpacks": [{"url": "heroku/nodejs"}, {"url": "https://github.com/heroku/heroku-buildpack-go"}]}}}`})
 	te, err := LoadTestEnv(dir)
 	if err != nil || te.Build == nil || te.Build.Kind != build.Go || te.Test != "go test ./..." {
 		t.Fatalf("%+v %v", te, err)
 	}
 	for url, want := range map[string]build.Kind{"heroku/nodejs": build.Node, "https://github.com/heroku/heroku-buildpack-ruby.git": build.Ruby,
-		"heroku/python": build.Python, "https://github.com/heroku/heroku-buildpack-apt": ""} {
+		"heroku/python": build.Python, "heroku/go": build.Go, "https://github.com/heroku/heroku-buildpack-apt": ""} {
 		if got := buildpackKind(url); got != want {
 			t.Errorf("%s: %q, want %q", url, got, want)
 		}
+	}
+	// A buildpack dynobox does not have is an input error naming it.
+	dir = writeCIApp(t, map[string]string{"go.mod": "module x\n",
+		"app.json": `{"environments": {"test": {"buildpacks": [{"url": "heroku/go"}, {"url": "https://github.com/heroku/heroku-buildpack-apt"}]}}}`})
+	_, err = LoadTestEnv(dir)
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "app.json environments.test buildpacks[1]") || !strings.Contains(err.Error(), "heroku-buildpack-apt") {
+		t.Fatalf("unknown buildpack: %v", err)
+	}
+}
+
+func TestLoadTestEnvResolvesEnvAsAppJSONDoes(t *testing.T) {
+	t.Setenv("DYNOBOX_CI_FROM_OS", "from os")
+	dir := writeCIApp(t, map[string]string{"app.json": `{"environments": {"test": {
+		"env": {"PLAIN": "v", "SECRET_KEY_BASE": {"generator": "secret"},
+			"DYNOBOX_CI_FROM_OS": {"required": true}, "OPTIONAL": {"required": false}},
+		"scripts": {"test": "true"}}}}`})
+	te, err := LoadTestEnv(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if te.Env["PLAIN"] != "v" || len(te.Env["SECRET_KEY_BASE"]) != 64 {
+		t.Errorf("env %v", te.Env)
+	}
+	if _, ok := te.Env["DYNOBOX_CI_FROM_OS"]; ok { // the environment's value stays
+		t.Errorf("env %v", te.Env)
+	}
+	if env := envMap(ComposeEnv(nil, te.Env, nil)); env["DYNOBOX_CI_FROM_OS"] != "from os" {
+		t.Errorf("the test would see DYNOBOX_CI_FROM_OS=%q", env["DYNOBOX_CI_FROM_OS"])
+	}
+
+	// A required var that nothing sets: exit 2, naming app.json and the var.
+	dir = writeCIApp(t, map[string]string{"app.json": `{"environments": {"test": {
+		"env": {"DYNOBOX_CI_UNSET_VAR": {"required": true, "description": "the key"}}, "scripts": {"test": "true"}}}}`})
+	_, err = LoadTestEnv(dir)
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "app.json environments.test") ||
+		!strings.Contains(err.Error(), `"DYNOBOX_CI_UNSET_VAR"`) || strings.Contains(err.Error(), "set it in .env") {
+		t.Fatalf("missing required var: %v", err)
+	}
+}
+
+func TestCopyWorkTreeAndTestCache(t *testing.T) {
+	app := writeCIApp(t, map[string]string{"a/b.txt": "b", "run.sh": "#!/bin/sh\n", ".git/HEAD": "x",
+		"node_modules/m/index.js": "m", ".dynobox/state": "s", "a/node_modules/keep.js": "k"})
+	os.Chmod(filepath.Join(app, "run.sh"), 0o755)
+	os.Symlink("a/b.txt", filepath.Join(app, "link"))
+	sd, err := OpenStateDir(filepath.Join(app, ".dynobox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := t.TempDir()
+	if err := copyWorkTree(app, dest, sd.Path); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"a/b.txt": true, "run.sh": true, "link": true, "a/node_modules/keep.js": true,
+		".git": false, "node_modules": false, ".dynobox": false} {
+		if _, err := os.Lstat(filepath.Join(dest, name)); (err == nil) != want {
+			t.Errorf("%s copied: %v, want %v", name, err == nil, want)
+		}
+	}
+	if fi, _ := os.Stat(filepath.Join(dest, "run.sh")); fi == nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode not kept: %v", fi)
+	}
+	if l, _ := os.Readlink(filepath.Join(dest, "link")); l != "a/b.txt" {
+		t.Errorf("symlink %q", l)
+	}
+
+	// node_modules and its stamp go to the cache after a run and come
+	// back for the next.
+	buildState := t.TempDir()
+	os.MkdirAll(filepath.Join(dest, "node_modules", "m"), 0o755)
+	os.MkdirAll(filepath.Join(buildState, "deps"), 0o700)
+	os.WriteFile(filepath.Join(buildState, nodeStamp), []byte("stamp"), 0o600)
+	saveTestCache(sd, dest, buildState)
+	if _, err := os.Stat(filepath.Join(sd.Path, ciTestCache, "node_modules", "m")); err != nil {
+		t.Fatalf("not cached: %v", err)
+	}
+	next, nextState := t.TempDir(), t.TempDir()
+	restoreTestCache(sd, next, nextState)
+	if _, err := os.Stat(filepath.Join(next, "node_modules", "m")); err != nil {
+		t.Fatalf("not restored: %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(nextState, nodeStamp)); string(data) != "stamp" {
+		t.Fatalf("stamp %q", data)
 	}
 }

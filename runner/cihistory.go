@@ -3,34 +3,56 @@ package runner
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dynobox/dynobox/internal/proc"
 )
 
 // ciRunsFile lists the app's finished test runs, one JSON object a line,
-// oldest first, under the state directory.
-const ciRunsFile = "test-runs.jsonl"
+// oldest first, under the state directory; ciRunsLock, beside it, is the
+// flock every writer holds while it reads, numbers and rewrites the list,
+// so that runs finishing at once (parallel "dynobox ci", other
+// processes) neither lose a record nor share a number.
+const (
+	ciRunsFile = "test-runs.jsonl"
+	ciRunsLock = "test-runs.lock"
+)
 
 // MaxCIRuns is how many test runs the list keeps.
 const MaxCIRuns = 50
 
-// RecordCIRun appends res to the app's list of test runs, dropping the
-// oldest beyond MaxCIRuns.
+// RecordCIRun numbers res (#1, #2, … per state directory, as Heroku CI
+// numbers a pipeline's runs: one more than the last recorded) and appends
+// it to the app's list of test runs, dropping the oldest beyond MaxCIRuns.
 func RecordCIRun(stateDir *StateDir, res *CIResult) error {
+	lf, err := os.OpenFile(stateDir.File(ciRunsLock), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("test runs lock: %w", err)
+	}
+	defer lf.Close() // releases the lock
+	if err := proc.Lock(lf); err != nil {
+		return fmt.Errorf("test runs lock: %w", err)
+	}
 	runs, err := CIRuns(stateDir)
 	if err != nil {
 		return err
+	}
+	res.Number = 1
+	if len(runs) > 0 {
+		res.Number = runs[len(runs)-1].Number + 1
 	}
 	runs = append(runs, *res)
 	if len(runs) > MaxCIRuns {
 		runs = runs[len(runs)-MaxCIRuns:]
 	}
 	path := stateDir.File(ciRunsFile)
-	tmp := path + ".tmp." + res.ID // runs at once do not share it
+	tmp := path + ".tmp" // the lock makes it this writer's alone
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -48,6 +70,24 @@ func RecordCIRun(stateDir *StateDir, res *CIResult) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// FindCIRun is recorded run number n (n <= 0: the last run), nil when
+// the list does not hold it.
+func FindCIRun(stateDir *StateDir, n int) (*CIResult, error) {
+	runs, err := CIRuns(stateDir)
+	if err != nil || len(runs) == 0 {
+		return nil, err
+	}
+	if n <= 0 {
+		return &runs[len(runs)-1], nil
+	}
+	for i := range runs {
+		if runs[i].Number == n {
+			return &runs[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // CIRuns lists the app's recorded test runs, oldest first.
@@ -107,3 +147,9 @@ func makeCIDir(stateDir *StateDir, prefix string) (string, error) {
 
 // MakeCISourceDir is makeCIDir for a --commit checkout.
 func MakeCISourceDir(stateDir *StateDir) (string, error) { return makeCIDir(stateDir, "ci-src-") }
+
+// CIRuns lists the test runs recorded in the app's state directory, for
+// the dashboard's Tests panel while the app runs.
+func (c *Controller) CIRuns() ([]CIResult, error) {
+	return CIRuns(&StateDir{Path: c.StateDir})
+}

@@ -12,7 +12,9 @@ import (
 	"github.com/dynobox/dynobox/runner"
 )
 
-func ciCommands() []*command { return []*command{ciCommand(), ciInfoCommand()} }
+func ciCommands() []*command {
+	return []*command{ciCommand(), ciListCommand(), ciInfoCommand(), ciRerunCommand()}
+}
 
 func ciCommand() *command {
 	c := newCommand("ci", "", "Run the app's tests as Heroku CI does, from app.json environments.test.", `
@@ -43,79 +45,91 @@ add-on or test-setup exits non-zero too and is reported as such.`)
 		if len(args) > 0 {
 			return usagef("ci: unexpected argument %q", args[0])
 		}
-		appDir, err := runner.AppDir(af.dir)
-		if err != nil {
-			return usagef("app directory: %v", err)
-		}
-		stateDir, err := runner.OpenStateDir(af.stateDirPath())
-		if err != nil {
-			return err
-		}
-		srcDir, branch, commitHash := appDir, "", ""
-		if *commit != "" {
-			tmp, err := runner.MakeCISourceDir(stateDir)
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(tmp)
-			srcDir = filepath.Join(tmp, "src")
-			if err := os.Mkdir(srcDir, 0o700); err != nil {
-				return err
-			}
-			if commitHash, branch, err = runner.CheckoutCommit(appDir, *commit, srcDir); err != nil {
-				return err
-			}
-		}
-		te, err := runner.LoadTestEnv(srcDir)
-		if err != nil {
-			return err
-		}
-		session := runner.NewSession()
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		// Should dynobox die, the watchdog stops what the run started.
-		wd, err := runner.StartWatchdog(exe, session)
-		if err != nil {
-			return err
-		}
-		defer wd.Close()
-
-		out := c.stdout
-		if *asJSON {
-			out = c.stderr
-		}
-		if te.Defaulted {
-			fmt.Fprintf(out, "-----> No scripts.test in app.json environments.test: running %s\n", te.Test)
-		}
-		run := &runner.CIRun{AppDir: srcDir, StateDir: stateDir, Session: session, Test: te,
-			Branch: branch, Commit: commitHash, Stdout: out, Stderr: c.stderr}
-		// Ctrl-C ends the run, not dynobox: the add-ons stop and their data
-		// goes, as after any run. The scripts hear it too (from the one-off
-		// dyno, which passes it on).
-		ctx, stop := signal.NotifyContext(c.ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-		defer stop()
-		res, err := run.Run(ctx)
-		if err != nil {
-			return err
-		}
-		if err := runner.RecordCIRun(stateDir, res); err != nil {
-			fmt.Fprintf(c.stderr, "dynobox: record the test run: %v\n", err)
-		}
-		if *asJSON {
-			c.printJSON(res)
-		} else {
-			writeCISummary(c.stdout, res)
-		}
-		return status(res.Exit)
+		return runCI(c, &af, *commit, "", *asJSON)
 	}
 	return c
 }
 
+// runCI is one test run of the app af names: its work tree, or with
+// commit the clean checkout of that git ref (on branch, when the ref is
+// a hash that names none: a rerun's). It records the run, prints the
+// summary and returns the tests' status.
+func runCI(c *command, af *appFlags, commit, branch string, asJSON bool) error {
+	appDir, err := runner.AppDir(af.dir)
+	if err != nil {
+		return usagef("app directory: %v", err)
+	}
+	stateDir, err := runner.OpenStateDir(af.stateDirPath())
+	if err != nil {
+		return err
+	}
+	srcDir, commitHash := appDir, ""
+	if commit != "" {
+		tmp, err := runner.MakeCISourceDir(stateDir)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		srcDir = filepath.Join(tmp, "src")
+		if err := os.Mkdir(srcDir, 0o700); err != nil {
+			return err
+		}
+		var refBranch string
+		if commitHash, refBranch, err = runner.CheckoutCommit(appDir, commit, srcDir); err != nil {
+			return err
+		}
+		if refBranch != "" {
+			branch = refBranch
+		}
+	}
+	te, err := runner.LoadTestEnv(srcDir)
+	if err != nil {
+		return err
+	}
+	session := runner.NewSession()
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// Should dynobox die, the watchdog stops what the run started.
+	wd, err := runner.StartWatchdog(exe, session)
+	if err != nil {
+		return err
+	}
+	defer wd.Close()
+
+	out := c.stdout
+	if asJSON {
+		out = c.stderr
+	}
+	if te.Defaulted {
+		fmt.Fprintf(out, "-----> No scripts.test in app.json environments.test: running %s\n", te.Test)
+	}
+	run := &runner.CIRun{AppDir: srcDir, StateDir: stateDir, Session: session, Test: te,
+		Branch: branch, Commit: commitHash, Stdout: out, Stderr: c.stderr}
+	// Ctrl-C ends the run, not dynobox: the add-ons stop and their data
+	// goes, as after any run. The scripts hear it too (from the one-off
+	// dyno, which passes it on).
+	ctx, stop := signal.NotifyContext(c.ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	res, err := run.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if err := runner.RecordCIRun(stateDir, res); err != nil {
+		fmt.Fprintf(c.stderr, "dynobox: record the test run: %v\n", err)
+	}
+	if asJSON {
+		c.printJSON(res)
+	} else {
+		writeCISummary(c.stdout, res)
+	}
+	return status(res.Exit)
+}
+
 // writeCISummary ends a test run's output: its verdict, then each node's.
 func writeCISummary(w io.Writer, r *runner.CIResult) {
-	fmt.Fprintf(w, "\n=====> Test run %s %s in %s\n", r.ID, r.Status, dur(r.Duration))
+	fmt.Fprintf(w, "\n=====> Test run #%d %s in %s (%s)\n", r.Number, r.Status, dur(r.Duration), r.ID)
 	if r.Status == runner.CICancelled {
 		fmt.Fprintln(w, "       interrupted: the add-ons were stopped and their data deleted")
 	}
@@ -152,36 +166,3 @@ func writeCISummary(w io.Writer, r *runner.CIResult) {
 }
 
 func dur(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
-
-func ciInfoCommand() *command {
-	c := newCommand("ci:info", "", "List the app's last test runs (dynobox ci) with status and duration.", "")
-	var af appFlags
-	af.register(c.flags, false)
-	asJSON := c.flags.Bool("json", false, "print the runs as JSON")
-	c.run = func(c *command, args []string) error {
-		stateDir, err := runner.OpenStateDir(af.stateDirPath())
-		if err != nil {
-			return err
-		}
-		runs, err := runner.CIRuns(stateDir)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			if runs == nil {
-				runs = []runner.CIResult{}
-			}
-			return c.printJSON(runs)
-		}
-		if len(runs) == 0 {
-			fmt.Fprintln(c.stdout, "No test runs yet: run dynobox ci")
-			return nil
-		}
-		for i := len(runs) - 1; i >= 0 && i >= len(runs)-10; i-- {
-			r := runs[i]
-			fmt.Fprintf(c.stdout, "%s  %-9s  %8s  %s  %s  %s\n", r.Started.Local().Format("2006-01-02 15:04:05"), r.Status, dur(r.Duration), r.ID, r.Branch, r.Command)
-		}
-		return nil
-	}
-	return c
-}

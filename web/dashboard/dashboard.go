@@ -106,6 +106,7 @@ func (d *Dashboard) Handler() http.Handler {
 
 	mux.HandleFunc("GET /api/dash/logs", d.serveLogs)
 	mux.HandleFunc("GET /api/dash/stats", d.serveStats)
+	mux.HandleFunc("GET /api/dash/tests", d.serveTests)
 	mux.HandleFunc("POST /api/dash/reveal", d.serveReveal)
 	return d.guard(mux)
 }

@@ -204,3 +204,43 @@ func TestDashboardMaskReply(t *testing.T) {
 		}
 	}
 }
+
+// testRunsApp is a fake app with recorded test runs.
+type testRunsApp struct {
+	App
+	runs []runner.CIResult
+}
+
+func (a testRunsApp) CIRuns() ([]runner.CIResult, error) { return a.runs, nil }
+
+func TestDashboardTestsNewestFirst(t *testing.T) {
+	var runs []runner.CIResult
+	for i := 1; i <= 12; i++ {
+		runs = append(runs, runner.CIResult{Number: i, Status: runner.CISucceeded})
+	}
+	for _, c := range []struct {
+		app  App
+		want []int
+	}{
+		{testRunsApp{newFakeApp(), runs}, []int{12, 11, 10, 9, 8, 7, 6, 5, 4, 3}},
+		{newFakeApp(), []int{}}, // an app without test runs
+	} {
+		srv := httptest.NewServer(New(c.app).Handler())
+		res, err := http.Get(srv.URL + "/api/dash/tests")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []runner.CIResult
+		err = json.NewDecoder(res.Body).Decode(&got)
+		res.Body.Close()
+		srv.Close()
+		if err != nil || res.StatusCode != 200 || len(got) != len(c.want) {
+			t.Fatalf("GET /api/dash/tests: %d %v %+v", res.StatusCode, err, got)
+		}
+		for i, n := range c.want {
+			if got[i].Number != n {
+				t.Errorf("runs[%d] is #%d, want #%d", i, got[i].Number, n)
+			}
+		}
+	}
+}
