@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -54,6 +55,8 @@ type Plan struct {
 	// "./cmd/..."). Empty: GO_INSTALL_PACKAGE_SPEC from the app's env, else
 	// go.mod's "// +heroku install" line, else every main package.
 	GoInstall []string
+	// Buildpacks are the app's buildpack URLs, run in order (Kind Buildpacks).
+	Buildpacks []string
 }
 
 func (p Plan) String() string {
@@ -68,6 +71,8 @@ func (p Plan) String() string {
 		return "Ruby"
 	case Command:
 		return "command " + p.Command
+	case Buildpacks:
+		return "buildpacks " + strings.Join(p.Buildpacks, ", ")
 	}
 	return "no build"
 }
@@ -197,6 +202,8 @@ func (b *builder) run(ctx context.Context) error {
 		return b.pythonBuild(ctx)
 	case Ruby:
 		return b.rubyBuild(ctx)
+	case Buildpacks:
+		return b.buildpacksBuild(ctx)
 	case Command:
 		return b.exec(ctx, b.step("sh -c "+quote(b.plan.Command), "/bin/sh", "-c", b.plan.Command))
 	case None, "":
