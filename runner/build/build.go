@@ -142,6 +142,9 @@ func Run(ctx context.Context, plan Plan, opts Options) (Result, error) {
 	res.ID = b.id
 	b.out.line("-----> Build " + b.id + ": " + plan.String())
 	err = b.run(ctx)
+	if err == nil && !b.slug && plan.Kind != Buildpacks {
+		err = saveRelease("", b.stateDir, builtinRelease(plan.Kind, b.appDir))
+	}
 	res.Duration = time.Since(res.Started)
 	if err != nil {
 		b.discard()

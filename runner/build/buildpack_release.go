@@ -147,14 +147,19 @@ func (r Release) types() []string {
 	return t
 }
 
-// saveRelease writes r where LoadApp (the app's .dynobox) and RuntimeEnv
-// (the state directory) find it; an empty release removes both.
+// saveRelease writes r where ReleaseEnv (the state directory) and, for
+// buildpacks (appDir not ""), LoadApp (the app's .dynobox) find it; an
+// empty release removes it.
 func saveRelease(appDir, stateDir string, r Release) error {
 	raw, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	for _, dir := range []string{filepath.Join(appDir, ".dynobox"), stateDir} {
+	dirs := []string{stateDir}
+	if appDir != "" {
+		dirs = append(dirs, filepath.Join(appDir, ".dynobox"))
+	}
+	for _, dir := range dirs {
 		path := filepath.Join(dir, ReleaseFile)
 		if len(r.ProcessTypes) == 0 && len(r.ConfigVars) == 0 && len(r.Addons) == 0 {
 			os.Remove(path)

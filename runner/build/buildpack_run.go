@@ -43,9 +43,7 @@ func (b *builder) buildpacksBuild(ctx context.Context) error {
 			}
 			b.binaries = append(b.binaries, sub.binaries...)
 			b.stage = sub.stage
-			if kind == Node && isFile(filepath.Join(b.appDir, "package.json")) {
-				rel.merge(Release{ProcessTypes: map[string]string{"web": "npm start"}})
-			}
+			rel.merge(builtinRelease(kind, b.appDir))
 			continue
 		}
 		sum := sha256.Sum256([]byte(url))

@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Heroku's classic buildpack API: local buildpacks named in app.json run
+// bin/detect, bin/compile and bin/release; the release's default process
+// types run when there is no Procfile.
+
+// writeBuildpackDir makes an executable-script buildpack.
+func writeBuildpackDir(t *testing.T, scripts map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range scripts {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestBuildpackDefaultProcessTypesServeWeb(t *testing.T) {
+	t.Parallel()
+	// The first buildpack, a git repository on disk named at a tag,
+	// exports a variable the second one's compile sees.
+	first := writeBuildpackDir(t, map[string]string{
+		"bin/detect":  "#!/bin/sh\necho Exporter\n",
+		"bin/compile": "#!/bin/sh\necho '       exporting FROM_FIRST'\n",
+		"export":      "export FROM_FIRST=passed-along\n",
+	})
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main", first},
+		{"-C", first, "add", "-A"},
+		{"-C", first, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "bp"},
+		{"-C", first, "tag", "v1"},
+	} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	second := writeBuildpackDir(t, map[string]string{
+		"bin/detect": "#!/bin/sh\n[ -f \"$1/site.txt\" ] && echo Tiny\n",
+		"bin/compile": "#!/bin/sh\nset -e\nmkdir -p \"$1/public\"\n" +
+			"echo \"greeting=$(cat \"$3/GREETING\") from_first=$FROM_FIRST site=$(cat \"$1/site.txt\")\" > \"$1/public/index.html\"\n" +
+			"echo '       wrote public/index.html'\n",
+		"bin/release": "#!/bin/sh\ncat <<'EOF'\n---\naddons: []\ndefault_process_types:\n  web: cd public && exec python3 -m http.server $PORT --bind 127.0.0.1\n" +
+			"config_vars:\n  TINY_DEFAULT: from-release\nEOF\n",
+	})
+	dir := writeApp(t, map[string]string{
+		"site.txt": "tiny",
+		"app.json": `{"buildpacks":[{"url":"file://` + first + `#v1"},{"url":"` + second + `"}],` +
+			`"env":{"GREETING":{"value":"hello-config"}}}`,
+	})
+	port := freePort(t)
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port))
+	p.waitOutput("State changed from starting to up")
+	for _, want := range []string{"-----> Exporter app detected", "-----> Tiny app detected", "wrote public/index.html",
+		"-----> Discovering process types", "Default types for buildpack -> web"} {
+		if !p.hasOutput(want) {
+			t.Errorf("build log lacks %q:\n%s", want, p.out)
+		}
+	}
+	if got := httpGet(t, port); !strings.Contains(got, "greeting=hello-config from_first=passed-along site=tiny") {
+		t.Fatalf("web served %q\n%s", got, p.out)
+	}
+	stopApp(t, p)
+	out, stderr, code := runDynobox(t, dir, "run", "echo tiny=$TINY_DEFAULT")
+	if code != 0 || out != "tiny=from-release\n" {
+		t.Fatalf("release config_vars in a one-off: %q %s exit %d", out, stderr, code)
+	}
+}
