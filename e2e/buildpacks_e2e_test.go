@@ -77,3 +77,37 @@ func TestBuildpackDefaultProcessTypesServeWeb(t *testing.T) {
 		t.Fatalf("release config_vars in a one-off: %q %s exit %d", out, stderr, code)
 	}
 }
+
+func TestBuildpacksVerbs(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{".buildpacks": "heroku/python\n"})
+	bp := writeBuildpackDir(t, map[string]string{"bin/compile": "#!/bin/sh\n"})
+	run := func(want int, args ...string) string {
+		t.Helper()
+		out, stderr, code := runDynobox(t, dir, args...)
+		if code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, stderr)
+		}
+		return out + stderr
+	}
+	name := filepath.Base(dir)
+	if got := run(0, "buildpacks"); got != "=== "+name+" Buildpack URL\n\nheroku/python\n" {
+		t.Fatalf("from .buildpacks: %q", got)
+	}
+	run(0, "buildpacks:set", "heroku/nodejs")
+	run(0, "buildpacks:add", "-i", "1", bp)
+	if got := run(0, "buildpacks"); got != "=== "+name+" Buildpack URLs\n\n1. "+bp+"\n2. heroku/nodejs\n" {
+		t.Fatalf("after set and add: %q", got)
+	}
+	if got := run(2, "buildpacks:add", "https://github.com/someone/buildpack.git"); !strings.Contains(got, "needs the network") {
+		t.Fatalf("network buildpack: %q", got)
+	}
+	run(2, "buildpacks:remove", "-i", "5")
+	if got := run(0, "buildpacks:remove", "heroku/nodejs"); !strings.Contains(got, "Buildpack removed. Next release on "+name+" will use "+bp+".") {
+		t.Fatalf("remove: %q", got)
+	}
+	run(0, "buildpacks:clear")
+	if got := run(0, "buildpacks"); !strings.Contains(got, "heroku/python") {
+		t.Fatalf("after clear, .buildpacks counts again: %q", got)
+	}
+}
