@@ -111,3 +111,20 @@ func TestBuildpacksVerbs(t *testing.T) {
 		t.Fatalf("after clear, .buildpacks counts again: %q", got)
 	}
 }
+
+// A version pin the installed toolchain does not meet is named in the
+// build log, with the version that builds the app instead.
+func TestPinMismatchIsNamedInTheBuildLog(t *testing.T) {
+	t.Parallel()
+	dir := writeApp(t, map[string]string{
+		"go.mod":   "module pinned\n\n// +heroku goVersion go1.10\ngo 1.21\n",
+		"main.go":  "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"pinned app ran\") }\n",
+		"Procfile": "worker: pinned; exec sleep 1000\n",
+	})
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(freePort(t)))
+	p.waitOutput("pinned app ran")
+	if !p.hasOutput("Version mismatch: the app asks for go 1.10 (go.mod's // +heroku goVersion); go 1.") {
+		t.Fatalf("no mismatch line:\n%s", p.out)
+	}
+	stopApp(t, p)
+}

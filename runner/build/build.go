@@ -196,6 +196,7 @@ func newBuilder(plan Plan, opts Options) (*builder, error) {
 }
 
 func (b *builder) run(ctx context.Context) error {
+	b.notePins(ctx, b.plan.Kind)
 	switch b.plan.Kind {
 	case Go:
 		return b.goBuild(ctx)
