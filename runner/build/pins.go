@@ -94,7 +94,7 @@ func rangeMatches(r, have string) bool {
 	if r == "" || r == "*" || r == "x" {
 		return true
 	}
-	r = opSpace.ReplaceAllString(r, "$1") // "~> 3.1", ">= 18"
+	r = opSpace.ReplaceAllString(r, "$1")    // "~> 3.1", ">= 18"
 	for _, part := range strings.Fields(r) { // ">=18 <21": every part holds
 		op := strings.TrimRight(part, "0123456789.xX*")
 		v := strings.TrimSuffix(strings.TrimSuffix(strings.TrimRight(part[len(op):], "xX*"), "."), ".")
