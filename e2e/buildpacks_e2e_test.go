@@ -128,3 +128,31 @@ func TestPinMismatchIsNamedInTheBuildLog(t *testing.T) {
 	}
 	stopApp(t, p)
 }
+
+// A push builds with the buildpacks buildpacks:set chose, and the pushed
+// release runs their default process types.
+func TestGitPushUsesBuildpacksSet(t *testing.T) {
+	t.Parallel()
+	bp := writeBuildpackDir(t, map[string]string{
+		"bin/detect":  "#!/bin/sh\necho Pushed\n",
+		"bin/compile": "#!/bin/sh\nmkdir -p \"$1/public\" && echo \"pushed site $(cat \"$1/site.txt\")\" > \"$1/public/index.html\"\n",
+		"bin/release": "#!/bin/sh\nprintf 'default_process_types:\\n  web: cd public && exec python3 -m http.server $PORT --bind 127.0.0.1\\n'\n",
+	})
+	dir := writeApp(t, map[string]string{"site.txt": "v1"})
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	commitAll(t, dir, "v1")
+	if out, stderr, code := runDynobox(t, dir, "buildpacks:set", bp); code != 0 {
+		t.Fatalf("buildpacks:set: %s %s", out, stderr)
+	}
+	if _, stderr, code := runDynobox(t, dir, "git:remote", "-r", "box"); code != 0 {
+		t.Fatalf("git:remote: %s", stderr)
+	}
+	out, code := gitRun(t, dir, "push", "box", "main")
+	if code != 0 || !strings.Contains(out, "Pushed app detected") || !strings.Contains(out, "Default types for buildpack -> web") {
+		t.Fatalf("git push: exit %d\n%s", code, out)
+	}
+	port := freePort(t)
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port))
+	waitPrefix(t, p, "http://127.0.0.1:"+strconv.Itoa(port)+"/", "pushed site v1")
+	stopApp(t, p)
+}

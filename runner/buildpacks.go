@@ -26,6 +26,12 @@ func withDefaultTypes(pf *procfile.Procfile, dir, explicit string) *procfile.Pro
 	if pf == nil || explicit != "" || !hasBuildpacks(dir) {
 		return pf
 	}
+	return releaseDefaults(pf, dir)
+}
+
+// releaseDefaults adds the default process types that the buildpack build
+// of the app (or slug) in dir saved in dir/.dynobox, when pf lacks web.
+func releaseDefaults(pf *procfile.Procfile, dir string) *procfile.Procfile {
 	if _, ok := pf.Lookup("web"); ok {
 		return pf
 	}
@@ -50,6 +56,20 @@ func withDefaultTypes(pf *procfile.Procfile, dir, explicit string) *procfile.Pro
 		}
 	}
 	return out
+}
+
+// pushPlan is plan with the buildpacks the verbs set (kept in the state
+// directory when it is the app's .dynobox): a push builds with them too,
+// as Heroku's buildpacks:set applies to the next push.
+func pushPlan(plan build.Plan, stateDir string) build.Plan {
+	if filepath.Base(stateDir) != ".dynobox" {
+		return plan
+	}
+	urls, source, err := build.BuildpackList(filepath.Dir(stateDir))
+	if err != nil || source != build.BuildpacksFile {
+		return plan
+	}
+	return build.Plan{Kind: build.Buildpacks, Buildpacks: urls}
 }
 
 // applyWorkTreeProcfile switches the dynos to the work tree's Procfile

@@ -155,7 +155,10 @@ func saveRelease(appDir, stateDir string, r Release) error {
 	if err != nil {
 		return err
 	}
-	dirs := []string{stateDir}
+	var dirs []string
+	if stateDir != "" {
+		dirs = append(dirs, stateDir)
+	}
 	if appDir != "" {
 		dirs = append(dirs, filepath.Join(appDir, ".dynobox"))
 	}

@@ -94,6 +94,9 @@ func (b *builder) buildpacksBuild(ctx context.Context) error {
 	} else {
 		b.out.line("       No default process types; the Procfile declares them")
 	}
+	if b.slug {
+		return saveRelease(b.appDir, "", rel) // in the slug; the work tree's stays
+	}
 	return saveRelease(b.appDir, b.stateDir, rel)
 }
 
