@@ -73,7 +73,7 @@ func LoadApp(opts LoadOptions) (*App, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && exists(filepath.Join(dir, "package.json")):
 		pf, _, _ = procfile.Parse("Procfile", strings.NewReader("web: npm start\n"))
-	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && opts.ProcfileOptional:
+	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && (opts.ProcfileOptional || hasBuildpacks(dir)):
 		pf = &procfile.Procfile{}
 	case errors.Is(err, fs.ErrNotExist):
 		problems = append(problems, fmt.Errorf("%s: no Procfile found; create one with a line like \"web: ./server\", or pass -f PATH", displayPath(pfPath)))
@@ -82,7 +82,7 @@ func LoadApp(opts LoadOptions) (*App, error) {
 	default:
 		app.ProcfilePath = pfPath
 	}
-	app.Procfile = pf
+	app.Procfile = withDefaultTypes(pf, dir, opts.ProcfilePath)
 	app.Warnings = append(app.Warnings, warns...)
 
 	// Env files: later files win; expansion sees the OS environment.

@@ -78,9 +78,9 @@ func LoadTestEnv(appDir string) (*TestEnv, error) {
 			te.Nodes = f.Quantity
 		}
 		for i, bp := range sub.Buildpacks {
-			k := buildpackKind(bp.URL)
-			if k == "" {
-				return nil, &InputError{fmt.Errorf("%s environments.test buildpacks[%d]: dynobox cannot run the buildpack %q: it builds with its own heroku/go, heroku/nodejs, heroku/python and heroku/ruby; remove the others from environments.test.buildpacks (or install what they add on this machine)", path, i, bp.URL)}
+			k, ok := build.BuiltinKind(bp.URL)
+			if !ok {
+				return nil, &InputError{fmt.Errorf("%s environments.test buildpacks[%d]: dynobox cannot run the buildpack %q: it builds with its own heroku/go, heroku/nodejs, heroku/python, heroku/ruby, heroku/java, heroku/gradle, heroku/scala, heroku/clojure and heroku/php; remove the others from environments.test.buildpacks (or install what they add on this machine)", path, i, bp.URL)}
 			}
 			te.Build = &build.Plan{Kind: k} // the last language wins
 		}
@@ -125,21 +125,6 @@ func ciEnvHint(err error) error {
 		out[i] = p
 	}
 	return out
-}
-
-// buildpackKind is the language of Heroku's official buildpack url
-// ("heroku/go", "https://github.com/heroku/heroku-buildpack-go"), ""
-// for others (apt, the CLI…), which dynobox does not run.
-func buildpackKind(url string) build.Kind {
-	name := strings.TrimSuffix(strings.TrimRight(url, "/"), ".git")
-	name = name[strings.LastIndexByte(name, '/')+1:]
-	name = strings.TrimPrefix(name, "heroku-buildpack-")
-	for _, k := range []build.Kind{build.Go, build.Node, build.Python, build.Ruby} {
-		if name == string(k) {
-			return k
-		}
-	}
-	return ""
 }
 
 // defaultTestCommand is the test command Heroku CI's buildpack for kind

@@ -148,8 +148,8 @@ func TestLoadTestEnvBuildpacksChooseTheLanguage(t *testing.T) {
 		t.Fatalf("%+v %v", te, err)
 	}
 	for url, want := range map[string]build.Kind{"heroku/nodejs": build.Node, "https://github.com/heroku/heroku-buildpack-ruby.git": build.Ruby,
-		"heroku/python": build.Python, "heroku/go": build.Go, "https://github.com/heroku/heroku-buildpack-apt": ""} {
-		if got := buildpackKind(url); got != want {
+		"heroku/python": build.Python, "heroku/go": build.Go, "heroku/java": build.Java, "https://github.com/heroku/heroku-buildpack-apt": ""} {
+		if got, _ := build.BuiltinKind(url); got != want {
 			t.Errorf("%s: %q, want %q", url, got, want)
 		}
 	}

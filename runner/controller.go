@@ -103,7 +103,7 @@ func (c *Controller) Env() ([]string, error) {
 	if _, ok := c.currentIsSlug(); ok {
 		return c.slugEnv(env), nil // the slug's own virtualenv, per dyno
 	}
-	return build.RuntimeEnv(env, c.StateDir), nil
+	return build.ReleaseEnv(build.RuntimeEnv(env, c.StateDir), c.StateDir), nil
 }
 
 // ComposeEnv layers the environment in precedence order: the OS

@@ -257,6 +257,7 @@ func (in *Instance) deploy(ctx context.Context) error {
 	if err := in.sup.Start(); err != nil {
 		return err
 	}
+	in.ctl.applyWorkTreeProcfile() // default process types of a first buildpack build
 	in.onExit(func() error { in.stopDynos(); return nil })
 	in.phase(PhaseRunning)
 	close(dynosLaunched)

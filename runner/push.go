@@ -82,6 +82,7 @@ func BuildPush(ctx context.Context, o PushOptions) (PushResult, error) {
 	if err != nil {
 		return res, err
 	}
+	plan = pushPlan(plan, sd.Path)
 	if plan.Kind != build.None {
 		o.Log("-----> " + plan.String() + " app detected")
 	}

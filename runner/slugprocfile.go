@@ -21,13 +21,16 @@ func slugProcfile(stateDir, id string) *procfile.Procfile {
 	if err != nil {
 		return nil
 	}
-	f, err := os.Open(filepath.Join(dir, "Procfile"))
-	if err != nil {
-		return nil
+	pf := &procfile.Procfile{Path: "Procfile"}
+	if f, err := os.Open(filepath.Join(dir, "Procfile")); err == nil {
+		pf, _, err = procfile.Parse("Procfile", f)
+		f.Close()
+		if err != nil || pf == nil {
+			return nil
+		}
 	}
-	defer f.Close()
-	pf, _, err := procfile.Parse("Procfile", f)
-	if err != nil || pf == nil || len(pf.Entries) == 0 {
+	pf = releaseDefaults(pf, dir) // a pushed buildpack build's default process types
+	if len(pf.Entries) == 0 {
 		return nil
 	}
 	return pf

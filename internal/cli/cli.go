@@ -106,6 +106,7 @@ func commands() []*command {
 	cmds = append(cmds, addonCommands()...)
 	cmds = append(cmds, gitCommands()...)
 	cmds = append(cmds, ciCommands()...)
+	cmds = append(cmds, buildpacksCommands()...)
 	return append(cmds, versionCommand())
 }
 

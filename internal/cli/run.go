@@ -78,7 +78,7 @@ add-ons throwaway data that is deleted afterwards.`)
 				pf = sr.Procfile
 			}
 		} else {
-			env = build.RuntimeEnv(env, stateDir.Path)
+			env = build.ReleaseEnv(build.RuntimeEnv(env, stateDir.Path), stateDir.Path)
 		}
 		if len(args) == 1 { // "dynobox run worker" runs the Procfile's worker command, as on Heroku
 			if e, ok := pf.Lookup(args[0]); ok {

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -63,6 +64,8 @@ type Plan struct {
 	// "./cmd/..."). Empty: GO_INSTALL_PACKAGE_SPEC from the app's env, else
 	// go.mod's "// +heroku install" line, else every main package.
 	GoInstall []string
+	// Buildpacks are the app's buildpack URLs, run in order (Kind Buildpacks).
+	Buildpacks []string
 }
 
 func (p Plan) String() string {
@@ -87,6 +90,8 @@ func (p Plan) String() string {
 		return "PHP"
 	case Command:
 		return "command " + p.Command
+	case Buildpacks:
+		return "buildpacks " + strings.Join(p.Buildpacks, ", ")
 	}
 	return "no build"
 }
@@ -162,6 +167,17 @@ func Run(ctx context.Context, plan Plan, opts Options) (Result, error) {
 	res.ID = b.id
 	b.out.line("-----> Build " + b.id + ": " + plan.String())
 	err = b.run(ctx)
+	if err == nil && plan.Kind != Buildpacks {
+		// a built-in's release: its runtime env and default process types
+		// (a Spring Boot jar's web), kept where a buildpack's would be
+		rel := builtinRelease(plan.Kind, b.appDir)
+		rel.merge(Release{ProcessTypes: b.defaults})
+		if b.slug {
+			err = saveRelease(b.appDir, "", rel)
+		} else {
+			err = saveRelease("", b.stateDir, rel)
+		}
+	}
 	res.Duration = time.Since(res.Started)
 	if err != nil {
 		b.discard()
@@ -214,6 +230,7 @@ func newBuilder(plan Plan, opts Options) (*builder, error) {
 }
 
 func (b *builder) run(ctx context.Context) error {
+	b.notePins(ctx, b.plan.Kind)
 	switch b.plan.Kind {
 	case Go:
 		return b.goBuild(ctx)
@@ -233,6 +250,8 @@ func (b *builder) run(ctx context.Context) error {
 		return b.leinBuild(ctx)
 	case PHP:
 		return b.phpBuild(ctx)
+	case Buildpacks:
+		return b.buildpacksBuild(ctx)
 	case Command:
 		return b.exec(ctx, b.step("sh -c "+quote(b.plan.Command), "/bin/sh", "-c", b.plan.Command))
 	case None, "":

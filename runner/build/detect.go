@@ -34,6 +34,9 @@ func Detect(appDir string) (Plan, error) {
 	if _, err := os.Stat(appDir); err != nil {
 		return Plan{}, err
 	}
+	if urls, _, err := BuildpackList(appDir); err != nil || len(urls) > 0 {
+		return Plan{Kind: Buildpacks, Buildpacks: urls}, err
+	}
 	for _, d := range detectOrder {
 		for _, f := range d.files {
 			if hasFile(appDir, f) {

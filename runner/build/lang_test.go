@@ -166,6 +166,11 @@ func TestMavenCommand(t *testing.T) {
 	if !reflect.DeepEqual(res.DefaultProcessTypes, want) {
 		t.Errorf("default process types %v", res.DefaultProcessTypes)
 	}
+	// ... and the release the runner reads (as a buildpack's bin/release)
+	// carries it, so an app with no Procfile web runs the jar.
+	if got := LoadRelease(state).ProcessTypes; !reflect.DeepEqual(got, want) {
+		t.Errorf("saved release's process types %v, want %v", got, want)
+	}
 	if !strings.Contains(logs.text(), "Running: ./mvnw -B") {
 		t.Errorf("log:\n%s", logs.text())
 	}
