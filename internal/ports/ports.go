@@ -10,18 +10,49 @@ package ports
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 )
 
-// Pick returns a port on 127.0.0.1 that the kernel reports free now.
+// Pick returns a port on 127.0.0.1 that the kernel reports free now. It
+// draws above the kernel's ephemeral range (ip_local_port_range, 32768 to
+// 60999 by default) where it can: a port from that range can be handed,
+// before the caller binds it, to any outgoing connection on the machine
+// (a dyno's, the router's own to dynos), and then the dyno fails with
+// "address in use". Below the range are the ports people choose.
 func Pick() (int, error) {
+	if lo := ephemeralHigh() + 1; lo > 1 && 65536-lo >= 1000 {
+		for range 64 {
+			port := lo + rand.IntN(65536-lo)
+			if Available(port) {
+				return port, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralHigh is the last port of the kernel's ephemeral range (60999
+// by default on Linux), 0 when it cannot be read.
+func ephemeralHigh() int {
+	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw))
+	if len(f) != 2 {
+		return 0
+	}
+	high, _ := strconv.Atoi(f[1])
+	return high
 }
 
 // Available reports whether 127.0.0.1:port can be bound now.

@@ -15,6 +15,11 @@ func TestPickAndAvailable(t *testing.T) {
 	if port <= 0 || port > 65535 {
 		t.Fatalf("Pick returned port %d", port)
 	}
+	// Above the ephemeral range, where outgoing connections cannot take
+	// it before the caller binds it.
+	if high := ephemeralHigh(); high > 0 && 65535-high >= 1000 && port <= high {
+		t.Errorf("Pick returned %d, inside the ephemeral range (up to %d)", port, high)
+	}
 	// A port someone listens on is not available; once closed, it is.
 	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
