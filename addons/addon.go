@@ -4,8 +4,10 @@
 //
 // Its contract: every add-on is one Addon — Start returns once it accepts
 // connections (or with the reason it cannot), Env is its config vars, Stop
-// is bounded by its context — and a Set starts several at once and, when
-// one fails, stops those that started. It never prints nor exits: an
+// is bounded by its context — and a Set runs several: Set.Run starts them
+// at once (when one fails, it stops those that started), closes Ready when
+// all are up, and stops them all, added ones too, when its context ends,
+// returning what failed to stop. It never prints nor exits: an
 // add-on's own output goes to the log function it is given.
 package addons
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // State of an add-on in a Set, as `dynobox addons` shows it.
@@ -31,26 +32,70 @@ type Destroyer interface {
 }
 
 // Set is the add-ons of one app: started together before any dyno, stopped
-// together after the dynos.
+// together after the dynos. Its one lifecycle is Run: Ready closes when
+// every add-on accepts connections; Add, Remove and Destroy change the set
+// while it runs.
 type Set struct {
-	mu     sync.Mutex
-	list   []Addon
-	states map[string]string
+	// StopTimeout bounds the stop of each add-on once Run's context ends
+	// (a Redis writing its last snapshot); zero means 30 seconds.
+	StopTimeout time.Duration
+
+	mu      sync.Mutex
+	list    []Addon
+	states  map[string]string
+	ran     bool
+	stopped bool // Run is stopping: Add refuses, so nothing outlives it
+	ready   chan struct{}
+	adding  sync.WaitGroup // Adds under way
 }
 
-// NewSet holds list; nothing starts until Start.
+// NewSet holds list; nothing starts until Run.
 func NewSet(list ...Addon) *Set {
-	s := &Set{list: list, states: map[string]string{}}
+	s := &Set{list: list, states: map[string]string{}, ready: make(chan struct{})}
 	for _, a := range list {
 		s.states[a.Name()] = StateStopped
 	}
 	return s
 }
 
-// Start starts every add-on at once and returns when all accept
-// connections. If any fails, the ones that started are stopped again and
-// the error names the add-on and the cause.
-func (s *Set) Start(ctx context.Context) error {
+// Ready is closed once Run has started every add-on.
+func (s *Set) Ready() <-chan struct{} { return s.ready }
+
+// Run starts every add-on at once and closes Ready when all accept
+// connections; if one fails, it stops those that started and returns the
+// error, which names the add-on and the cause (Ready stays open). Once up,
+// it runs until ctx ends, then stops every add-on in the set — those
+// Added meanwhile too — each within StopTimeout, and returns an error
+// naming each add-on whose stop failed (a Redis that could not save its
+// last writes), so the caller can exit non-zero. A Set runs once.
+func (s *Set) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.ran {
+		s.mu.Unlock()
+		return errors.New("add-ons: a set runs once")
+	}
+	s.ran = true
+	s.mu.Unlock()
+	if err := s.start(ctx); err != nil {
+		s.mu.Lock()
+		s.stopped = true
+		s.mu.Unlock()
+		return err
+	}
+	close(s.ready)
+	<-ctx.Done()
+	timeout := s.StopTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	return s.stop(stopCtx)
+}
+
+// start starts every add-on at once; if any fails, the ones that started
+// are stopped again.
+func (s *Set) start(ctx context.Context) error {
 	s.mu.Lock()
 	list := append([]Addon(nil), s.list...)
 	for _, a := range list {
@@ -77,7 +122,7 @@ func (s *Set) Start(ctx context.Context) error {
 	if first != nil {
 		for i, a := range list {
 			if errs[i] == nil {
-				a.Stop(context.Background())
+				a.Stop(context.WithoutCancel(ctx))
 				s.mu.Lock()
 				s.states[a.Name()] = StateStopped
 				s.mu.Unlock()
@@ -97,25 +142,32 @@ func (s *Set) setState(name string, err error) {
 	}
 }
 
-// Add starts one more add-on and keeps it in the set.
+// Add starts one more add-on and keeps it in the set, which stops it with
+// the others when Run ends. It fails once Run is stopping; a stop that
+// begins while Add starts an add-on waits for the start.
 func (s *Set) Add(ctx context.Context, a Addon) error {
 	s.mu.Lock()
-	for _, x := range s.list {
-		if x.Name() == a.Name() {
-			s.mu.Unlock()
-			return fmt.Errorf("an add-on named %s exists already", a.Name())
-		}
+	if s.stopped {
+		s.mu.Unlock()
+		return errors.New("the add-ons are stopping")
+	}
+	if _, ok := s.states[a.Name()]; ok {
+		s.mu.Unlock()
+		return fmt.Errorf("an add-on named %s exists already", a.Name())
 	}
 	s.states[a.Name()] = StateStarting
+	s.adding.Add(1)
 	s.mu.Unlock()
+	defer s.adding.Done()
 	err := a.Start(ctx)
-	s.setState(a.Name(), err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
+		delete(s.states, a.Name())
 		return fmt.Errorf("add-on %s: %w", a.Name(), err)
 	}
-	s.mu.Lock()
+	s.states[a.Name()] = StateUp
 	s.list = append(s.list, a)
-	s.mu.Unlock()
 	return nil
 }
 
@@ -130,8 +182,10 @@ func (s *Set) Destroy(ctx context.Context, name string) (Addon, error) {
 	return s.remove(ctx, name, true)
 }
 
-func (s *Set) remove(ctx context.Context, name string, destroy bool) (Addon, error) {
+// drop forgets the add-on called name and returns it (nil if none).
+func (s *Set) drop(name string) Addon {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	var found Addon
 	for i, a := range s.list {
 		if a.Name() == name {
@@ -141,7 +195,11 @@ func (s *Set) remove(ctx context.Context, name string, destroy bool) (Addon, err
 		}
 	}
 	delete(s.states, name)
-	s.mu.Unlock()
+	return found
+}
+
+func (s *Set) remove(ctx context.Context, name string, destroy bool) (Addon, error) {
+	found := s.drop(name)
 	if found == nil {
 		return nil, fmt.Errorf("no add-on named %q", name)
 	}
@@ -151,10 +209,13 @@ func (s *Set) remove(ctx context.Context, name string, destroy bool) (Addon, err
 	return found, found.Stop(ctx)
 }
 
-// Stop stops every add-on, in parallel, each bounded by ctx. Its error
-// names each add-on whose stop failed (a Redis that could not save its
-// last writes, say), so the caller can exit non-zero.
-func (s *Set) Stop(ctx context.Context) error {
+// stop stops every add-on, in parallel, each bounded by ctx, and joins
+// their errors.
+func (s *Set) stop(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.adding.Wait()
 	s.mu.Lock()
 	list := append([]Addon(nil), s.list...)
 	s.mu.Unlock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner/state"
@@ -52,16 +51,13 @@ func OneOffAddons(ctx context.Context, app *App, appDir string, stateDir *StateD
 		unlock()
 		return nil, none, err
 	}
-	startCtx, cancel := context.WithTimeout(ctx, AddonStartTimeout)
-	defer cancel()
-	if err := set.Start(startCtx); err != nil {
+	stopAddons, err := startAddons(ctx, set)
+	if err != nil {
 		unlock()
 		return nil, none, err
 	}
 	stop = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		set.Stop(ctx)
+		stopAddons()
 		if ephemeral {
 			os.RemoveAll(addonDir)
 		}
