@@ -74,17 +74,8 @@ func (in *Instance) openLogs(context.Context) error {
 	return nil
 }
 
-// goRun runs run on a goroutine of its own until the stop it returns
-// (for onExit) ends it and waits for it.
-func (in *Instance) goRun(run func(context.Context) error) (stop func() error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	return func() error {
-		cancel()
-		return <-done
-	}
-}
+// goRun is the package's goRun, for onExit.
+func (in *Instance) goRun(run func(context.Context) error) (stop func() error) { return goRun(run) }
 
 type discard struct{}
 
