@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // State of an add-on in a Set, as `dynobox addons` shows it.
@@ -34,14 +33,11 @@ type Destroyer interface {
 // Set is the add-ons of one app: started together before any dyno, stopped
 // together after the dynos. Its one lifecycle is Run: Ready closes when
 // every add-on accepts connections; Add, Remove and Destroy change the set
-// while it runs.
+// while it runs. Each add-on runs its own Run on a goroutine of the set's.
 type Set struct {
-	// StopTimeout bounds the stop of each add-on once Run's context ends
-	// (a Redis writing its last snapshot); zero means 30 seconds.
-	StopTimeout time.Duration
-
 	mu      sync.Mutex
 	list    []Addon
+	runs    map[string]*addonRun
 	states  map[string]string
 	ran     bool
 	stopped bool // Run is stopping: Add refuses, so nothing outlives it
@@ -49,9 +45,27 @@ type Set struct {
 	adding  sync.WaitGroup // Adds under way
 }
 
+// addonRun is one add-on's Run under way: cancel ends it, done has its
+// result.
+type addonRun struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// end ends the run and waits for its result, or for ctx to end first.
+func (r *addonRun) end(ctx context.Context) error {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("not stopped: %w", context.Cause(ctx))
+	}
+}
+
 // NewSet holds list; nothing starts until Run.
 func NewSet(list ...Addon) *Set {
-	s := &Set{list: list, states: map[string]string{}, ready: make(chan struct{})}
+	s := &Set{list: list, runs: map[string]*addonRun{}, states: map[string]string{}, ready: make(chan struct{})}
 	for _, a := range list {
 		s.states[a.Name()] = StateStopped
 	}
@@ -62,10 +76,10 @@ func NewSet(list ...Addon) *Set {
 func (s *Set) Ready() <-chan struct{} { return s.ready }
 
 // Run starts every add-on at once and closes Ready when all accept
-// connections; if one fails, it stops those that started and returns the
-// error, which names the add-on and the cause (Ready stays open). Once up,
-// it runs until ctx ends, then stops every add-on in the set — those
-// Added meanwhile too — each within StopTimeout, and returns an error
+// connections; if one fails, or ctx ends first, it stops those that
+// started and returns the error, which names the add-on and the cause
+// (Ready stays open). Once up, it runs until ctx ends, then stops every
+// add-on in the set — those Added meanwhile too — and returns an error
 // naming each add-on whose stop failed (a Redis that could not save its
 // last writes), so the caller can exit non-zero. A Set runs once.
 func (s *Set) Run(ctx context.Context) error {
@@ -75,32 +89,7 @@ func (s *Set) Run(ctx context.Context) error {
 		return errors.New("add-ons: a set runs once")
 	}
 	s.ran = true
-	s.mu.Unlock()
-	if err := s.start(ctx); err != nil {
-		s.mu.Lock()
-		s.stopped = true
-		s.mu.Unlock()
-		return err
-	}
-	close(s.ready)
-	<-ctx.Done()
-	timeout := s.StopTimeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	return s.stop(stopCtx)
-}
-
-// start starts every add-on at once; if any fails, the ones that started
-// are stopped again.
-func (s *Set) start(ctx context.Context) error {
-	s.mu.Lock()
 	list := append([]Addon(nil), s.list...)
-	for _, a := range list {
-		s.states[a.Name()] = StateStarting
-	}
 	s.mu.Unlock()
 	errs := make([]error, len(list))
 	var wg sync.WaitGroup
@@ -108,8 +97,7 @@ func (s *Set) start(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = a.Start(ctx)
-			s.setState(a.Name(), errs[i])
+			errs[i] = s.launch(ctx, a)
 		}()
 	}
 	wg.Wait()
@@ -120,31 +108,58 @@ func (s *Set) start(ctx context.Context) error {
 		}
 	}
 	if first != nil {
-		for i, a := range list {
-			if errs[i] == nil {
-				a.Stop(context.WithoutCancel(ctx))
-				s.mu.Lock()
-				s.states[a.Name()] = StateStopped
-				s.mu.Unlock()
-			}
-		}
+		s.stop()
+		return first
 	}
-	return first
+	close(s.ready)
+	<-ctx.Done()
+	return s.stop()
 }
 
-func (s *Set) setState(name string, err error) {
+// launch runs a on a goroutine and returns once it accepts connections, or
+// with the reason it cannot (its start failed, or ctx ended first: then it
+// is stopped). The add-on's own context is not ctx: it runs until the set
+// ends it.
+func (s *Set) launch(ctx context.Context, a Addon) error {
+	s.mu.Lock()
+	s.states[a.Name()] = StateStarting
+	s.mu.Unlock()
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &addonRun{cancel: cancel, done: make(chan error, 1)}
+	up := make(chan struct{})
+	go func() {
+		var once sync.Once
+		r.done <- a.Run(runCtx, func() { once.Do(func() { close(up) }) })
+	}()
+	var err error
+	select {
+	case <-up:
+	case err = <-r.done:
+		if err == nil {
+			err = errors.New("stopped before it was ready")
+		}
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+		if serr := r.end(context.Background()); serr != nil {
+			err = fmt.Errorf("%w: %w", err, serr)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.states[name] = StateFailed
-	} else {
-		s.states[name] = StateUp
+		s.states[a.Name()] = StateFailed
+		cancel()
+		return err
 	}
+	s.states[a.Name()] = StateUp
+	s.runs[a.Name()] = r
+	return nil
 }
 
-// Add starts one more add-on and keeps it in the set, which stops it with
-// the others when Run ends. It fails once Run is stopping; a stop that
-// begins while Add starts an add-on waits for the start.
+// Add starts one more add-on, bounded by ctx, and keeps it in the set,
+// which stops it with the others when Run ends. It fails once Run is
+// stopping; a stop that begins while Add starts an add-on waits for the
+// start.
 func (s *Set) Add(ctx context.Context, a Addon) error {
 	s.mu.Lock()
 	if s.stopped {
@@ -155,23 +170,23 @@ func (s *Set) Add(ctx context.Context, a Addon) error {
 		s.mu.Unlock()
 		return fmt.Errorf("an add-on named %s exists already", a.Name())
 	}
-	s.states[a.Name()] = StateStarting
 	s.adding.Add(1)
 	s.mu.Unlock()
 	defer s.adding.Done()
-	err := a.Start(ctx)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
+	if err := s.launch(ctx, a); err != nil {
+		s.mu.Lock()
 		delete(s.states, a.Name())
+		s.mu.Unlock()
 		return fmt.Errorf("add-on %s: %w", a.Name(), err)
 	}
-	s.states[a.Name()] = StateUp
+	s.mu.Lock()
 	s.list = append(s.list, a)
+	s.mu.Unlock()
 	return nil
 }
 
-// Remove stops an add-on and drops it from the set; it returns the add-on.
+// Remove stops an add-on, within ctx, and drops it from the set; it
+// returns the add-on.
 func (s *Set) Remove(ctx context.Context, name string) (Addon, error) {
 	return s.remove(ctx, name, false)
 }
@@ -182,10 +197,8 @@ func (s *Set) Destroy(ctx context.Context, name string) (Addon, error) {
 	return s.remove(ctx, name, true)
 }
 
-// drop forgets the add-on called name and returns it (nil if none).
-func (s *Set) drop(name string) Addon {
+func (s *Set) remove(ctx context.Context, name string, destroy bool) (Addon, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var found Addon
 	for i, a := range s.list {
 		if a.Name() == name {
@@ -194,38 +207,47 @@ func (s *Set) drop(name string) Addon {
 			break
 		}
 	}
+	r := s.runs[name]
+	delete(s.runs, name)
 	delete(s.states, name)
-	return found
-}
-
-func (s *Set) remove(ctx context.Context, name string, destroy bool) (Addon, error) {
-	found := s.drop(name)
+	s.mu.Unlock()
 	if found == nil {
 		return nil, fmt.Errorf("no add-on named %q", name)
 	}
+	var err error
 	if d, ok := found.(Destroyer); ok && destroy {
-		return found, d.Destroy(ctx)
+		err = d.Destroy(ctx) // deletes the data, then stops the server
 	}
-	return found, found.Stop(ctx)
+	if r != nil {
+		err = errors.Join(err, r.end(ctx))
+	}
+	return found, err
 }
 
-// stop stops every add-on, in parallel, each bounded by ctx, and joins
-// their errors.
-func (s *Set) stop(ctx context.Context) error {
+// stop ends every add-on's run, in parallel, once the Adds under way are
+// done, and joins their errors.
+func (s *Set) stop() error {
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
 	s.adding.Wait()
 	s.mu.Lock()
 	list := append([]Addon(nil), s.list...)
+	runs := make([]*addonRun, len(list))
+	for i, a := range list {
+		runs[i] = s.runs[a.Name()]
+	}
 	s.mu.Unlock()
 	var wg sync.WaitGroup
 	errs := make([]error, len(list))
 	for i, a := range list {
+		if runs[i] == nil { // never started (its start failed)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := a.Stop(ctx); err != nil {
+			if err := runs[i].end(context.Background()); err != nil {
 				errs[i] = fmt.Errorf("stop %s: %w", a.Name(), err)
 			}
 			s.mu.Lock()

@@ -3,6 +3,7 @@ package addons
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ type fakeAddon struct {
 	name     string
 	startErr error
 	stopErr  error
+	hang     bool // its start never ends before ctx does
 
 	mu      sync.Mutex
 	started int
@@ -25,16 +27,21 @@ func (f *fakeAddon) Addr() string { return "127.0.0.1:1" }
 func (f *fakeAddon) Env() map[string]string {
 	return map[string]string{strings.ToUpper(f.name) + "_URL": "fake://"}
 }
-func (f *fakeAddon) Start(context.Context) error {
+func (f *fakeAddon) Run(ctx context.Context, ready func()) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.startErr != nil {
+		f.mu.Unlock()
 		return f.startErr
 	}
+	if f.hang {
+		f.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	f.started++
-	return nil
-}
-func (f *fakeAddon) Stop(context.Context) error {
+	f.mu.Unlock()
+	ready()
+	<-ctx.Done()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped++
@@ -120,5 +127,57 @@ func TestSetRunReportsStopErrors(t *testing.T) {
 	err := runSet(t, set)()
 	if err == nil || err.Error() != "stop a: final save failed" {
 		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestSetRemoveStopsTheAddon: Remove ends the add-on's run at once; Run's
+// stop does not stop it again.
+func TestSetRemoveStopsTheAddon(t *testing.T) {
+	t.Parallel()
+	a, b := &fakeAddon{name: "a"}, &fakeAddon{name: "b"}
+	set := NewSet(a, b)
+	stop := runSet(t, set)
+	if _, err := set.Remove(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, stopped := a.counts(); stopped != 1 {
+		t.Fatalf("removed add-on stopped %d times, want 1", stopped)
+	}
+	if got := len(set.List()); got != 1 {
+		t.Fatalf("List has %d add-ons after Remove, want 1", got)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, stopped := a.counts(); stopped != 1 {
+		t.Errorf("removed add-on stopped %d times, want 1", stopped)
+	}
+	if _, stopped := b.counts(); stopped != 1 {
+		t.Errorf("kept add-on stopped %d times, want 1", stopped)
+	}
+}
+
+// TestSetRunCancelledDuringStart: ctx ending while an add-on starts ends
+// Run with the cause, and what started is stopped.
+func TestSetRunCancelledDuringStart(t *testing.T) {
+	t.Parallel()
+	ok := &fakeAddon{name: "ok"}
+	set := NewSet(ok, &fakeAddon{name: "slow", hang: true})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- set.Run(ctx) }()
+	for { // until ok is up: then only slow holds the start
+		if started, _ := ok.counts(); started == 1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	cause := errors.New("interrupted")
+	cancel(cause)
+	if err := <-done; !errors.Is(err, cause) {
+		t.Fatalf("Run = %v, want the cause", err)
+	}
+	if _, stopped := ok.counts(); stopped != 1 {
+		t.Errorf("started add-on stopped %d times, want 1", stopped)
 	}
 }
