@@ -2,10 +2,13 @@
 // Kafka-protocol broker — on loopback, and hands back the config vars that
 // Heroku's add-ons set (DATABASE_URL, REDIS_URL, KAFKA_URL …).
 //
-// Its contract: every add-on is one Addon — Start returns once it accepts
-// connections (or with the reason it cannot), Env is its config vars, Stop
-// is bounded by its context — and a Set starts several at once and, when
-// one fails, stops those that started. It never prints nor exits: an
+// Its contract: every add-on is one Addon — Run starts it, says when it
+// accepts connections (or returns the reason it cannot), and stops it,
+// bounded, when its context ends; Env is its config vars — and a Set runs
+// several: Set.Run starts them
+// at once (when one fails, it stops those that started), closes Ready when
+// all are up, and stops them all, added ones too, when its context ends,
+// returning what failed to stop. It never prints nor exits: an
 // add-on's own output goes to the log function it is given.
 package addons
 
@@ -13,21 +16,24 @@ import (
 	"context"
 )
 
-// Addon is one running backing service. New… constructors have no side
-// effects; Start returns once the service accepts connections (or fails,
-// leaving nothing running); Stop is idempotent and bounded by ctx.
+// Addon is one backing service. New… constructors have no side effects;
+// Run is its whole lifecycle.
 type Addon interface {
 	// Name is the add-on's name as `dynobox addons` lists it, e.g.
 	// "heroku-postgresql" or the attachment name given with --as.
 	Name() string
 	// Plan is what was asked for, e.g. "heroku-postgresql:essential-0".
 	Plan() string
-	Start(ctx context.Context) error
-	// Env is the config vars the add-on sets (valid after Start).
+	// Run starts the service and calls ready once it accepts
+	// connections; a start that fails returns at once, leaving nothing
+	// running. Then it serves until ctx ends, stops the service within
+	// StopTimeout and returns what failed to stop (a Redis that could
+	// not save its last writes).
+	Run(ctx context.Context, ready func()) error
+	// Env is the config vars the add-on sets (valid once ready).
 	Env() map[string]string
-	// Addr is where it listens, e.g. "127.0.0.1:5432" (valid after Start).
+	// Addr is where it listens, e.g. "127.0.0.1:5432" (valid once ready).
 	Addr() string
-	Stop(ctx context.Context) error
 }
 
 // Options are what every add-on gets from dynobox.

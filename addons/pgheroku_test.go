@@ -268,11 +268,7 @@ func TestPostgresRestartsAfterCrash(t *testing.T) {
 	// In a Set, as dynobox runs add-ons: its List is what `dynobox addons`
 	// and the dashboard show.
 	set := NewSet(p)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	if err := set.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	defer runSet(t, set)()
 	shown := func() string { return set.List()[0].State }
 	dsn := p.Env()["DATABASE_URL"]
 	pgTestExec(t, dsn, "CREATE TABLE kept (n int)", "INSERT INTO kept VALUES (11)")

@@ -249,16 +249,14 @@ func TestRedisSetStopReportsFailedSave(t *testing.T) {
 	t.Parallel()
 	r := NewRedis(Options{Dir: t.TempDir(), Log: testLog(t, "redis")})
 	set := NewSet(r)
-	if err := r.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	stop := runSet(t, set)
 	r.running.aof.setFile(openDevFull(t))
 	if err := newGoRedis(t, r.Env()["REDIS_URL"]).Set(t.Context(), "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	err := set.Stop(t.Context())
+	err := stop()
 	if err == nil || !strings.Contains(err.Error(), "stop heroku-redis: redis: final save failed, the last 1 writes are lost") {
-		t.Fatalf("Set.Stop = %v", err)
+		t.Fatalf("Set.Run = %v", err)
 	}
 }
 

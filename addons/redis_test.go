@@ -334,7 +334,10 @@ func startAddonChild(t *testing.T, kind, dir string) (*exec.Cmd, string) {
 // runAddonChild is the helper process of startAddonChild (run by TestMain).
 func runAddonChild(kind string) {
 	opts := Options{Dir: os.Getenv("DYNOBOX_ADDON_DIR"), Log: func(l string) { fmt.Fprintln(os.Stderr, l) }}
-	var a Addon
+	var a interface { // the server alone, without Run's stop
+		Start(context.Context) error
+		Env() map[string]string
+	}
 	var urlVar string
 	switch kind {
 	case "redis":

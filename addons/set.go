@@ -31,31 +31,65 @@ type Destroyer interface {
 }
 
 // Set is the add-ons of one app: started together before any dyno, stopped
-// together after the dynos.
+// together after the dynos. Its one lifecycle is Run: Ready closes when
+// every add-on accepts connections; Add, Remove and Destroy change the set
+// while it runs. Each add-on runs its own Run on a goroutine of the set's.
 type Set struct {
-	mu     sync.Mutex
-	list   []Addon
-	states map[string]string
+	mu      sync.Mutex
+	list    []Addon
+	runs    map[string]*addonRun
+	states  map[string]string
+	ran     bool
+	stopped bool // Run is stopping: Add refuses, so nothing outlives it
+	ready   chan struct{}
+	adding  sync.WaitGroup // Adds under way
 }
 
-// NewSet holds list; nothing starts until Start.
+// addonRun is one add-on's Run under way: cancel ends it, done has its
+// result.
+type addonRun struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// end ends the run and waits for its result, or for ctx to end first.
+func (r *addonRun) end(ctx context.Context) error {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("not stopped: %w", context.Cause(ctx))
+	}
+}
+
+// NewSet holds list; nothing starts until Run.
 func NewSet(list ...Addon) *Set {
-	s := &Set{list: list, states: map[string]string{}}
+	s := &Set{list: list, runs: map[string]*addonRun{}, states: map[string]string{}, ready: make(chan struct{})}
 	for _, a := range list {
 		s.states[a.Name()] = StateStopped
 	}
 	return s
 }
 
-// Start starts every add-on at once and returns when all accept
-// connections. If any fails, the ones that started are stopped again and
-// the error names the add-on and the cause.
-func (s *Set) Start(ctx context.Context) error {
+// Ready is closed once Run has started every add-on.
+func (s *Set) Ready() <-chan struct{} { return s.ready }
+
+// Run starts every add-on at once and closes Ready when all accept
+// connections; if one fails, or ctx ends first, it stops those that
+// started and returns the error, which names the add-on and the cause
+// (Ready stays open). Once up, it runs until ctx ends, then stops every
+// add-on in the set — those Added meanwhile too — and returns an error
+// naming each add-on whose stop failed (a Redis that could not save its
+// last writes), so the caller can exit non-zero. A Set runs once.
+func (s *Set) Run(ctx context.Context) error {
 	s.mu.Lock()
-	list := append([]Addon(nil), s.list...)
-	for _, a := range list {
-		s.states[a.Name()] = StateStarting
+	if s.ran {
+		s.mu.Unlock()
+		return errors.New("add-ons: a set runs once")
 	}
+	s.ran = true
+	list := append([]Addon(nil), s.list...)
 	s.mu.Unlock()
 	errs := make([]error, len(list))
 	var wg sync.WaitGroup
@@ -63,8 +97,7 @@ func (s *Set) Start(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = a.Start(ctx)
-			s.setState(a.Name(), errs[i])
+			errs[i] = s.launch(ctx, a)
 		}()
 	}
 	wg.Wait()
@@ -75,42 +108,75 @@ func (s *Set) Start(ctx context.Context) error {
 		}
 	}
 	if first != nil {
-		for i, a := range list {
-			if errs[i] == nil {
-				a.Stop(context.Background())
-				s.mu.Lock()
-				s.states[a.Name()] = StateStopped
-				s.mu.Unlock()
-			}
-		}
+		s.stop()
+		return first
 	}
-	return first
+	close(s.ready)
+	<-ctx.Done()
+	return s.stop()
 }
 
-func (s *Set) setState(name string, err error) {
+// launch runs a on a goroutine and returns once it accepts connections, or
+// with the reason it cannot (its start failed, or ctx ended first: then it
+// is stopped). The add-on's own context is not ctx: it runs until the set
+// ends it.
+func (s *Set) launch(ctx context.Context, a Addon) error {
+	s.mu.Lock()
+	s.states[a.Name()] = StateStarting
+	s.mu.Unlock()
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &addonRun{cancel: cancel, done: make(chan error, 1)}
+	up := make(chan struct{})
+	go func() {
+		var once sync.Once
+		r.done <- a.Run(runCtx, func() { once.Do(func() { close(up) }) })
+	}()
+	var err error
+	select {
+	case <-up:
+	case err = <-r.done:
+		if err == nil {
+			err = errors.New("stopped before it was ready")
+		}
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+		if serr := r.end(context.Background()); serr != nil {
+			err = fmt.Errorf("%w: %w", err, serr)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.states[name] = StateFailed
-	} else {
-		s.states[name] = StateUp
+		s.states[a.Name()] = StateFailed
+		cancel()
+		return err
 	}
+	s.states[a.Name()] = StateUp
+	s.runs[a.Name()] = r
+	return nil
 }
 
-// Add starts one more add-on and keeps it in the set.
+// Add starts one more add-on, bounded by ctx, and keeps it in the set,
+// which stops it with the others when Run ends. It fails once Run is
+// stopping; a stop that begins while Add starts an add-on waits for the
+// start.
 func (s *Set) Add(ctx context.Context, a Addon) error {
 	s.mu.Lock()
-	for _, x := range s.list {
-		if x.Name() == a.Name() {
-			s.mu.Unlock()
-			return fmt.Errorf("an add-on named %s exists already", a.Name())
-		}
+	if s.stopped {
+		s.mu.Unlock()
+		return errors.New("the add-ons are stopping")
 	}
-	s.states[a.Name()] = StateStarting
+	if _, ok := s.states[a.Name()]; ok {
+		s.mu.Unlock()
+		return fmt.Errorf("an add-on named %s exists already", a.Name())
+	}
+	s.adding.Add(1)
 	s.mu.Unlock()
-	err := a.Start(ctx)
-	s.setState(a.Name(), err)
-	if err != nil {
+	defer s.adding.Done()
+	if err := s.launch(ctx, a); err != nil {
+		s.mu.Lock()
+		delete(s.states, a.Name())
+		s.mu.Unlock()
 		return fmt.Errorf("add-on %s: %w", a.Name(), err)
 	}
 	s.mu.Lock()
@@ -119,7 +185,8 @@ func (s *Set) Add(ctx context.Context, a Addon) error {
 	return nil
 }
 
-// Remove stops an add-on and drops it from the set; it returns the add-on.
+// Remove stops an add-on, within ctx, and drops it from the set; it
+// returns the add-on.
 func (s *Set) Remove(ctx context.Context, name string) (Addon, error) {
 	return s.remove(ctx, name, false)
 }
@@ -140,31 +207,47 @@ func (s *Set) remove(ctx context.Context, name string, destroy bool) (Addon, err
 			break
 		}
 	}
+	r := s.runs[name]
+	delete(s.runs, name)
 	delete(s.states, name)
 	s.mu.Unlock()
 	if found == nil {
 		return nil, fmt.Errorf("no add-on named %q", name)
 	}
+	var err error
 	if d, ok := found.(Destroyer); ok && destroy {
-		return found, d.Destroy(ctx)
+		err = d.Destroy(ctx) // deletes the data, then stops the server
 	}
-	return found, found.Stop(ctx)
+	if r != nil {
+		err = errors.Join(err, r.end(ctx))
+	}
+	return found, err
 }
 
-// Stop stops every add-on, in parallel, each bounded by ctx. Its error
-// names each add-on whose stop failed (a Redis that could not save its
-// last writes, say), so the caller can exit non-zero.
-func (s *Set) Stop(ctx context.Context) error {
+// stop ends every add-on's run, in parallel, once the Adds under way are
+// done, and joins their errors.
+func (s *Set) stop() error {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.adding.Wait()
 	s.mu.Lock()
 	list := append([]Addon(nil), s.list...)
+	runs := make([]*addonRun, len(list))
+	for i, a := range list {
+		runs[i] = s.runs[a.Name()]
+	}
 	s.mu.Unlock()
 	var wg sync.WaitGroup
 	errs := make([]error, len(list))
 	for i, a := range list {
+		if runs[i] == nil { // never started (its start failed)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := a.Stop(ctx); err != nil {
+			if err := runs[i].end(context.Background()); err != nil {
 				errs[i] = fmt.Errorf("stop %s: %w", a.Name(), err)
 			}
 			s.mu.Lock()

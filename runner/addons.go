@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/dynobox/dynobox/addons"
@@ -77,6 +78,41 @@ func BuildAddons(specs []addons.Spec, names []string, stateDir string, ephemeral
 		list = append(list, a)
 	}
 	return addons.NewSet(list...), nil
+}
+
+// startAddons runs set — for a `dynobox start`, a CI node or a one-off
+// run alike — and returns once every add-on accepts connections, within
+// AddonStartTimeout. ctx ending (an interrupt) cancels the start, not the
+// run: the add-ons run until stop, which stops them (each within the
+// set's StopTimeout) and returns what failed (a Redis's final save). On a
+// failed start nothing is left running and stop returns nil.
+func startAddons(ctx context.Context, set *addons.Set) (stop func() error, err error) {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- set.Run(runCtx) }()
+	stop = sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	})
+	timer := time.NewTimer(AddonStartTimeout)
+	defer timer.Stop()
+	var cut error
+	select {
+	case <-set.Ready():
+		return stop, nil
+	case err := <-done: // Run stopped what had started
+		cancel()
+		return func() error { return nil }, err
+	case <-ctx.Done():
+		cut = context.Cause(ctx)
+	case <-timer.C:
+		cut = fmt.Errorf("add-ons not up within %s", AddonStartTimeout)
+	}
+	// Cut short: Run's error names the add-on that was starting.
+	if err := stop(); err != nil {
+		return func() error { return nil }, fmt.Errorf("%w: %w", cut, err)
+	}
+	return func() error { return nil }, cut
 }
 
 // AddonStatus lists the running add-ons for info and `addons`.

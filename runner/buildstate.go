@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -76,32 +77,40 @@ func (c *Controller) Build() *BuildState { return newestBuild(&c.builds, c.Store
 // BuildStarted reports whether a build runs now, and since when.
 func (c *Controller) BuildStarted() (time.Time, bool) { return c.builds.running() }
 
-// trackBuild marks a build as running and says on the log, every
-// BuildProgress, that it still is; the returned func ends both.
+// buildProgress says on the log, every interval, that the build started
+// at started still runs.
+type buildProgress struct {
+	bus     *logbus.Bus
+	every   time.Duration
+	started time.Time
+}
+
+// Run logs the progress lines until ctx ends (the build's end: no
+// progress line after its last).
+func (p *buildProgress) Run(ctx context.Context) error {
+	tick := time.NewTicker(p.every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			p.bus.Event(logbus.SourceHeroku, BuildProcess, fmt.Sprintf("Building… %s (the build's output is app[build])", time.Since(p.started).Round(time.Second)))
+		}
+	}
+}
+
+// trackBuild marks a build as running and runs its buildProgress; the
+// returned func ends both.
 func (c *Controller) trackBuild() func() {
 	c.builds.begin()
 	every := c.BuildProgress
 	if every <= 0 {
 		every = BuildProgressEvery
 	}
-	started := time.Now()
-	done, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				c.Bus.Event(logbus.SourceHeroku, BuildProcess, fmt.Sprintf("Building… %s (the build's output is app[build])", time.Since(started).Round(time.Second)))
-			}
-		}
-	}()
+	stop := goRun((&buildProgress{bus: c.Bus, every: every, started: time.Now()}).Run)
 	return func() {
-		close(done)
-		<-stopped // no progress line after the build's last
+		stop()
 		c.builds.end()
 	}
 }

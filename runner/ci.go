@@ -323,18 +323,12 @@ func (r *CIRun) runNode(ctx context.Context, index int, src, dir string, base []
 			n.Phase, n.Error = "addons", err.Error()
 			return n
 		}
-		startCtx, cancel := context.WithTimeout(ctx, AddonStartTimeout)
-		err = set.Start(startCtx)
-		cancel()
-		defer func() {
-			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			set.Stop(stopCtx)
-		}()
+		stop, err := startAddons(ctx, set)
 		if err != nil {
 			n.Phase, n.Error = "addons", err.Error()
 			return n
 		}
+		defer stop()
 		m := envMap(env)
 		for k, v := range set.Env() {
 			m[k] = v

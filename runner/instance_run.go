@@ -32,7 +32,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	in.ran = true
 	ctx, in.stop = context.WithCancel(ctx)
 	in.onExit(func() error { in.stop(); return nil })
-	for _, step := range []func(context.Context) error{in.openLogs, in.hold, in.startAddons, in.serve, in.deploy, in.supervise} {
+	for _, step := range []func(context.Context) error{in.openLogs, in.hold, in.runAddons, in.serve, in.deploy, in.supervise} {
 		if err := step(ctx); err != nil {
 			in.fail(err)
 			return err
@@ -75,17 +75,8 @@ func (in *Instance) openLogs(context.Context) error {
 	return nil
 }
 
-// goRun runs run on a goroutine of its own until the stop it returns
-// (for onExit) ends it and waits for it.
-func (in *Instance) goRun(run func(context.Context) error) (stop func() error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	return func() error {
-		cancel()
-		return <-done
-	}
-}
+// goRun is the package's goRun, for onExit.
+func (in *Instance) goRun(run func(context.Context) error) (stop func() error) { return goRun(run) }
 
 type discard struct{}
 
@@ -143,25 +134,22 @@ func (in *Instance) routerURL() string {
 	return fmt.Sprintf("http://%s/", net.JoinHostPort(host, strconv.Itoa(in.app.Port)))
 }
 
-// startAddons starts the add-ons and waits until each accepts
-// connections: no dyno starts before. ctx ending cancels the start.
-func (in *Instance) startAddons(ctx context.Context) error {
+// runAddons starts the add-ons and waits until each accepts connections:
+// no dyno starts before. ctx ending cancels the start. The set runs — and
+// so stops at Close — even when the app has no add-ons: one created with
+// addons:create is stopped with the rest.
+func (in *Instance) runAddons(ctx context.Context) error {
+	if len(in.specs) > 0 {
+		in.bus.Event(logbus.SourceHeroku, "dynobox", "Starting add-ons: "+strings.Join(in.names, ", "))
+	}
+	started := time.Now()
+	stop, err := startAddons(ctx, in.set)
+	if err != nil {
+		return fmt.Errorf("%w; no dyno was started", err)
+	}
+	in.onExit(stop) // once the dynos are down
 	if len(in.specs) == 0 {
 		return nil
-	}
-	in.bus.Event(logbus.SourceHeroku, "dynobox", "Starting add-ons: "+strings.Join(in.names, ", "))
-	ctx, cancel := context.WithTimeout(ctx, AddonStartTimeout)
-	defer cancel()
-	started := time.Now()
-	// Queued before Start: a start that fails half-way stops what it started.
-	in.onExit(func() error {
-		// Once the dynos are down, within the grace period.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return in.set.Stop(ctx)
-	})
-	if err := in.set.Start(ctx); err != nil {
-		return fmt.Errorf("%w; no dyno was started", err)
 	}
 	for _, st := range in.set.List() {
 		in.bus.Event(logbus.SourceHeroku, "dynobox", fmt.Sprintf("%s is up on %s (sets %s)", st.Name, st.Addr, strings.Join(addons.SortedEnv(st.Config), ", ")))

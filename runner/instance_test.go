@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/internal/testutil"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
@@ -200,4 +201,40 @@ func TestInstanceExitOnCrash(t *testing.T) {
 		t.Fatalf("Run: %v, want worker.1's crash with status 3", err)
 	}
 	waitOutput(t, out, "worker.1 exited with status 3: stopping all dynos (--exit-on-crash)")
+}
+
+// An add-on created with addons:create while the app runs with none is
+// stopped with the app: Close leaves no server listening.
+func TestInstanceStopsAnAddonCreatedWhileRunningWithoutAddons(t *testing.T) {
+	t.Parallel()
+	o, out := instanceOptions(t, "worker: echo boot''ed; exec sleep 1000\n")
+	in, err := Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- in.Run(ctx) }()
+	waitOutput(t, out, "| booted")
+	st, _, err := in.ctl.CreateAddon(addons.Spec{Plan: "heroku-redis:mini"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", st.Addr)
+	if err != nil {
+		t.Fatalf("the created add-on does not listen on %q: %v", st.Addr, err)
+	}
+	conn.Close()
+	cancel(&Interrupted{Signal: "SIGTERM"})
+	if err := <-ran; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := in.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if conn, err := net.Dial("tcp", st.Addr); err == nil {
+		conn.Close()
+		t.Fatalf("after Close, the created add-on still listens on %s", st.Addr)
+	}
 }

@@ -22,8 +22,6 @@ import (
 // OneOff is a one-off dyno ("dynobox run"): a command with a dyno's
 // environment, attached to our stdio, whose exit status becomes ours.
 type OneOff struct {
-	group oneOffGroup // for Signal while Run runs
-
 	AppDir  string
 	Env     []string // the app's env, as Config.Env
 	Args    []string // one argument is a shell command line; several are quoted and joined
@@ -58,8 +56,10 @@ func (o *OneOff) event(dyno, format string, args ...any) {
 
 // Run runs the one-off dyno until it exits — nil for status 0, else an
 // *ExitError — with the signals dynobox gets passed on to it. When ctx
-// ends first, the dyno gets SIGTERM, then SIGKILL after StopTimeout; Run
-// returns once it and everything it started are gone.
+// ends first, the dyno gets SIGTERM, then SIGKILL after StopTimeout (each
+// said as a lifecycle line, as ps:stop of a detached one shows them); Run
+// returns once it and everything it started are gone. Its context is how
+// to stop it: there is no other handle.
 func (o *OneOff) Run(ctx context.Context) error {
 	if len(o.Args) == 0 {
 		return &InputError{errors.New("run: no command given")}
@@ -92,7 +92,6 @@ func (o *OneOff) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	defer o.running(cmd.Process.Pid)() // before its name is out: Signal works once it is known
 	o.event(name, "Starting process with command `%s`", command)
 	o.event(name, "State changed from starting to up")
 	pid := cmd.Process.Pid
@@ -105,7 +104,13 @@ func (o *OneOff) Run(ctx context.Context) error {
 			case s := <-sigs:
 				proc.SignalGroup(pid, s.(syscall.Signal))
 			case <-done:
+				select {
+				case <-exited: // gone already: nothing to stop
+					return
+				default:
+				}
 				done = nil
+				o.event(name, "Stopping all processes with SIGTERM")
 				proc.SignalGroup(pid, syscall.SIGTERM)
 				grace := o.StopTimeout
 				if grace <= 0 {
@@ -115,6 +120,7 @@ func (o *OneOff) Run(ctx context.Context) error {
 				defer t.Stop()
 				kill = t.C
 			case <-kill:
+				o.event(name, "Stopping remaining processes with SIGKILL")
 				proc.SignalGroup(pid, syscall.SIGKILL)
 			case <-exited:
 				return

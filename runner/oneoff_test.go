@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,4 +69,36 @@ func (c cancelOn) Write(p []byte) (int, error) {
 		c.cancel()
 	}
 	return len(p), nil
+}
+
+// ps:stop of a detached one-off dyno ends its Run's context: the whole
+// process group goes (the command and its background job), and the log
+// says so as Heroku's does.
+func TestOneOffStopEndsItsProcessGroup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pids := filepath.Join(dir, "pids")
+	var mu sync.Mutex
+	var events []string
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := &OneOff{AppDir: dir, Env: os.Environ(), Session: NewSession(), Stdout: &testutil.Buffer{}, Stderr: &testutil.Buffer{},
+		// A background job and the command: both must go.
+		Args:  []string{"sleep 1000 & echo $! > " + pids + "; echo $$ >> " + pids + "; wait"},
+		Event: func(dyno, msg string) { mu.Lock(); events = append(events, msg); mu.Unlock() }}
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	group := readPIDs(t, pids, 2) // the command and its job
+	cancel()
+	var exit *ExitError
+	if err := <-done; !errors.As(err, &exit) || exit.Status != 128+int(syscall.SIGTERM) {
+		t.Fatalf("Run after its context ended: %v; want exit status %d", err, 128+int(syscall.SIGTERM))
+	}
+	waitGone(t, group)
+	mu.Lock()
+	got := strings.Join(events, "\n")
+	mu.Unlock()
+	if !strings.Contains(got, "Stopping all processes with SIGTERM\nProcess exited with status 143") {
+		t.Fatalf("lifecycle lines:\n%s", got)
+	}
 }

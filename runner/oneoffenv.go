@@ -2,9 +2,10 @@ package runner
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/runner/state"
@@ -12,29 +13,30 @@ import (
 
 // OneOffAddons starts the app's add-ons for a one-off dyno ("dynobox run")
 // when no dynobox runs the app, and returns the dyno's environment: the
-// app's env files, its config vars and the add-ons' vars. stop stops the
-// add-ons (and deletes an ephemeral run's data) and frees the app.
+// app's env files, its config vars and the add-ons' vars. Closing the
+// returned io.Closer stops the add-ons (and deletes an ephemeral run's
+// data) and frees the app; its error names each add-on whose stop failed
+// (a Redis that could not save its last writes), so the run fails too.
 //
 // Without ephemeral it holds the app's lock meanwhile, so a "dynobox
 // start" cannot start the same add-ons on the same data; with it, the
 // add-ons get a private, throwaway state tree, which may run next to a
 // running dynobox.
-func OneOffAddons(ctx context.Context, app *App, appDir string, stateDir *StateDir, session string, ephemeral bool) (env []string, stop func(), err error) {
-	none := func() {}
+func OneOffAddons(ctx context.Context, app *App, appDir string, stateDir *StateDir, session string, ephemeral bool) (env []string, addonsRun io.Closer, err error) {
 	addonDir := stateDir.Path
-	unlock := none
+	unlock := func() {}
 	if ephemeral {
 		addonDir = filepath.Join(stateDir.Path, "ephemeral-"+session)
 	} else {
 		if _, err := stateDir.Lock(appDir, session); err != nil {
-			return nil, none, err
+			return nil, nil, err
 		}
 		unlock = stateDir.Unlock
 	}
 	store, err := state.Open(stateDir.File("state.db"))
 	if err != nil {
 		unlock()
-		return nil, none, err
+		return nil, nil, err
 	}
 	vars, err := store.ConfigVars()
 	var specs []addons.Spec
@@ -45,27 +47,30 @@ func OneOffAddons(ctx context.Context, app *App, appDir string, stateDir *StateD
 	store.Close()
 	if err != nil {
 		unlock()
-		return nil, none, err
+		return nil, nil, err
 	}
 	set, err := BuildAddons(specs, names, addonDir, ephemeral, session, func(string, string) {})
 	if err != nil {
 		unlock()
-		return nil, none, err
+		return nil, nil, err
 	}
-	startCtx, cancel := context.WithTimeout(ctx, AddonStartTimeout)
-	defer cancel()
-	if err := set.Start(startCtx); err != nil {
+	stop, err := startAddons(ctx, set)
+	if err != nil {
 		unlock()
-		return nil, none, err
+		return nil, nil, err
 	}
-	stop = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		set.Stop(ctx)
+	closer := closerFunc(func() error {
+		err := stop()
 		if ephemeral {
-			os.RemoveAll(addonDir)
+			err = errors.Join(err, os.RemoveAll(addonDir))
 		}
 		unlock()
-	}
-	return ComposeEnv(app.FileEnv, vars, set.Env()), stop, nil
+		return err
+	})
+	return ComposeEnv(app.FileEnv, vars, set.Env()), closer, nil
 }
+
+// closerFunc is an io.Closer made of a function.
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }

@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	procfs "github.com/dynobox/dynobox/internal/proc"
 )
 
 const prSetChildSubreaper = 36 // PR_SET_CHILD_SUBREAPER from <linux/prctl.h>
@@ -234,59 +236,26 @@ type proc struct {
 	pssKB     int // Pss: RSS with each shared page divided among its sharers
 }
 
+// readProc reads what the tool reports of one process (internal/proc
+// parses /proc).
 func readProc(pid int) (proc, bool) {
-	p := proc{pid: pid}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return p, false
+	info, ok := procfs.Stat(pid)
+	if !ok {
+		return proc{pid: pid}, false
 	}
-	// pid (comm) state ppid ...; comm may contain spaces and parentheses.
-	open, close := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
-	if open < 0 || close < open {
-		return p, false
-	}
-	p.comm = string(stat[open+1 : close])
-	fields := strings.Fields(string(stat[close+1:]))
-	if len(fields) < 2 {
-		return p, false
-	}
-	p.state = fields[0]
-	p.ppid, _ = strconv.Atoi(fields[1])
-	if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
-		p.cmdline = strings.TrimSpace(strings.ReplaceAll(string(cl), "\x00", " "))
-	}
-	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		kbField(string(st), map[string]*int{"VmRSS:": &p.rssKB, "RssAnon:": &p.anonKB})
-	}
-	if sm, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
-		kbField(string(sm), map[string]*int{"Pss:": &p.pssKB})
-	}
-	return p, true
+	return fromInfo(info), true
 }
 
-// kbField sets *want[key] from the "key: N kB" lines of a /proc file.
-func kbField(text string, want map[string]*int) {
-	for _, line := range strings.Split(text, "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 {
-			if dst, ok := want[f[0]]; ok {
-				*dst, _ = strconv.Atoi(f[1])
-			}
-		}
-	}
+func fromInfo(info procfs.Info) proc {
+	m := procfs.MemoryOf(info.PID)
+	return proc{pid: info.PID, ppid: info.PPID, state: string(info.State), comm: info.Comm,
+		cmdline: procfs.Cmdline(info.PID), rssKB: m.RSS, anonKB: m.Anon, pssKB: m.PSS}
 }
 
 func allProcs() []proc {
-	ents, _ := os.ReadDir("/proc")
 	var ps []proc
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if p, ok := readProc(pid); ok {
-			ps = append(ps, p)
-		}
+	for _, info := range procfs.List() {
+		ps = append(ps, fromInfo(info))
 	}
 	return ps
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dynobox/dynobox/runner"
@@ -123,7 +124,7 @@ func receive(c *command, stdin io.Reader, appDir, stateDir string) error {
 	}
 	var rel state.Release
 	client := api.NewClient(appDir, stateDir)
-	stopFollowing := followRelease(appDir, stateDir, out)
+	stopFollowing := followRelease(&releaseFollower{client: client, out: out})
 	err = client.ReleaseSlug(res.Build.ID, &rel)
 	stopFollowing()
 	var nr *api.NotRunningError
@@ -147,50 +148,66 @@ func receive(c *command, stdin io.Reader, appDir, stateDir string) error {
 	return nil
 }
 
-// followRelease prints the release phase's lines (release.NNNN) of a
+// releaseFollower prints the release phase's lines (release.NNNN) of a
 // running dynobox as they come, as Heroku's push shows its release
-// command; stop ends it once the release command's last line is shown.
-func followRelease(appDir, stateDir string, out io.Writer) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	following, done, completed := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	var mu sync.Mutex
-	seen := false
-	go func() {
-		defer close(done)
-		q := url.Values{"n": {"0"}, "tail": {"1"}}
-		api.NewClient(appDir, stateDir).LogsFollowing(ctx, q, func() { close(following) }, func(l api.LogLine) error {
-			if !strings.HasPrefix(l.Process, runner.ReleaseType+".") {
-				return nil
-			}
-			mu.Lock()
-			seen = true
-			mu.Unlock()
-			fmt.Fprintf(out, "       %s[%s]: %s\n", l.Source, l.Process, l.Text)
-			if l.Text == "State changed from up to complete" {
-				once.Do(func() { close(completed) })
-			}
+// command.
+type releaseFollower struct {
+	client *api.Client
+	out    io.Writer
+
+	once      sync.Once
+	following chan struct{} // closed once the log stream is followed
+	completed chan struct{} // closed at the release command's last line
+	seen      atomic.Bool   // a release line came
+}
+
+func (f *releaseFollower) init() {
+	f.once.Do(func() { f.following, f.completed = make(chan struct{}), make(chan struct{}) })
+}
+
+// Following is closed once Run follows the log.
+func (f *releaseFollower) Following() <-chan struct{} { f.init(); return f.following }
+
+// Run follows the log until ctx ends (or nothing runs to follow).
+func (f *releaseFollower) Run(ctx context.Context) error {
+	f.init()
+	var done sync.Once
+	q := url.Values{"n": {"0"}, "tail": {"1"}}
+	return f.client.LogsFollowing(ctx, q, func() { close(f.following) }, func(l api.LogLine) error {
+		if !strings.HasPrefix(l.Process, runner.ReleaseType+".") {
 			return nil
-		})
-	}()
+		}
+		f.seen.Store(true)
+		fmt.Fprintf(f.out, "       %s[%s]: %s\n", l.Source, l.Process, l.Text)
+		if l.Text == "State changed from up to complete" {
+			done.Do(func() { close(f.completed) })
+		}
+		return nil
+	})
+}
+
+// followRelease runs f until the returned stop, once f follows the log
+// (or 5 s passed, or nothing runs). stop lets the release command's last
+// lines arrive first (up to 2 s) when some came.
+func followRelease(f *releaseFollower) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan struct{})
+	go func() { f.Run(ctx); close(ended) }()
 	select {
-	case <-following:
-	case <-done: // nothing runs: the release is recorded for the next start
+	case <-f.Following():
+	case <-ended: // nothing runs: the release is recorded for the next start
 	case <-time.After(5 * time.Second):
 	}
 	return func() {
-		mu.Lock()
-		wait := seen
-		mu.Unlock()
-		if wait { // the release command's last lines may still be on their way
+		if f.seen.Load() { // the release command's last lines may still be on their way
 			select {
-			case <-completed:
-			case <-done:
+			case <-f.completed:
+			case <-ended:
 			case <-time.After(2 * time.Second):
 			}
 		}
 		cancel()
-		<-done
+		<-ended
 	}
 }
 

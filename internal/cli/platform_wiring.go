@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/dynobox/dynobox/internal/httpserve"
@@ -90,8 +89,9 @@ const oneOffGrace = 30 * time.Second
 // runDetached starts `heroku run:detached` one-off dynos as `dynobox run`
 // does, with no terminal: their output goes onto the log bus as
 // app[run.NNNN], their lifecycle as heroku[run.NNNN] lines. The returned
-// name is known once the process started (its first event); stop sends
-// it SIGTERM, and SIGKILL if it still runs after oneOffGrace.
+// name is known once the process started (its first event); stop ends the
+// dyno's Run context: SIGTERM, and SIGKILL if it still runs after
+// oneOffGrace.
 func runDetached(ctl *runner.Controller) func(command string, extra map[string]string, exited func()) (string, func(), error) {
 	return func(command string, extra map[string]string, exited func()) (string, func(), error) {
 		env, err := ctl.Env()
@@ -104,7 +104,7 @@ func runDetached(ctl *runner.Controller) func(command string, extra map[string]s
 		pr, pw := io.Pipe()
 		named := make(chan string, 1)
 		o := &runner.OneOff{AppDir: ctl.App.Dir, Env: env, Args: []string{command}, Session: ctl.Session,
-			Stdout: pw, Stderr: pw,
+			Stdout: pw, Stderr: pw, StopTimeout: oneOffGrace,
 			Event: func(dyno, msg string) {
 				select {
 				case named <- dyno:
@@ -112,15 +112,15 @@ func runDetached(ctl *runner.Controller) func(command string, extra map[string]s
 				}
 				ctl.Event(dyno, msg)
 			}}
+		ctx, stop := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		ended := make(chan struct{})
 		go func() {
-			err := o.Run(context.Background())
+			defer stop()
+			err := o.Run(ctx)
 			var exit *runner.ExitError
 			if errors.As(err, &exit) {
 				err = nil // a detached dyno's status is its own, in the log
 			}
-			close(ended)
 			pw.Close()
 			done <- err // buffered: first, as exited may wait for the caller to return
 			exited()
@@ -140,23 +140,6 @@ func runDetached(ctl *runner.Controller) func(command string, extra map[string]s
 		}
 		// Until the pump reads, the dyno's writes wait: it starts at once.
 		go logbus.Pump(ctl.Bus, pr, logbus.SourceApp, name)
-		stop := func() {
-			if o.Signal(0) != nil {
-				return // it is gone already
-			}
-			ctl.Event(name, "Stopping all processes with SIGTERM")
-			o.Signal(syscall.SIGTERM)
-			go func() {
-				t := time.NewTimer(oneOffGrace)
-				defer t.Stop()
-				select {
-				case <-ended:
-				case <-t.C:
-					ctl.Event(name, "Stopping remaining processes with SIGKILL")
-					o.Signal(syscall.SIGKILL)
-				}
-			}()
-		}
 		return name, stop, nil
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 
 	"github.com/dynobox/dynobox/runner"
@@ -31,7 +32,7 @@ add-ons throwaway data that is deleted afterwards.`)
 	var af appFlags
 	af.register(c.flags, false)
 	ephemeral := c.flags.Bool("ephemeral", false, "start the add-ons with throwaway data, deleted afterwards")
-	c.run = func(c *command, args []string) error {
+	c.run = func(c *command, args []string) (err error) {
 		if len(args) == 0 {
 			return usagef("run: no command given; e.g. dynobox run -- go test ./...")
 		}
@@ -61,11 +62,19 @@ add-ons throwaway data that is deleted afterwards.`)
 		}
 		defer wd.Close()
 
-		env, cleanup, running, err := oneOffEnv(app, appDir, stateDir, session, *ephemeral)
+		env, addonsRun, running, err := oneOffEnv(app, appDir, stateDir, session, *ephemeral)
 		if err != nil {
 			return err
 		}
-		defer cleanup()
+		if addonsRun != nil {
+			// A failed stop (a Redis's final save) fails the run too:
+			// the command's writes are lost.
+			defer func() {
+				if cerr := addonsRun.Close(); cerr != nil {
+					err = errors.Join(err, cerr)
+				}
+			}()
+		}
 		dir, pf := app.Dir, app.Procfile
 		sr, err := runner.CurrentSlugRun(stateDir.Path)
 		if err != nil {
@@ -100,9 +109,9 @@ add-ons throwaway data that is deleted afterwards.`)
 
 // oneOffEnv is a one-off dyno's environment: from the running dynobox
 // (its config vars and add-ons) when there is one (running); otherwise the
-// app's config vars plus add-ons started here, which cleanup stops.
-func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, session string, ephemeral bool) (env []string, cleanup func(), running bool, err error) {
-	none := func() {}
+// app's config vars plus add-ons started here, which closing addonsRun
+// stops (nil when running).
+func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, session string, ephemeral bool) (env []string, addonsRun io.Closer, running bool, err error) {
 	if !ephemeral {
 		var vars []runner.ConfigVar
 		err := api.NewClient(appDir, stateDir.Path).Config(&vars)
@@ -111,15 +120,15 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 			for _, v := range vars {
 				m[v.Key] = v.Value
 			}
-			return runner.ComposeEnv(app.FileEnv, m, nil), none, true, nil
+			return runner.ComposeEnv(app.FileEnv, m, nil), nil, true, nil
 		}
 		var nr *api.NotRunningError
 		if !errors.As(err, &nr) {
-			return nil, none, false, err
+			return nil, nil, false, err
 		}
 	}
 
 	// No dynobox runs the app: start its add-ons for this command.
-	env, cleanup, err = runner.OneOffAddons(context.Background(), app, appDir, stateDir, session, ephemeral)
-	return env, cleanup, false, err
+	env, addonsRun, err = runner.OneOffAddons(context.Background(), app, appDir, stateDir, session, ephemeral)
+	return env, addonsRun, false, err
 }

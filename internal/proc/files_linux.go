@@ -156,3 +156,43 @@ func Lock(f *os.File) error {
 		}
 	}
 }
+
+// Cmdline is the process's command line, its arguments joined by spaces
+// ("" when it is gone or a kernel thread).
+func Cmdline(pid int) string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
+}
+
+// Memory is what a process holds, in kB: RSS (VmRSS, what ps and top
+// show), Anon (RssAnon, what it allocated itself) and PSS (each shared
+// page divided among its sharers). Zero when unknown.
+type Memory struct{ RSS, Anon, PSS int }
+
+// MemoryOf reads /proc/PID/status and smaps_rollup.
+func MemoryOf(pid int) Memory {
+	var m Memory
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	if st, err := os.ReadFile(dir + "status"); err == nil {
+		kbFields(string(st), map[string]*int{"VmRSS:": &m.RSS, "RssAnon:": &m.Anon})
+	}
+	if sm, err := os.ReadFile(dir + "smaps_rollup"); err == nil {
+		kbFields(string(sm), map[string]*int{"Pss:": &m.PSS})
+	}
+	return m
+}
+
+// kbFields sets *want[key] from the "key: N kB" lines of a /proc file.
+func kbFields(text string, want map[string]*int) {
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			if dst, ok := want[f[0]]; ok {
+				*dst, _ = strconv.Atoi(f[1])
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -111,5 +112,22 @@ func TestSelf(t *testing.T) {
 	}
 	if HasCapability(63) {
 		t.Error("capability 63, which does not exist, is had")
+	}
+}
+
+// What the bench tools report of a process: its command name, command
+// line and memory, read here for this test's own process.
+func TestCommCmdlineAndMemoryOfSelf(t *testing.T) {
+	t.Parallel()
+	pid := os.Getpid()
+	info, ok := Stat(pid)
+	if !ok || info.Comm == "" || !strings.HasPrefix(filepath.Base(os.Args[0]), info.Comm) {
+		t.Fatalf("Stat(self) = %+v, %v; want the comm of %s", info, ok, os.Args[0])
+	}
+	if got := Cmdline(pid); !strings.HasPrefix(got, os.Args[0]) {
+		t.Fatalf("Cmdline(self) = %q, want it to start with %s", got, os.Args[0])
+	}
+	if m := MemoryOf(pid); m.RSS <= 0 || m.Anon <= 0 || m.PSS <= 0 {
+		t.Fatalf("MemoryOf(self) = %+v, want all set", m)
 	}
 }

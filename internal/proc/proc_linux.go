@@ -26,7 +26,8 @@ import (
 // Info is one process as /proc/PID/stat describes it.
 type Info struct {
 	PID, PPID, PGID int
-	State           byte // 'R', 'S', 'Z' …
+	Comm            string // the command name, e.g. "sh"
+	State           byte   // 'R', 'S', 'Z' …
 	// Ticks is the CPU time used (utime + stime) in clock ticks; RSSPages
 	// the resident set in pages.
 	Ticks, RSSPages uint64
@@ -37,8 +38,8 @@ type Info struct {
 // and parentheses) are state (3), ppid (4), pgrp (5) … utime (14), stime
 // (15) … rss in pages (24). A line cut short is not ok.
 func ParseStat(pid int, data []byte) (Info, bool) {
-	end := bytes.LastIndexByte(data, ')')
-	if end < 0 || end+2 >= len(data) {
+	start, end := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
+	if start < 0 || end < start || end+2 >= len(data) {
 		return Info{}, false
 	}
 	f := bytes.Fields(data[end+2:])
@@ -46,7 +47,7 @@ func ParseStat(pid int, data []byte) (Info, bool) {
 		return Info{}, false
 	}
 	field := func(n int) uint64 { v, _ := strconv.ParseUint(string(f[n-3]), 10, 64); return v }
-	return Info{PID: pid, PPID: int(field(4)), PGID: int(field(5)), State: f[0][0],
+	return Info{PID: pid, PPID: int(field(4)), PGID: int(field(5)), Comm: string(data[start+1 : end]), State: f[0][0],
 		Ticks: field(14) + field(15), RSSPages: field(24)}, true
 }
 

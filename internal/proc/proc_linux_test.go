@@ -113,7 +113,7 @@ func TestReaperReapsStrayOrphansAfterTheirGrace(t *testing.T) {
 func TestParseStat(t *testing.T) {
 	line := "4242 (my (odd) proc) S 1 4200 4200 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 12345 104857600 2560 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 3 0 0 0 0 0\n"
 	got, ok := ParseStat(4242, []byte(line))
-	want := Info{PID: 4242, PPID: 1, PGID: 4200, State: 'S', Ticks: 300, RSSPages: 2560}
+	want := Info{PID: 4242, PPID: 1, PGID: 4200, Comm: "my (odd) proc", State: 'S', Ticks: 300, RSSPages: 2560}
 	if !ok || got != want {
 		t.Fatalf("ParseStat = %+v, %v; want %+v", got, ok, want)
 	}

@@ -36,15 +36,27 @@ const MaxLogLines = runner.HistoryLines
 // implements it. The handlers reach nothing behind it, so they are tested
 // against a fake (apitest.App).
 //
-// It has sixteen methods, not fewer, on purpose: one per thing a verb
-// does, each with its own arguments and reply — the app (Info), its
-// dynos (Scale, Restart, StopDynos), config (Config, SetConfig), releases
-// (Releases, Rollback, Deploy), builds (Builds, BuildByID), log (Event,
-// Logs) and add-ons (AddonStatus, CreateAddon, DestroyAddon). Merging
-// some (Restart and StopDynos into one taking an action, Builds and
-// BuildByID into one taking an optional ID) would save lines here and
-// spend them on a switch in the handler, the controller and the fake,
-// and hide from a reader which verb a method serves.
+// Sixteen methods, one per thing a verb does, each with its own arguments
+// and reply (merging Restart and StopDynos, or Builds and BuildByID, would
+// move a switch into the handler, the controller and the fake):
+//
+//	method        route                        verb
+//	Info          GET /v1/info, GET /v1/ps     info, ps
+//	Scale         POST /v1/ps/scale            ps:scale
+//	Restart       POST /v1/ps/restart          ps:restart
+//	StopDynos     POST /v1/ps/stop             ps:stop
+//	Config        GET /v1/config               config, run (its env)
+//	SetConfig     POST /v1/config              config:set, config:unset
+//	Releases      GET /v1/releases             releases
+//	Rollback      POST /v1/releases/rollback   releases:rollback
+//	Deploy        POST /v1/deploy              deploy
+//	Builds        GET /v1/builds               builds
+//	BuildByID     GET /v1/builds/{id}          builds ID
+//	Event         POST /v1/events              run (a one-off's lifecycle lines)
+//	Logs          GET /v1/logs                 logs, logs --tail
+//	AddonStatus   GET /v1/addons               addons
+//	CreateAddon   POST /v1/addons              addons:create
+//	DestroyAddon  DELETE /v1/addons/{name}     addons:destroy
 type App interface {
 	Info() (runner.Info, error)
 	Scale(changes []runner.ScaleChange) (map[string]int, error)
