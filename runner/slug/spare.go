@@ -90,3 +90,24 @@ func PrepareSpare(stateDir, id string) error {
 	}
 	return nil
 }
+
+// RemoveSpares removes the spares of every slug, once the ones being made
+// are done: a stopped dynobox leaves no copy behind.
+func RemoveSpares(stateDir string) {
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
+	prefix := filepath.Join(stateDir, dynosDir, sparePrefix)
+	preparing.Range(func(k, mu any) bool {
+		if strings.HasPrefix(k.(string), prefix) {
+			mu.(*sync.Mutex).Lock()
+			os.RemoveAll(k.(string))
+			mu.(*sync.Mutex).Unlock()
+		}
+		return true
+	})
+	left, _ := filepath.Glob(prefix + "*")
+	for _, p := range left {
+		os.RemoveAll(p)
+	}
+}
