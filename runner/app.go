@@ -39,6 +39,9 @@ type LoadOptions struct {
 	Port         int      // -p; 0 means PORT from env files, else DefaultPort
 	// ProcfileOptional: a missing default Procfile is fine (one-off dynos).
 	ProcfileOptional bool
+	// NoProcfile reads no Procfile at all: a start whose current release
+	// is a pushed one runs that release's own Procfile (see loadPushed).
+	NoProcfile bool
 	// Secret returns the kept value of an app.json generator:"secret" var,
 	// generating it on first use. Nil leaves such vars unset (check mode).
 	Secret func(key string) (string, error)
@@ -71,6 +74,8 @@ func LoadApp(opts LoadOptions) (*App, error) {
 	}
 	pf, warns, err := procfile.ReadFile(displayPath(pfPath))
 	switch {
+	case opts.NoProcfile:
+		pf, warns = &procfile.Procfile{}, nil
 	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && exists(filepath.Join(dir, "package.json")):
 		pf, _, _ = procfile.Parse("Procfile", strings.NewReader("web: npm start\n"))
 	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && (opts.ProcfileOptional || hasBuildpacks(dir)):

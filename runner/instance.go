@@ -279,6 +279,9 @@ func AppDir(dir string) (string, error) {
 func (in *Instance) load() error {
 	in.o.Load.Secret = NewSecrets(in.state.File("secrets.json")).Get
 	app, err := LoadApp(in.o.Load)
+	if err != nil {
+		app, err = loadPushed(in.o.Load, in.state.Path, app, err)
+	}
 	if app != nil {
 		for _, w := range app.Warnings {
 			in.o.Notice(fmt.Sprintf("warning: %s", w))

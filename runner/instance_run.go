@@ -17,6 +17,7 @@ import (
 	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/metrics"
+	"github.com/dynobox/dynobox/runner/slug"
 )
 
 // Run starts the app — log bus, watchdog, building page, add-ons, router,
@@ -242,6 +243,7 @@ func (in *Instance) deploy(ctx context.Context) error {
 	if err := in.ctl.UseCurrentRelease(); err != nil { // a pushed release runs from its slug
 		return err
 	}
+	in.onExit(func() error { slug.RemoveSpares(in.state.Path); return nil }) // the dynos have stopped by then
 	if err := in.sup.Start(); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dynobox/dynobox/addons"
 	"github.com/dynobox/dynobox/internal/proc"
+	"github.com/dynobox/dynobox/procfile"
 	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/state"
 )
@@ -45,6 +46,9 @@ func OpenOffline(appDir, stateDir string) (*Offline, error) {
 	if app == nil {
 		return nil, err
 	}
+	if app.Procfile == nil { // one that does not parse: the saved state is still worth showing
+		app.Procfile = &procfile.Procfile{}
+	}
 	o.App = app
 	db := filepath.Join(stateDir, "state.db")
 	if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
@@ -52,6 +56,9 @@ func OpenOffline(appDir, stateDir string) (*Offline, error) {
 	}
 	if o.store, err = state.Open(db); err != nil {
 		return nil, err
+	}
+	if pf := PushedProcfile(o.store, stateDir); pf != nil {
+		app.Procfile = pf // a pushed release runs its own Procfile
 	}
 	return o, nil
 }

@@ -7,12 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/dynobox/dynobox/internal/proc"
 	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/gitpush"
-	"github.com/dynobox/dynobox/runner/logbus"
 	"github.com/dynobox/dynobox/runner/slug"
 	"github.com/dynobox/dynobox/runner/state"
 )
@@ -137,33 +135,6 @@ func pushEnv(o PushOptions, store *state.Store, sd *StateDir) ([]string, error) 
 		env = append(env, "GOFLAGS=-buildvcs=false")
 	}
 	return env, nil
-}
-
-// ReleaseSlugOffline records a release of pushed build id while no
-// dynobox runs: the next start runs it (and its release phase first).
-func ReleaseSlugOffline(stateDir, id string) (state.Release, error) {
-	store, err := state.Open(filepath.Join(stateDir, "state.db"))
-	if err != nil {
-		return state.Release{}, err
-	}
-	defer store.Close()
-	m, err := slug.Read(stateDir, id)
-	if err != nil {
-		return state.Release{}, err
-	}
-	if rels, err := store.Releases(1); err == nil && len(rels) == 0 {
-		store.AddRelease("Initial release", "") // as the first start would have
-	}
-	rel, err := store.AddRelease("Deploy "+ShortSHA(m.Commit), id)
-	if err != nil {
-		return rel, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	store.AppendLogs(ctx, []state.LogLine{{At: time.Now(), Source: logbus.SourceApp, Process: "api",
-		Text: fmt.Sprintf("Release v%d created: git push of %s (build %s); the next start runs it", rel.Version, ShortSHA(m.Commit), id)}}, HistoryLines)
-	PruneSlugs(store, stateDir)
-	return rel, nil
 }
 
 // flockFile takes an exclusive flock on path (created if needed).

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"syscall"
@@ -11,6 +12,8 @@ import (
 	"github.com/dynobox/dynobox/internal/proc"
 	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/logbus"
+	"github.com/dynobox/dynobox/runner/slug"
+	"github.com/dynobox/dynobox/runner/state"
 )
 
 // ReleasePhaseTimeout is Heroku's limit for a release command.
@@ -119,17 +122,31 @@ func (c *Controller) runRelease(v int) error {
 
 // ReleaseIfPending runs the release phase of the current release when it
 // has not run yet (a new app, or a release made while dynobox was stopped),
-// before any dyno boots on it.
+// before any dyno boots on it. A pushed release whose release command
+// failed in its push is no candidate: the push was rejected, and the
+// release before it is what runs.
 func (c *Controller) ReleaseIfPending() error {
 	rels, err := c.Store.Releases(1)
 	if err != nil || len(rels) == 0 {
 		return err
 	}
-	if rels[0].Phase == "succeeded" {
+	rel := rels[0]
+	if rel.Status == "failed" && rel.Phase == "failed" && slug.Exists(c.StateDir, rel.BuildID) {
+		if rel, err = c.Store.CurrentRelease(); errors.Is(err, state.ErrNoRelease) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	if rel.Phase == "succeeded" {
 		return nil
 	}
-	if _, ok := c.app().Procfile.Lookup(ReleaseType); !ok {
+	pf := c.releaseProcfile(rel.Version)
+	if pf == nil {
 		return nil
 	}
-	return c.runRelease(rels[0].Version)
+	if _, ok := pf.Lookup(ReleaseType); !ok {
+		return nil
+	}
+	return c.runRelease(rel.Version)
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -150,4 +151,29 @@ func (s *Supervisor) setProcfile(pf *procfile.Procfile) ProcfileDiff {
 	}
 	s.notifyLocked()
 	return diff
+}
+
+// loadPushed is the app a start runs when LoadApp failed with loadErr:
+// while the current release is a pushed one with its own Procfile, a
+// work-tree Procfile that does not parse (or is missing) blocks nothing —
+// the app loads without it, runs the pushed Procfile, and the problem is
+// a warning. Otherwise app and loadErr are returned as they are.
+func loadPushed(o LoadOptions, stateDir string, app *App, loadErr error) (*App, error) {
+	o.NoProcfile = true
+	alt, err := LoadApp(o)
+	if err != nil { // the env files or app.json have problems too
+		return app, loadErr
+	}
+	store, err := state.Open(filepath.Join(stateDir, "state.db"))
+	if err != nil {
+		return app, loadErr
+	}
+	defer store.Close()
+	pf := PushedProcfile(store, stateDir)
+	if pf == nil {
+		return app, loadErr
+	}
+	alt.Procfile = pf
+	alt.Warnings = append(alt.Warnings, procfile.Problem{Msg: fmt.Sprintf("the work tree's Procfile is not used while a pushed release runs (its own Procfile does): %v", loadErr)})
+	return alt, nil
 }

@@ -51,13 +51,15 @@ func (s *Supervisor) dynoEnv(slot Slot, dir string) []string {
 	return DynoEnv(env, dir, slot.Name, slot.Port, s.cfg.Session)
 }
 
-// slugRoot runs processes in copies of slug id. Their paths are absolute:
-// PATH entries in them must not depend on the working directory.
+// slugRoot runs processes in copies of slug id, each taken from a spare
+// made ahead (slug.CopyWarm). Their paths are absolute: PATH entries in
+// them must not depend on the working directory.
 func slugRoot(stateDir, id string) RootFunc {
 	if abs, err := filepath.Abs(stateDir); err == nil {
 		stateDir = abs
 	}
-	return func(name string) (string, func(), error) { return slug.Copy(stateDir, id, name) }
+	go slug.PrepareSpare(stateDir, id) // the first dyno's copy, made while the release phase runs
+	return func(name string) (string, func(), error) { return slug.CopyWarm(stateDir, id, name) }
 }
 
 // applyRoot points the supervisor at the current release's slug, or at
@@ -138,6 +140,9 @@ func (c *Controller) ReleaseSlug(id string) (state.Release, error) {
 		return rel, err
 	}
 	c.apiEvent(fmt.Sprintf("Release v%d created: git push of %s (build %s, slug %s)", rel.Version, ShortSHA(m.Commit), id, slug.Size(m.Size)))
+	spare := make(chan struct{})
+	go func() { slug.PrepareSpare(c.StateDir, id); close(spare) }() // the first new dyno's copy, made while the release phase runs
+	defer func() { <-spare }()
 	if err := c.runRelease(rel.Version); err != nil {
 		return rel, fmt.Errorf("%w: %v", ErrReleaseFailed, err)
 	}

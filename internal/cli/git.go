@@ -130,10 +130,14 @@ func receive(c *command, stdin io.Reader, appDir, stateDir string) error {
 	var nr *api.NotRunningError
 	stopped := errors.As(err, &nr)
 	if stopped {
-		rel, err = runner.ReleaseSlugOffline(stateDir, res.Build.ID)
+		rel, err = releaseOffline(c.ctx, appDir, stateDir, res.Build.ID, out)
 	}
 	if err != nil {
-		fmt.Fprintf(out, " !     %v\n !     Push rejected: the release failed; the dynos keep running the previous release.\n !     Push failed\n", err)
+		keeps := "the dynos keep running the previous release"
+		if stopped {
+			keeps = "the next dynobox start runs the previous release"
+		}
+		fmt.Fprintf(out, " !     %v\n !     Push rejected: the release failed; %s.\n !     Push failed\n", err, keeps)
 		return exitStatus(exitFailure)
 	}
 	fmt.Fprintf(out, "-----> Launching… done, v%d\n", rel.Version)
@@ -146,6 +150,24 @@ func receive(c *command, stdin io.Reader, appDir, stateDir string) error {
 		fmt.Fprintf(out, "       %s deployed to dynobox\n", info.Router)
 	}
 	return nil
+}
+
+// releaseOffline records the release for the next start and runs its
+// release command here, with the app's add-ons started for it; the
+// watchdog stops what it leaves if this process dies.
+func releaseOffline(ctx context.Context, appDir, stateDir, id string, out io.Writer) (state.Release, error) {
+	session := runner.NewSession()
+	exe, err := os.Executable()
+	if err != nil {
+		return state.Release{}, err
+	}
+	wd, err := runner.StartWatchdog(exe, session)
+	if err != nil {
+		return state.Release{}, err
+	}
+	defer wd.Close()
+	return runner.ReleaseSlugOffline(ctx, runner.OfflineRelease{AppDir: appDir, StateDir: stateDir, BuildID: id, Session: session,
+		Log: func(l string) { fmt.Fprintln(out, "       "+l) }})
 }
 
 // releaseFollower prints the release phase's lines (release.NNNN) of a

@@ -9,14 +9,10 @@ var rubyManifests = []string{"Gemfile", "Gemfile.lock"}
 // since the last successful install. Gems go where the app's Bundler config
 // says, as with a bundle install by hand.
 //
-// A slug build puts them in the slug, at vendor/bundle, as Heroku's Ruby
-// buildpack does, and records that in the slug's .bundle/config, so bundle
-// exec in a copy of the slug finds them there.
+// A slug build installs them into the slug instead (rubySlugBuild).
 func (b *builder) rubyBuild(ctx context.Context) error {
 	if b.slug {
-		if err := b.exec(ctx, b.step("bundle config set --local path "+SlugBundle, "bundle", "config", "set", "--local", "path", SlugBundle)); err != nil {
-			return err
-		}
+		return b.rubySlugBuild(ctx)
 	}
 	stamp := b.stampOf([]string{"bundle"}, rubyManifests...)
 	if b.stampMatches(Ruby, stamp) {

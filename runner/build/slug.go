@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Where a slug build installs dependencies, relative to the slug's root, as
@@ -14,18 +15,25 @@ const (
 )
 
 // SlugEnv adds what a slug build installed in dir (a slug or a copy of it)
-// to env: its virtualenv first on PATH, as VIRTUAL_ENV. Gems need nothing:
-// the slug's .bundle/config says where they are.
+// to env: its virtualenv first on PATH, as VIRTUAL_ENV; its gems as
+// Heroku's Ruby buildpack sets them, GEM_PATH at vendor/bundle/ruby/X.Y.Z
+// and bin/, the binstubs and the gems' executables first on PATH (the
+// slug's .bundle/config tells bundle exec the rest).
 func SlugEnv(env []string, dir string) []string {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
 	venv := filepath.Join(dir, SlugVenv)
-	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil {
-		return env
+	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err == nil {
+		bin := filepath.Join(venv, "bin")
+		env = setenv(setenv(env, "VIRTUAL_ENV", venv), "PATH", bin+string(os.PathListSeparator)+getenv(env, "PATH"))
 	}
-	bin := filepath.Join(venv, "bin")
-	return setenv(setenv(env, "VIRTUAL_ENV", venv), "PATH", bin+string(os.PathListSeparator)+getenv(env, "PATH"))
+	if gems, _ := filepath.Glob(filepath.Join(dir, SlugBundle, "ruby", "*")); len(gems) > 0 {
+		gemPath := gems[len(gems)-1] // one Ruby per slug; the newest if several
+		path := strings.Join([]string{filepath.Join(dir, "bin"), filepath.Join(dir, SlugBundle, "bin"), filepath.Join(gemPath, "bin"), getenv(env, "PATH")}, string(os.PathListSeparator))
+		env = setenv(setenv(env, "GEM_PATH", gemPath), "PATH", path)
+	}
+	return env
 }
 
 // relocateScripts makes the scripts pip wrote into venv/bin (gunicorn,

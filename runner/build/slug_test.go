@@ -78,23 +78,94 @@ func TestPythonSlugBuildIsSelfContained(t *testing.T) {
 	}
 }
 
+// gemFile builds a one-file gem NAME 1.0.0 with an executable NAME that
+// prints "NAME gem", and returns the .gem's path: gems a test installs
+// offline, from the app's vendor/cache.
+func gemFile(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"lib/" + name + ".rb": "module M_" + name + "; def self.hi; \"" + name + " gem\"; end; end\n",
+		"exe/" + name:         "#!/usr/bin/env ruby\nrequire \"" + name + "\"\nputs M_" + name + ".hi\n",
+		name + ".gemspec": `Gem::Specification.new do |s|
+  s.name = "` + name + `"; s.version = "1.0.0"; s.summary = "test"; s.authors = ["t"]
+  s.files = ["lib/` + name + `.rb", "exe/` + name + `"]; s.bindir = "exe"; s.executables = ["` + name + `"]
+end
+`,
+	})
+	cmd := exec.Command("gem", "build", name+".gemspec")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gem build: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, name+"-1.0.0.gem")
+}
+
 func TestRubySlugBuildKeepsGemsInTheSlug(t *testing.T) {
 	slow(t, "a real bundle install")
 	need(t, "bundle")
+	need(t, "gem")
 	app := t.TempDir()
-	writeFiles(t, app, map[string]string{"Gemfile": "source \"https://rubygems.org\"\n"})
-	plan, _ := Detect(app)
-	for i := 0; i < 2; i++ { // the second build installs again: a slug starts clean
-		_, logs := mustBuild(t, app, plan, Options{StateDir: t.TempDir(), Slug: true})
-		if !strings.Contains(logs.text(), "Running: bundle install") {
-			t.Errorf("build %d should bundle install:\n%s", i+1, logs.text())
+	writeFiles(t, app, map[string]string{"Gemfile": "source \"https://rubygems.org\"\ngem \"hello\"\ngroup :development do\n  gem \"devtool\"\nend\n"})
+	for _, g := range []string{gemFile(t, "hello"), gemFile(t, "devtool")} {
+		data, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFiles(t, app, map[string]string{"vendor/cache/" + filepath.Base(g): string(data)})
+	}
+	// The app's Gemfile.lock, resolved offline from vendor/cache.
+	scratch := t.TempDir()
+	lock := exec.Command("bundle", "install", "--local", "--quiet")
+	lock.Dir = app
+	lock.Env = append(os.Environ(), "BUNDLE_PATH="+scratch, "BUNDLE_APP_CONFIG="+scratch)
+	if out, err := lock.CombinedOutput(); err != nil {
+		t.Fatalf("bundle install --local: %v\n%s", err, out)
+	}
+	source := t.TempDir() // each build starts from a clean export of it
+	if out, err := exec.Command("cp", "-a", app+"/.", source).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	stateDir := t.TempDir()
+	for i, want := range []string{"Installing hello 1.0.0", "Using hello 1.0.0"} { // the second from the gem cache
+		os.RemoveAll(app)
+		if out, err := exec.Command("cp", "-a", source, app).CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+		_, logs := mustBuild(t, app, Plan{Kind: Ruby}, Options{StateDir: stateDir, Slug: true})
+		if !strings.Contains(logs.text(), "Running: bundle install") || !strings.Contains(logs.text(), want) || !strings.Contains(logs.text(), "Running: bundle clean") {
+			t.Errorf("build %d: want %q:\n%s", i+1, want, logs.text())
 		}
 	}
-	cmd := exec.Command("bundle", "config", "get", "path")
-	cmd.Dir = app
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), `"`+SlugBundle+`"`) || !strings.Contains(string(out), filepath.Join(app, ".bundle", "config")) {
-		t.Fatalf("bundle config get path in the slug: %v\n%s", err, out)
+	if _, err := os.Stat(filepath.Join(stateDir, "push", "cache", "bundle", "ruby")); err != nil {
+		t.Errorf("no gem cache: %v", err)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(app, ".bundle", "config"))
+	for _, want := range []string{`BUNDLE_DEPLOYMENT: "true"`, `BUNDLE_PATH: "vendor/bundle"`, `BUNDLE_WITHOUT: "development:test"`, `BUNDLE_BIN: "vendor/bundle/bin"`} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf(".bundle/config lacks %s:\n%s", want, cfg)
+		}
+	}
+	if devtool, _ := filepath.Glob(filepath.Join(app, SlugBundle, "ruby", "*", "gems", "devtool-*")); len(devtool) != 0 {
+		t.Errorf("the development group was installed: %v", devtool)
+	}
+
+	// A dyno runs a copy of the slug elsewhere; the build directory is gone.
+	dyno := filepath.Join(t.TempDir(), "web.1-x")
+	if err := os.Rename(app, dyno); err != nil {
+		t.Fatal(err)
+	}
+	env := SlugEnv(os.Environ(), dyno)
+	for _, command := range []string{"hello", "bundle exec hello", "ruby -e 'require \"hello\"; puts M_hello.hi'"} {
+		cmd := exec.Command("/bin/sh", "-c", command)
+		cmd.Dir, cmd.Env = dyno, env
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != "hello gem\n" {
+			t.Errorf("%s in a copy of the slug: %v %q", command, err, out)
+		}
+	}
+	if got, want := getenv(env, "GEM_PATH"), filepath.Join(dyno, SlugBundle, "ruby"); !strings.HasPrefix(got, want) {
+		t.Errorf("GEM_PATH = %q, want %s/X.Y.Z", got, want)
 	}
 }
 

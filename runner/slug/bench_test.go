@@ -69,3 +69,56 @@ func BenchmarkUnpack(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkLinkTree measures the alternative to Copy the issue suggests
+// trying: hard links into the unpacked copy instead of copying the bytes.
+// It is not what Copy does — a dyno that opens one of its files for
+// writing in place would change the unpacked slug and every other dyno's
+// copy (permissions do not stop a process of the same user, nor root) —
+// and is measured for the report only.
+func BenchmarkLinkTree(b *testing.B) {
+	state := bigSlug(b, 5000, 100<<20)
+	src, err := Unpacked(state, "b1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		dst := filepath.Join(b.TempDir(), "web.1")
+		err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			}
+			return os.Link(p, filepath.Join(dst, rel))
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCopyWarm is a dyno's start in a long-running dynobox: its copy
+// is the spare made ahead (made again, untimed, between iterations).
+func BenchmarkCopyWarm(b *testing.B) {
+	state := bigSlug(b, 5000, 100<<20)
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		if err := PrepareSpare(state, "b1"); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		_, remove, err := CopyWarm(state, "b1", "web.1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		remove()
+		PrepareSpare(state, "b1") // the background maker, before the next round or the cleanup
+		b.StartTimer()
+	}
+}

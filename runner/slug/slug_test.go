@@ -161,3 +161,45 @@ func TestSize(t *testing.T) {
 		}
 	}
 }
+
+func TestCopyWarmTakesAFreshSpare(t *testing.T) {
+	state := t.TempDir()
+	build := filepath.Join(t.TempDir(), "build")
+	os.MkdirAll(filepath.Join(build, "d"), 0o755)
+	os.WriteFile(filepath.Join(build, "d", "f"), []byte("slug"), 0o644)
+	if _, err := Write(state, "b1", "c", build); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { PrepareSpare(state, "b1") }) // the background makers are done
+	if err := PrepareSpare(state, "b1"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(sparePath(state, "b1"), ".taken"), []byte("spare"), 0o644) // marks it
+	dir, remove, err := CopyWarm(state, "b1", "web.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remove()
+	if !strings.HasPrefix(filepath.Base(dir), "web.1-") {
+		t.Fatalf("copy at %s", dir)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "d", "f")); string(got) != "slug" {
+		t.Fatalf("first copy has %q", got)
+	}
+	if taken, _ := os.ReadFile(filepath.Join(dir, ".taken")); string(taken) != "spare" {
+		t.Fatal("the first copy is not the spare made ahead")
+	}
+	// A write in place in one copy is not in the slug nor the next copy.
+	os.WriteFile(filepath.Join(dir, "d", "f"), []byte("changed"), 0o644)
+	if err := PrepareSpare(state, "b1"); err != nil {
+		t.Fatal(err)
+	}
+	dir2, remove2, err := CopyWarm(state, "b1", "web.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remove2()
+	if got, _ := os.ReadFile(filepath.Join(dir2, "d", "f")); string(got) != "slug" {
+		t.Fatalf("second copy has %q", got)
+	}
+}

@@ -1,0 +1,113 @@
+package slug
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// A dyno's start waits for its copy of the slug, and copying a 100 MB,
+// 5,000-file slug takes seconds on a file system without reflinks (ext4).
+// A long-running dynobox therefore keeps one finished copy of the current
+// slug ready, a spare: CopyWarm renames it into place, which costs nothing,
+// and makes the next spare in the background. A spare is a plain copy —
+// no hard links into the unpacked slug, which a dyno writing a file in
+// place would change for every other dyno. Spares live in the dynos
+// directory, which CleanCopies empties at each start.
+
+// sparePrefix names spares: dynos/.spare-ID, made as dynos/.spare-ID.*.tmp.
+const sparePrefix = ".spare-"
+
+func sparePath(stateDir, id string) string {
+	return filepath.Join(stateDir, dynosDir, sparePrefix+id)
+}
+
+var preparing sync.Map // spare path → *sync.Mutex: one maker at a time
+
+// CopyWarm is Copy for a long-running process: it takes the ready spare
+// of slug id when there is one and, either way, starts making the next.
+func CopyWarm(stateDir, id, name string) (dir string, remove func(), err error) {
+	if mu, ok := preparing.Load(sparePath(stateDir, id)); ok {
+		mu.(*sync.Mutex).Lock() // a spare being made is ready sooner than a new copy
+		mu.(*sync.Mutex).Unlock()
+	}
+	parent := filepath.Join(stateDir, dynosDir)
+	if err := os.MkdirAll(parent, 0o700); err == nil {
+		if d, err := os.MkdirTemp(parent, strings.ReplaceAll(name, "/", "_")+"-"); err == nil {
+			// rename(2) replaces an empty directory, so the name stays
+			// unique (os.Rename refuses an existing directory).
+			if syscall.Rename(sparePath(stateDir, id), d) == nil {
+				go PrepareSpare(stateDir, id)
+				return d, func() { os.RemoveAll(d) }, nil
+			}
+			os.Remove(d)
+		}
+	}
+	defer func() {
+		if err == nil {
+			go PrepareSpare(stateDir, id)
+		}
+	}()
+	return Copy(stateDir, id, name)
+}
+
+// PrepareSpare makes the spare of slug id unless it exists (waiting for
+// one being made), and removes the spares of other slugs.
+func PrepareSpare(stateDir, id string) error {
+	spare := sparePath(stateDir, id)
+	mu, _ := preparing.LoadOrStore(spare, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if err := os.MkdirAll(filepath.Dir(spare), 0o700); err != nil {
+		return err
+	}
+	others, _ := filepath.Glob(filepath.Join(stateDir, dynosDir, sparePrefix+"*"))
+	for _, o := range others {
+		if o != spare && !strings.HasSuffix(o, ".tmp") {
+			os.RemoveAll(o)
+		}
+	}
+	if _, err := os.Stat(spare); err == nil {
+		return nil
+	}
+	src, err := Unpacked(stateDir, id)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(stateDir, dynosDir), sparePrefix+id+".*.tmp")
+	if err != nil {
+		return err
+	}
+	if err := copyTree(src, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, spare); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	return nil
+}
+
+// RemoveSpares removes the spares of every slug, once the ones being made
+// are done: a stopped dynobox leaves no copy behind.
+func RemoveSpares(stateDir string) {
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
+	prefix := filepath.Join(stateDir, dynosDir, sparePrefix)
+	preparing.Range(func(k, mu any) bool {
+		if strings.HasPrefix(k.(string), prefix) {
+			mu.(*sync.Mutex).Lock()
+			os.RemoveAll(k.(string))
+			mu.(*sync.Mutex).Unlock()
+		}
+		return true
+	})
+	left, _ := filepath.Glob(prefix + "*")
+	for _, p := range left {
+		os.RemoveAll(p)
+	}
+}
