@@ -18,11 +18,15 @@ const (
 // to env: its virtualenv first on PATH, as VIRTUAL_ENV; its gems as
 // Heroku's Ruby buildpack sets them, GEM_PATH at vendor/bundle/ruby/X.Y.Z
 // and bin/, the binstubs and the gems' executables first on PATH (the
-// slug's .bundle/config tells bundle exec the rest).
+// slug's .bundle/config tells bundle exec the rest). The config vars of
+// the slug's release (a buildpack's bin/release, a built-in's runtime
+// defaults) are added where env does not set them, as ReleaseEnv does for
+// a work-tree build.
 func SlugEnv(env []string, dir string) []string {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
+	env = ReleaseEnv(env, filepath.Join(dir, ".dynobox"))
 	venv := filepath.Join(dir, SlugVenv)
 	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err == nil {
 		bin := filepath.Join(venv, "bin")

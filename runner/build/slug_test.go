@@ -183,3 +183,23 @@ func TestRelocatedScripts(t *testing.T) {
 		}
 	}
 }
+
+// A pushed slug's dynos get its release's config vars (bin/release,
+// NODE_ENV) where the app's own config does not set them.
+func TestSlugEnvAddsTheSlugsReleaseConfigVars(t *testing.T) {
+	t.Parallel()
+	dyno := t.TempDir()
+	if err := saveRelease(dyno, "", Release{ConfigVars: map[string]string{"NODE_ENV": "production", "FROM_BUILDPACK": "yes"}}); err != nil {
+		t.Fatal(err)
+	}
+	env := SlugEnv([]string{"PATH=/bin", "NODE_ENV=development"}, dyno)
+	if got := getenv(env, "FROM_BUILDPACK"); got != "yes" {
+		t.Errorf("FROM_BUILDPACK = %q, want the release's yes", got)
+	}
+	if got := getenv(env, "NODE_ENV"); got != "development" {
+		t.Errorf("NODE_ENV = %q: the app's own config var must win", got)
+	}
+	if got := getenv(SlugEnv([]string{"PATH=/bin"}, t.TempDir()), "FROM_BUILDPACK"); got != "" {
+		t.Errorf("a slug without a release got FROM_BUILDPACK=%q", got)
+	}
+}
