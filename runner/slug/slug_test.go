@@ -170,7 +170,13 @@ func TestCopyWarmTakesAFreshSpare(t *testing.T) {
 	if _, err := Write(state, "b1", "c", build); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { PrepareSpare(state, "b1") }) // the background makers are done
+	t.Cleanup(func() {
+		// a stopped dynobox leaves no spare, even one still being made
+		RemoveSpares(state)
+		if left, _ := filepath.Glob(filepath.Join(state, dynosDir, sparePrefix+"*")); len(left) > 0 {
+			t.Errorf("spares left after RemoveSpares: %v", left)
+		}
+	})
 	if err := PrepareSpare(state, "b1"); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,33 @@ func sparePath(stateDir, id string) string {
 
 var preparing sync.Map // spare path → *sync.Mutex: one maker at a time
 
+// makers counts the spares being made in the background, so RemoveSpares
+// can wait for them: one finishing after it would leave a copy behind.
+var makers struct {
+	sync.Mutex
+	n    int
+	idle sync.Cond
+}
+
+func init() { makers.idle.L = &makers.Mutex }
+
+// prepareInBackground makes the next spare of slug id in a goroutine.
+func prepareInBackground(stateDir, id string) {
+	makers.Lock()
+	makers.n++
+	makers.Unlock()
+	go func() {
+		defer func() {
+			makers.Lock()
+			if makers.n--; makers.n == 0 {
+				makers.idle.Broadcast()
+			}
+			makers.Unlock()
+		}()
+		PrepareSpare(stateDir, id)
+	}()
+}
+
 // CopyWarm is Copy for a long-running process: it takes the ready spare
 // of slug id when there is one and, either way, starts making the next.
 func CopyWarm(stateDir, id, name string) (dir string, remove func(), err error) {
@@ -39,7 +66,7 @@ func CopyWarm(stateDir, id, name string) (dir string, remove func(), err error) 
 			// rename(2) replaces an empty directory, so the name stays
 			// unique (os.Rename refuses an existing directory).
 			if syscall.Rename(sparePath(stateDir, id), d) == nil {
-				go PrepareSpare(stateDir, id)
+				prepareInBackground(stateDir, id)
 				return d, func() { os.RemoveAll(d) }, nil
 			}
 			os.Remove(d)
@@ -47,7 +74,7 @@ func CopyWarm(stateDir, id, name string) (dir string, remove func(), err error) 
 	}
 	defer func() {
 		if err == nil {
-			go PrepareSpare(stateDir, id)
+			prepareInBackground(stateDir, id)
 		}
 	}()
 	return Copy(stateDir, id, name)
@@ -94,6 +121,11 @@ func PrepareSpare(stateDir, id string) error {
 // RemoveSpares removes the spares of every slug, once the ones being made
 // are done: a stopped dynobox leaves no copy behind.
 func RemoveSpares(stateDir string) {
+	makers.Lock()
+	for makers.n > 0 {
+		makers.idle.Wait()
+	}
+	makers.Unlock()
 	if abs, err := filepath.Abs(stateDir); err == nil {
 		stateDir = abs
 	}
