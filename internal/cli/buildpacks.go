@@ -108,7 +108,7 @@ func indexFlag(c *command) *int {
 
 func oneURL(verb string, args []string) (string, error) {
 	if len(args) != 1 {
-		return "", fmt.Errorf("usage: dynobox %s [-i N] URL (a local directory, file:///path/repo.git#ref, or heroku/go, heroku/nodejs, heroku/python, heroku/ruby)", verb)
+		return "", fmt.Errorf("usage: dynobox %s [-i N] URL (a local directory, file:///path/repo.git#ref, or one of %s)", verb, build.BuiltinNames())
 	}
 	return args[0], nil
 }

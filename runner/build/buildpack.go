@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -35,6 +36,17 @@ var builtinBuildpacks = map[string]Kind{
 	"heroku/scala":   Scala,
 	"heroku/clojure": Clojure,
 	"heroku/php":     PHP,
+}
+
+// BuiltinNames lists the Heroku buildpack names dynobox builds itself,
+// sorted, for messages.
+func BuiltinNames() string {
+	names := make([]string, 0, len(builtinBuildpacks))
+	for n := range builtinBuildpacks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // BuiltinKind is the built-in build step that stands in for the Heroku
@@ -126,7 +138,7 @@ var ErrNeedsNetwork = errors.New("needs the network")
 
 // NetworkError says what to do about a buildpack dynobox cannot fetch.
 func NetworkError(url string) error {
-	return fmt.Errorf("buildpack %s %w, which dynobox does not use: clone it and name the local copy (a directory, or file:///path/repo.git#ref), or use a built-in (heroku/go, heroku/nodejs, heroku/python, heroku/ruby)", url, ErrNeedsNetwork)
+	return fmt.Errorf("buildpack %s %w, which dynobox does not use: clone it and name the local copy (a directory, or file:///path/repo.git#ref), or use a built-in (%s)", url, ErrNeedsNetwork, BuiltinNames())
 }
 
 // CheckBuildpack says whether url can be used here without fetching it:
