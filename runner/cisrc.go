@@ -1,13 +1,11 @@
 package runner
 
 import (
-	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/dynobox/dynobox/runner/build"
+	"github.com/dynobox/dynobox/runner/slug"
 )
 
 // ciTestCache is the state directory's cache of what test runs install
@@ -33,62 +31,19 @@ func copyWorkTree(src, dest, skip string) error {
 			skips = append(skips, fi)
 		}
 	}
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	return slug.CopyTree(src, dest, func(rel, path string) bool {
+		if rel == ".git" || rel == "node_modules" || rel == ".dynobox" {
+			return true
 		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		if d.IsDir() {
-			if rel == ".git" || rel == "node_modules" || rel == ".dynobox" {
-				return filepath.SkipDir
-			}
-			if fi, err := os.Stat(path); err == nil {
-				for _, s := range skips {
-					if os.SameFile(fi, s) {
-						return filepath.SkipDir
-					}
+		if fi, err := os.Stat(path); err == nil {
+			for _, s := range skips {
+				if os.SameFile(fi, s) {
+					return true
 				}
 			}
 		}
-		target := filepath.Join(dest, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.Mkdir(target, info.Mode().Perm()|0o700)
-		case info.Mode()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case info.Mode().IsRegular():
-			return copyFile(path, target, info.Mode().Perm())
-		}
-		return nil // sockets, fifos: nothing a build reads
+		return false
 	})
-}
-
-func copyFile(src, dest string, perm fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dest, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	return out.Close()
 }
 
 // restoreTestCache moves the cached node_modules into srcDir and its

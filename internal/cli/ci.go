@@ -86,17 +86,11 @@ func runCI(c *command, af *appFlags, commit, branch string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	session := runner.NewSession()
-	exe, err := os.Executable()
+	session, unwatch, err := watchedSession()
 	if err != nil {
 		return err
 	}
-	// Should dynobox die, the watchdog stops what the run started.
-	wd, err := runner.StartWatchdog(exe, session)
-	if err != nil {
-		return err
-	}
-	defer wd.Close()
+	defer unwatch()
 
 	out := c.stdout
 	if asJSON {

@@ -156,16 +156,11 @@ func receive(c *command, stdin io.Reader, appDir, stateDir string) error {
 // release command here, with the app's add-ons started for it; the
 // watchdog stops what it leaves if this process dies.
 func releaseOffline(ctx context.Context, appDir, stateDir, id string, out io.Writer) (state.Release, error) {
-	session := runner.NewSession()
-	exe, err := os.Executable()
+	session, unwatch, err := watchedSession()
 	if err != nil {
 		return state.Release{}, err
 	}
-	wd, err := runner.StartWatchdog(exe, session)
-	if err != nil {
-		return state.Release{}, err
-	}
-	defer wd.Close()
+	defer unwatch()
 	return runner.ReleaseSlugOffline(ctx, runner.OfflineRelease{AppDir: appDir, StateDir: stateDir, BuildID: id, Session: session,
 		Log: func(l string) { fmt.Fprintln(out, "       "+l) }})
 }

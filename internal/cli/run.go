@@ -51,16 +51,11 @@ add-ons throwaway data that is deleted afterwards.`)
 		if err != nil {
 			return err
 		}
-		session := runner.NewSession()
-		exe, err := os.Executable()
+		session, unwatch, err := watchedSession()
 		if err != nil {
 			return err
 		}
-		wd, err := runner.StartWatchdog(exe, session)
-		if err != nil {
-			return err
-		}
-		defer wd.Close()
+		defer unwatch()
 
 		env, addonsRun, running, err := oneOffEnv(app, appDir, stateDir, session, *ephemeral)
 		if err != nil {
@@ -131,4 +126,20 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 	// No dynobox runs the app: start its add-ons for this command.
 	env, addonsRun, err = runner.OneOffAddons(context.Background(), app, appDir, stateDir, session, ephemeral)
 	return env, addonsRun, false, err
+}
+
+// watchedSession starts a session for the processes a verb starts (a
+// one-off dyno, a test run, a push's release command) and the watchdog
+// that stops them should dynobox die; unwatch ends the watchdog.
+func watchedSession() (session string, unwatch func(), err error) {
+	session = runner.NewSession()
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	wd, err := runner.StartWatchdog(exe, session)
+	if err != nil {
+		return "", nil, err
+	}
+	return session, func() { wd.Close() }, nil
 }

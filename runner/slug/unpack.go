@@ -135,12 +135,17 @@ func CleanCopies(stateDir string) error {
 	return os.RemoveAll(filepath.Join(stateDir, dynosDir))
 }
 
-// copyTree copies src's files into dst (which exists): directories and
+// copyTree copies all of src into dst (which exists).
+func copyTree(src, dst string) error { return CopyTree(src, dst, nil) }
+
+// CopyTree copies src's files into dst (which exists): directories and
 // symlinks first, in one walk, then the regular files on a few goroutines
 // (a dyno's start waits for its copy). Files go through os.File's
 // ReadFrom, which uses copy_file_range: a reflink on file systems that
-// have them.
-func copyTree(src, dst string) error {
+// have them. Modes are kept (made readable and writable by the owner);
+// sockets and fifos are left out. skipDir, when not nil, leaves out the
+// directories it is true for (rel: the path under src).
+func CopyTree(src, dst string, skipDir func(rel, path string) bool) error {
 	type file struct {
 		src, dst string
 		mode     fs.FileMode
@@ -153,6 +158,9 @@ func copyTree(src, dst string) error {
 		rel, err := filepath.Rel(src, p)
 		if err != nil || rel == "." {
 			return err
+		}
+		if d.IsDir() && skipDir != nil && skipDir(rel, p) {
+			return filepath.SkipDir
 		}
 		target := filepath.Join(dst, rel)
 		info, err := d.Info()
