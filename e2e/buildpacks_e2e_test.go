@@ -156,3 +156,31 @@ func TestGitPushUsesBuildpacksSet(t *testing.T) {
 	waitPrefix(t, p, "http://127.0.0.1:"+strconv.Itoa(port)+"/", "pushed site v1")
 	stopApp(t, p)
 }
+
+// A buildpack's bin/release `addons` are provisioned before the release,
+// as on Heroku: the web dyno of the first release already has REDIS_URL;
+// the add-on is the app's from then on (listed, and kept on the next start).
+func TestBuildpackReleaseAddonsAreProvisioned(t *testing.T) {
+	t.Parallel()
+	bp := writeBuildpackDir(t, map[string]string{
+		"bin/detect":  "#!/bin/sh\necho WithRedis\n",
+		"bin/compile": "#!/bin/sh\nmkdir -p \"$1/public\"\n",
+		"bin/release": "#!/bin/sh\ncat <<'EOF'\n---\naddons:\n  - heroku-redis:mini\ndefault_process_types:\n" +
+			"  web: echo \"redis-url-scheme=${REDIS_URL%%:*}\" > public/index.html && cd public && exec python3 -m http.server $PORT --bind 127.0.0.1\nEOF\n",
+	})
+	dir := writeApp(t, map[string]string{"app.json": `{"buildpacks":[{"url":"` + bp + `"}]}`})
+	port := freePort(t)
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port))
+	p.waitOutput("State changed from starting to up")
+	if !p.hasOutput("Provisioning heroku-redis:mini, named by the buildpack's release") {
+		t.Errorf("no provisioning line:\n%s", p.out)
+	}
+	if got := httpGet(t, port); !strings.Contains(got, "redis-url-scheme=redis") {
+		t.Fatalf("web served %q\n%s", got, p.out)
+	}
+	stopApp(t, p)
+	out, stderr, code := runDynobox(t, dir, "addons")
+	if code != 0 || !strings.Contains(out, "heroku-redis") {
+		t.Fatalf("addons after the first release: exit %d\n%s%s", code, out, stderr)
+	}
+}

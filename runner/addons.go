@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dynobox/dynobox/addons"
+	"github.com/dynobox/dynobox/runner/build"
 	"github.com/dynobox/dynobox/runner/state"
 )
 
@@ -128,6 +129,16 @@ func (c *Controller) AddonStatus() []addons.Status {
 func (c *Controller) CreateAddon(spec addons.Spec) (addons.Status, state.Release, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	st, rel, err := c.createAddon(spec)
+	if err != nil {
+		return st, rel, err
+	}
+	return st, rel, c.restartWithNewEnv()
+}
+
+// createAddon attaches, starts and records a new add-on and creates a
+// release; the dynos are not restarted. The caller holds c.mu.
+func (c *Controller) createAddon(spec addons.Spec) (addons.Status, state.Release, error) {
 	if err := spec.Validate(); err != nil {
 		return addons.Status{}, state.Release{}, &InputError{err}
 	}
@@ -164,7 +175,36 @@ func (c *Controller) CreateAddon(spec addons.Spec) (addons.Status, state.Release
 			st = s
 		}
 	}
-	return st, rel, c.restartWithNewEnv()
+	return st, rel, nil
+}
+
+// provisionReleaseAddons creates the add-ons the last build's release
+// names (a buildpack's bin/release `addons`) that the app has none of the
+// service of, as Heroku provisions them at the app's first release: a
+// later build does not bring back one the user destroyed only because
+// Heroku never would — it provisions once; here "once" is "while the app
+// has none of that service". The caller holds c.mu.
+func (c *Controller) provisionReleaseAddons() error {
+	want := build.LoadRelease(c.StateDir).Addons
+	if len(want) == 0 {
+		return nil
+	}
+	have := map[string]bool{}
+	for _, st := range c.Addons.List() {
+		have[addons.Spec{Plan: st.Plan}.Service()] = true
+	}
+	for _, plan := range want {
+		spec := addons.Spec{Plan: plan}
+		if have[spec.Service()] {
+			continue
+		}
+		c.heroku(fmt.Sprintf("Provisioning %s, named by the buildpack's release", plan))
+		if _, _, err := c.createAddon(spec); err != nil {
+			return fmt.Errorf("the buildpack's release names the add-on %s: %w", plan, err)
+		}
+		have[spec.Service()] = true
+	}
+	return nil
 }
 
 // ErrDeclared is returned when destroying an add-on that app.json declares.

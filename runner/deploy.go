@@ -151,6 +151,9 @@ func (c *Controller) release(res *DeployResult) error {
 	if err != nil {
 		return err
 	}
+	if err := c.provisionReleaseAddons(); err != nil {
+		return fmt.Errorf("%w: %v", ErrReleaseFailed, err)
+	}
 	rel, err := c.Store.AddRelease("Deploy "+c.deployName(res.Build.ID), res.Build.ID)
 	if err != nil {
 		return err
