@@ -10,34 +10,15 @@ import (
 	"time"
 )
 
-// javaPOM is a Maven project with no dependencies whose plugins are the
-// versions Debian packages (.ci/run installs them), each depending on
-// plexus-utils itself (else Maven adds plexus-utils 1.1, which Debian
-// does not have).
-func javaPOM() string {
-	var plugins strings.Builder
-	for _, p := range [][2]string{
-		{"maven-clean-plugin", "3.2.0"}, {"maven-resources-plugin", "3.3.0"},
-		{"maven-compiler-plugin", "3.10.1"}, {"maven-surefire-plugin", "2.22.3"},
-		{"maven-jar-plugin", "3.3.0"}, {"maven-install-plugin", "3.1.0"},
-		{"maven-dependency-plugin", "3.5.0"},
-	} {
-		plugins.WriteString("<plugin><artifactId>" + p[0] + "</artifactId><version>" + p[1] + "</version>" +
-			"<dependencies><dependency><groupId>org.codehaus.plexus</groupId><artifactId>plexus-utils</artifactId><version>3.4.2</version></dependency></dependencies></plugin>\n")
+// javaPOM is a Maven project with no dependencies that Debian's maven builds
+// offline (../runner/build/testdata/debian-pom.xml).
+func javaPOM(t *testing.T) string {
+	t.Helper()
+	pom, err := os.ReadFile("../runner/build/testdata/debian-pom.xml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return `<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.dynobox</groupId>
-  <artifactId>web</artifactId>
-  <version>1.0</version>
-  <properties>
-    <maven.compiler.release>17</maven.compiler.release>
-    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
-  </properties>
-  <build><pluginManagement><plugins>
-` + plugins.String() + `  </plugins></pluginManagement></build>
-</project>
-`
+	return strings.ReplaceAll(string(pom), "ARTIFACT", "web")
 }
 
 // javaWeb serves its JAVA_OPTS on $PORT with the JDK's own HTTP server.
@@ -65,7 +46,7 @@ public class Main {
 func TestMavenAppBuildsAndServes(t *testing.T) {
 	t.Parallel()
 	dir := writeApp(t, map[string]string{
-		"pom.xml":                     javaPOM(),
+		"pom.xml":                     javaPOM(t),
 		"src/main/java/web/Main.java": javaWeb,
 		"system.properties":           "java.runtime.version=21\n",
 		".env":                        "MAVEN_CUSTOM_OPTS=-DskipTests -o\n",

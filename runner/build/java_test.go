@@ -14,33 +14,15 @@ import (
 // them), as this machine reaches no Maven repository.
 const debianMavenRepo = "/usr/share/maven-repo"
 
-// helloPOM is a Maven project with no dependencies whose plugins are the
-// versions Debian packages. Each plugin depends on plexus-utils itself:
-// else Maven adds plexus-utils 1.1, which Debian does not have.
-func helloPOM() string {
-	var plugins strings.Builder
-	for _, p := range [][2]string{
-		{"maven-clean-plugin", "3.2.0"}, {"maven-resources-plugin", "3.3.0"},
-		{"maven-compiler-plugin", "3.10.1"}, {"maven-surefire-plugin", "2.22.3"},
-		{"maven-jar-plugin", "3.3.0"}, {"maven-install-plugin", "3.1.0"},
-		{"maven-dependency-plugin", "3.5.0"},
-	} {
-		plugins.WriteString("<plugin><artifactId>" + p[0] + "</artifactId><version>" + p[1] + "</version>" +
-			"<dependencies><dependency><groupId>org.codehaus.plexus</groupId><artifactId>plexus-utils</artifactId><version>3.4.2</version></dependency></dependencies></plugin>\n")
+// helloPOM is a Maven project with no dependencies that Debian's maven builds
+// offline (testdata/debian-pom.xml).
+func helloPOM(t *testing.T) string {
+	t.Helper()
+	pom, err := os.ReadFile("testdata/debian-pom.xml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return `<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.dynobox</groupId>
-  <artifactId>hello</artifactId>
-  <version>1.0</version>
-  <properties>
-    <maven.compiler.release>17</maven.compiler.release>
-    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
-  </properties>
-  <build><pluginManagement><plugins>
-` + plugins.String() + `  </plugins></pluginManagement></build>
-</project>
-`
+	return strings.ReplaceAll(string(pom), "ARTIFACT", "hello")
 }
 
 const helloJava = `package hello;
@@ -80,7 +62,7 @@ func TestMavenOfflineBuild(t *testing.T) {
 	}
 	app, state := t.TempDir(), t.TempDir()
 	writeFiles(t, app, map[string]string{
-		"pom.xml":                       helloPOM(),
+		"pom.xml":                       helloPOM(t),
 		"src/main/java/hello/Main.java": helloJava,
 		"system.properties":             "java.runtime.version=17\n",
 	})
@@ -113,7 +95,7 @@ func TestMavenOfflineNeedsNetwork(t *testing.T) {
 	slow(t, "a Maven build")
 	need(t, "mvn")
 	app := t.TempDir()
-	writeFiles(t, app, map[string]string{"pom.xml": helloPOM(), "src/main/java/hello/Main.java": helloJava})
+	writeFiles(t, app, map[string]string{"pom.xml": helloPOM(t), "src/main/java/hello/Main.java": helloJava})
 	env := append(os.Environ(), "MAVEN_CUSTOM_OPTS=-DskipTests -o")
 	_, err, logs := build(t, app, Plan{Kind: Java}, Options{StateDir: t.TempDir(), Env: env})
 	if err == nil || !strings.Contains(err.Error(), "mvn -B") || !strings.Contains(err.Error(), "(this build needs the network: Maven downloads") {
