@@ -86,12 +86,13 @@ func TestStaleDynoConnectionNotReused(t *testing.T) {
 // request goes to the dyno that replaced it.
 func TestDynoLeavesPoolWhileAnswering(t *testing.T) {
 	t.Parallel()
-	leave := make(chan struct{})
+	arrived, leave := make(chan struct{}), make(chan struct{})
 	var closed sync.WaitGroup
 	closed.Add(1)
-	var once sync.Once
+	var once, arrival sync.Once
 	old := startServer(t, "web.1", &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrival.Do(func() { close(arrived) })
 			<-leave
 			io.WriteString(w, "old")
 		}),
@@ -108,7 +109,7 @@ func TestDynoLeavesPoolWhileAnswering(t *testing.T) {
 	rt := startRouter(t, Config{Pool: pool})
 	c, br := dial(t, rt)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
-	time.Sleep(5 * time.Millisecond) // the request is at the old dyno
+	<-arrived // the request is at the old dyno
 	pool.set(Ready, repl)
 	close(leave)
 	if res, body := readRawResponse(t, br, "GET"); res.StatusCode != 200 || body != "old" {

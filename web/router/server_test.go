@@ -300,9 +300,11 @@ func TestDynoClosesAfterAnswer(t *testing.T) {
 // for bytes that came in meanwhile (see step).
 func TestPipelinedWhileWaiting(t *testing.T) {
 	t.Parallel()
+	atDyno := make(chan struct{})
 	b, _ := startBackend(t, "web.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
-			time.Sleep(100 * time.Millisecond)
+			atDyno <- struct{}{}
+			time.Sleep(100 * time.Millisecond) // the dyno is slow to answer
 		}
 		io.WriteString(w, r.URL.Path)
 	}))
@@ -310,7 +312,7 @@ func TestPipelinedWhileWaiting(t *testing.T) {
 	c, br := dial(t, rt)
 	for i := range 5 {
 		io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: app.test\r\n\r\n")
-		time.Sleep(30 * time.Millisecond) // the first is with the dyno when the second arrives
+		<-atDyno // the first is with the dyno when the second arrives
 		io.WriteString(c, "GET /next HTTP/1.1\r\nHost: app.test\r\n\r\n")
 		c.SetReadDeadline(time.Now().Add(3 * time.Second))
 		for _, want := range []string{"/slow", "/next"} {
