@@ -140,8 +140,25 @@ func defaultTestCommand(appDir string, kind build.Kind) string {
 			return "bundle exec rspec"
 		}
 		return "bundle exec rake test"
+	case build.Java: // Heroku's Java buildpack's bin/test
+		return wrapperOr(appDir, "mvnw", "mvn") + " -B test"
+	case build.Gradle:
+		return wrapperOr(appDir, "gradlew", "gradle") + " test"
+	case build.Scala:
+		return wrapperOr(appDir, "sbt", "sbt") + " test"
+	case build.Clojure:
+		return "lein test"
 	}
 	return ""
+}
+
+// wrapperOr is the project's own wrapper script (./mvnw) when it has one,
+// else the installed tool.
+func wrapperOr(appDir, wrapper, tool string) string {
+	if fi, err := os.Stat(filepath.Join(appDir, wrapper)); err == nil && fi.Mode().IsRegular() {
+		return "./" + wrapper
+	}
+	return tool
 }
 
 // CI statuses, as Heroku CI names a test run's.

@@ -60,6 +60,11 @@ func TestLoadTestEnvDefaultsPerLanguage(t *testing.T) {
 		{map[string]string{"package.json": "{}", "app.json": `{"environments": {"test": {}}}`}, "npm test"},
 		{map[string]string{"Gemfile": "", "spec/a_spec.rb": ""}, "bundle exec rspec"},
 		{map[string]string{"Gemfile": ""}, "bundle exec rake test"},
+		{map[string]string{"pom.xml": "<project/>"}, "mvn -B test"},
+		{map[string]string{"pom.xml": "<project/>", "mvnw": "#!/bin/sh\n"}, "./mvnw -B test"},
+		{map[string]string{"build.gradle": "", "gradlew": "#!/bin/sh\n"}, "./gradlew test"},
+		{map[string]string{"build.sbt": ""}, "sbt test"},
+		{map[string]string{"project.clj": ""}, "lein test"},
 	} {
 		te, err := LoadTestEnv(writeCIApp(t, c.files))
 		if err != nil || te.Test != c.want || !te.Defaulted || te.Nodes != 1 {
