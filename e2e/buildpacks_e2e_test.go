@@ -184,3 +184,35 @@ func TestBuildpackReleaseAddonsAreProvisioned(t *testing.T) {
 		t.Fatalf("addons after the first release: exit %d\n%s%s", code, out, stderr)
 	}
 }
+
+// A pushed slug's release add-ons are provisioned too: a push to a
+// stopped app records them, and the next start's web dyno has REDIS_URL.
+func TestGitPushProvisionsTheReleaseAddons(t *testing.T) {
+	t.Parallel()
+	bp := writeBuildpackDir(t, map[string]string{
+		"bin/detect":  "#!/bin/sh\necho WithRedis\n",
+		"bin/compile": "#!/bin/sh\nmkdir -p \"$1/public\"\n",
+		"bin/release": "#!/bin/sh\ncat <<'EOF'\n---\naddons:\n  - heroku-redis:mini\ndefault_process_types:\n" +
+			"  web: echo \"redis-url-scheme=${REDIS_URL%%:*}\" > public/index.html && cd public && exec python3 -m http.server $PORT --bind 127.0.0.1\nEOF\n",
+	})
+	dir := writeApp(t, map[string]string{"site.txt": "v1"})
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	commitAll(t, dir, "v1")
+	if out, stderr, code := runDynobox(t, dir, "buildpacks:set", bp); code != 0 {
+		t.Fatalf("buildpacks:set: %s %s", out, stderr)
+	}
+	if _, stderr, code := runDynobox(t, dir, "git:remote", "-r", "box"); code != 0 {
+		t.Fatalf("git:remote: %s", stderr)
+	}
+	out, code := gitRun(t, dir, "push", "box", "main")
+	if code != 0 || !strings.Contains(out, "Provisioning heroku-redis:mini, named by the buildpack's release") {
+		t.Fatalf("git push: exit %d\n%s", code, out)
+	}
+	if out, stderr, code := runDynobox(t, dir, "addons"); code != 0 || !strings.Contains(out, "heroku-redis") {
+		t.Fatalf("addons after the push: exit %d\n%s%s", code, out, stderr)
+	}
+	port := freePort(t)
+	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port))
+	waitPrefix(t, p, "http://127.0.0.1:"+strconv.Itoa(port)+"/", "redis-url-scheme=redis")
+	stopApp(t, p)
+}

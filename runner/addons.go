@@ -180,29 +180,77 @@ func (c *Controller) createAddon(spec addons.Spec) (addons.Status, state.Release
 
 // provisionReleaseAddons creates the add-ons the last build's release
 // names (a buildpack's bin/release `addons`) that the app has none of the
-// service of, as Heroku provisions them at the app's first release: a
-// later build does not bring back one the user destroyed only because
-// Heroku never would — it provisions once; here "once" is "while the app
-// has none of that service". The caller holds c.mu.
+// service of. The caller holds c.mu.
 func (c *Controller) provisionReleaseAddons() error {
-	want := build.LoadRelease(c.StateDir).Addons
-	if len(want) == 0 {
+	return c.provisionAddons(build.LoadRelease(c.StateDir).Addons)
+}
+
+// provisionAddons creates the add-ons of plans (a release's `addons`)
+// whose service the app has none of, as Heroku provisions a buildpack's
+// add-ons at the app's first release; "first" here is "while the app has
+// none of that service". The caller holds c.mu.
+func (c *Controller) provisionAddons(plans []string) error {
+	var have []string
+	for _, st := range c.Addons.List() {
+		have = append(have, st.Plan)
+	}
+	for _, spec := range missingAddons(have, plans) {
+		c.heroku(fmt.Sprintf("Provisioning %s, named by the buildpack's release", spec.Plan))
+		if _, _, err := c.createAddon(spec); err != nil {
+			return fmt.Errorf("the buildpack's release names the add-on %s: %w", spec.Plan, err)
+		}
+	}
+	return nil
+}
+
+// missingAddons are the specs of plans whose service is in none of have
+// (plans the app's add-ons run), each service once.
+func missingAddons(have, plans []string) []addons.Spec {
+	seen := map[string]bool{}
+	for _, p := range have {
+		seen[addons.Spec{Plan: p}.Service()] = true
+	}
+	var specs []addons.Spec
+	for _, p := range plans {
+		spec := addons.Spec{Plan: p}
+		if !seen[spec.Service()] {
+			seen[spec.Service()] = true
+			specs = append(specs, spec)
+		}
+	}
+	return specs
+}
+
+// provisionAddonsOffline is provisionAddons for an app no dynobox runs
+// (a push's release): the add-ons are recorded for the release command
+// and the next start, as addons:create records them.
+func provisionAddonsOffline(appDir, stateDir string, plans []string, log func(string)) error {
+	if len(plans) == 0 {
 		return nil
 	}
-	have := map[string]bool{}
-	for _, st := range c.Addons.List() {
-		have[addons.Spec{Plan: st.Plan}.Service()] = true
+	store, _, err := openStore(stateDir)
+	if err != nil {
+		return err
 	}
-	for _, plan := range want {
-		spec := addons.Spec{Plan: plan}
-		if have[spec.Service()] {
-			continue
+	app, err := LoadApp(LoadOptions{Dir: appDir, NoProcfile: true, Secret: keptSecret(filepath.Join(stateDir, "secrets.json"))})
+	if app == nil {
+		store.Close()
+		return err
+	}
+	specs, _, err := AddonSpecs(app, store) // app.json's count (and are recorded)
+	store.Close()
+	if err != nil {
+		return err
+	}
+	var have []string
+	for _, s := range specs {
+		have = append(have, s.Plan)
+	}
+	for _, spec := range missingAddons(have, plans) {
+		log("Provisioning " + spec.Plan + ", named by the buildpack's release")
+		if _, _, err := CreateAddonOffline(stateDir, spec); err != nil {
+			return fmt.Errorf("the buildpack's release names the add-on %s: %w", spec.Plan, err)
 		}
-		c.heroku(fmt.Sprintf("Provisioning %s, named by the buildpack's release", plan))
-		if _, _, err := c.createAddon(spec); err != nil {
-			return fmt.Errorf("the buildpack's release names the add-on %s: %w", plan, err)
-		}
-		have[spec.Service()] = true
 	}
 	return nil
 }

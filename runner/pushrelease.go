@@ -46,6 +46,9 @@ func ReleaseSlugOffline(ctx context.Context, o OfflineRelease) (state.Release, e
 	if err != nil {
 		return state.Release{}, err
 	}
+	if err := provisionAddonsOffline(o.AppDir, o.StateDir, slugReleaseAddons(o.StateDir, o.BuildID), o.Log); err != nil {
+		return state.Release{}, err
+	}
 	var entry procfile.Entry
 	hasPhase := false
 	if pf := slugProcfile(o.StateDir, o.BuildID); pf != nil {
@@ -156,3 +159,13 @@ func (f lineSink) WriteBatch(b *logbus.Batch) {
 }
 
 func (f lineSink) Flush() {}
+
+// slugReleaseAddons are the add-ons the release of slug id's build names
+// (a buildpack's bin/release `addons`, kept in the slug's .dynobox).
+func slugReleaseAddons(stateDir, id string) []string {
+	dir, err := slug.Unpacked(stateDir, id)
+	if err != nil {
+		return nil
+	}
+	return build.LoadRelease(filepath.Join(dir, ".dynobox")).Addons
+}

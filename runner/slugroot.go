@@ -135,6 +135,9 @@ func (c *Controller) ReleaseSlug(id string) (state.Release, error) {
 	if err != nil || !slug.Exists(c.StateDir, id) {
 		return state.Release{}, &InputError{fmt.Errorf("no slug for build %q", id)}
 	}
+	if err := c.provisionAddons(slugReleaseAddons(c.StateDir, id)); err != nil {
+		return state.Release{}, fmt.Errorf("%w: %v", ErrReleaseFailed, err)
+	}
 	rel, err := c.Store.AddRelease("Deploy "+ShortSHA(m.Commit), id)
 	if err != nil {
 		return rel, err
