@@ -106,6 +106,27 @@ func (c *Controller) Env() ([]string, error) {
 	return build.ReleaseEnv(build.RuntimeEnv(env, c.StateDir), c.StateDir), nil
 }
 
+// ConfigMap is the app's config — env files, config vars, add-on vars —
+// without the OS environment: what a buildpack's ENV_DIR holds.
+func (c *Controller) ConfigMap() (map[string]string, error) {
+	vars, err := c.Store.ConfigVars()
+	if err != nil {
+		return nil, err
+	}
+	return configMap(c.app().FileEnv, vars, c.addonEnv()), nil
+}
+
+// configMap merges the config layers in precedence order.
+func configMap(layers ...map[string]string) map[string]string {
+	m := map[string]string{}
+	for _, layer := range layers {
+		for k, v := range layer {
+			m[k] = v
+		}
+	}
+	return m
+}
+
 // ComposeEnv layers the environment in precedence order: the OS
 // environment < env files (and app.json defaults) < config vars set through
 // dynobox < add-on vars (which cannot be set by hand).

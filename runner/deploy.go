@@ -122,8 +122,12 @@ func (c *Controller) build(running bool) (DeployResult, error) {
 	if plan.Kind != build.None {
 		defer c.trackBuild()()
 	}
+	config, err := c.ConfigMap()
+	if err != nil {
+		return res, err
+	}
 	out, err := build.Run(ctx, plan, build.Options{
-		AppDir: c.app().Dir, StateDir: c.StateDir, Env: env,
+		AppDir: c.app().Dir, StateDir: c.StateDir, Env: env, ConfigVars: config,
 		Log: func(line string) { c.Bus.Event(logbus.SourceApp, BuildProcess, line) },
 	})
 	res.Build = state.Build{ID: out.ID, Started: out.Started, Duration: out.Duration, Status: out.Status, Kind: string(out.Kind), Output: out.Output}

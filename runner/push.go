@@ -56,7 +56,7 @@ func BuildPush(ctx context.Context, o PushOptions) (PushResult, error) {
 		return res, err
 	}
 	defer store.Close()
-	env, err := pushEnv(o, store, sd)
+	env, config, err := pushEnv(o, store, sd)
 	if err != nil {
 		return res, err
 	}
@@ -84,7 +84,7 @@ func BuildPush(ctx context.Context, o PushOptions) (PushResult, error) {
 	if plan.Kind != build.None {
 		o.Log("-----> " + plan.String() + " app detected")
 	}
-	out, err := build.Run(ctx, plan, build.Options{AppDir: dir, StateDir: sd.Path, Env: env, Log: o.Log, Slug: true})
+	out, err := build.Run(ctx, plan, build.Options{AppDir: dir, StateDir: sd.Path, Env: env, ConfigVars: config, Log: o.Log, Slug: true})
 	res.Build = state.Build{ID: out.ID, Started: out.Started, Duration: out.Duration, Status: out.Status, Kind: string(out.Kind), Output: out.Output}
 	if out.ID != "" {
 		if rerr := store.AddBuild(res.Build); rerr != nil && err == nil {
@@ -112,16 +112,15 @@ func BuildPush(ctx context.Context, o PushOptions) (PushResult, error) {
 // and config:set; add-on vars exist only while dynobox runs), the commit
 // as SOURCE_VERSION, and caches kept between builds. Nothing of git's hook
 // environment leaks into the build.
-func pushEnv(o PushOptions, store *state.Store, sd *StateDir) ([]string, error) {
+func pushEnv(o PushOptions, store *state.Store, sd *StateDir) (env []string, config map[string]string, err error) {
 	vars, err := store.ConfigVars()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	app, err := LoadApp(LoadOptions{Dir: o.AppDir, ProcfileOptional: true, Secret: keptSecret(sd.File("secrets.json"))})
 	if app == nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var env []string
 	for _, kv := range ComposeEnv(app.FileEnv, vars, nil) {
 		if !strings.HasPrefix(kv, "GIT_") {
 			env = append(env, kv)
@@ -134,7 +133,7 @@ func pushEnv(o PushOptions, store *state.Store, sd *StateDir) ([]string, error) 
 		// state directory), which is not the commit's: no VCS stamp.
 		env = append(env, "GOFLAGS=-buildvcs=false")
 	}
-	return env, nil
+	return env, configMap(app.FileEnv, vars), nil
 }
 
 // flockFile takes an exclusive flock on path (created if needed).

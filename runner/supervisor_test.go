@@ -90,13 +90,21 @@ func (h *harness) dump() string {
 	return b.String()
 }
 
+// freeTestPort is a free port with room above it for dyno ports (the
+// public port + 100 per process type, as foreman counts).
 func freeTestPort(t *testing.T) int {
 	t.Helper()
-	p, err := ports.Pick()
-	if err != nil {
-		t.Fatal(err)
+	for range 64 {
+		p, err := ports.Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p <= 65535-1000 {
+			return p
+		}
 	}
-	return p
+	t.Fatal("no free port with room for dyno ports above it")
+	return 0
 }
 
 func slot(typ string, i int, port int, command string) Slot {

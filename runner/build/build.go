@@ -101,6 +101,9 @@ type Options struct {
 	AppDir   string
 	StateDir string   // default AppDir/.dynobox
 	Env      []string // the app's environment (config vars); nil: dynobox's own
+	// ConfigVars are the app's config (env files, config vars, add-on
+	// vars): what a buildpack's ENV_DIR holds. nil: every variable of Env.
+	ConfigVars map[string]string
 	// Log receives every output line, one call per line, as it comes.
 	Log func(line string)
 	// Keep is how many successful builds keep their artifacts; default 5.
@@ -143,6 +146,7 @@ type builder struct {
 	appDir   string
 	stateDir string
 	env      []string
+	config   map[string]string // ENV_DIR's variables; nil: env's
 	out      *output
 	id       string
 	keepN    int      // builds whose artifacts are kept
@@ -224,6 +228,7 @@ func newBuilder(plan Plan, opts Options) (*builder, error) {
 		appDir:   appDir,
 		stateDir: stateDir,
 		env:      env,
+		config:   opts.ConfigVars,
 		out:      &output{log: opts.Log},
 		id:       id,
 	}, nil

@@ -118,8 +118,9 @@ func (b *builder) sourced(name string, exports []string, argv ...string) step {
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// writeEnvDir makes ENV_DIR: one file per variable of the build's
-// environment, named after it, holding its value (no newline added).
+// writeEnvDir makes ENV_DIR: one file per config var of the app (every
+// variable of the build's environment when the caller gave none), named
+// after it, holding its value (no newline added).
 func (b *builder) writeEnvDir() (string, error) {
 	if err := os.MkdirAll(b.stateDir, 0o755); err != nil {
 		return "", err
@@ -128,9 +129,17 @@ func (b *builder) writeEnvDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, kv := range b.env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !envName.MatchString(k) {
+	vars := b.config
+	if vars == nil {
+		vars = map[string]string{}
+		for _, kv := range b.env {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				vars[k] = v
+			}
+		}
+	}
+	for k, v := range vars {
+		if !envName.MatchString(k) {
 			continue
 		}
 		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600); err != nil {

@@ -169,3 +169,20 @@ func TestBuildpacksClassicAPI(t *testing.T) {
 		t.Errorf("network: %v", err)
 	}
 }
+
+// ENV_DIR holds the app's config vars, not dynobox's own environment.
+func TestEnvDirHoldsTheConfigVars(t *testing.T) {
+	t.Parallel()
+	app, bp := t.TempDir(), t.TempDir()
+	writeBuildpack(t, bp, map[string]string{
+		"bin/compile": "#!/bin/sh\necho \"env-dir: $(ls \"$3\" | tr '\\n' ' ')\"\necho \"greeting: $(cat \"$3/GREETING\")\"\n",
+	})
+	_, logs := mustBuild(t, app, Plan{Kind: Buildpacks, Buildpacks: []string{bp}}, Options{
+		StateDir:   t.TempDir(),
+		Env:        []string{"PATH=" + os.Getenv("PATH"), "HOME=/root", "GREETING=hi"},
+		ConfigVars: map[string]string{"GREETING": "hi", "DATABASE_URL": "postgres://x"},
+	})
+	if !strings.Contains(logs.text(), "env-dir: DATABASE_URL GREETING \n") || !strings.Contains(logs.text(), "greeting: hi") {
+		t.Errorf("ENV_DIR is not the config vars:\n%s", logs.text())
+	}
+}
