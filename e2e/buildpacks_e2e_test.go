@@ -139,14 +139,7 @@ func TestGitPushUsesBuildpacksSet(t *testing.T) {
 		"bin/release": "#!/bin/sh\nprintf 'default_process_types:\\n  web: cd public && exec python3 -m http.server $PORT --bind 127.0.0.1\\n'\n",
 	})
 	dir := writeApp(t, map[string]string{"site.txt": "v1"})
-	gitIn(t, dir, "init", "-q", "-b", "main")
-	commitAll(t, dir, "v1")
-	if out, stderr, code := runDynobox(t, dir, "buildpacks:set", bp); code != 0 {
-		t.Fatalf("buildpacks:set: %s %s", out, stderr)
-	}
-	if _, stderr, code := runDynobox(t, dir, "git:remote", "-r", "box"); code != 0 {
-		t.Fatalf("git:remote: %s", stderr)
-	}
+	pushableWithBuildpack(t, dir, bp)
 	out, code := gitRun(t, dir, "push", "box", "main")
 	if code != 0 || !strings.Contains(out, "Pushed app detected") || !strings.Contains(out, "Default types for buildpack -> web") {
 		t.Fatalf("git push: exit %d\n%s", code, out)
@@ -162,12 +155,7 @@ func TestGitPushUsesBuildpacksSet(t *testing.T) {
 // the add-on is the app's from then on (listed, and kept on the next start).
 func TestBuildpackReleaseAddonsAreProvisioned(t *testing.T) {
 	t.Parallel()
-	bp := writeBuildpackDir(t, map[string]string{
-		"bin/detect":  "#!/bin/sh\necho WithRedis\n",
-		"bin/compile": "#!/bin/sh\nmkdir -p \"$1/public\"\n",
-		"bin/release": "#!/bin/sh\ncat <<'EOF'\n---\naddons:\n  - heroku-redis:mini\ndefault_process_types:\n" +
-			"  web: echo \"redis-url-scheme=${REDIS_URL%%:*}\" > public/index.html && cd public && exec python3 -m http.server $PORT --bind 127.0.0.1\nEOF\n",
-	})
+	bp := redisReleaseBuildpack(t)
 	dir := writeApp(t, map[string]string{"app.json": `{"buildpacks":[{"url":"` + bp + `"}]}`})
 	port := freePort(t)
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port))
@@ -189,21 +177,9 @@ func TestBuildpackReleaseAddonsAreProvisioned(t *testing.T) {
 // stopped app records them, and the next start's web dyno has REDIS_URL.
 func TestGitPushProvisionsTheReleaseAddons(t *testing.T) {
 	t.Parallel()
-	bp := writeBuildpackDir(t, map[string]string{
-		"bin/detect":  "#!/bin/sh\necho WithRedis\n",
-		"bin/compile": "#!/bin/sh\nmkdir -p \"$1/public\"\n",
-		"bin/release": "#!/bin/sh\ncat <<'EOF'\n---\naddons:\n  - heroku-redis:mini\ndefault_process_types:\n" +
-			"  web: echo \"redis-url-scheme=${REDIS_URL%%:*}\" > public/index.html && cd public && exec python3 -m http.server $PORT --bind 127.0.0.1\nEOF\n",
-	})
+	bp := redisReleaseBuildpack(t)
 	dir := writeApp(t, map[string]string{"site.txt": "v1"})
-	gitIn(t, dir, "init", "-q", "-b", "main")
-	commitAll(t, dir, "v1")
-	if out, stderr, code := runDynobox(t, dir, "buildpacks:set", bp); code != 0 {
-		t.Fatalf("buildpacks:set: %s %s", out, stderr)
-	}
-	if _, stderr, code := runDynobox(t, dir, "git:remote", "-r", "box"); code != 0 {
-		t.Fatalf("git:remote: %s", stderr)
-	}
+	pushableWithBuildpack(t, dir, bp)
 	out, code := gitRun(t, dir, "push", "box", "main")
 	if code != 0 || !strings.Contains(out, "Provisioning heroku-redis:mini, named by the buildpack's release") {
 		t.Fatalf("git push: exit %d\n%s", code, out)
@@ -215,4 +191,29 @@ func TestGitPushProvisionsTheReleaseAddons(t *testing.T) {
 	p := startDynobox(t, dir, "start", "-p", strconv.Itoa(port))
 	waitPrefix(t, p, "http://127.0.0.1:"+strconv.Itoa(port)+"/", "redis-url-scheme=redis")
 	stopApp(t, p)
+}
+
+// redisReleaseBuildpack is a buildpack whose release names heroku-redis
+// and whose web serves the scheme of the REDIS_URL it got.
+func redisReleaseBuildpack(t *testing.T) string {
+	return writeBuildpackDir(t, map[string]string{
+		"bin/detect":  "#!/bin/sh\necho WithRedis\n",
+		"bin/compile": "#!/bin/sh\nmkdir -p \"$1/public\"\n",
+		"bin/release": "#!/bin/sh\ncat <<'EOF'\n---\naddons:\n  - heroku-redis:mini\ndefault_process_types:\n" +
+			"  web: echo \"redis-url-scheme=${REDIS_URL%%:*}\" > public/index.html && cd public && exec python3 -m http.server $PORT --bind 127.0.0.1\nEOF\n",
+	})
+}
+
+// pushableWithBuildpack makes dir a git repository with one commit, its
+// buildpack set to bp and a git remote "box" to push to.
+func pushableWithBuildpack(t *testing.T, dir, bp string) {
+	t.Helper()
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	commitAll(t, dir, "v1")
+	if out, stderr, code := runDynobox(t, dir, "buildpacks:set", bp); code != 0 {
+		t.Fatalf("buildpacks:set: %s %s", out, stderr)
+	}
+	if _, stderr, code := runDynobox(t, dir, "git:remote", "-r", "box"); code != 0 {
+		t.Fatalf("git:remote: %s", stderr)
+	}
 }
