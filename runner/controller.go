@@ -131,13 +131,7 @@ func configMap(layers ...map[string]string) map[string]string {
 // environment < env files (and app.json defaults) < config vars set through
 // dynobox < add-on vars (which cannot be set by hand).
 func ComposeEnv(fileEnv, configVars, addonVars map[string]string) []string {
-	m := envMap(os.Environ())
-	for _, layer := range []map[string]string{fileEnv, configVars, addonVars} {
-		for k, v := range layer {
-			m[k] = v
-		}
-	}
-	return sortedEnv(m)
+	return sortedEnv(configMap(envMap(os.Environ()), fileEnv, configVars, addonVars))
 }
 
 func (c *Controller) addonEnv() map[string]string {
