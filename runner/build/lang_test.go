@@ -257,13 +257,56 @@ func TestSbtCommand(t *testing.T) {
 	}
 }
 
+// TestSbtDefaultWeb: Heroku's Scala buildpack's default web process — the
+// one start script stage made, or Play's target/start.
+func TestSbtDefaultWeb(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		files map[string]string // "+x" at the end of a name: executable
+		env   []string
+		want  string
+	}{
+		{"one start script", map[string]string{"target/universal/stage/bin/hello+x": "", "target/universal/stage/bin/hello.bat": ""}, nil,
+			"target/universal/stage/bin/hello -Dhttp.port=$PORT"},
+		{"two start scripts", map[string]string{"target/universal/stage/bin/web+x": "", "target/universal/stage/bin/worker+x": ""}, nil, ""},
+		{"play by its conf", map[string]string{"conf/application.conf": ""}, nil, "target/start -Dhttp.port=$PORT $JAVA_OPTS"},
+		{"play by its plugin", map[string]string{"project/plugins.sbt": `addSbtPlugin("org.playframework" % "sbt-plugin" % "3.0.5")` + "\n"}, nil,
+			"target/start -Dhttp.port=$PORT $JAVA_OPTS"},
+		{"IS_PLAY_APP=false", map[string]string{"conf/application.conf": ""}, []string{"IS_PLAY_APP=false"}, ""},
+		{"IS_PLAY_APP=true", nil, []string{"IS_PLAY_APP=true"}, "target/start -Dhttp.port=$PORT $JAVA_OPTS"},
+		{"plain sbt", map[string]string{"project/plugins.sbt": `addSbtPlugin("com.github.sbt" % "sbt-native-packager" % "1.10.4")` + "\n"}, nil, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			app := t.TempDir()
+			writeFiles(t, app, map[string]string{"build.sbt": `name := "hello"` + "\n"})
+			for name, body := range tt.files {
+				rel, exec := strings.CutSuffix(name, "+x")
+				writeFiles(t, app, map[string]string{rel: body})
+				if exec {
+					if err := os.Chmod(filepath.Join(app, rel), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			r := newRecorder(t)
+			res, _ := mustBuild(t, app, Plan{Kind: Scala}, Options{StateDir: t.TempDir(), Env: r.tool("sbt", "", 0, tt.env...)})
+			if got := res.DefaultProcessTypes["web"]; got != tt.want {
+				t.Errorf("web = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestLeinCommand(t *testing.T) {
 	app, state := t.TempDir(), t.TempDir()
 	writeFiles(t, app, map[string]string{"project.clj": "(defproject hello \"0.1.0\")\n"})
 	r := newRecorder(t)
-	mustBuild(t, app, Plan{Kind: Clojure}, Options{StateDir: state, Env: r.tool("lein", "", 0)})
+	res, _ := mustBuild(t, app, Plan{Kind: Clojure}, Options{StateDir: state, Env: r.tool("lein", "", 0)})
 	if got := r.value("argv0") + " " + r.value("argv"); got != "lein uberjar" {
 		t.Errorf("ran %q", got)
+	}
+	if got := res.DefaultProcessTypes["web"]; got != "lein trampoline run" {
+		t.Errorf("web = %q, want Heroku's lein trampoline run", got)
 	}
 	if got := r.value("JAVA_OPTS"); got != DefaultJavaOpts {
 		t.Errorf("JAVA_OPTS = %q", got)
