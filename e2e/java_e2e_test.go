@@ -77,3 +77,56 @@ func TestMavenAppBuildsAndServes(t *testing.T) {
 	waitBody(t, p, "http://127.0.0.1:"+strconv.Itoa(port)+"/", "java web, JAVA_OPTS=-Xmx300m -Xss512k -XX:CICompilerCount=2 -Dfile.encoding=UTF-8", 2*time.Minute)
 	stopApp(t, p)
 }
+
+// An sbt app with no Procfile serves from the one start script
+// sbt-native-packager's stage made, as Heroku's Scala buildpack runs it
+// (the sbt here is a stand-in: this machine reaches no sbt repository).
+func TestSbtAppServesItsStageScript(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	sbt := `#!/bin/sh
+set -e
+case " $* " in *" stage "*) ;; *) exit 1 ;; esac
+mkdir -p target/universal/stage/bin
+cat > target/universal/stage/bin/hello <<'END'
+#!/bin/sh
+exec python3 -m http.server "${1#-Dhttp.port=}" --bind 127.0.0.1
+END
+chmod +x target/universal/stage/bin/hello
+touch target/universal/stage/bin/hello.bat
+echo '[success] staged'
+`
+	if err := os.WriteFile(filepath.Join(bin, "sbt"), []byte(sbt), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeApp(t, map[string]string{
+		"build.sbt":  `name := "hello"` + "\n",
+		"index.html": "served by the stage script\n",
+	})
+	port := freePort(t)
+	p := startDynoboxEnv(t, dir, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "start", "-p", strconv.Itoa(port))
+	p.waitOutputWithin("Build b1: Scala", time.Minute)
+	p.waitOutput("[success] staged")
+	p.waitAPI(dir)
+	waitBody(t, p, "http://127.0.0.1:"+strconv.Itoa(port)+"/", "served by the stage script\n", time.Minute)
+	out, _, code := runDynobox(t, dir, "ps")
+	if code != 0 || !strings.Contains(out, "target/universal/stage/bin/hello -Dhttp.port=$PORT") {
+		t.Errorf("ps (exit %d) does not show the default web command:\n%s", code, out)
+	}
+	stopApp(t, p)
+}
+
+// A Maven app that is not Spring Boot has no default web: with no
+// Procfile, start says what to add instead of running nothing silently.
+func TestJVMAppWithoutDefaultWebSaysToAddAProcfile(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "mvn"), []byte("#!/bin/sh\necho '[INFO] BUILD SUCCESS'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeApp(t, map[string]string{"pom.xml": "<project/>\n"})
+	p := startDynoboxEnv(t, dir, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "start", "-p", strconv.Itoa(freePort(t)))
+	p.waitOutputWithin("[INFO] BUILD SUCCESS", time.Minute)
+	p.waitOutput(`No Procfile, and the build's release names no default process types: add a Procfile with a line like "web: ./server"`)
+	stopApp(t, p)
+}

@@ -78,7 +78,7 @@ func LoadApp(opts LoadOptions) (*App, error) {
 		pf, warns = &procfile.Procfile{}, nil
 	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && exists(filepath.Join(dir, "package.json")):
 		pf, _, _ = procfile.Parse("Procfile", strings.NewReader("web: npm start\n"))
-	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && (opts.ProcfileOptional || hasBuildpacks(dir)):
+	case errors.Is(err, fs.ErrNotExist) && opts.ProcfilePath == "" && (opts.ProcfileOptional || buildNamesTypes(dir)):
 		pf = &procfile.Procfile{}
 	case errors.Is(err, fs.ErrNotExist):
 		problems = append(problems, fmt.Errorf("%s: no Procfile found; create one with a line like \"web: ./server\", or pass -f PATH", displayPath(pfPath)))

@@ -8,22 +8,23 @@ import (
 	"github.com/dynobox/dynobox/runner/build"
 )
 
-// An app built by buildpacks may have no Procfile: the buildpacks'
-// bin/release names its default process types, as on Heroku.
+// An app built by buildpacks, or in a language whose Heroku buildpack has
+// a default web (Spring Boot, sbt, Leiningen, PHP), may have no Procfile:
+// the build's release names its default process types, as on Heroku.
 
-// hasBuildpacks says whether the app in dir names buildpacks (so its
-// Procfile may come from their releases after the first build).
-func hasBuildpacks(dir string) bool {
-	urls, _, err := build.BuildpackList(dir)
-	return err == nil && len(urls) > 0
+// buildNamesTypes says whether the app in dir may get its process types
+// from its build's release (so they are known after the first build).
+func buildNamesTypes(dir string) bool {
+	plan, err := build.Detect(dir)
+	return err == nil && plan.NamesProcessTypes()
 }
 
-// withDefaultTypes adds the last buildpack build's default process types
+// withDefaultTypes adds the last build's default process types
 // to pf when the Procfile is missing or lacks web: the types it does not
 // declare, as Heroku runs a release's default_process_types. An explicit
 // -f Procfile gets none.
 func withDefaultTypes(pf *procfile.Procfile, dir, explicit string) *procfile.Procfile {
-	if pf == nil || explicit != "" || !hasBuildpacks(dir) {
+	if pf == nil || explicit != "" || !buildNamesTypes(dir) {
 		return pf
 	}
 	return releaseDefaults(pf, dir)
@@ -73,13 +74,16 @@ func pushPlan(plan build.Plan, stateDir string) build.Plan {
 }
 
 // applyWorkTreeProcfile switches the dynos to the work tree's Procfile
-// when the first build changed it (a buildpack release supplied default
-// process types) and starts the types it added at their default count.
+// when the first build changed it (its release supplied default process
+// types) and starts the types it added at their default count.
 func (c *Controller) applyWorkTreeProcfile() {
-	if c.Sup.rooted() || !hasBuildpacks(c.app().Dir) {
+	if c.Sup.rooted() || !buildNamesTypes(c.app().Dir) {
 		return
 	}
 	pf := c.workTreeProcfile()
+	if pf != nil && len(pf.Entries) == 0 {
+		c.heroku("No Procfile, and the build's release names no default process types: add a Procfile with a line like \"web: ./server\"")
+	}
 	if pf == nil || DiffProcfiles(c.app().Procfile, pf).Empty() {
 		return
 	}
@@ -87,6 +91,6 @@ func (c *Controller) applyWorkTreeProcfile() {
 	a.Procfile = pf
 	c.setApp(&a)
 	diff := c.Sup.setProcfile(pf)
-	c.heroku("Process types of the buildpacks' release: " + diff.String())
+	c.heroku("Process types of the build's release: " + diff.String())
 	c.scaleAdded(diff.Added)
 }

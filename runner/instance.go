@@ -324,7 +324,7 @@ func (in *Instance) load() error {
 	if err != nil {
 		return err
 	}
-	if len(slots) == 0 && !(len(app.Procfile.Entries) == 0 && hasBuildpacks(app.Dir)) { // buildpacks: the first build's release names them
+	if len(slots) == 0 && !(len(app.Procfile.Entries) == 0 && buildNamesTypes(app.Dir)) { // the first build's release names them
 		return &InputError{errors.New("the formation has no dynos; name some, e.g. \"dynobox start web=1\"")}
 	}
 	in.slots = slots

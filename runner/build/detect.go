@@ -47,6 +47,17 @@ func Detect(appDir string) (Plan, error) {
 	return Plan{Kind: None}, nil
 }
 
+// NamesProcessTypes says whether a build of p may name the app's default
+// process types, as Heroku's default_process_types: buildpacks' bin/release,
+// or a built-in language whose Heroku buildpack has a default web.
+func (p Plan) NamesProcessTypes() bool {
+	switch p.Kind {
+	case Buildpacks, Java, Gradle, Scala, Clojure, PHP:
+		return true
+	}
+	return false
+}
+
 // hasFile reports whether a regular file named (or matching) f exists
 // under dir.
 func hasFile(dir, f string) bool {
