@@ -42,6 +42,7 @@ func ReleaseSlugOffline(ctx context.Context, o OfflineRelease) (state.Release, e
 		return state.Release{}, err
 	}
 	o.StateDir = abs
+	defer slug.RemoveSpares(o.StateDir) // the push's spare, if no release phase took it: no copy outlives the push
 	m, err := slug.Read(o.StateDir, o.BuildID)
 	if err != nil {
 		return state.Release{}, err
@@ -130,7 +131,7 @@ func releaseAddons(ctx context.Context, o OfflineRelease) (env []string, addonsR
 // plus the slug's dyno metadata, its lines shown to the pusher as the
 // running app's log shows them.
 func offlineReleasePhase(ctx context.Context, o OfflineRelease, commit, command string, env []string) error {
-	dir, cleanup, err := slug.Copy(o.StateDir, o.BuildID, ReleaseType)
+	dir, cleanup, err := slug.Take(o.StateDir, o.BuildID, ReleaseType) // the spare the push made
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,7 @@ func (c *Controller) releaseDir(v int) (string, func(), error) {
 	if !slug.Exists(c.StateDir, rel.BuildID) {
 		return c.app().Dir, func() {}, nil
 	}
-	return slug.Copy(c.StateDir, rel.BuildID, ReleaseType)
+	return slug.CopyWarm(c.StateDir, rel.BuildID, ReleaseType) // the push made a spare; the next is the first web dyno's
 }
 
 // currentIsSlug reports whether the current release runs a pushed build.

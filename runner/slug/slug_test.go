@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,6 +101,9 @@ func TestWriteRefusesASlugOverTheLimit(t *testing.T) {
 	}
 	if Exists(state, "b1") || len(List(state)) != 0 {
 		t.Fatal("a slug over the limit was kept")
+	}
+	if left, _ := filepath.Glob(filepath.Join(state, dynosDir, "*")); len(left) != 0 {
+		t.Fatalf("a refused slug left copies: %v", left)
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal("the build directory was moved although the slug was refused")
@@ -207,5 +211,44 @@ func TestCopyWarmTakesAFreshSpare(t *testing.T) {
 	defer remove2()
 	if got, _ := os.ReadFile(filepath.Join(dir2, "d", "f")); string(got) != "slug" {
 		t.Fatalf("second copy has %q", got)
+	}
+}
+
+// Write makes the slug's first spare while it compresses: the release's
+// first dyno takes it, and Take makes no other.
+func TestWriteMakesTheFirstSpare(t *testing.T) {
+	state := t.TempDir()
+	build := filepath.Join(t.TempDir(), "build")
+	os.MkdirAll(filepath.Join(build, "d"), 0o755)
+	os.WriteFile(filepath.Join(build, "d", "f"), []byte("slug"), 0o644)
+	if _, err := Write(state, "b1", "c", build); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(sparePath(state, "b1"), ".taken"), []byte("spare"), 0o644) // marks it; fails if Write made none
+	dir, remove, err := Take(state, "b1", "release.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if taken, _ := os.ReadFile(filepath.Join(dir, ".taken")); string(taken) != "spare" {
+		t.Fatal("the release's copy is not the spare Write made")
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "d", "f")); string(got) != "slug" {
+		t.Fatalf("the spare has %q", got)
+	}
+	remove()
+	if _, err := os.Stat(sparePath(state, "b1")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Take made another spare: %v", err)
+	}
+	// With no spare, Take copies.
+	dir, remove, err = Take(state, "b1", "release.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remove()
+	if got, _ := os.ReadFile(filepath.Join(dir, "d", "f")); string(got) != "slug" {
+		t.Fatalf("the copy has %q", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(state, dynosDir, sparePrefix+"*")); len(left) != 0 {
+		t.Fatalf("spares left: %v", left)
 	}
 }

@@ -56,21 +56,9 @@ func prepareInBackground(stateDir, id string) {
 // CopyWarm is Copy for a long-running process: it takes the ready spare
 // of slug id when there is one and, either way, starts making the next.
 func CopyWarm(stateDir, id, name string) (dir string, remove func(), err error) {
-	if mu, ok := preparing.Load(sparePath(stateDir, id)); ok {
-		mu.(*sync.Mutex).Lock() // a spare being made is ready sooner than a new copy
-		mu.(*sync.Mutex).Unlock()
-	}
-	parent := filepath.Join(stateDir, dynosDir)
-	if err := os.MkdirAll(parent, 0o700); err == nil {
-		if d, err := os.MkdirTemp(parent, strings.ReplaceAll(name, "/", "_")+"-"); err == nil {
-			// rename(2) replaces an empty directory, so the name stays
-			// unique (os.Rename refuses an existing directory).
-			if syscall.Rename(sparePath(stateDir, id), d) == nil {
-				prepareInBackground(stateDir, id)
-				return d, func() { os.RemoveAll(d) }, nil
-			}
-			os.Remove(d)
-		}
+	if dir, ok := takeSpare(stateDir, id, name); ok {
+		prepareInBackground(stateDir, id)
+		return dir, func() { os.RemoveAll(dir) }, nil
 	}
 	defer func() {
 		if err == nil {
@@ -80,9 +68,49 @@ func CopyWarm(stateDir, id, name string) (dir string, remove func(), err error) 
 	return Copy(stateDir, id, name)
 }
 
+// Take is Copy that takes the ready spare of slug id when there is one
+// and makes no other: for a process that runs one dyno of the slug and
+// exits (a push's release phase while no dynobox runs).
+func Take(stateDir, id, name string) (dir string, remove func(), err error) {
+	if dir, ok := takeSpare(stateDir, id, name); ok {
+		return dir, func() { os.RemoveAll(dir) }, nil
+	}
+	return Copy(stateDir, id, name)
+}
+
+// takeSpare renames the spare of slug id, waiting for one being made, to
+// a new dyno directory for name.
+func takeSpare(stateDir, id, name string) (string, bool) {
+	if mu, ok := preparing.Load(sparePath(stateDir, id)); ok {
+		mu.(*sync.Mutex).Lock() // a spare being made is ready sooner than a new copy
+		mu.(*sync.Mutex).Unlock()
+	}
+	parent := filepath.Join(stateDir, dynosDir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return "", false
+	}
+	d, err := os.MkdirTemp(parent, strings.ReplaceAll(name, "/", "_")+"-")
+	if err != nil {
+		return "", false
+	}
+	// rename(2) replaces an empty directory, so the name stays unique
+	// (os.Rename refuses an existing directory).
+	if syscall.Rename(sparePath(stateDir, id), d) != nil {
+		os.Remove(d)
+		return "", false
+	}
+	return d, true
+}
+
 // PrepareSpare makes the spare of slug id unless it exists (waiting for
 // one being made), and removes the spares of other slugs.
 func PrepareSpare(stateDir, id string) error {
+	return makeSpare(stateDir, id, func() (string, error) { return Unpacked(stateDir, id) }, true)
+}
+
+// makeSpare makes the spare of slug id from the tree source returns,
+// unless it exists; with removeOthers, it removes other slugs' spares.
+func makeSpare(stateDir, id string, source func() (string, error), removeOthers bool) error {
 	spare := sparePath(stateDir, id)
 	mu, _ := preparing.LoadOrStore(spare, new(sync.Mutex))
 	mu.(*sync.Mutex).Lock()
@@ -90,16 +118,18 @@ func PrepareSpare(stateDir, id string) error {
 	if err := os.MkdirAll(filepath.Dir(spare), 0o700); err != nil {
 		return err
 	}
-	others, _ := filepath.Glob(filepath.Join(stateDir, dynosDir, sparePrefix+"*"))
-	for _, o := range others {
-		if o != spare && !strings.HasSuffix(o, ".tmp") {
-			os.RemoveAll(o)
+	if removeOthers {
+		others, _ := filepath.Glob(filepath.Join(stateDir, dynosDir, sparePrefix+"*"))
+		for _, o := range others {
+			if o != spare && !strings.HasSuffix(o, ".tmp") {
+				os.RemoveAll(o)
+			}
 		}
 	}
 	if _, err := os.Stat(spare); err == nil {
 		return nil
 	}
-	src, err := Unpacked(stateDir, id)
+	src, err := source()
 	if err != nil {
 		return err
 	}
