@@ -24,10 +24,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
 )
 
 // Heroku's slug limits: over MaxSize a slug is refused, over WarnSize the
@@ -152,10 +153,14 @@ func Write(stateDir, id, commit, dir string) (Meta, error) {
 // archive writes dir as a gzipped tar to w: regular files, directories
 // and symlinks, with their modes.
 func archive(w io.Writer, dir string) error {
-	// klauspost's gzip: the same format, about twice as fast as the
-	// standard library's at BestSpeed (a push waits for it).
-	gz, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	// A push waits for it: klauspost's parallel gzip compresses blocks on
+	// every core (one gzip stream, as tar -xz and every reader read it),
+	// about three times the standard library's speed at BestSpeed.
+	gz, err := pgzip.NewWriterLevel(w, pgzip.BestSpeed)
 	if err != nil {
+		return err
+	}
+	if err := gz.SetConcurrency(256<<10, 2*runtime.GOMAXPROCS(0)); err != nil {
 		return err
 	}
 	tw := tar.NewWriter(gz)
