@@ -166,7 +166,10 @@ func TestSize(t *testing.T) {
 	}
 }
 
-func TestCopyWarmTakesAFreshSpare(t *testing.T) {
+// writeOneFileSlug writes slug b1, whose d/f holds "slug", to a new state
+// directory and returns it.
+func writeOneFileSlug(t *testing.T) string {
+	t.Helper()
 	state := t.TempDir()
 	build := filepath.Join(t.TempDir(), "build")
 	os.MkdirAll(filepath.Join(build, "d"), 0o755)
@@ -174,6 +177,11 @@ func TestCopyWarmTakesAFreshSpare(t *testing.T) {
 	if _, err := Write(state, "b1", "c", build); err != nil {
 		t.Fatal(err)
 	}
+	return state
+}
+
+func TestCopyWarmTakesAFreshSpare(t *testing.T) {
+	state := writeOneFileSlug(t)
 	t.Cleanup(func() {
 		// a stopped dynobox leaves no spare, even one still being made
 		RemoveSpares(state)
@@ -217,13 +225,7 @@ func TestCopyWarmTakesAFreshSpare(t *testing.T) {
 // Write makes the slug's first spare while it compresses: the release's
 // first dyno takes it, and Take makes no other.
 func TestWriteMakesTheFirstSpare(t *testing.T) {
-	state := t.TempDir()
-	build := filepath.Join(t.TempDir(), "build")
-	os.MkdirAll(filepath.Join(build, "d"), 0o755)
-	os.WriteFile(filepath.Join(build, "d", "f"), []byte("slug"), 0o644)
-	if _, err := Write(state, "b1", "c", build); err != nil {
-		t.Fatal(err)
-	}
+	state := writeOneFileSlug(t)
 	os.WriteFile(filepath.Join(sparePath(state, "b1"), ".taken"), []byte("spare"), 0o644) // marks it; fails if Write made none
 	dir, remove, err := Take(state, "b1", "release.1")
 	if err != nil {
