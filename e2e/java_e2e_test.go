@@ -83,7 +83,6 @@ func TestMavenAppBuildsAndServes(t *testing.T) {
 // (the sbt here is a stand-in: this machine reaches no sbt repository).
 func TestSbtAppServesItsStageScript(t *testing.T) {
 	t.Parallel()
-	bin := t.TempDir()
 	sbt := `#!/bin/sh
 set -e
 case " $* " in *" stage "*) ;; *) exit 1 ;; esac
@@ -96,15 +95,12 @@ chmod +x target/universal/stage/bin/hello
 touch target/universal/stage/bin/hello.bat
 echo '[success] staged'
 `
-	if err := os.WriteFile(filepath.Join(bin, "sbt"), []byte(sbt), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	dir := writeApp(t, map[string]string{
 		"build.sbt":  `name := "hello"` + "\n",
 		"index.html": "served by the stage script\n",
 	})
 	port := freePort(t)
-	p := startDynoboxEnv(t, dir, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "start", "-p", strconv.Itoa(port))
+	p := startDynoboxEnv(t, dir, standInOnPath(t, "sbt", sbt), "start", "-p", strconv.Itoa(port))
 	p.waitOutputWithin("Build b1: Scala", time.Minute)
 	p.waitOutput("[success] staged")
 	p.waitAPI(dir)
@@ -120,13 +116,20 @@ echo '[success] staged'
 // Procfile, start says what to add instead of running nothing silently.
 func TestJVMAppWithoutDefaultWebSaysToAddAProcfile(t *testing.T) {
 	t.Parallel()
-	bin := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bin, "mvn"), []byte("#!/bin/sh\necho '[INFO] BUILD SUCCESS'\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	dir := writeApp(t, map[string]string{"pom.xml": "<project/>\n"})
-	p := startDynoboxEnv(t, dir, []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "start", "-p", strconv.Itoa(freePort(t)))
+	p := startDynoboxEnv(t, dir, standInOnPath(t, "mvn", "#!/bin/sh\necho '[INFO] BUILD SUCCESS'\n"), "start", "-p", strconv.Itoa(freePort(t)))
 	p.waitOutputWithin("[INFO] BUILD SUCCESS", time.Minute)
 	p.waitOutput(`No Procfile, and the build's release names no default process types: add a Procfile with a line like "web: ./server"`)
 	stopApp(t, p)
+}
+
+// standInOnPath puts script as the tool name on a new PATH directory in
+// front of the PATH and returns the env to run dynobox with.
+func standInOnPath(t *testing.T, name, script string) []string {
+	t.Helper()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
 }

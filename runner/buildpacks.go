@@ -24,7 +24,13 @@ func buildNamesTypes(dir string) bool {
 // declare, as Heroku runs a release's default_process_types. An explicit
 // -f Procfile gets none.
 func withDefaultTypes(pf *procfile.Procfile, dir, explicit string) *procfile.Procfile {
-	if pf == nil || explicit != "" || !buildNamesTypes(dir) {
+	if pf == nil || explicit != "" {
+		return pf
+	}
+	if _, ok := pf.Lookup("web"); ok {
+		return pf // no detection on every load of an app that names its web
+	}
+	if !buildNamesTypes(dir) {
 		return pf
 	}
 	return releaseDefaults(pf, dir)

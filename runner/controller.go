@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -220,7 +222,7 @@ func checkConfigChange(set map[string]string, unset []string, addon, have map[st
 		}
 		return "Unset " + strings.Join(unset, ", ") + " config vars", nil
 	}
-	return "Set " + strings.Join(sortedKeys(set), ", ") + " config vars", nil
+	return "Set " + strings.Join(slices.Sorted(maps.Keys(set)), ", ") + " config vars", nil
 }
 
 // SetConfig sets and unsets config vars, records a release and restarts
@@ -307,15 +309,6 @@ func (c *Controller) restartWithNewEnv() error {
 
 func (c *Controller) apiEvent(msg string) {
 	c.Bus.Event(logbus.SourceApp, "api", msg)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Releases lists releases, newest first.

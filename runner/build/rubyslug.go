@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -46,7 +47,7 @@ func (b *builder) rubySlugBuild(ctx context.Context) error {
 		return fmt.Errorf("restoring the gem cache: %w", err)
 	}
 	env := b.env
-	for _, k := range sortedKeys(cfg) {
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
 		env = setenv(env, k, cfg[k]) // over any BUNDLE_* of the config vars
 	}
 	for _, argv := range [][]string{{"bundle", "install", "-j4"}, {"bundle", "clean"}} {
@@ -67,7 +68,7 @@ func (b *builder) rubySlugBuild(ctx context.Context) error {
 func writeBundleConfig(dir string, cfg map[string]string) error {
 	var sb strings.Builder
 	sb.WriteString("---\n")
-	for _, k := range sortedKeys(cfg) {
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
 		fmt.Fprintf(&sb, "%s: %q\n", k, cfg[k])
 	}
 	if err := os.MkdirAll(filepath.Join(dir, ".bundle"), 0o755); err != nil {
@@ -112,13 +113,4 @@ func copyTree(src, dst string) error {
 		return fmt.Errorf("cp %s %s: %v: %s", src, dst, err, strings.TrimSpace(string(out)))
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

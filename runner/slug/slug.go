@@ -104,18 +104,17 @@ func Write(stateDir, id, commit, dir string) (Meta, error) {
 		return m, fmt.Errorf("slug %s: %w", id, err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
-	spared := make(chan error, 1)
-	go func() { spared <- makeSpare(stateDir, id, func() (string, error) { return dir, nil }, false) }()
+	// A spare that cannot be made is simply none: a dyno copies instead.
+	spared := make(chan struct{})
+	go func() { makeSpare(stateDir, id, func() (string, error) { return dir, nil }, false); close(spared) }()
 	err = archive(tmp, dir)
+	<-spared
 	written := false
 	defer func() {
 		if !written { // no spare without its slug
 			os.RemoveAll(sparePath(stateDir, id))
 		}
 	}()
-	if serr := <-spared; err == nil && serr != nil {
-		os.RemoveAll(sparePath(stateDir, id)) // a dyno copies instead
-	}
 	if err != nil {
 		tmp.Close()
 		return m, fmt.Errorf("slug %s: compress %s: %w", id, dir, err)
