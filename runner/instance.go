@@ -177,7 +177,8 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		o.Bind = "127.0.0.1"
 	}
 	in := &Instance{o: o}
-	for _, step := range []func() error{in.lock, in.load, in.listen} {
+	lock := func() error { return in.lock(ctx) }
+	for _, step := range []func() error{lock, in.load, in.listen} {
 		if err := ctx.Err(); err != nil {
 			in.Close()
 			return nil, err
@@ -236,8 +237,10 @@ func (in *Instance) Close() error {
 }
 
 // lock takes the app's state directory, stopping what a crashed previous
-// run left behind.
-func (in *Instance) lock() error {
+// run left behind. A git push releasing the stopped app holds it while
+// its release command runs: the start waits for it, and then runs that
+// release.
+func (in *Instance) lock(ctx context.Context) error {
 	appDir, err := AppDir(in.o.Load.Dir)
 	if err != nil {
 		return &InputError{fmt.Errorf("app directory: %w", err)}
@@ -246,9 +249,22 @@ func (in *Instance) lock() error {
 		return err
 	}
 	in.session = NewSession()
-	prev, err := in.state.Lock(appDir, in.session)
-	if err != nil {
-		return err
+	prev, err := in.state.Lock(appDir, in.session, HolderStart)
+	for waited := 0; err != nil; {
+		var busy *AlreadyRunningError
+		if !errors.As(err, &busy) || busy.Holder != HolderPush {
+			return err
+		}
+		if busy.PID != waited {
+			in.o.Notice(fmt.Sprintf("waiting for a git push (pid %d) to finish releasing the app", busy.PID))
+			waited = busy.PID
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		prev, err = in.state.Lock(appDir, in.session, HolderStart)
 	}
 	in.onExit(func() error { in.state.Unlock(); return nil })
 	if prev != nil {

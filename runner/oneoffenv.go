@@ -18,17 +18,17 @@ import (
 // data) and frees the app; its error names each add-on whose stop failed
 // (a Redis that could not save its last writes), so the run fails too.
 //
-// Without ephemeral it holds the app's lock meanwhile, so a "dynobox
-// start" cannot start the same add-ons on the same data; with it, the
-// add-ons get a private, throwaway state tree, which may run next to a
-// running dynobox.
-func OneOffAddons(ctx context.Context, app *App, appDir string, stateDir *StateDir, session string, ephemeral bool) (env []string, addonsRun io.Closer, err error) {
+// Without ephemeral it holds the app's lock (taken as holder) meanwhile,
+// so a "dynobox start" cannot start the same add-ons on the same data;
+// with it, the add-ons get a private, throwaway state tree, which may run
+// next to a running dynobox. holder "" means the caller holds the lock.
+func OneOffAddons(ctx context.Context, app *App, appDir string, stateDir *StateDir, session string, ephemeral bool, holder Holder) (env []string, addonsRun io.Closer, err error) {
 	addonDir := stateDir.Path
 	unlock := func() {}
 	if ephemeral {
 		addonDir = filepath.Join(stateDir.Path, "ephemeral-"+session)
-	} else {
-		if _, err := stateDir.Lock(appDir, session); err != nil {
+	} else if holder != "" {
+		if err := stateDir.lockSweeping(appDir, session, holder); err != nil {
 			return nil, nil, err
 		}
 		unlock = stateDir.Unlock

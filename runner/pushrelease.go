@@ -42,6 +42,18 @@ func ReleaseSlugOffline(ctx context.Context, o OfflineRelease) (state.Release, e
 		return state.Release{}, err
 	}
 	o.StateDir = abs
+	// The app's lock, for the whole release: no dynobox start boots while
+	// the release is being recorded or its release command runs (it waits
+	// for this push), and none that began first misses this release (the
+	// push releases through it instead: *AlreadyRunningError).
+	sd, err := OpenStateDir(o.StateDir)
+	if err != nil {
+		return state.Release{}, err
+	}
+	if err := sd.lockSweeping(o.AppDir, o.Session, HolderPush); err != nil {
+		return state.Release{}, err
+	}
+	defer sd.Unlock()
 	defer slug.RemoveSpares(o.StateDir) // the push's spare, if no release phase took it: no copy outlives the push
 	m, err := slug.Read(o.StateDir, o.BuildID)
 	if err != nil {
@@ -58,8 +70,6 @@ func ReleaseSlugOffline(ctx context.Context, o OfflineRelease) (state.Release, e
 	var env []string
 	stopAddons := func() error { return nil }
 	if hasPhase {
-		// First the add-ons, which holds the app's lock: no dynobox start
-		// boots on this release before its release phase has run.
 		var addonsRun io.Closer
 		if env, addonsRun, err = releaseAddons(ctx, o); err != nil {
 			return state.Release{}, fmt.Errorf("starting the add-ons for the release command: %w", err)
@@ -109,10 +119,11 @@ func ReleaseSlugOffline(ctx context.Context, o OfflineRelease) (state.Release, e
 	return rel, nil
 }
 
-// releaseAddons starts the app's add-ons for a push's release command
-// and returns the release dyno's environment (env files, config vars,
-// add-on vars); closing addonsRun stops them (saving their data) and
-// frees the app's lock. It is the only place the push path starts add-ons.
+// releaseAddons starts the app's add-ons for a push's release command,
+// under the app's lock the caller holds, and returns the release dyno's
+// environment (env files, config vars, add-on vars); closing addonsRun
+// stops them (saving their data). It is the only place the push path
+// starts add-ons.
 func releaseAddons(ctx context.Context, o OfflineRelease) (env []string, addonsRun io.Closer, err error) {
 	sd, err := OpenStateDir(o.StateDir)
 	if err != nil {
@@ -124,7 +135,7 @@ func releaseAddons(ctx context.Context, o OfflineRelease) (env []string, addonsR
 	}
 	// A broken work-tree Procfile is no reason to refuse the push: the
 	// slug's own Procfile runs. Only the env files and app.json count here.
-	return OneOffAddons(ctx, app, o.AppDir, sd, o.Session, false)
+	return OneOffAddons(ctx, app, o.AppDir, sd, o.Session, false, "")
 }
 
 // offlineReleasePhase runs command in a fresh copy of the slug, with env

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/dynobox/dynobox/internal/proc"
 )
@@ -61,13 +62,30 @@ func OpenStateDir(path string) (*StateDir, error) {
 // File returns the path of name inside the state directory.
 func (s *StateDir) File(name string) string { return filepath.Join(s.Path, name) }
 
-// AlreadyRunningError reports a live dynobox holding the app's lock.
+// Holder is what holds an app's lock: a start, or a verb that started
+// the app's add-ons because none ran (a one-off dyno, a push's release).
+type Holder string
+
+const (
+	HolderStart Holder = "start"
+	HolderRun   Holder = "run"  // dynobox run
+	HolderPush  Holder = "push" // a git push's release, while no dynobox runs
+)
+
+// AlreadyRunningError reports a live process holding the app's lock.
 type AlreadyRunningError struct {
 	PID    int
 	AppDir string
+	Holder Holder // "" when it did not say (a dynobox of before holders)
 }
 
 func (e *AlreadyRunningError) Error() string {
+	switch e.Holder {
+	case HolderRun:
+		return fmt.Sprintf("a one-off dyno (dynobox run, pid %d) has the add-ons of %s started; wait for it to end, or give this one throwaway add-ons with --ephemeral", e.PID, e.AppDir)
+	case HolderPush:
+		return fmt.Sprintf("a git push (pid %d) is releasing %s with its add-ons started; wait for it to end", e.PID, e.AppDir)
+	}
 	return fmt.Sprintf("dynobox is already running for %s (pid %d); stop it first, or use its add-ons with \"dynobox run\"", e.AppDir, e.PID)
 }
 
@@ -75,6 +93,7 @@ func (e *AlreadyRunningError) Error() string {
 type Previous struct {
 	PID     int
 	Session string
+	Holder  Holder
 }
 
 // Lock takes the app's exclusive start lock. flock is released by the
@@ -85,7 +104,7 @@ type Previous struct {
 // The app directory is flocked too: deleting the state directory while
 // dynobox runs deletes start.lock with it, and a second start would take
 // a new one and run a second supervisor for the same app.
-func (s *StateDir) Lock(appDir, session string) (*Previous, error) {
+func (s *StateDir) Lock(appDir, session string, holder Holder) (*Previous, error) {
 	app, err := os.Open(appDir)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
@@ -93,11 +112,11 @@ func (s *StateDir) Lock(appDir, session string) (*Previous, error) {
 	if err := syscall.Flock(int(app.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		app.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &AlreadyRunningError{PID: proc.FlockHolder(appDir), AppDir: appDir}
+			return nil, &AlreadyRunningError{PID: proc.FlockHolder(appDir), AppDir: appDir, Holder: s.holder()}
 		}
 		return nil, fmt.Errorf("lock %s: %w", appDir, err)
 	}
-	prev, err := s.lockStateDir(appDir, session)
+	prev, err := s.lockStateDir(appDir, session, holder)
 	if err != nil {
 		app.Close()
 		return nil, err
@@ -106,7 +125,18 @@ func (s *StateDir) Lock(appDir, session string) (*Previous, error) {
 	return prev, nil
 }
 
-func (s *StateDir) lockStateDir(appDir, session string) (*Previous, error) {
+// lockSweeping takes the lock for a verb that starts the app's add-ons
+// (not a start, which says what it swept): what a crashed previous run
+// left is stopped first, as a start would.
+func (s *StateDir) lockSweeping(appDir, session string, holder Holder) error {
+	prev, err := s.Lock(appDir, session, holder)
+	if err == nil && prev != nil {
+		SweepSession(prev.Session, 2*time.Second)
+	}
+	return err
+}
+
+func (s *StateDir) lockStateDir(appDir, session string, holder Holder) (*Previous, error) {
 	f, err := os.OpenFile(s.File("start.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
@@ -115,13 +145,13 @@ func (s *StateDir) lockStateDir(appDir, session string) (*Previous, error) {
 		prev := readPidFile(f)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &AlreadyRunningError{PID: prev.PID, AppDir: appDir}
+			return nil, &AlreadyRunningError{PID: prev.PID, AppDir: appDir, Holder: prev.Holder}
 		}
 		return nil, fmt.Errorf("lock %s: %w", s.File("start.lock"), err)
 	}
 	prev := readPidFile(f)
 	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(fmt.Sprintf("%d %s\n", os.Getpid(), session)), 0)
+		_, err = f.WriteAt([]byte(fmt.Sprintf("%d %s %s\n", os.Getpid(), session, holder)), 0)
 	}
 	s.lock = f
 	if prev.Session == "" {
@@ -154,7 +184,21 @@ func readPidFile(f *os.File) Previous {
 	if len(fields) >= 2 {
 		p.Session = fields[1]
 	}
+	if len(fields) >= 3 {
+		p.Holder = Holder(fields[2])
+	}
 	return p
+}
+
+// holder says what holds the lock, as its holder wrote it ("" when it
+// cannot be read).
+func (s *StateDir) holder() Holder {
+	f, err := os.Open(s.File("start.lock"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return readPidFile(f).Holder
 }
 
 // NewSession returns a random id for one run of dynobox.

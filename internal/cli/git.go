@@ -124,14 +124,17 @@ func receive(c *command, stdin io.Reader, appDir, stateDir string) error {
 	}
 	var rel state.Release
 	client := api.NewClient(appDir, stateDir)
-	stopFollowing := followRelease(&releaseFollower{client: client, out: out})
-	err = client.ReleaseSlug(res.Build.ID, &rel)
-	stopFollowing()
-	var nr *api.NotRunningError
-	stopped := errors.As(err, &nr)
-	if stopped {
-		rel, err = releaseOffline(c.ctx, appDir, stateDir, res.Build.ID, out)
-	}
+	stopped := false
+	err = untilAppFree(c.ctx, func(s string) { fmt.Fprintln(out, "       "+s) }, func() error {
+		stopFollowing := followRelease(&releaseFollower{client: client, out: out})
+		err := client.ReleaseSlug(res.Build.ID, &rel)
+		stopFollowing()
+		var nr *api.NotRunningError
+		if stopped = errors.As(err, &nr); stopped {
+			rel, err = releaseOffline(c.ctx, appDir, stateDir, res.Build.ID, out)
+		}
+		return err
+	})
 	if err != nil {
 		keeps := "the dynos keep running the previous release"
 		if stopped {

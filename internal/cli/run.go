@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -57,7 +58,13 @@ add-ons throwaway data that is deleted afterwards.`)
 		}
 		defer unwatch()
 
-		env, addonsRun, running, err := oneOffEnv(app, appDir, stateDir, session, *ephemeral)
+		var env []string
+		var addonsRun io.Closer
+		var running bool
+		err = untilAppFree(c.ctx, func(s string) { fmt.Fprintln(c.stderr, s) }, func() (err error) {
+			env, addonsRun, running, err = oneOffEnv(app, appDir, stateDir, session, *ephemeral)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -124,7 +131,7 @@ func oneOffEnv(app *runner.App, appDir string, stateDir *runner.StateDir, sessio
 	}
 
 	// No dynobox runs the app: start its add-ons for this command.
-	env, addonsRun, err = runner.OneOffAddons(context.Background(), app, appDir, stateDir, session, ephemeral)
+	env, addonsRun, err = runner.OneOffAddons(context.Background(), app, appDir, stateDir, session, ephemeral, runner.HolderRun)
 	return env, addonsRun, false, err
 }
 
