@@ -147,13 +147,14 @@ func (p *redisProc) start(ctx context.Context) (err error) {
 	}
 }
 
-// pickPorts keeps the remembered ports unless another process holds one.
+// pickPorts keeps the remembered ports unless another process holds one,
+// or both are one port (redis-server binds each: a server told so fails).
 func (p *redisProc) pickPorts() error {
 	for _, pp := range []struct {
 		port *int
 		file string
 	}{{&p.port, "port"}, {&p.tlsPort, "tls-port"}} {
-		if *pp.port > 0 && pgPortFree(*pp.port) {
+		if *pp.port > 0 && pgPortFree(*pp.port) && (pp.port == &p.port || p.tlsPort != p.port) {
 			continue
 		}
 		n, err := pgFreePort()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynobox/dynobox/internal/ports"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -224,6 +225,33 @@ func TestRedisSystemConfig(t *testing.T) {
 	}
 	if got, err := c.BitField(ctx, "bf", "SET", "u8", "0", "200", "INCRBY", "u8", "0", "100").Result(); err != nil || fmt.Sprint(got) != "[0 44]" {
 		t.Errorf("BITFIELD = %v %v, want [0 44] (u8 wraps)", got, err)
+	}
+}
+
+// A plain and a TLS port remembered as one port (as two draws can give)
+// are told apart at start: redis-server, told to bind one port twice,
+// fails on every start with "Address already in use".
+func TestRedisSystemPlainAndTLSPortsDiffer(t *testing.T) {
+	t.Parallel()
+	needRedisServer(t)
+	dir := t.TempDir()
+	port, err := ports.Pick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"port", "tls-port"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(strconv.Itoa(port)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := startRedisOn(t, dir, RedisSystem)
+	plain, _ := readPort(filepath.Join(dir, "port"))
+	tls, _ := readPort(filepath.Join(dir, "tls-port"))
+	if plain != port || tls == port || tls <= 0 {
+		t.Fatalf("ports after start: plain %d, TLS %d; want plain %d kept and another TLS port", plain, tls, port)
+	}
+	if err := newGoRedis(t, r.Env()["REDIS_URL"]).Ping(t.Context()).Err(); err != nil {
+		t.Fatalf("PING over REDIS_URL: %v", err)
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Pick returns a port on 127.0.0.1 that the kernel reports free now. It
@@ -23,11 +25,16 @@ import (
 // before the caller binds it, to any outgoing connection on the machine
 // (a dyno's, the router's own to dynos), and then the dyno fails with
 // "address in use". Below the range are the ports people choose.
+//
+// It does not hand out a port it handed out among its last recentPicks:
+// callers that pick two ports before binding either (an add-on's plain
+// and TLS ports, or add-ons starting side by side) get two ports.
 func Pick() (int, error) {
 	if lo := ephemeralHigh() + 1; lo > 1 && 65536-lo >= 1000 {
 		for range 64 {
 			port := lo + rand.IntN(65536-lo)
-			if Available(port) {
+			if !recent.has(port) && Available(port) {
+				recent.add(port)
 				return port, nil
 			}
 		}
@@ -37,7 +44,35 @@ func Pick() (int, error) {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	recent.add(port)
+	return port, nil
+}
+
+// recentPicks is how many of its last ports Pick avoids: enough for every
+// port a start picks before binding them.
+const recentPicks = 256
+
+var recent picks
+
+// picks is a ring of the ports Pick handed out last.
+type picks struct {
+	mu   sync.Mutex
+	ring [recentPicks]int
+	next int
+}
+
+func (p *picks) has(port int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.ring[:], port)
+}
+
+func (p *picks) add(port int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ring[p.next] = port
+	p.next = (p.next + 1) % recentPicks
 }
 
 // ephemeralHigh is the last port of the kernel's ephemeral range (60999

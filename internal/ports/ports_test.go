@@ -33,3 +33,21 @@ func TestPickAndAvailable(t *testing.T) {
 		t.Errorf("port %d reported taken after its listener closed", port)
 	}
 }
+
+// Ports picked before any is bound — an add-on's plain and TLS ports, add-ons
+// starting side by side — are distinct (drawn at random from ~4,500 ports,
+// 256 picks would repeat one almost surely).
+func TestPickHandsOutDistinctPorts(t *testing.T) {
+	t.Parallel()
+	seen := map[int]bool{}
+	for range recentPicks {
+		port, err := Pick()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[port] {
+			t.Fatalf("port %d handed out twice among %d picks", port, len(seen)+1)
+		}
+		seen[port] = true
+	}
+}
