@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,21 +107,35 @@ func TestPushReleaseAndStartWaitForEachOther(t *testing.T) {
 		out = &testutil.Buffer{}
 		cmd := gitCmd(context.Background(), dir, "push", "dynobox", "main")
 		cmd.Stdout, cmd.Stderr = out, out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // git and its hook, to kill together
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		var err error
+		exited := make(chan struct{})
+		go func() { err = cmd.Wait(); close(exited) }()
+		ended := func(limit time.Duration) bool {
+			select {
+			case <-exited:
+				return true
+			case <-time.After(limit):
+				return false
+			}
+		}
+		t.Cleanup(func() { // a failed test leaves no push waiting at the gate
+			writeFile(t, gate, "")
+			if !ended(time.Minute) {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-exited
+			}
+		})
 		return sha, out, func() string {
 			t.Helper()
-			select {
-			case err := <-exited:
-				if err != nil || !strings.Contains(out.String(), "released "+sha) {
-					t.Fatalf("git push of %s: %v\n%s", version, err, out)
-				}
-			case <-time.After(3 * time.Minute):
-				cmd.Process.Kill()
+			if !ended(3 * time.Minute) {
 				t.Fatalf("git push of %s did not end:\n%s", version, out)
+			}
+			if err != nil || !strings.Contains(out.String(), "released "+sha) {
+				t.Fatalf("git push of %s: %v\n%s", version, err, out)
 			}
 			return out.String()
 		}
