@@ -154,7 +154,8 @@ func (p *redisProc) pickPorts() error {
 		port *int
 		file string
 	}{{&p.port, "port"}, {&p.tlsPort, "tls-port"}} {
-		if *pp.port > 0 && pgPortFree(*pp.port) && (pp.port == &p.port || p.tlsPort != p.port) {
+		sameAsPlain := pp.port == &p.tlsPort && p.tlsPort == p.port
+		if *pp.port > 0 && pgPortFree(*pp.port) && !sameAsPlain {
 			continue
 		}
 		n, err := pgFreePort()
